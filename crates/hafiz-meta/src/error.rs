@@ -1,0 +1,29 @@
+//! Errors of the metadata layer. Domain outcomes (a missing bucket, a failed
+//! precondition) are variants the S3 layer maps to S3 error codes; storage faults are
+//! `Store`/`Codec`.
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("no such bucket: {0}")]
+    NoSuchBucket(String),
+    #[error("bucket already exists: {0}")]
+    BucketExists(String),
+    #[error("bucket not empty: {0}")]
+    BucketNotEmpty(String),
+    #[error("no such key")]
+    NoSuchKey,
+    #[error("no such upload")]
+    NoSuchUpload,
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("invalid part {0}")]
+    InvalidPart(u32),
+    #[error("rocksdb: {0}")]
+    Store(#[from] rocksdb::Error),
+    #[error("row encoding: {0}")]
+    Codec(String),
+    #[error("background task: {0}")]
+    Join(String),
+}
+
+pub type MetaResult<T> = Result<T, MetaError>;

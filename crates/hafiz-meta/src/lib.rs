@@ -1,0 +1,46 @@
+//! Hafiz metadata: the model (buckets, object versions, multipart uploads), the
+//! commands that change it, and the RocksDB-backed store that applies them.
+//!
+//! Every mutation is a serializable [`Command`] applied by one function
+//! ([`MetaStore::apply`]), one RocksDB write batch per command. The cluster work puts
+//! openraft in front of `apply` without the S3 layer noticing: handlers only see the
+//! [`Metadata`] trait.
+
+pub mod command;
+pub mod error;
+mod keys;
+mod kv;
+pub mod list;
+pub mod model;
+mod store;
+
+pub use command::{Command, Outcome};
+pub use error::{MetaError, MetaResult};
+pub use list::{ListPage, ListQuery, ListedEntry, UploadListPage, UploadListQuery};
+pub use model::*;
+pub use store::MetaStore;
+
+use async_trait::async_trait;
+
+/// What the S3 layer needs from metadata. One implementation today (a single node's
+/// RocksDB); the Raft-replicated store implements the same trait.
+#[async_trait]
+pub trait Metadata: Send + Sync + 'static {
+    /// Apply one mutation atomically and durably.
+    async fn apply(&self, cmd: Command) -> MetaResult<Outcome>;
+    async fn bucket(&self, name: &str) -> MetaResult<Option<BucketInfo>>;
+    async fn buckets(&self) -> MetaResult<Vec<BucketInfo>>;
+    /// The current version of a key (None if absent).
+    async fn object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectVersion>>;
+    async fn list_objects(&self, bucket: &str, query: ListQuery) -> MetaResult<ListPage>;
+    async fn upload(&self, bucket: &str, key: &str, upload_id: &str)
+    -> MetaResult<Option<UploadInfo>>;
+    /// Parts of an upload with number > `after`, at most `max`.
+    async fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<Vec<PartInfo>>;
+    async fn list_uploads(&self, bucket: &str, query: UploadListQuery)
+    -> MetaResult<UploadListPage>;
+    /// Every blob id referenced by metadata (objects and parts); used to find orphans.
+    async fn referenced_blobs(&self) -> MetaResult<std::collections::HashSet<String>>;
+    /// Whether the store can take writes.
+    async fn ready(&self) -> bool;
+}

@@ -1,0 +1,146 @@
+//! Listing as a bounded prefix scan: keys in UTF-8 byte order, one entry per key (its
+//! newest version), keys below a delimiter rolled up into common prefixes that are
+//! skipped over with one seek rather than walked.
+
+use crate::error::MetaResult;
+use crate::keys;
+use crate::kv::{Kv, Table};
+use crate::model::{ObjectVersion, UploadInfo};
+use crate::store::decode;
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    /// Exclusive start: a key or a common prefix returned by an earlier page.
+    pub after: Option<String>,
+    pub max: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListedEntry {
+    Object(Box<ObjectVersion>),
+    Prefix(String),
+}
+
+impl ListedEntry {
+    pub fn name(&self) -> &str {
+        match self {
+            ListedEntry::Object(o) => &o.key,
+            ListedEntry::Prefix(p) => p,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    pub entries: Vec<ListedEntry>,
+    pub truncated: bool,
+}
+
+/// The common prefix `key` rolls up into, if any.
+fn common_prefix<'k>(key: &'k str, prefix: &str, delimiter: Option<&str>) -> Option<&'k str> {
+    let delim = delimiter.filter(|d| !d.is_empty())?;
+    let rest = &key[prefix.len()..];
+    rest.find(delim).map(|i| &key[..prefix.len() + i + delim.len()])
+}
+
+pub(crate) fn list_objects(kv: &Kv, bucket: &str, q: &ListQuery) -> MetaResult<ListPage> {
+    let bucket_prefix = keys::bucket_prefix(bucket);
+    let mut scan_prefix = bucket_prefix.clone();
+    scan_prefix.extend_from_slice(q.prefix.as_bytes());
+    let mut from = match &q.after {
+        Some(after) if after.as_str() >= q.prefix.as_str() => {
+            // After a rolled-up prefix, skip everything under it; after a key, skip its versions.
+            if common_prefix(after, &q.prefix, q.delimiter.as_deref()) == Some(after.as_str()) {
+                keys::after_prefix(bucket, after)
+            } else {
+                keys::after_object(bucket, after)
+            }
+        }
+        _ => scan_prefix.clone(),
+    };
+    let mut page = ListPage::default();
+    if q.max == 0 {
+        return Ok(page);
+    }
+    'restart: loop {
+        for row in kv.scan(Table::Objects, &scan_prefix, &from) {
+            let (k, v) = row?;
+            let Some(key) = keys::object_key_of(bucket_prefix.len(), &k) else { continue };
+            if page.entries.len() == q.max {
+                page.truncated = true;
+                return Ok(page);
+            }
+            if let Some(cp) = common_prefix(key, &q.prefix, q.delimiter.as_deref()) {
+                let cp = cp.to_string();
+                from = keys::after_prefix(bucket, &cp);
+                page.entries.push(ListedEntry::Prefix(cp));
+                continue 'restart;
+            }
+            let version: ObjectVersion = decode(&v)?;
+            from = keys::after_object(bucket, key);
+            page.entries.push(ListedEntry::Object(Box::new(version)));
+            // Skip older versions of the same key with one seek.
+            continue 'restart;
+        }
+        return Ok(page);
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UploadListQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub key_marker: Option<String>,
+    pub upload_id_marker: Option<String>,
+    pub max: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UploadListPage {
+    pub uploads: Vec<UploadInfo>,
+    pub prefixes: Vec<String>,
+    pub truncated: bool,
+}
+
+pub(crate) fn list_uploads(
+    kv: &Kv,
+    bucket: &str,
+    q: &UploadListQuery,
+) -> MetaResult<UploadListPage> {
+    let bucket_prefix = keys::bucket_prefix(bucket);
+    let mut scan_prefix = bucket_prefix.clone();
+    scan_prefix.extend_from_slice(q.prefix.as_bytes());
+    let mut from = match (&q.key_marker, &q.upload_id_marker) {
+        (Some(k), Some(id)) => {
+            let mut f = keys::upload_row_key(bucket, k, id);
+            f.push(0);
+            f
+        }
+        (Some(k), None) => keys::after_object(bucket, k),
+        _ => scan_prefix.clone(),
+    };
+    let mut page = UploadListPage::default();
+    if q.max == 0 {
+        return Ok(page);
+    }
+    'restart: loop {
+        for row in kv.scan(Table::Uploads, &scan_prefix, &from) {
+            let (k, v) = row?;
+            let Some(key) = keys::object_key_of(bucket_prefix.len(), &k) else { continue };
+            if page.uploads.len() + page.prefixes.len() == q.max {
+                page.truncated = true;
+                return Ok(page);
+            }
+            if let Some(cp) = common_prefix(key, &q.prefix, q.delimiter.as_deref()) {
+                let cp = cp.to_string();
+                from = keys::after_prefix(bucket, &cp);
+                page.prefixes.push(cp);
+                continue 'restart;
+            }
+            page.uploads.push(decode(&v)?);
+        }
+        return Ok(page);
+    }
+}

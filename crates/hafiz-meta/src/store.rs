@@ -1,0 +1,299 @@
+//! The single-node metadata store: RocksDB rows, the `apply` function every mutation
+//! goes through, and the read interface.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::command::{Command, Outcome, WriteCondition};
+use crate::error::{MetaError, MetaResult};
+use crate::keys;
+use crate::kv::{Kv, Op, Table};
+use crate::list::{self, ListPage, ListQuery, UploadListPage, UploadListQuery};
+use crate::model::{BlobLocation, BucketInfo, ObjectVersion, PartInfo, UploadInfo};
+use crate::Metadata;
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> MetaResult<Vec<u8>> {
+    rmp_serde::to_vec_named(v).map_err(|e| MetaError::Codec(e.to_string()))
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(b: &[u8]) -> MetaResult<T> {
+    rmp_serde::from_slice(b).map_err(|e| MetaError::Codec(e.to_string()))
+}
+
+struct Inner {
+    kv: Kv,
+    /// Serializes apply: preconditions are read and the batch written under it, so a
+    /// check can never be invalidated by a concurrent command.
+    apply_lock: Mutex<()>,
+}
+
+#[derive(Clone)]
+pub struct MetaStore {
+    inner: Arc<Inner>,
+}
+
+impl MetaStore {
+    pub fn open(path: &Path) -> MetaResult<MetaStore> {
+        std::fs::create_dir_all(path).map_err(|e| MetaError::Codec(e.to_string()))?;
+        let kv = Kv::open(path)?;
+        Ok(MetaStore { inner: Arc::new(Inner { kv, apply_lock: Mutex::new(()) }) })
+    }
+
+    pub fn flush(&self) -> MetaResult<()> {
+        self.inner.kv.flush()
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> MetaResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> MetaResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| MetaError::Join(e.to_string()))?
+    }
+
+    /// Apply one command synchronously. See [`Command`].
+    pub fn apply_sync(&self, cmd: Command) -> MetaResult<Outcome> {
+        self.inner.apply(cmd)
+    }
+}
+
+fn part_blob(p: &PartInfo) -> Option<String> {
+    match &p.data.location {
+        BlobLocation::Stored(id) => Some(id.clone()),
+        BlobLocation::Inline(_) => None,
+    }
+}
+
+impl Inner {
+    fn bucket(&self, name: &str) -> MetaResult<Option<BucketInfo>> {
+        self.kv.get(Table::Buckets, name.as_bytes())?.map(|v| decode(&v)).transpose()
+    }
+
+    fn require_bucket(&self, name: &str) -> MetaResult<()> {
+        match self.kv.get(Table::Buckets, name.as_bytes())? {
+            Some(_) => Ok(()),
+            None => Err(MetaError::NoSuchBucket(name.to_string())),
+        }
+    }
+
+    /// All version rows of a key, newest first.
+    fn versions(&self, bucket: &str, key: &str) -> MetaResult<Vec<(Box<[u8]>, ObjectVersion)>> {
+        let prefix = keys::object_key_prefix(bucket, key);
+        self.kv
+            .scan(Table::Objects, &prefix, &prefix)
+            .map(|r| r.and_then(|(k, v)| Ok((k, decode(&v)?))))
+            .collect()
+    }
+
+    fn object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectVersion>> {
+        let prefix = keys::object_key_prefix(bucket, key);
+        match self.kv.scan(Table::Objects, &prefix, &prefix).next() {
+            Some(r) => Ok(Some(decode(&r?.1)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn upload(&self, bucket: &str, key: &str, id: &str) -> MetaResult<Option<UploadInfo>> {
+        self.kv
+            .get(Table::Uploads, &keys::upload_row_key(bucket, key, id))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<Vec<PartInfo>> {
+        let prefix = keys::part_prefix(upload_id);
+        let from = keys::part_row_key(upload_id, after.saturating_add(1));
+        self.kv
+            .scan(Table::Parts, &prefix, &from)
+            .take(max)
+            .map(|r| r.and_then(|(_, v)| decode(&v)))
+            .collect()
+    }
+
+    fn check_condition(&self, bucket: &str, key: &str, cond: &WriteCondition) -> MetaResult<()> {
+        let ok = match cond {
+            WriteCondition::None => true,
+            WriteCondition::Absent => self.object(bucket, key)?.is_none(),
+            WriteCondition::EtagMatches(etag) => match self.object(bucket, key)? {
+                Some(cur) => &cur.etag == etag,
+                None => return Err(MetaError::NoSuchKey),
+            },
+        };
+        if ok { Ok(()) } else { Err(MetaError::PreconditionFailed) }
+    }
+
+    /// Ops that drop every version of a key (unversioned buckets hold just one).
+    fn drop_versions(&self, bucket: &str, key: &str, ops: &mut Vec<Op>, out: &mut Outcome) -> MetaResult<()> {
+        for (row, v) in self.versions(bucket, key)? {
+            ops.push(Op::Delete(Table::Objects, row.into_vec()));
+            out.released_blobs.extend(v.blob_ids());
+            out.removed = true;
+        }
+        Ok(())
+    }
+
+    fn drop_upload(&self, bucket: &str, key: &str, id: &str, ops: &mut Vec<Op>, out: &mut Outcome) -> MetaResult<()> {
+        ops.push(Op::Delete(Table::Uploads, keys::upload_row_key(bucket, key, id)));
+        for p in self.parts(id, 0, usize::MAX)? {
+            ops.push(Op::Delete(Table::Parts, keys::part_row_key(id, p.number)));
+            out.released_blobs.extend(part_blob(&p));
+        }
+        Ok(())
+    }
+
+    fn apply(&self, cmd: Command) -> MetaResult<Outcome> {
+        let _guard = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ops = Vec::new();
+        let mut out = Outcome::default();
+        match cmd {
+            Command::CreateBucket(info) => {
+                if self.bucket(&info.name)?.is_some() {
+                    return Err(MetaError::BucketExists(info.name));
+                }
+                ops.push(Op::Put(Table::Buckets, info.name.as_bytes().to_vec(), encode(&info)?));
+            }
+            Command::DeleteBucket { name } => {
+                self.require_bucket(&name)?;
+                let prefix = keys::bucket_prefix(&name);
+                if self.kv.scan(Table::Objects, &prefix, &prefix).next().transpose()?.is_some() {
+                    return Err(MetaError::BucketNotEmpty(name));
+                }
+                // Incomplete multipart uploads do not keep a bucket alive; they go with it.
+                for row in self.kv.scan(Table::Uploads, &prefix, &prefix) {
+                    let u: UploadInfo = decode(&row?.1)?;
+                    self.drop_upload(&name, &u.key, &u.upload_id, &mut ops, &mut out)?;
+                }
+                ops.push(Op::Delete(Table::Buckets, name.into_bytes()));
+            }
+            Command::PutObject { bucket, version, condition } => {
+                self.require_bucket(&bucket)?;
+                self.check_condition(&bucket, &version.key, &condition)?;
+                self.drop_versions(&bucket, &version.key, &mut ops, &mut out)?;
+                let row = keys::object_row_key(&bucket, &version.key, version.last_modified, &version.version_id);
+                ops.push(Op::Put(Table::Objects, row, encode(&version)?));
+            }
+            Command::DeleteObject { bucket, key } => {
+                self.require_bucket(&bucket)?;
+                self.drop_versions(&bucket, &key, &mut ops, &mut out)?;
+            }
+            Command::CreateUpload(info) => {
+                self.require_bucket(&info.bucket)?;
+                let row = keys::upload_row_key(&info.bucket, &info.key, &info.upload_id);
+                ops.push(Op::Put(Table::Uploads, row, encode(&info)?));
+            }
+            Command::PutPart { bucket, key, upload_id, part } => {
+                if self.upload(&bucket, &key, &upload_id)?.is_none() {
+                    return Err(MetaError::NoSuchUpload);
+                }
+                let row = keys::part_row_key(&upload_id, part.number);
+                if let Some(old) = self.kv.get(Table::Parts, &row)? {
+                    let old: PartInfo = decode(&old)?;
+                    out.released_blobs.extend(part_blob(&old));
+                }
+                ops.push(Op::Put(Table::Parts, row, encode(&part)?));
+            }
+            Command::CompleteUpload { bucket, upload_id, parts, version, condition } => {
+                if self.upload(&bucket, &version.key, &upload_id)?.is_none() {
+                    return Err(MetaError::NoSuchUpload);
+                }
+                let stored = self.parts(&upload_id, 0, usize::MAX)?;
+                for (number, etag) in &parts {
+                    match stored.iter().find(|p| p.number == *number) {
+                        Some(p) if &p.etag == etag => {}
+                        _ => return Err(MetaError::InvalidPart(*number)),
+                    }
+                }
+                self.check_condition(&bucket, &version.key, &condition)?;
+                self.drop_versions(&bucket, &version.key, &mut ops, &mut out)?;
+                // Drop the upload but keep the blobs of the parts the object now uses.
+                let mut dropped = Outcome::default();
+                self.drop_upload(&bucket, &version.key, &upload_id, &mut ops, &mut dropped)?;
+                let used: HashSet<String> = version.blob_ids().into_iter().collect();
+                out.released_blobs.extend(dropped.released_blobs.into_iter().filter(|b| !used.contains(b)));
+                let row = keys::object_row_key(&bucket, &version.key, version.last_modified, &version.version_id);
+                ops.push(Op::Put(Table::Objects, row, encode(&version)?));
+            }
+            Command::AbortUpload { bucket, key, upload_id } => {
+                if self.upload(&bucket, &key, &upload_id)?.is_none() {
+                    return Err(MetaError::NoSuchUpload);
+                }
+                self.drop_upload(&bucket, &key, &upload_id, &mut ops, &mut out)?;
+            }
+        }
+        self.kv.write(ops)?;
+        Ok(out)
+    }
+
+    fn referenced_blobs(&self) -> MetaResult<HashSet<String>> {
+        let mut ids = HashSet::new();
+        for row in self.kv.scan(Table::Objects, &[], &[]) {
+            let v: ObjectVersion = decode(&row?.1)?;
+            ids.extend(v.blob_ids());
+        }
+        for row in self.kv.scan(Table::Parts, &[], &[]) {
+            let p: PartInfo = decode(&row?.1)?;
+            ids.extend(part_blob(&p));
+        }
+        Ok(ids)
+    }
+}
+
+#[async_trait]
+impl Metadata for MetaStore {
+    async fn apply(&self, cmd: Command) -> MetaResult<Outcome> {
+        self.blocking(move |i| i.apply(cmd)).await
+    }
+
+    async fn bucket(&self, name: &str) -> MetaResult<Option<BucketInfo>> {
+        let name = name.to_string();
+        self.blocking(move |i| i.bucket(&name)).await
+    }
+
+    async fn buckets(&self) -> MetaResult<Vec<BucketInfo>> {
+        self.blocking(|i| {
+            i.kv.scan(Table::Buckets, &[], &[]).map(|r| r.and_then(|(_, v)| decode(&v))).collect()
+        })
+        .await
+    }
+
+    async fn object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectVersion>> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.blocking(move |i| i.object(&bucket, &key)).await
+    }
+
+    async fn list_objects(&self, bucket: &str, query: ListQuery) -> MetaResult<ListPage> {
+        let bucket = bucket.to_string();
+        self.blocking(move |i| list::list_objects(&i.kv, &bucket, &query)).await
+    }
+
+    async fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<UploadInfo>> {
+        let (b, k, u) = (bucket.to_string(), key.to_string(), upload_id.to_string());
+        self.blocking(move |i| i.upload(&b, &k, &u)).await
+    }
+
+    async fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<Vec<PartInfo>> {
+        let u = upload_id.to_string();
+        self.blocking(move |i| i.parts(&u, after, max)).await
+    }
+
+    async fn list_uploads(&self, bucket: &str, query: UploadListQuery) -> MetaResult<UploadListPage> {
+        let bucket = bucket.to_string();
+        self.blocking(move |i| list::list_uploads(&i.kv, &bucket, &query)).await
+    }
+
+    async fn referenced_blobs(&self) -> MetaResult<HashSet<String>> {
+        self.blocking(|i| i.referenced_blobs()).await
+    }
+
+    async fn ready(&self) -> bool {
+        true
+    }
+}

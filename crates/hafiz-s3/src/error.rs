@@ -1,0 +1,223 @@
+//! S3-visible errors: every failure a client can see maps, here and only here, to
+//! the AWS error code string, its HTTP status and a default message.
+
+use http::StatusCode;
+
+/// The AWS S3 error codes Hafiz returns. The string form is exactly the `Code` AWS sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3ErrorCode {
+    AccessDenied,
+    AuthorizationHeaderMalformed,
+    BadDigest,
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    EntityTooLarge,
+    EntityTooSmall,
+    ExpiredToken,
+    IncompleteBody,
+    InternalError,
+    InvalidAccessKeyId,
+    InvalidArgument,
+    InvalidBucketName,
+    InvalidDigest,
+    InvalidPart,
+    InvalidPartOrder,
+    InvalidRange,
+    InvalidRequest,
+    InvalidStorageClass,
+    InvalidTag,
+    KeyTooLongError,
+    MalformedXML,
+    MetadataTooLarge,
+    MethodNotAllowed,
+    MissingContentLength,
+    MissingSecurityHeader,
+    NoSuchBucket,
+    NoSuchBucketPolicy,
+    NoSuchKey,
+    NoSuchTagSet,
+    NoSuchUpload,
+    NotImplemented,
+    NotModified,
+    PreconditionFailed,
+    RequestTimeTooSkewed,
+    ServerSideEncryptionConfigurationNotFoundError,
+    ServiceUnavailable,
+    SignatureDoesNotMatch,
+    SlowDown,
+    XAmzContentSHA256Mismatch,
+    ConditionalRequestConflict,
+}
+
+impl S3ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        use S3ErrorCode::*;
+        match self {
+            AccessDenied => "AccessDenied",
+            AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
+            BadDigest => "BadDigest",
+            BucketAlreadyExists => "BucketAlreadyExists",
+            BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
+            BucketNotEmpty => "BucketNotEmpty",
+            EntityTooLarge => "EntityTooLarge",
+            EntityTooSmall => "EntityTooSmall",
+            ExpiredToken => "ExpiredToken",
+            IncompleteBody => "IncompleteBody",
+            InternalError => "InternalError",
+            InvalidAccessKeyId => "InvalidAccessKeyId",
+            InvalidArgument => "InvalidArgument",
+            InvalidBucketName => "InvalidBucketName",
+            InvalidDigest => "InvalidDigest",
+            InvalidPart => "InvalidPart",
+            InvalidPartOrder => "InvalidPartOrder",
+            InvalidRange => "InvalidRange",
+            InvalidRequest => "InvalidRequest",
+            InvalidStorageClass => "InvalidStorageClass",
+            InvalidTag => "InvalidTag",
+            KeyTooLongError => "KeyTooLongError",
+            MalformedXML => "MalformedXML",
+            MetadataTooLarge => "MetadataTooLarge",
+            MethodNotAllowed => "MethodNotAllowed",
+            MissingContentLength => "MissingContentLength",
+            MissingSecurityHeader => "MissingSecurityHeader",
+            NoSuchBucket => "NoSuchBucket",
+            NoSuchBucketPolicy => "NoSuchBucketPolicy",
+            NoSuchKey => "NoSuchKey",
+            NoSuchTagSet => "NoSuchTagSet",
+            NoSuchUpload => "NoSuchUpload",
+            NotImplemented => "NotImplemented",
+            NotModified => "NotModified",
+            PreconditionFailed => "PreconditionFailed",
+            RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            ServerSideEncryptionConfigurationNotFoundError => {
+                "ServerSideEncryptionConfigurationNotFoundError"
+            }
+            ServiceUnavailable => "ServiceUnavailable",
+            SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            SlowDown => "SlowDown",
+            XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
+            ConditionalRequestConflict => "ConditionalRequestConflict",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        use S3ErrorCode::*;
+        match self {
+            AccessDenied | InvalidAccessKeyId | SignatureDoesNotMatch | RequestTimeTooSkewed
+            | ExpiredToken => StatusCode::FORBIDDEN,
+            NoSuchBucket | NoSuchKey | NoSuchUpload | NoSuchBucketPolicy | NoSuchTagSet => {
+                StatusCode::NOT_FOUND
+            }
+            BucketAlreadyExists | BucketAlreadyOwnedByYou | BucketNotEmpty
+            | ConditionalRequestConflict => StatusCode::CONFLICT,
+            PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            NotModified => StatusCode::NOT_MODIFIED,
+            InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            MissingContentLength => StatusCode::LENGTH_REQUIRED,
+            InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            ServiceUnavailable | SlowDown => StatusCode::SERVICE_UNAVAILABLE,
+            ServerSideEncryptionConfigurationNotFoundError => StatusCode::NOT_FOUND,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn default_message(self) -> &'static str {
+        use S3ErrorCode::*;
+        match self {
+            AccessDenied => "Access Denied",
+            BadDigest => "The Content-MD5 you specified did not match what we received.",
+            BucketAlreadyOwnedByYou => {
+                "Your previous request to create the named bucket succeeded and you already own it."
+            }
+            BucketNotEmpty => "The bucket you tried to delete is not empty",
+            EntityTooLarge => "Your proposed upload exceeds the maximum allowed size",
+            EntityTooSmall => "Your proposed upload is smaller than the minimum allowed object size.",
+            IncompleteBody => "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+            InternalError => "We encountered an internal error. Please try again.",
+            InvalidAccessKeyId => {
+                "The AWS Access Key Id you provided does not exist in our records."
+            }
+            InvalidBucketName => "The specified bucket is not valid.",
+            InvalidDigest => "The Content-MD5 you specified is not valid.",
+            InvalidPart => {
+                "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+            }
+            InvalidPartOrder => {
+                "The list of parts was not in ascending order. Parts must be ordered by part number."
+            }
+            InvalidRange => "The requested range is not satisfiable",
+            KeyTooLongError => "Your key is too long",
+            MalformedXML => {
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            }
+            MetadataTooLarge => "Your metadata headers exceed the maximum allowed metadata size",
+            MethodNotAllowed => "The specified method is not allowed against this resource.",
+            MissingContentLength => "You must provide the Content-Length HTTP header.",
+            NoSuchBucket => "The specified bucket does not exist",
+            NoSuchKey => "The specified key does not exist.",
+            NoSuchUpload => {
+                "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+            }
+            NoSuchBucketPolicy => "The bucket policy does not exist",
+            NoSuchTagSet => "The TagSet does not exist",
+            NotImplemented => "A header you provided implies functionality that is not implemented",
+            PreconditionFailed => "At least one of the pre-conditions you specified did not hold",
+            RequestTimeTooSkewed => {
+                "The difference between the request time and the current time is too large."
+            }
+            ServerSideEncryptionConfigurationNotFoundError => {
+                "The server side encryption configuration was not found"
+            }
+            SignatureDoesNotMatch => {
+                "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+            }
+            SlowDown => "Please reduce your request rate.",
+            ServiceUnavailable => "Service is unable to handle request.",
+            XAmzContentSHA256Mismatch => {
+                "The provided 'x-amz-content-sha256' header does not match what was computed."
+            }
+            _ => "",
+        }
+    }
+}
+
+/// An error as the client will see it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct S3Error {
+    pub code: S3ErrorCode,
+    pub message: String,
+    /// Extra elements AWS adds to some errors (e.g. `BucketName`, `Key`, `Condition`).
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl S3Error {
+    pub fn new(code: S3ErrorCode) -> Self {
+        S3Error { code, message: code.default_message().to_string(), extra: Vec::new() }
+    }
+
+    pub fn with_message(code: S3ErrorCode, message: impl Into<String>) -> Self {
+        S3Error { code, message: message.into(), extra: Vec::new() }
+    }
+
+    pub fn extra(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.extra.push((name, value.into()));
+        self
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        S3Error::new(S3ErrorCode::InternalError)
+    }
+}
+
+impl From<S3ErrorCode> for S3Error {
+    fn from(code: S3ErrorCode) -> Self {
+        S3Error::new(code)
+    }
+}
+
+pub type S3Result<T> = Result<T, S3Error>;

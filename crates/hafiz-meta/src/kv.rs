@@ -61,7 +61,9 @@ impl Kv {
     }
 
     fn cf(&self, t: Table) -> &rocksdb::ColumnFamily {
-        self.db.cf_handle(t.cf_name()).expect("column families are created at open")
+        self.db
+            .cf_handle(t.cf_name())
+            .expect("column families are created at open")
     }
 
     pub fn get(&self, t: Table, key: &[u8]) -> MetaResult<Option<Vec<u8>>> {

@@ -33,12 +33,19 @@ pub trait Metadata: Send + Sync + 'static {
     /// The current version of a key (None if absent).
     async fn object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectVersion>>;
     async fn list_objects(&self, bucket: &str, query: ListQuery) -> MetaResult<ListPage>;
-    async fn upload(&self, bucket: &str, key: &str, upload_id: &str)
-    -> MetaResult<Option<UploadInfo>>;
+    async fn upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> MetaResult<Option<UploadInfo>>;
     /// Parts of an upload with number > `after`, at most `max`.
     async fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<Vec<PartInfo>>;
-    async fn list_uploads(&self, bucket: &str, query: UploadListQuery)
-    -> MetaResult<UploadListPage>;
+    async fn list_uploads(
+        &self,
+        bucket: &str,
+        query: UploadListQuery,
+    ) -> MetaResult<UploadListPage>;
     /// Every blob id referenced by metadata (objects and parts); used to find orphans.
     async fn referenced_blobs(&self) -> MetaResult<std::collections::HashSet<String>>;
     /// Whether the store can take writes.

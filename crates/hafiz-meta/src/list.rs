@@ -42,7 +42,8 @@ pub struct ListPage {
 fn common_prefix<'k>(key: &'k str, prefix: &str, delimiter: Option<&str>) -> Option<&'k str> {
     let delim = delimiter.filter(|d| !d.is_empty())?;
     let rest = &key[prefix.len()..];
-    rest.find(delim).map(|i| &key[..prefix.len() + i + delim.len()])
+    rest.find(delim)
+        .map(|i| &key[..prefix.len() + i + delim.len()])
 }
 
 pub(crate) fn list_objects(kv: &Kv, bucket: &str, q: &ListQuery) -> MetaResult<ListPage> {
@@ -67,7 +68,9 @@ pub(crate) fn list_objects(kv: &Kv, bucket: &str, q: &ListQuery) -> MetaResult<L
     'restart: loop {
         for row in kv.scan(Table::Objects, &scan_prefix, &from) {
             let (k, v) = row?;
-            let Some(key) = keys::object_key_of(bucket_prefix.len(), &k) else { continue };
+            let Some(key) = keys::object_key_of(bucket_prefix.len(), &k) else {
+                continue;
+            };
             if page.entries.len() == q.max {
                 page.truncated = true;
                 return Ok(page);
@@ -128,7 +131,9 @@ pub(crate) fn list_uploads(
     'restart: loop {
         for row in kv.scan(Table::Uploads, &scan_prefix, &from) {
             let (k, v) = row?;
-            let Some(key) = keys::object_key_of(bucket_prefix.len(), &k) else { continue };
+            let Some(key) = keys::object_key_of(bucket_prefix.len(), &k) else {
+                continue;
+            };
             if page.uploads.len() + page.prefixes.len() == q.max {
                 page.truncated = true;
                 return Ok(page);

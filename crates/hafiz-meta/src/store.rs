@@ -9,13 +9,13 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::Metadata;
 use crate::command::{Command, Outcome, WriteCondition};
 use crate::error::{MetaError, MetaResult};
 use crate::keys;
 use crate::kv::{Kv, Op, Table};
 use crate::list::{self, ListPage, ListQuery, UploadListPage, UploadListQuery};
 use crate::model::{BlobLocation, BucketInfo, ObjectVersion, PartInfo, UploadInfo};
-use crate::Metadata;
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> MetaResult<Vec<u8>> {
     rmp_serde::to_vec_named(v).map_err(|e| MetaError::Codec(e.to_string()))
@@ -41,7 +41,12 @@ impl MetaStore {
     pub fn open(path: &Path) -> MetaResult<MetaStore> {
         std::fs::create_dir_all(path).map_err(|e| MetaError::Codec(e.to_string()))?;
         let kv = Kv::open(path)?;
-        Ok(MetaStore { inner: Arc::new(Inner { kv, apply_lock: Mutex::new(()) }) })
+        Ok(MetaStore {
+            inner: Arc::new(Inner {
+                kv,
+                apply_lock: Mutex::new(()),
+            }),
+        })
     }
 
     pub fn flush(&self) -> MetaResult<()> {
@@ -74,7 +79,10 @@ fn part_blob(p: &PartInfo) -> Option<String> {
 
 impl Inner {
     fn bucket(&self, name: &str) -> MetaResult<Option<BucketInfo>> {
-        self.kv.get(Table::Buckets, name.as_bytes())?.map(|v| decode(&v)).transpose()
+        self.kv
+            .get(Table::Buckets, name.as_bytes())?
+            .map(|v| decode(&v))
+            .transpose()
     }
 
     fn require_bucket(&self, name: &str) -> MetaResult<()> {
@@ -127,11 +135,21 @@ impl Inner {
                 None => return Err(MetaError::NoSuchKey),
             },
         };
-        if ok { Ok(()) } else { Err(MetaError::PreconditionFailed) }
+        if ok {
+            Ok(())
+        } else {
+            Err(MetaError::PreconditionFailed)
+        }
     }
 
     /// Ops that drop every version of a key (unversioned buckets hold just one).
-    fn drop_versions(&self, bucket: &str, key: &str, ops: &mut Vec<Op>, out: &mut Outcome) -> MetaResult<()> {
+    fn drop_versions(
+        &self,
+        bucket: &str,
+        key: &str,
+        ops: &mut Vec<Op>,
+        out: &mut Outcome,
+    ) -> MetaResult<()> {
         for (row, v) in self.versions(bucket, key)? {
             ops.push(Op::Delete(Table::Objects, row.into_vec()));
             out.released_blobs.extend(v.blob_ids());
@@ -140,8 +158,18 @@ impl Inner {
         Ok(())
     }
 
-    fn drop_upload(&self, bucket: &str, key: &str, id: &str, ops: &mut Vec<Op>, out: &mut Outcome) -> MetaResult<()> {
-        ops.push(Op::Delete(Table::Uploads, keys::upload_row_key(bucket, key, id)));
+    fn drop_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: &str,
+        ops: &mut Vec<Op>,
+        out: &mut Outcome,
+    ) -> MetaResult<()> {
+        ops.push(Op::Delete(
+            Table::Uploads,
+            keys::upload_row_key(bucket, key, id),
+        ));
         for p in self.parts(id, 0, usize::MAX)? {
             ops.push(Op::Delete(Table::Parts, keys::part_row_key(id, p.number)));
             out.released_blobs.extend(part_blob(&p));
@@ -158,12 +186,22 @@ impl Inner {
                 if self.bucket(&info.name)?.is_some() {
                     return Err(MetaError::BucketExists(info.name));
                 }
-                ops.push(Op::Put(Table::Buckets, info.name.as_bytes().to_vec(), encode(&info)?));
+                ops.push(Op::Put(
+                    Table::Buckets,
+                    info.name.as_bytes().to_vec(),
+                    encode(&info)?,
+                ));
             }
             Command::DeleteBucket { name } => {
                 self.require_bucket(&name)?;
                 let prefix = keys::bucket_prefix(&name);
-                if self.kv.scan(Table::Objects, &prefix, &prefix).next().transpose()?.is_some() {
+                if self
+                    .kv
+                    .scan(Table::Objects, &prefix, &prefix)
+                    .next()
+                    .transpose()?
+                    .is_some()
+                {
                     return Err(MetaError::BucketNotEmpty(name));
                 }
                 // Incomplete multipart uploads do not keep a bucket alive; they go with it.
@@ -173,11 +211,20 @@ impl Inner {
                 }
                 ops.push(Op::Delete(Table::Buckets, name.into_bytes()));
             }
-            Command::PutObject { bucket, version, condition } => {
+            Command::PutObject {
+                bucket,
+                version,
+                condition,
+            } => {
                 self.require_bucket(&bucket)?;
                 self.check_condition(&bucket, &version.key, &condition)?;
                 self.drop_versions(&bucket, &version.key, &mut ops, &mut out)?;
-                let row = keys::object_row_key(&bucket, &version.key, version.last_modified, &version.version_id);
+                let row = keys::object_row_key(
+                    &bucket,
+                    &version.key,
+                    version.last_modified,
+                    &version.version_id,
+                );
                 ops.push(Op::Put(Table::Objects, row, encode(&version)?));
             }
             Command::DeleteObject { bucket, key } => {
@@ -189,7 +236,12 @@ impl Inner {
                 let row = keys::upload_row_key(&info.bucket, &info.key, &info.upload_id);
                 ops.push(Op::Put(Table::Uploads, row, encode(&info)?));
             }
-            Command::PutPart { bucket, key, upload_id, part } => {
+            Command::PutPart {
+                bucket,
+                key,
+                upload_id,
+                part,
+            } => {
                 if self.upload(&bucket, &key, &upload_id)?.is_none() {
                     return Err(MetaError::NoSuchUpload);
                 }
@@ -200,7 +252,13 @@ impl Inner {
                 }
                 ops.push(Op::Put(Table::Parts, row, encode(&part)?));
             }
-            Command::CompleteUpload { bucket, upload_id, parts, version, condition } => {
+            Command::CompleteUpload {
+                bucket,
+                upload_id,
+                parts,
+                version,
+                condition,
+            } => {
                 if self.upload(&bucket, &version.key, &upload_id)?.is_none() {
                     return Err(MetaError::NoSuchUpload);
                 }
@@ -217,11 +275,25 @@ impl Inner {
                 let mut dropped = Outcome::default();
                 self.drop_upload(&bucket, &version.key, &upload_id, &mut ops, &mut dropped)?;
                 let used: HashSet<String> = version.blob_ids().into_iter().collect();
-                out.released_blobs.extend(dropped.released_blobs.into_iter().filter(|b| !used.contains(b)));
-                let row = keys::object_row_key(&bucket, &version.key, version.last_modified, &version.version_id);
+                out.released_blobs.extend(
+                    dropped
+                        .released_blobs
+                        .into_iter()
+                        .filter(|b| !used.contains(b)),
+                );
+                let row = keys::object_row_key(
+                    &bucket,
+                    &version.key,
+                    version.last_modified,
+                    &version.version_id,
+                );
                 ops.push(Op::Put(Table::Objects, row, encode(&version)?));
             }
-            Command::AbortUpload { bucket, key, upload_id } => {
+            Command::AbortUpload {
+                bucket,
+                key,
+                upload_id,
+            } => {
                 if self.upload(&bucket, &key, &upload_id)?.is_none() {
                     return Err(MetaError::NoSuchUpload);
                 }
@@ -259,7 +331,9 @@ impl Metadata for MetaStore {
 
     async fn buckets(&self) -> MetaResult<Vec<BucketInfo>> {
         self.blocking(|i| {
-            i.kv.scan(Table::Buckets, &[], &[]).map(|r| r.and_then(|(_, v)| decode(&v))).collect()
+            i.kv.scan(Table::Buckets, &[], &[])
+                .map(|r| r.and_then(|(_, v)| decode(&v)))
+                .collect()
         })
         .await
     }
@@ -271,10 +345,16 @@ impl Metadata for MetaStore {
 
     async fn list_objects(&self, bucket: &str, query: ListQuery) -> MetaResult<ListPage> {
         let bucket = bucket.to_string();
-        self.blocking(move |i| list::list_objects(&i.kv, &bucket, &query)).await
+        self.blocking(move |i| list::list_objects(&i.kv, &bucket, &query))
+            .await
     }
 
-    async fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<UploadInfo>> {
+    async fn upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> MetaResult<Option<UploadInfo>> {
         let (b, k, u) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         self.blocking(move |i| i.upload(&b, &k, &u)).await
     }
@@ -284,9 +364,14 @@ impl Metadata for MetaStore {
         self.blocking(move |i| i.parts(&u, after, max)).await
     }
 
-    async fn list_uploads(&self, bucket: &str, query: UploadListQuery) -> MetaResult<UploadListPage> {
+    async fn list_uploads(
+        &self,
+        bucket: &str,
+        query: UploadListQuery,
+    ) -> MetaResult<UploadListPage> {
         let bucket = bucket.to_string();
-        self.blocking(move |i| list::list_uploads(&i.kv, &bucket, &query)).await
+        self.blocking(move |i| list::list_uploads(&i.kv, &bucket, &query))
+            .await
     }
 
     async fn referenced_blobs(&self) -> MetaResult<HashSet<String>> {

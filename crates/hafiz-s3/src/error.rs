@@ -21,7 +21,9 @@ pub enum S3ErrorCode {
     InvalidArgument,
     InvalidBucketName,
     InvalidDigest,
+    InvalidLocationConstraint,
     InvalidPart,
+    InvalidPartNumber,
     InvalidPartOrder,
     InvalidRange,
     InvalidRequest,
@@ -69,7 +71,9 @@ impl S3ErrorCode {
             InvalidArgument => "InvalidArgument",
             InvalidBucketName => "InvalidBucketName",
             InvalidDigest => "InvalidDigest",
+            InvalidLocationConstraint => "InvalidLocationConstraint",
             InvalidPart => "InvalidPart",
+            InvalidPartNumber => "InvalidPartNumber",
             InvalidPartOrder => "InvalidPartOrder",
             InvalidRange => "InvalidRange",
             InvalidRequest => "InvalidRequest",
@@ -113,7 +117,7 @@ impl S3ErrorCode {
             | ConditionalRequestConflict => StatusCode::CONFLICT,
             PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             NotModified => StatusCode::NOT_MODIFIED,
-            InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
+            InvalidRange | InvalidPartNumber => StatusCode::RANGE_NOT_SATISFIABLE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -149,6 +153,7 @@ impl S3ErrorCode {
                 "The list of parts was not in ascending order. Parts must be ordered by part number."
             }
             InvalidRange => "The requested range is not satisfiable",
+            InvalidPartNumber => "The requested partnumber is not satisfiable",
             KeyTooLongError => "Your key is too long",
             MalformedXML => {
                 "The XML you provided was not well-formed or did not validate against our published schema"
@@ -221,3 +226,27 @@ impl From<S3ErrorCode> for S3Error {
 }
 
 pub type S3Result<T> = Result<T, S3Error>;
+
+impl From<hafiz_meta::MetaError> for S3Error {
+    fn from(e: hafiz_meta::MetaError) -> Self {
+        use hafiz_meta::MetaError as M;
+        match e {
+            M::NoSuchBucket(b) => S3Error::new(S3ErrorCode::NoSuchBucket).extra("BucketName", b),
+            M::BucketExists(b) => {
+                S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou).extra("BucketName", b)
+            }
+            M::BucketNotEmpty(b) => S3Error::new(S3ErrorCode::BucketNotEmpty).extra("BucketName", b),
+            M::NoSuchKey => S3Error::new(S3ErrorCode::NoSuchKey),
+            M::NoSuchUpload => S3Error::new(S3ErrorCode::NoSuchUpload),
+            M::PreconditionFailed => S3Error::new(S3ErrorCode::PreconditionFailed),
+            M::InvalidPart(n) => S3Error::new(S3ErrorCode::InvalidPart).extra("PartNumber", n.to_string()),
+            other => S3Error::internal(other),
+        }
+    }
+}
+
+impl From<hafiz_storage::StorageError> for S3Error {
+    fn from(e: hafiz_storage::StorageError) -> Self {
+        S3Error::internal(e)
+    }
+}

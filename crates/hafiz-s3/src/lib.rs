@@ -1,1 +1,19 @@
+//! Hafiz's S3 protocol layer: routing (path and virtual-host style), SigV4, XML, S3
+//! errors, and one handler per operation family in [`ops`]. It sees metadata and data
+//! only through the `hafiz_meta::Metadata` and `hafiz_storage::BlobStore` traits.
 
+pub mod auth;
+pub mod body;
+pub mod checksum;
+pub mod conditions;
+pub mod error;
+pub mod ingest;
+mod ops;
+pub mod range;
+pub mod router;
+pub mod server;
+pub mod timefmt;
+pub mod xml;
+
+pub use error::{S3Error, S3ErrorCode, S3Result};
+pub use server::{OwnerInfo, S3Config, S3State, app};

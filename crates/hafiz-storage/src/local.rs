@@ -34,7 +34,9 @@ impl LocalBlobStore {
     /// Open (creating if needed) the store under `root`, and remove temporaries left by
     /// a crash.
     pub fn open(root: &Path) -> StorageResult<LocalBlobStore> {
-        let store = LocalBlobStore { root: root.to_path_buf() };
+        let store = LocalBlobStore {
+            root: root.to_path_buf(),
+        };
         for dir in [store.tmp_dir(), store.root.join("blobs")] {
             std::fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
         }
@@ -46,7 +48,10 @@ impl LocalBlobStore {
             removed += 1;
         }
         if removed > 0 {
-            tracing::info!(removed, "removed temporary files left by an interrupted write");
+            tracing::info!(
+                removed,
+                "removed temporary files left by an interrupted write"
+            );
         }
         Ok(store)
     }
@@ -80,12 +85,16 @@ impl LocalWriter {
     async fn spill(&mut self) -> StorageResult<()> {
         if self.file.is_none() {
             let path = self.tmp_path();
-            let f = tokio::fs::File::create(&path).await.map_err(|e| StorageError::io(&path, e))?;
+            let f = tokio::fs::File::create(&path)
+                .await
+                .map_err(|e| StorageError::io(&path, e))?;
             self.file = Some(f);
         }
         let chunk = self.buf.split().freeze();
         if let Some(f) = self.file.as_mut() {
-            f.write_all(&chunk).await.map_err(|e| StorageError::io(self.store.tmp_dir(), e))?;
+            f.write_all(&chunk)
+                .await
+                .map_err(|e| StorageError::io(self.store.tmp_dir(), e))?;
         }
         Ok(())
     }
@@ -96,7 +105,11 @@ impl BlobWriter for LocalWriter {
     async fn write(&mut self, chunk: Bytes) -> StorageResult<()> {
         self.written += chunk.len() as u64;
         self.buf.extend_from_slice(&chunk);
-        let limit = if self.file.is_none() { INLINE_THRESHOLD } else { WRITE_BUFFER };
+        let limit = if self.file.is_none() {
+            INLINE_THRESHOLD
+        } else {
+            WRITE_BUFFER
+        };
         if self.buf.len() > limit {
             self.spill().await?;
         }
@@ -111,7 +124,9 @@ impl BlobWriter for LocalWriter {
         let tmp = self.tmp_path();
         let mut file = self.file.take().expect("spilled");
         file.flush().await.map_err(|e| StorageError::io(&tmp, e))?;
-        file.sync_all().await.map_err(|e| StorageError::io(&tmp, e))?;
+        file.sync_all()
+            .await
+            .map_err(|e| StorageError::io(&tmp, e))?;
         drop(file);
         let dest = self.store.blob_path(&self.id);
         let (id, size) = (self.id.clone(), self.written);
@@ -169,12 +184,16 @@ impl BlobStore for LocalBlobStore {
             return Err(StorageError::InvalidId);
         }
         let path = self.blob_path(id);
-        let mut file = tokio::fs::File::open(&path).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => StorageError::NotFound(id.to_string()),
-            _ => StorageError::io(&path, e),
-        })?;
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => StorageError::NotFound(id.to_string()),
+                _ => StorageError::io(&path, e),
+            })?;
         if offset > 0 {
-            file.seek(std::io::SeekFrom::Start(offset)).await.map_err(|e| StorageError::io(&path, e))?;
+            file.seek(std::io::SeekFrom::Start(offset))
+                .await
+                .map_err(|e| StorageError::io(&path, e))?;
         }
         let id = id.to_string();
         let reader = tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK);
@@ -260,21 +279,43 @@ mod tests {
         let store = LocalBlobStore::open(dir.path()).unwrap();
         let mut w = store.writer().await.unwrap();
         w.write(Bytes::from_static(b"hello")).await.unwrap();
-        assert_eq!(w.finish().await.unwrap(), StoredBlob::Inline(Bytes::from_static(b"hello")));
+        assert_eq!(
+            w.finish().await.unwrap(),
+            StoredBlob::Inline(Bytes::from_static(b"hello"))
+        );
 
-        let data: Vec<u8> = (0..(INLINE_THRESHOLD * 3)).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..(INLINE_THRESHOLD * 3))
+            .map(|i| (i % 251) as u8)
+            .collect();
         let mut w = store.writer().await.unwrap();
         for c in data.chunks(10_000) {
             w.write(Bytes::copy_from_slice(c)).await.unwrap();
         }
-        let StoredBlob::Stored { id, size } = w.finish().await.unwrap() else { panic!("inline") };
+        let StoredBlob::Stored { id, size } = w.finish().await.unwrap() else {
+            panic!("inline")
+        };
         assert_eq!(size, data.len() as u64);
-        assert_eq!(collect(store.read(&id, 0, size).await.unwrap()).await.unwrap(), data);
-        let part = collect(store.read(&id, 1000, 5000).await.unwrap()).await.unwrap();
+        assert_eq!(
+            collect(store.read(&id, 0, size).await.unwrap())
+                .await
+                .unwrap(),
+            data
+        );
+        let part = collect(store.read(&id, 1000, 5000).await.unwrap())
+            .await
+            .unwrap();
         assert_eq!(part, &data[1000..6000]);
-        assert!(std::fs::read_dir(dir.path().join("tmp")).unwrap().next().is_none());
+        assert!(
+            std::fs::read_dir(dir.path().join("tmp"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
         store.delete(&id).await.unwrap();
-        assert!(matches!(store.read(&id, 0, 1).await, Err(StorageError::NotFound(_))));
+        assert!(matches!(
+            store.read(&id, 0, 1).await,
+            Err(StorageError::NotFound(_))
+        ));
     }
 
     #[tokio::test]
@@ -282,9 +323,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalBlobStore::open(dir.path()).unwrap();
         let mut w = store.writer().await.unwrap();
-        w.write(Bytes::from(vec![7u8; INLINE_THRESHOLD + 1])).await.unwrap();
-        let StoredBlob::Stored { id, size } = w.finish().await.unwrap() else { panic!() };
-        assert!(collect(store.read(&id, 0, size + 10).await.unwrap()).await.is_err());
+        w.write(Bytes::from(vec![7u8; INLINE_THRESHOLD + 1]))
+            .await
+            .unwrap();
+        let StoredBlob::Stored { id, size } = w.finish().await.unwrap() else {
+            panic!()
+        };
+        assert!(
+            collect(store.read(&id, 0, size + 10).await.unwrap())
+                .await
+                .is_err()
+        );
         assert!(store.read("../../etc/passwd", 0, 1).await.is_err());
     }
 
@@ -293,10 +342,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalBlobStore::open(dir.path()).unwrap();
         let mut w = store.writer().await.unwrap();
-        w.write(Bytes::from(vec![1u8; INLINE_THRESHOLD + 1])).await.unwrap();
+        w.write(Bytes::from(vec![1u8; INLINE_THRESHOLD + 1]))
+            .await
+            .unwrap();
         std::mem::forget(w); // as if the process died mid-write
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 1);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            1
+        );
         LocalBlobStore::open(dir.path()).unwrap();
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 }

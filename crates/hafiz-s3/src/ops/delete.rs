@@ -1,0 +1,76 @@
+//! DeleteObject and DeleteObjects, and the release of blobs metadata no longer needs.
+
+use axum::response::Response;
+use hafiz_meta::Command;
+use http::StatusCode;
+
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::ops::{require_bucket, validate_key};
+use crate::server::{Ctx, empty_response, xml_response};
+use crate::xml::{self, NS};
+
+/// Delete blobs after the metadata commit that dropped them. A failure here only leaves
+/// an orphan, which the start-up sweep collects; it never fails the request.
+pub(crate) async fn release(ctx: &Ctx, blobs: Vec<String>) {
+    for id in blobs {
+        if let Err(e) = ctx.state.blobs.delete(&id).await {
+            tracing::warn!(blob = %id, error = %e, "could not delete released blob");
+        }
+    }
+}
+
+pub async fn delete_object(ctx: Ctx) -> S3Result<Response> {
+    validate_key(&ctx.key)?;
+    let out = ctx.state.meta.apply(Command::DeleteObject { bucket: ctx.bucket.clone(), key: ctx.key.clone() }).await?;
+    release(&ctx, out.released_blobs).await;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+pub async fn delete_objects(mut ctx: Ctx) -> S3Result<Response> {
+    let body = ctx.body.collect_limited(2 * 1024 * 1024).await?;
+    // S3 requires an integrity header on this call; modern SDKs send a CRC, older ones MD5.
+    let has_integrity = ctx.headers.contains_key("content-md5")
+        || crate::checksum::ALL.iter().any(|a| ctx.headers.contains_key(crate::checksum::header_name(*a)))
+        || ctx.headers.contains_key("x-amz-trailer");
+    if !has_integrity {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "Missing required header for this request: Content-MD5 OR x-amz-checksum-*",
+        ));
+    }
+    if let Some(md5) = crate::ingest::content_md5(&ctx.headers)? {
+        use md5::Digest;
+        let got: [u8; 16] = md5::Md5::digest(&body).into();
+        if got != md5 {
+            return Err(S3Error::new(S3ErrorCode::BadDigest));
+        }
+    }
+    let req: xml::DeleteRequest = xml::from_xml(&body)?;
+    if req.object.len() > 1000 {
+        return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema"));
+    }
+    require_bucket(&ctx).await?;
+    let quiet = req.quiet.unwrap_or(false);
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for obj in req.object {
+        if let Err(e) = validate_key(&obj.key) {
+            errors.push(xml::DeleteErrorEntry { key: obj.key, code: e.code.as_str().into(), message: e.message });
+            continue;
+        }
+        let cmd = Command::DeleteObject { bucket: ctx.bucket.clone(), key: obj.key.clone() };
+        match ctx.state.meta.apply(cmd).await {
+            Ok(out) => {
+                release(&ctx, out.released_blobs).await;
+                if !quiet {
+                    deleted.push(xml::DeletedEntry { key: obj.key, version_id: obj.version_id });
+                }
+            }
+            Err(e) => {
+                let e = S3Error::from(e);
+                errors.push(xml::DeleteErrorEntry { key: obj.key, code: e.code.as_str().into(), message: e.message });
+            }
+        }
+    }
+    xml_response("DeleteResult", &xml::DeleteResult { xmlns: NS, deleted, error: errors })
+}

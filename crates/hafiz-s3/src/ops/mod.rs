@@ -1,0 +1,247 @@
+//! One module per family of S3 operations, and what they share: reading object
+//! headers from a request, writing them into a response, and streaming object data.
+
+mod bucket;
+mod copy;
+mod delete;
+mod get;
+mod list;
+mod multipart;
+mod put;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use futures_util::StreamExt;
+use hafiz_meta::{BlobLocation, BlobSpan, ContentHeaders, ObjectData, ObjectVersion};
+use hafiz_storage::{BlobStore, StoredBlob};
+use http::{HeaderMap, HeaderValue};
+use percent_encoding::percent_decode_str;
+
+use crate::body::PayloadStream;
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::range::ByteRange;
+use crate::router::Op;
+use crate::server::Ctx;
+
+pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
+    match ctx.op {
+        Op::ListBuckets => bucket::list_buckets(ctx).await,
+        Op::CreateBucket => bucket::create_bucket(ctx).await,
+        Op::HeadBucket => bucket::head_bucket(ctx).await,
+        Op::DeleteBucket => bucket::delete_bucket(ctx).await,
+        Op::GetBucketLocation => bucket::get_location(ctx).await,
+        Op::GetBucketAcl => bucket::get_acl(ctx).await,
+        Op::GetBucketVersioning => bucket::get_versioning(ctx).await,
+        Op::GetBucketPolicyStatus | Op::GetBucketPolicy => {
+            bucket::not_configured(ctx, S3ErrorCode::NoSuchBucketPolicy).await
+        }
+        Op::GetBucketEncryption => {
+            bucket::not_configured(ctx, S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError).await
+        }
+        Op::GetBucketTagging => bucket::not_configured(ctx, S3ErrorCode::NoSuchTagSet).await,
+        Op::ListObjects => list::list_objects_v1(ctx).await,
+        Op::ListObjectsV2 => list::list_objects_v2(ctx).await,
+        Op::ListMultipartUploads => multipart::list_uploads(ctx).await,
+        Op::DeleteObjects => delete::delete_objects(ctx).await,
+        Op::PutObject => put::put_object(ctx).await,
+        Op::CopyObject => copy::copy_object(ctx).await,
+        Op::GetObject => get::get_object(ctx, false).await,
+        Op::HeadObject => get::get_object(ctx, true).await,
+        Op::DeleteObject => delete::delete_object(ctx).await,
+        Op::GetObjectAcl => get::get_object_acl(ctx).await,
+        Op::GetObjectAttributes => get::get_object_attributes(ctx).await,
+        Op::GetObjectTagging => get::get_object_tagging(ctx).await,
+        Op::CreateMultipartUpload => multipart::create(ctx).await,
+        Op::UploadPart => multipart::upload_part(ctx).await,
+        Op::UploadPartCopy => copy::upload_part_copy(ctx).await,
+        Op::CompleteMultipartUpload => multipart::complete(ctx).await,
+        Op::AbortMultipartUpload => multipart::abort(ctx).await,
+        Op::ListParts => multipart::list_parts(ctx).await,
+    }
+}
+
+/// The bucket must exist (NoSuchBucket otherwise).
+pub(crate) async fn require_bucket(ctx: &Ctx) -> S3Result<hafiz_meta::BucketInfo> {
+    ctx.state.meta.bucket(&ctx.bucket).await?.ok_or_else(|| {
+        S3Error::new(S3ErrorCode::NoSuchBucket).extra("BucketName", ctx.bucket.clone())
+    })
+}
+
+pub(crate) fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// S3 key rules we enforce at the edge.
+pub(crate) fn validate_key(key: &str) -> S3Result<()> {
+    if key.len() > 1024 {
+        return Err(S3Error::new(S3ErrorCode::KeyTooLongError)
+            .extra("Size", key.len().to_string())
+            .extra("MaxSizeAllowed", "1024"));
+    }
+    if key.contains('\0') {
+        return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Object key must not contain NUL"));
+    }
+    Ok(())
+}
+
+pub(crate) fn content_headers(h: &HeaderMap) -> ContentHeaders {
+    let get = |n: &str| header_str(h, n).map(str::to_string);
+    ContentHeaders {
+        content_type: get("content-type"),
+        content_encoding: get("content-encoding")
+            .map(|v| {
+                // aws-chunked is transfer framing, not part of the object's encoding.
+                v.split(',').map(str::trim).filter(|e| !e.eq_ignore_ascii_case("aws-chunked")).collect::<Vec<_>>().join(",")
+            })
+            .filter(|v| !v.is_empty()),
+        content_disposition: get("content-disposition"),
+        content_language: get("content-language"),
+        cache_control: get("cache-control"),
+        expires: get("expires"),
+    }
+}
+
+/// `x-amz-meta-*` headers, within S3's 2 KiB limit.
+pub(crate) fn user_metadata(h: &HeaderMap) -> S3Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut total = 0;
+    for (name, value) in h {
+        if let Some(n) = name.as_str().strip_prefix("x-amz-meta-") {
+            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            total += n.len() + v.len();
+            out.push((n.to_string(), v));
+        }
+    }
+    if total > 2048 {
+        return Err(S3Error::new(S3ErrorCode::MetadataTooLarge)
+            .extra("Size", total.to_string())
+            .extra("MaxSizeAllowed", "2048"));
+    }
+    Ok(out)
+}
+
+const STORAGE_CLASSES: &[&str] = &[
+    "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+    "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE",
+];
+
+pub(crate) fn storage_class(h: &HeaderMap) -> S3Result<String> {
+    match header_str(h, "x-amz-storage-class") {
+        None => Ok("STANDARD".into()),
+        Some(c) if STORAGE_CLASSES.contains(&c) => Ok(c.to_string()),
+        Some(_) => Err(S3Error::new(S3ErrorCode::InvalidStorageClass)),
+    }
+}
+
+/// `x-amz-tagging: k1=v1&k2=v2`, with S3's limits.
+pub(crate) fn tagging(h: &HeaderMap) -> S3Result<Vec<(String, String)>> {
+    let Some(raw) = header_str(h, "x-amz-tagging") else { return Ok(Vec::new()) };
+    let dec = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let tags: Vec<(String, String)> = raw
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (dec(k), dec(v))
+        })
+        .collect();
+    if tags.len() > 10 {
+        return Err(S3Error::with_message(S3ErrorCode::InvalidTag, "Object tags cannot be greater than 10"));
+    }
+    for (i, (k, v)) in tags.iter().enumerate() {
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(S3Error::with_message(S3ErrorCode::InvalidTag, "The TagKey you have provided is invalid"));
+        }
+        if tags[..i].iter().any(|(k2, _)| k2 == k) {
+            return Err(S3Error::with_message(S3ErrorCode::InvalidTag, "Cannot provide multiple Tags with the same key"));
+        }
+    }
+    Ok(tags)
+}
+
+pub(crate) fn quoted(etag: &str) -> String {
+    format!("\"{etag}\"")
+}
+
+pub(crate) fn insert(h: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(name, v);
+    }
+}
+
+/// Turn a finished blob into the span metadata keeps.
+pub(crate) fn span_of(stored: StoredBlob) -> BlobSpan {
+    match stored {
+        StoredBlob::Inline(b) => BlobSpan { size: b.len() as u64, location: BlobLocation::Inline(b.to_vec()) },
+        StoredBlob::Stored { id, size } => BlobSpan { location: BlobLocation::Stored(id), size },
+    }
+}
+
+/// Object data for a single PUT: inline bytes stay in the row.
+pub(crate) fn data_of(stored: StoredBlob) -> ObjectData {
+    match stored {
+        StoredBlob::Inline(b) => ObjectData::Inline(b.to_vec()),
+        other => ObjectData::Blobs(vec![span_of(other)]),
+    }
+}
+
+/// Stream bytes `range` (whole object if None) of a version, touching only the spans
+/// that overlap it.
+pub(crate) async fn object_stream(
+    blobs: &Arc<dyn BlobStore>,
+    version: &ObjectVersion,
+    range: Option<ByteRange>,
+) -> S3Result<PayloadStream> {
+    let (start, end) = match range {
+        Some(r) => (r.start, r.end + 1),
+        None => (0, version.size),
+    };
+    let spans: Vec<BlobSpan> = match &version.data {
+        ObjectData::Inline(b) => vec![BlobSpan { location: BlobLocation::Inline(b.clone()), size: b.len() as u64 }],
+        ObjectData::Blobs(s) => s.clone(),
+    };
+    let mut streams: Vec<PayloadStream> = Vec::new();
+    let mut offset = 0u64;
+    for span in spans {
+        let (s, e) = (offset, offset + span.size);
+        offset = e;
+        if e <= start || s >= end {
+            continue;
+        }
+        let from = start.max(s) - s;
+        let to = end.min(e) - s;
+        match span.location {
+            BlobLocation::Inline(b) => {
+                let bytes = bytes::Bytes::from(b).slice(from as usize..to as usize);
+                streams.push(futures_util::stream::once(async move { Ok(bytes) }).boxed());
+            }
+            BlobLocation::Stored(id) => {
+                // Open lazily so a multi-part object does not hold every file open at once,
+                // but open the first one now so a missing blob fails before headers go out.
+                if streams.is_empty() {
+                    let s = blobs.read(&id, from, to - from).await?;
+                    streams.push(s.map(|r| r.map_err(S3Error::from)).boxed());
+                } else {
+                    streams.push(blob_reader(blobs.clone(), id, from, to - from));
+                }
+            }
+        }
+    }
+    Ok(futures_util::stream::iter(streams).flatten().boxed())
+}
+
+fn blob_reader(blobs: Arc<dyn BlobStore>, id: String, offset: u64, len: u64) -> PayloadStream {
+    futures_util::stream::once(async move { blobs.read(&id, offset, len).await })
+        .map(|r| match r {
+            Ok(s) => s.map(|r| r.map_err(S3Error::from)).boxed(),
+            Err(e) => futures_util::stream::once(async move { Err(S3Error::from(e)) }).boxed(),
+        })
+        .flatten()
+        .boxed()
+}
+
+pub(crate) fn body_from(stream: PayloadStream) -> Body {
+    Body::from_stream(stream.map(|r| r.map_err(|e| std::io::Error::other(e.to_string()))))
+}

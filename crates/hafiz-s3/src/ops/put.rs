@@ -1,0 +1,89 @@
+//! PutObject: stream the body into the blob store, then commit the version in one
+//! metadata command (which also checks the conditional-write headers atomically).
+
+use axum::response::Response;
+use hafiz_meta::{Checksum, ChecksumType, Command, ObjectVersion, command::WriteCondition};
+use http::{HeaderMap, StatusCode};
+
+use crate::checksum;
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::ingest::{self, IngestLimits, MAX_PUT_SIZE};
+use crate::ops::{self, header_str, insert, quoted, require_bucket};
+use crate::server::{Ctx, empty_response};
+use crate::timefmt::now_millis;
+
+/// `If-None-Match: *` / `If-Match: etag` on PutObject and CompleteMultipartUpload.
+pub(crate) fn write_condition(h: &HeaderMap) -> S3Result<WriteCondition> {
+    if let Some(v) = header_str(h, "if-none-match") {
+        if v.trim() != "*" {
+            return Err(S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                "If-None-Match on writes only supports *",
+            ));
+        }
+        return Ok(WriteCondition::Absent);
+    }
+    if let Some(v) = header_str(h, "if-match") {
+        return Ok(WriteCondition::EtagMatches(v.trim().trim_matches('"').to_string()));
+    }
+    Ok(WriteCondition::None)
+}
+
+pub(crate) fn checksum_headers(h: &mut HeaderMap, c: &Checksum) {
+    insert(h, checksum::header_name(c.algorithm), &c.value);
+    insert(h, "x-amz-checksum-type", checksum::type_name(c.kind));
+}
+
+pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
+    ops::validate_key(&ctx.key)?;
+    let h = &ctx.headers;
+    let headers = ops::content_headers(h);
+    let user_meta = ops::user_metadata(h)?;
+    let storage_class = ops::storage_class(h)?;
+    let tags = ops::tagging(h)?;
+    let condition = write_condition(h)?;
+    let spec = ingest::checksum_spec(h)?;
+    let md5 = ingest::content_md5(h)?;
+    let declared_len = ingest::declared_length(h)?;
+    require_bucket(&ctx).await?;
+
+    let state = ctx.state.clone();
+    let got = ingest::ingest(
+        &mut ctx.body,
+        state.blobs.as_ref(),
+        &spec,
+        md5,
+        IngestLimits { declared_len, max: MAX_PUT_SIZE },
+    )
+    .await?;
+    let checksum = Checksum { algorithm: got.checksum_algorithm, value: got.checksum, kind: ChecksumType::FullObject };
+    let version = ObjectVersion {
+        key: ctx.key.clone(),
+        version_id: "null".into(),
+        size: got.size,
+        etag: got.md5_hex,
+        last_modified: now_millis(),
+        headers,
+        user_meta,
+        storage_class,
+        tags,
+        checksum: Some(checksum.clone()),
+        parts: None,
+        data: ops::data_of(got.stored),
+    };
+    let etag = version.etag.clone();
+    let new_blobs = version.blob_ids();
+    let cmd = Command::PutObject { bucket: ctx.bucket.clone(), version, condition };
+    let out = match state.meta.apply(cmd).await {
+        Ok(out) => out,
+        Err(e) => {
+            ops::delete::release(&ctx, new_blobs).await;
+            return Err(e.into());
+        }
+    };
+    ops::delete::release(&ctx, out.released_blobs).await;
+    let mut r = empty_response(StatusCode::OK);
+    insert(r.headers_mut(), "etag", &quoted(&etag));
+    checksum_headers(r.headers_mut(), &checksum);
+    Ok(r)
+}

@@ -1,0 +1,187 @@
+//! The gateway: one axum handler that routes, authenticates and dispatches every S3
+//! request, and renders every failure as S3 XML with a request id.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use hafiz_meta::Metadata;
+use hafiz_storage::BlobStore;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use tracing::Instrument;
+
+use crate::auth::{self, Identity, SecretLookup};
+use crate::body::RequestBody;
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::ops;
+use crate::router::{self, Op, Query};
+use crate::xml::{self, ErrorBody, ExtraField};
+
+pub struct S3Config {
+    pub region: String,
+    /// Enables virtual-host-style addressing (`bucket.domain`).
+    pub domain: Option<String>,
+}
+
+/// The account that owns every bucket until IAM lands.
+#[derive(Clone)]
+pub struct OwnerInfo {
+    pub id: String,
+    pub display_name: String,
+}
+
+pub struct S3State {
+    pub meta: Arc<dyn Metadata>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub secrets: Arc<dyn SecretLookup>,
+    pub config: S3Config,
+    pub owner: OwnerInfo,
+}
+
+impl S3State {
+    pub fn owner_xml(&self) -> xml::Owner {
+        xml::Owner { id: self.owner.id.clone(), display_name: self.owner.display_name.clone() }
+    }
+}
+
+/// Everything an operation handler gets.
+pub struct Ctx {
+    pub state: Arc<S3State>,
+    pub op: Op,
+    pub method: Method,
+    pub bucket: String,
+    pub key: String,
+    pub query: Query,
+    pub headers: HeaderMap,
+    pub body: RequestBody,
+    pub request_id: String,
+}
+
+pub fn app(state: Arc<S3State>) -> axum::Router {
+    axum::Router::new()
+        .route("/health/live", axum::routing::get(live))
+        .route("/health/ready", axum::routing::get(ready))
+        .fallback(handle)
+        .with_state(state)
+}
+
+async fn live() -> StatusCode {
+    StatusCode::OK
+}
+
+async fn ready(State(state): State<Arc<S3State>>) -> StatusCode {
+    if state.meta.ready().await && state.blobs.ready().await {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+fn new_request_id() -> String {
+    let id = uuid::Uuid::new_v4();
+    hex::encode_upper(&id.as_bytes()[..8])
+}
+
+async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
+    let request_id = new_request_id();
+    let (parts, body) = req.into_parts();
+    let resource = parts.uri.path().to_string();
+    let method = parts.method.clone();
+    let span = tracing::debug_span!("s3", id = %request_id, method = %method, path = %resource);
+    let result = route(state.clone(), parts, body, request_id.clone()).instrument(span).await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => error_response(&e, &resource, &request_id, method == Method::HEAD),
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-amz-request-id", v.clone());
+        h.insert("x-amz-id-2", v);
+    }
+    h.insert(http::header::SERVER, HeaderValue::from_static("Hafiz"));
+    resp
+}
+
+async fn route(
+    state: Arc<S3State>,
+    parts: http::request::Parts,
+    body: Body,
+    request_id: String,
+) -> S3Result<Response> {
+    let raw_path = parts.uri.path();
+    let raw_query = parts.uri.query();
+    let target = router::target(raw_path, &parts.headers, state.config.domain.as_deref())?;
+    let query = Query::parse(raw_query);
+    let op = router::operation(&parts.method, &target, &query, &parts.headers)?;
+    let authed = auth::authenticate(
+        &parts.method,
+        raw_path,
+        raw_query,
+        &parts.headers,
+        &state.config.region,
+        SystemTime::now(),
+        state.secrets.as_ref(),
+    )?;
+    match authed.identity {
+        // Anonymous access needs bucket policies (IAM issue); until then it is refused.
+        Identity::Anonymous => return Err(S3Error::new(S3ErrorCode::AccessDenied)),
+        Identity::AccessKey(_) => {}
+    }
+    tracing::debug!(op = op.name(), "dispatch");
+    let ctx = Ctx {
+        state,
+        op,
+        method: parts.method,
+        bucket: target.bucket.unwrap_or_default(),
+        key: target.key.unwrap_or_default(),
+        query,
+        headers: parts.headers,
+        body: RequestBody::new(body, authed.payload),
+        request_id,
+    };
+    ops::dispatch(ctx).await
+}
+
+pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool) -> Response {
+    let status = e.code.status();
+    if e.code == S3ErrorCode::NotModified || head {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = status;
+        return r;
+    }
+    let extra = e.extra.iter().map(|(k, v)| ExtraField::from_pair(k, v.clone())).collect();
+    let body = ErrorBody {
+        code: e.code.as_str(),
+        message: &e.message,
+        extra,
+        resource: Some(resource),
+        request_id,
+        host_id: request_id,
+    };
+    let text = xml::to_xml("Error", &body).unwrap_or_default();
+    let mut r = Response::new(Body::from(text));
+    *r.status_mut() = status;
+    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    r
+}
+
+/// A 200 response with an XML document.
+pub fn xml_response<T: serde::Serialize>(root: &str, value: &T) -> S3Result<Response> {
+    let text = xml::to_xml(root, value)?;
+    let mut r = Response::new(Body::from(text));
+    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    Ok(r)
+}
+
+pub fn empty_response(status: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    r
+}
+#[allow(dead_code)]
+fn _assert_send(state: Arc<S3State>, req: Request) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(handle(State(state), req));
+}

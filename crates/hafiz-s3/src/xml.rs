@@ -1,0 +1,571 @@
+//! S3 XML bodies, serialized and parsed with quick-xml's serde support.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+
+pub const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// Serialize `value` as the document element `root`, with the XML declaration.
+pub fn to_xml<T: Serialize>(root: &str, value: &T) -> S3Result<String> {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    let body = quick_xml::se::to_string_with_root(root, value).map_err(S3Error::internal)?;
+    out.push_str(&body);
+    Ok(out)
+}
+
+pub fn from_xml<T: for<'de> Deserialize<'de>>(body: &[u8]) -> S3Result<T> {
+    let text = std::str::from_utf8(body).map_err(|_| S3Error::new(S3ErrorCode::MalformedXML))?;
+    quick_xml::de::from_str(text).map_err(|_| S3Error::new(S3ErrorCode::MalformedXML))
+}
+
+#[derive(Serialize)]
+pub struct Owner {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "DisplayName")]
+    pub display_name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ErrorBody<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+    #[serde(rename = "$value", skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<ExtraField>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<&'a str>,
+    pub request_id: &'a str,
+    pub host_id: &'a str,
+}
+
+/// An error element whose name varies (`BucketName`, `Key`, `Condition`...).
+#[derive(Serialize)]
+pub enum ExtraField {
+    BucketName(String),
+    Key(String),
+    Condition(String),
+    UploadId(String),
+    PartNumber(String),
+    ETag(String),
+    Region(String),
+    MaxSizeAllowed(String),
+    ProposedSize(String),
+    MinSizeAllowed(String),
+    AWSAccessKeyId(String),
+    RequestTime(String),
+    ServerTime(String),
+    ArgumentName(String),
+    ArgumentValue(String),
+    Other(String),
+}
+
+impl ExtraField {
+    pub fn from_pair(name: &str, value: String) -> ExtraField {
+        match name {
+            "BucketName" => ExtraField::BucketName(value),
+            "Key" => ExtraField::Key(value),
+            "Condition" => ExtraField::Condition(value),
+            "UploadId" => ExtraField::UploadId(value),
+            "PartNumber" => ExtraField::PartNumber(value),
+            "ETag" => ExtraField::ETag(value),
+            "Region" => ExtraField::Region(value),
+            "MaxSizeAllowed" => ExtraField::MaxSizeAllowed(value),
+            "ProposedSize" => ExtraField::ProposedSize(value),
+            "MinSizeAllowed" => ExtraField::MinSizeAllowed(value),
+            "AWSAccessKeyId" => ExtraField::AWSAccessKeyId(value),
+            "RequestTime" => ExtraField::RequestTime(value),
+            "ServerTime" => ExtraField::ServerTime(value),
+            "ArgumentName" => ExtraField::ArgumentName(value),
+            "ArgumentValue" => ExtraField::ArgumentValue(value),
+            _ => ExtraField::Other(value),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListAllMyBucketsResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub owner: Owner,
+    pub buckets: BucketList,
+}
+
+#[derive(Serialize)]
+pub struct BucketList {
+    #[serde(rename = "Bucket")]
+    pub bucket: Vec<BucketEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BucketEntry {
+    pub name: String,
+    pub creation_date: String,
+    pub bucket_region: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateBucketConfiguration {
+    pub location_constraint: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct LocationConstraint {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    #[serde(rename = "$text", skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ObjectChecksums {
+    #[serde(rename = "ChecksumCRC32", skip_serializing_if = "Option::is_none")]
+    pub crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C", skip_serializing_if = "Option::is_none")]
+    pub crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none")]
+    pub crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1", skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl ObjectChecksums {
+    pub fn single(alg: hafiz_meta::ChecksumAlgorithm, value: String) -> ObjectChecksums {
+        use hafiz_meta::ChecksumAlgorithm::*;
+        let mut c = ObjectChecksums::default();
+        match alg {
+            Crc32 => c.crc32 = Some(value),
+            Crc32c => c.crc32c = Some(value),
+            Crc64Nvme => c.crc64nvme = Some(value),
+            Sha1 => c.sha1 = Some(value),
+            Sha256 => c.sha256 = Some(value),
+        }
+        c
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListObjectsEntry {
+    pub key: String,
+    pub last_modified: String,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checksum_algorithm: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+    pub storage_class: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CommonPrefix {
+    pub prefix: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListBucketResultV1 {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub name: String,
+    pub prefix: String,
+    pub marker: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+    pub max_keys: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding_type: Option<String>,
+    pub contents: Vec<ListObjectsEntry>,
+    pub common_prefixes: Vec<CommonPrefix>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListBucketResultV2 {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub name: String,
+    pub prefix: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_after: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub continuation_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_continuation_token: Option<String>,
+    pub key_count: usize,
+    pub max_keys: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding_type: Option<String>,
+    pub contents: Vec<ListObjectsEntry>,
+    pub common_prefixes: Vec<CommonPrefix>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteRequest {
+    #[serde(default)]
+    pub quiet: Option<bool>,
+    #[serde(default)]
+    pub object: Vec<DeleteRequestObject>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteRequestObject {
+    pub key: String,
+    pub version_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub deleted: Vec<DeletedEntry>,
+    pub error: Vec<DeleteErrorEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeletedEntry {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteErrorEntry {
+    pub key: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CopyResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    pub last_modified: String,
+    #[serde(flatten)]
+    pub checksums: ObjectChecksums,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InitiateMultipartUploadResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompleteMultipartUpload {
+    #[serde(default)]
+    pub part: Vec<CompletedPart>,
+}
+
+#[derive(Deserialize)]
+pub struct CompletedPart {
+    #[serde(rename = "PartNumber")]
+    pub part_number: u32,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    #[serde(rename = "ChecksumCRC32")]
+    pub crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C")]
+    pub crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME")]
+    pub crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1")]
+    pub sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256")]
+    pub sha256: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompleteMultipartUploadResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub location: String,
+    pub bucket: String,
+    pub key: String,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    #[serde(flatten)]
+    pub checksums: ObjectChecksums,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListPartsResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    pub part_number_marker: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_part_number_marker: Option<u32>,
+    pub max_parts: usize,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
+    pub initiator: Owner,
+    pub owner: Owner,
+    pub storage_class: String,
+    pub part: Vec<PartEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PartEntry {
+    pub part_number: u32,
+    pub last_modified: String,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    pub size: u64,
+    #[serde(flatten)]
+    pub checksums: ObjectChecksums,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListMultipartUploadsResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub bucket: String,
+    pub key_marker: String,
+    pub upload_id_marker: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_key_marker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_upload_id_marker: Option<String>,
+    pub prefix: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    pub max_uploads: usize,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding_type: Option<String>,
+    pub upload: Vec<UploadEntry>,
+    pub common_prefixes: Vec<CommonPrefix>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadEntry {
+    pub key: String,
+    pub upload_id: String,
+    pub initiator: Owner,
+    pub owner: Owner,
+    pub storage_class: String,
+    pub initiated: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccessControlPolicy {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub owner: Owner,
+    pub access_control_list: AccessControlList,
+}
+
+#[derive(Serialize)]
+pub struct AccessControlList {
+    #[serde(rename = "Grant")]
+    pub grant: Vec<Grant>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Grant {
+    pub grantee: Grantee,
+    pub permission: String,
+}
+
+#[derive(Serialize)]
+pub struct Grantee {
+    #[serde(rename = "@xmlns:xsi")]
+    pub xmlns_xsi: &'static str,
+    #[serde(rename = "@xsi:type")]
+    pub xsi_type: &'static str,
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "DisplayName")]
+    pub display_name: String,
+}
+
+#[derive(Serialize)]
+pub struct VersioningConfiguration {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetObjectAttributesResponse {
+    #[serde(rename = "ETag", skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<AttributesChecksum>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_parts: Option<AttributesParts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_size: Option<u64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttributesChecksum {
+    #[serde(flatten)]
+    pub checksums: ObjectChecksums,
+    pub checksum_type: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttributesParts {
+    pub total_parts_count: usize,
+    pub part_number_marker: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_part_number_marker: Option<u32>,
+    pub max_parts: usize,
+    pub is_truncated: bool,
+    #[serde(rename = "Part")]
+    pub parts: Vec<AttributesPart>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttributesPart {
+    pub part_number: u32,
+    pub size: u64,
+    #[serde(flatten)]
+    pub checksums: ObjectChecksums,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tagging {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub tag_set: TagSet,
+}
+
+#[derive(Serialize)]
+pub struct TagSet {
+    #[serde(rename = "Tag")]
+    pub tag: Vec<Tag>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_result_serializes_repeated_elements_and_namespace() {
+        let r = ListBucketResultV2 {
+            xmlns: NS,
+            name: "b".into(),
+            prefix: "".into(),
+            start_after: None,
+            continuation_token: None,
+            next_continuation_token: Some("tok".into()),
+            key_count: 2,
+            max_keys: 1000,
+            delimiter: Some("/".into()),
+            is_truncated: true,
+            encoding_type: None,
+            contents: vec![ListObjectsEntry {
+                key: "a&b".into(),
+                last_modified: "2026-01-01T00:00:00.000Z".into(),
+                etag: "\"x\"".into(),
+                checksum_algorithm: vec![],
+                checksum_type: None,
+                size: 3,
+                owner: None,
+                storage_class: "STANDARD".into(),
+            }],
+            common_prefixes: vec![CommonPrefix { prefix: "d/".into() }],
+        };
+        let xml = to_xml("ListBucketResult", &r).unwrap();
+        assert!(xml.starts_with("<?xml"), "{xml}");
+        assert!(xml.contains("<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"), "{xml}");
+        assert!(xml.contains("<Contents><Key>a&amp;b</Key>"), "{xml}");
+        assert!(xml.contains("<CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes>"), "{xml}");
+        assert!(xml.contains("<IsTruncated>true</IsTruncated>"), "{xml}");
+    }
+
+    #[test]
+    fn parses_complete_and_delete_requests() {
+        let c: CompleteMultipartUpload = from_xml(
+            br#"<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><ETag>"a"</ETag><PartNumber>1</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part><Part><PartNumber>2</PartNumber><ETag>b</ETag></Part></CompleteMultipartUpload>"#,
+        )
+        .unwrap();
+        assert_eq!(c.part.len(), 2);
+        assert_eq!(c.part[0].crc32.as_deref(), Some("AAAAAA=="));
+        let d: DeleteRequest =
+            from_xml(b"<Delete><Quiet>true</Quiet><Object><Key>k1</Key></Object><Object><Key>k2</Key><VersionId>v</VersionId></Object></Delete>")
+                .unwrap();
+        assert_eq!(d.object.len(), 2);
+        assert_eq!(d.quiet, Some(true));
+        assert!(from_xml::<DeleteRequest>(b"<Delete><Object>").is_err());
+    }
+
+    #[test]
+    fn error_body_carries_extra_fields() {
+        let e = ErrorBody {
+            code: "NoSuchBucket",
+            message: "m",
+            extra: vec![ExtraField::BucketName("b".into())],
+            resource: Some("/b"),
+            request_id: "r",
+            host_id: "h",
+        };
+        let xml = to_xml("Error", &e).unwrap();
+        assert!(xml.contains("<Code>NoSuchBucket</Code><Message>m</Message><BucketName>b</BucketName><Resource>/b</Resource><RequestId>r</RequestId>"), "{xml}");
+    }
+}

@@ -13,20 +13,46 @@ import datetime as dt
 import hashlib
 import hmac
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from unittest import mock
 from urllib.parse import quote
 from xml.etree import ElementTree
 
+import pytest
 import requests
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 REGION = "us-east-1"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 MIB = 1024 * 1024
+
+
+# --------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------
+
+def error_of(exc: ClientError) -> tuple[str, int]:
+    """(S3 error code, HTTP status) of a botocore ClientError. For HEAD
+    requests, which have no body, botocore reports the status as the code."""
+    return (
+        exc.response.get("Error", {}).get("Code", ""),
+        exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0),
+    )
+
+
+@contextmanager
+def s3_error(code: str | None, status: int):
+    """Expect the block to raise a ClientError with this code and status
+    (code None: only the status is checked)."""
+    with pytest.raises(ClientError) as info:
+        yield info
+    got_code, got_status = error_of(info.value)
+    assert (got_code if code is not None else None, got_status) == (code, status), info.value.response
 
 
 # --------------------------------------------------------------------------

@@ -135,7 +135,24 @@ async fn multipart_upload_three_parts_crc32() {
             .await
             .expect("get_object_attributes");
         let object_parts = attrs.object_parts().expect("ObjectParts");
-        assert_eq!(object_parts.total_parts_count(), Some(3), "{attrs:?}");
+        // Parts are listed because the object has CRC32 part checksums.
+        let listed: Vec<(Option<i32>, Option<i64>, Option<&str>)> = object_parts
+            .parts()
+            .iter()
+            .map(|p| (p.part_number(), p.size(), p.checksum_crc32()))
+            .collect();
+        let expected: Vec<(Option<i32>, Option<i64>, Option<String>)> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (Some(i as i32 + 1), Some(p.len() as i64), Some(crc32_b64(p))))
+            .collect();
+        assert_eq!(
+            listed,
+            expected
+                .iter()
+                .map(|(n, s, c)| (*n, *s, c.as_deref()))
+                .collect::<Vec<_>>()
+        );
         assert_eq!(attrs.object_size(), Some(12 * MIB as i64));
         // GetObjectAttributes returns the ETag without quotes.
         assert_eq!(
@@ -153,6 +170,13 @@ async fn multipart_upload_three_parts_crc32() {
             uploads.uploads().is_empty(),
             "completed upload still listed: {:?}",
             uploads.uploads()
+        );
+
+        // Wire name <PartsCount>; checked last so the checks above still run.
+        assert_eq!(
+            object_parts.total_parts_count(),
+            Some(3),
+            "ObjectParts without PartsCount: {object_parts:?}"
         );
     })
     .await;

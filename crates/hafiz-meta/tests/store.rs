@@ -1,0 +1,184 @@
+//! The metadata store against a model: apply semantics, preconditions, and listing
+//! (prefix, delimiter, pagination) checked against a plain BTreeMap.
+
+use std::collections::BTreeMap;
+
+use hafiz_meta::command::WriteCondition;
+use hafiz_meta::*;
+use proptest::prelude::*;
+
+fn store() -> (tempfile::TempDir, MetaStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MetaStore::open(&dir.path().join("meta")).unwrap();
+    (dir, s)
+}
+
+fn bucket(s: &MetaStore, name: &str) {
+    s.apply_sync(Command::CreateBucket(BucketInfo { name: name.into(), created: 1, region: "us-east-1".into() })).unwrap();
+}
+
+fn version(key: &str, etag: &str, at: Millis, blob: Option<&str>) -> ObjectVersion {
+    ObjectVersion {
+        key: key.into(),
+        version_id: "null".into(),
+        size: 1,
+        etag: etag.into(),
+        last_modified: at,
+        headers: ContentHeaders::default(),
+        user_meta: vec![],
+        storage_class: "STANDARD".into(),
+        tags: vec![],
+        checksum: None,
+        parts: None,
+        data: match blob {
+            Some(id) => ObjectData::Blobs(vec![BlobSpan { location: BlobLocation::Stored(id.into()), size: 1 }]),
+            None => ObjectData::Inline(vec![b'x']),
+        },
+    }
+}
+
+fn put(s: &MetaStore, b: &str, v: ObjectVersion, c: WriteCondition) -> MetaResult<Outcome> {
+    s.apply_sync(Command::PutObject { bucket: b.into(), version: v, condition: c })
+}
+
+#[tokio::test]
+async fn overwrite_releases_old_blob_and_conditions_hold() {
+    let (_d, s) = store();
+    bucket(&s, "b");
+    assert!(matches!(s.apply_sync(Command::CreateBucket(BucketInfo { name: "b".into(), created: 2, region: "r".into() })), Err(MetaError::BucketExists(_))));
+    put(&s, "b", version("k", "e1", 10, Some("blob1")), WriteCondition::Absent).unwrap();
+    assert!(matches!(put(&s, "b", version("k", "e2", 11, None), WriteCondition::Absent), Err(MetaError::PreconditionFailed)));
+    assert!(matches!(put(&s, "b", version("k", "e2", 11, None), WriteCondition::EtagMatches("nope".into())), Err(MetaError::PreconditionFailed)));
+    let out = put(&s, "b", version("k", "e2", 12, None), WriteCondition::EtagMatches("e1".into())).unwrap();
+    assert_eq!(out.released_blobs, vec!["blob1".to_string()]);
+    let cur = s.object("b", "k").await.unwrap().unwrap();
+    assert_eq!(cur.etag, "e2");
+    assert!(matches!(put(&s, "missing", version("k", "e", 1, None), WriteCondition::None), Err(MetaError::NoSuchBucket(_))));
+    assert!(matches!(s.apply_sync(Command::DeleteBucket { name: "b".into() }), Err(MetaError::BucketNotEmpty(_))));
+    let out = s.apply_sync(Command::DeleteObject { bucket: "b".into(), key: "k".into() }).unwrap();
+    assert!(out.removed);
+    assert!(s.object("b", "k").await.unwrap().is_none());
+    s.apply_sync(Command::DeleteBucket { name: "b".into() }).unwrap();
+    assert!(s.bucket("b").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn multipart_complete_checks_etags_and_releases_unused_parts() {
+    let (_d, s) = store();
+    bucket(&s, "b");
+    let upload = UploadInfo {
+        bucket: "b".into(),
+        key: "k".into(),
+        upload_id: "u1".into(),
+        initiated: 1,
+        headers: ContentHeaders::default(),
+        user_meta: vec![],
+        storage_class: "STANDARD".into(),
+        tags: vec![],
+        checksum_algorithm: None,
+        checksum_type: None,
+    };
+    s.apply_sync(Command::CreateUpload(upload)).unwrap();
+    for (n, blob) in [(1, "p1"), (2, "p2"), (3, "p3")] {
+        let part = PartInfo { number: n, size: 1, etag: format!("e{n}"), last_modified: 1, checksum: None, data: BlobSpan { location: BlobLocation::Stored(blob.into()), size: 1 } };
+        s.apply_sync(Command::PutPart { bucket: "b".into(), key: "k".into(), upload_id: "u1".into(), part }).unwrap();
+    }
+    // re-uploading part 2 releases the first blob for it
+    let part = PartInfo { number: 2, size: 1, etag: "e2b".into(), last_modified: 1, checksum: None, data: BlobSpan { location: BlobLocation::Stored("p2b".into()), size: 1 } };
+    let out = s.apply_sync(Command::PutPart { bucket: "b".into(), key: "k".into(), upload_id: "u1".into(), part }).unwrap();
+    assert_eq!(out.released_blobs, vec!["p2".to_string()]);
+    assert_eq!(s.parts("u1", 0, 10).await.unwrap().len(), 3);
+    assert_eq!(s.parts("u1", 1, 1).await.unwrap()[0].number, 2);
+
+    let mut v = version("k", "x-2", 5, None);
+    v.data = ObjectData::Blobs(vec![BlobSpan { location: BlobLocation::Stored("p1".into()), size: 1 }, BlobSpan { location: BlobLocation::Stored("p2b".into()), size: 1 }]);
+    let stale = Command::CompleteUpload { bucket: "b".into(), upload_id: "u1".into(), parts: vec![(1, "e1".into()), (2, "e2".into())], version: v.clone(), condition: WriteCondition::None };
+    assert!(matches!(s.apply_sync(stale), Err(MetaError::InvalidPart(2))));
+    let ok = Command::CompleteUpload { bucket: "b".into(), upload_id: "u1".into(), parts: vec![(1, "e1".into()), (2, "e2b".into())], version: v, condition: WriteCondition::None };
+    let out = s.apply_sync(ok).unwrap();
+    assert_eq!(out.released_blobs, vec!["p3".to_string()]);
+    assert!(s.upload("b", "k", "u1").await.unwrap().is_none());
+    assert!(s.parts("u1", 0, 10).await.unwrap().is_empty());
+    let mut ids: Vec<_> = s.referenced_blobs().await.unwrap().into_iter().collect();
+    ids.sort();
+    assert_eq!(ids, vec!["p1".to_string(), "p2b".to_string()]);
+}
+
+#[tokio::test]
+async fn state_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = MetaStore::open(&dir.path().join("meta")).unwrap();
+        bucket(&s, "b");
+        put(&s, "b", version("k", "e", 1, None), WriteCondition::None).unwrap();
+    }
+    let s = MetaStore::open(&dir.path().join("meta")).unwrap();
+    assert_eq!(s.object("b", "k").await.unwrap().unwrap().etag, "e");
+}
+
+/// The listing S3 defines, computed naively over a sorted map.
+fn model_list(keys: &BTreeMap<String, ()>, prefix: &str, delim: Option<&str>, after: Option<&str>, max: usize) -> (Vec<String>, bool) {
+    let mut out: Vec<String> = Vec::new();
+    for k in keys.keys() {
+        if !k.starts_with(prefix) {
+            continue;
+        }
+        let entry = match delim.and_then(|d| k[prefix.len()..].find(d).map(|i| k[..prefix.len() + i + d.len()].to_string())) {
+            Some(cp) => cp,
+            None => k.clone(),
+        };
+        if after.is_some_and(|a| entry.as_str() <= a) {
+            continue;
+        }
+        if out.last() != Some(&entry) {
+            out.push(entry);
+        }
+    }
+    let truncated = out.len() > max;
+    out.truncate(max);
+    (out, truncated)
+}
+
+fn key_strategy() -> impl Strategy<Value = String> {
+    proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("/"), Just("é"), Just(" "), Just("+"), Just("%"), Just("."), Just("ab/")], 1..6)
+        .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn listing_pages_match_the_model(
+        keys in proptest::collection::btree_set(key_strategy(), 0..40),
+        prefix in prop_oneof![Just(""), Just("a"), Just("ab/"), Just("é")],
+        delim in prop_oneof![Just(None), Just(Some("/")), Just(Some("b"))],
+        max in 1usize..7,
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (_d, s) = store();
+        bucket(&s, "bk");
+        bucket(&s, "bk2"); // a neighbour whose rows must never leak in
+        let mut model = BTreeMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            put(&s, "bk", version(k, "e", i as i64, None), WriteCondition::None).unwrap();
+            put(&s, "bk2", version(k, "e", i as i64, None), WriteCondition::None).unwrap();
+            model.insert(k.clone(), ());
+        }
+        // walk every page as a client would, continuing after the last entry
+        let mut after: Option<String> = None;
+        let mut all = Vec::new();
+        loop {
+            let q = ListQuery { prefix: prefix.to_string(), delimiter: delim.map(str::to_string), after: after.clone(), max };
+            let page = rt.block_on(s.list_objects("bk", q)).unwrap();
+            let names: Vec<String> = page.entries.iter().map(|e| e.name().to_string()).collect();
+            let (want, want_trunc) = model_list(&model, prefix, delim, after.as_deref(), max);
+            prop_assert_eq!(&names, &want);
+            prop_assert_eq!(page.truncated, want_trunc);
+            all.extend(names.clone());
+            if !page.truncated { break; }
+            after = names.last().cloned();
+        }
+        let (full, _) = model_list(&model, prefix, delim, None, usize::MAX);
+        prop_assert_eq!(all, full);
+    }
+}

@@ -325,6 +325,8 @@ def aws(hafiz):
         AWS_DEFAULT_REGION=REGION,
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        PYTHONIOENCODING="utf-8",
+        PYTHONUTF8="1",
     )
 
     def run(*args: str, check: bool = True, timeout: float = 180, endpoint: bool = True, cwd=None):
@@ -333,7 +335,14 @@ def aws(hafiz):
             cmd += ["--endpoint-url", hafiz.endpoint]
         cmd += [str(a) for a in args]
         proc = subprocess.run(
-            cmd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd
+            cmd,
+            env=env,
+            capture_output=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
         )
         if check and proc.returncode != 0:
             raise AssertionError(
@@ -367,7 +376,15 @@ def rclone(hafiz, tmp_path_factory):
 
     def run(*args: str, check: bool = True, timeout: float = 180):
         cmd = [exe, "--config", str(config), *[str(a) for a in args]]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            cmd,
+            env=env,
+            capture_output=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"{' '.join(cmd)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"

@@ -31,6 +31,9 @@ impl Table {
     }
 }
 
+/// One row as the iterator yields it.
+pub type Row = (Box<[u8]>, Box<[u8]>);
+
 pub enum Op {
     Put(Table, Vec<u8>, Vec<u8>),
     Delete(Table, Vec<u8>),
@@ -91,7 +94,7 @@ impl Kv {
         t: Table,
         prefix: &'a [u8],
         from: &[u8],
-    ) -> impl Iterator<Item = MetaResult<(Box<[u8]>, Box<[u8]>)>> + 'a {
+    ) -> impl Iterator<Item = MetaResult<Row>> + 'a {
         let start: &[u8] = if from < prefix { prefix } else { from };
         self.db
             .iterator_cf(self.cf(t), IteratorMode::From(start, Direction::Forward))

@@ -14,7 +14,12 @@ fn store() -> (tempfile::TempDir, MetaStore) {
 }
 
 fn bucket(s: &MetaStore, name: &str) {
-    s.apply_sync(Command::CreateBucket(BucketInfo { name: name.into(), created: 1, region: "us-east-1".into() })).unwrap();
+    s.apply_sync(Command::CreateBucket(BucketInfo {
+        name: name.into(),
+        created: 1,
+        region: "us-east-1".into(),
+    }))
+    .unwrap();
 }
 
 fn version(key: &str, etag: &str, at: Millis, blob: Option<&str>) -> ObjectVersion {
@@ -31,34 +36,93 @@ fn version(key: &str, etag: &str, at: Millis, blob: Option<&str>) -> ObjectVersi
         checksum: None,
         parts: None,
         data: match blob {
-            Some(id) => ObjectData::Blobs(vec![BlobSpan { location: BlobLocation::Stored(id.into()), size: 1 }]),
+            Some(id) => ObjectData::Blobs(vec![BlobSpan {
+                location: BlobLocation::Stored(id.into()),
+                size: 1,
+            }]),
             None => ObjectData::Inline(vec![b'x']),
         },
     }
 }
 
 fn put(s: &MetaStore, b: &str, v: ObjectVersion, c: WriteCondition) -> MetaResult<Outcome> {
-    s.apply_sync(Command::PutObject { bucket: b.into(), version: v, condition: c })
+    s.apply_sync(Command::PutObject {
+        bucket: b.into(),
+        version: v,
+        condition: c,
+    })
 }
 
 #[tokio::test]
 async fn overwrite_releases_old_blob_and_conditions_hold() {
     let (_d, s) = store();
     bucket(&s, "b");
-    assert!(matches!(s.apply_sync(Command::CreateBucket(BucketInfo { name: "b".into(), created: 2, region: "r".into() })), Err(MetaError::BucketExists(_))));
-    put(&s, "b", version("k", "e1", 10, Some("blob1")), WriteCondition::Absent).unwrap();
-    assert!(matches!(put(&s, "b", version("k", "e2", 11, None), WriteCondition::Absent), Err(MetaError::PreconditionFailed)));
-    assert!(matches!(put(&s, "b", version("k", "e2", 11, None), WriteCondition::EtagMatches("nope".into())), Err(MetaError::PreconditionFailed)));
-    let out = put(&s, "b", version("k", "e2", 12, None), WriteCondition::EtagMatches("e1".into())).unwrap();
+    assert!(matches!(
+        s.apply_sync(Command::CreateBucket(BucketInfo {
+            name: "b".into(),
+            created: 2,
+            region: "r".into()
+        })),
+        Err(MetaError::BucketExists(_))
+    ));
+    put(
+        &s,
+        "b",
+        version("k", "e1", 10, Some("blob1")),
+        WriteCondition::Absent,
+    )
+    .unwrap();
+    assert!(matches!(
+        put(
+            &s,
+            "b",
+            version("k", "e2", 11, None),
+            WriteCondition::Absent
+        ),
+        Err(MetaError::PreconditionFailed)
+    ));
+    assert!(matches!(
+        put(
+            &s,
+            "b",
+            version("k", "e2", 11, None),
+            WriteCondition::EtagMatches("nope".into())
+        ),
+        Err(MetaError::PreconditionFailed)
+    ));
+    let out = put(
+        &s,
+        "b",
+        version("k", "e2", 12, None),
+        WriteCondition::EtagMatches("e1".into()),
+    )
+    .unwrap();
     assert_eq!(out.released_blobs, vec!["blob1".to_string()]);
     let cur = s.object("b", "k").await.unwrap().unwrap();
     assert_eq!(cur.etag, "e2");
-    assert!(matches!(put(&s, "missing", version("k", "e", 1, None), WriteCondition::None), Err(MetaError::NoSuchBucket(_))));
-    assert!(matches!(s.apply_sync(Command::DeleteBucket { name: "b".into() }), Err(MetaError::BucketNotEmpty(_))));
-    let out = s.apply_sync(Command::DeleteObject { bucket: "b".into(), key: "k".into() }).unwrap();
+    assert!(matches!(
+        put(
+            &s,
+            "missing",
+            version("k", "e", 1, None),
+            WriteCondition::None
+        ),
+        Err(MetaError::NoSuchBucket(_))
+    ));
+    assert!(matches!(
+        s.apply_sync(Command::DeleteBucket { name: "b".into() }),
+        Err(MetaError::BucketNotEmpty(_))
+    ));
+    let out = s
+        .apply_sync(Command::DeleteObject {
+            bucket: "b".into(),
+            key: "k".into(),
+        })
+        .unwrap();
     assert!(out.removed);
     assert!(s.object("b", "k").await.unwrap().is_none());
-    s.apply_sync(Command::DeleteBucket { name: "b".into() }).unwrap();
+    s.apply_sync(Command::DeleteBucket { name: "b".into() })
+        .unwrap();
     assert!(s.bucket("b").await.unwrap().is_none());
 }
 
@@ -80,21 +144,78 @@ async fn multipart_complete_checks_etags_and_releases_unused_parts() {
     };
     s.apply_sync(Command::CreateUpload(upload)).unwrap();
     for (n, blob) in [(1, "p1"), (2, "p2"), (3, "p3")] {
-        let part = PartInfo { number: n, size: 1, etag: format!("e{n}"), last_modified: 1, checksum: None, data: BlobSpan { location: BlobLocation::Stored(blob.into()), size: 1 } };
-        s.apply_sync(Command::PutPart { bucket: "b".into(), key: "k".into(), upload_id: "u1".into(), part }).unwrap();
+        let part = PartInfo {
+            number: n,
+            size: 1,
+            etag: format!("e{n}"),
+            last_modified: 1,
+            checksum: None,
+            data: BlobSpan {
+                location: BlobLocation::Stored(blob.into()),
+                size: 1,
+            },
+        };
+        s.apply_sync(Command::PutPart {
+            bucket: "b".into(),
+            key: "k".into(),
+            upload_id: "u1".into(),
+            part,
+        })
+        .unwrap();
     }
     // re-uploading part 2 releases the first blob for it
-    let part = PartInfo { number: 2, size: 1, etag: "e2b".into(), last_modified: 1, checksum: None, data: BlobSpan { location: BlobLocation::Stored("p2b".into()), size: 1 } };
-    let out = s.apply_sync(Command::PutPart { bucket: "b".into(), key: "k".into(), upload_id: "u1".into(), part }).unwrap();
+    let part = PartInfo {
+        number: 2,
+        size: 1,
+        etag: "e2b".into(),
+        last_modified: 1,
+        checksum: None,
+        data: BlobSpan {
+            location: BlobLocation::Stored("p2b".into()),
+            size: 1,
+        },
+    };
+    let out = s
+        .apply_sync(Command::PutPart {
+            bucket: "b".into(),
+            key: "k".into(),
+            upload_id: "u1".into(),
+            part,
+        })
+        .unwrap();
     assert_eq!(out.released_blobs, vec!["p2".to_string()]);
     assert_eq!(s.parts("u1", 0, 10).await.unwrap().len(), 3);
     assert_eq!(s.parts("u1", 1, 1).await.unwrap()[0].number, 2);
 
     let mut v = version("k", "x-2", 5, None);
-    v.data = ObjectData::Blobs(vec![BlobSpan { location: BlobLocation::Stored("p1".into()), size: 1 }, BlobSpan { location: BlobLocation::Stored("p2b".into()), size: 1 }]);
-    let stale = Command::CompleteUpload { bucket: "b".into(), upload_id: "u1".into(), parts: vec![(1, "e1".into()), (2, "e2".into())], version: v.clone(), condition: WriteCondition::None };
-    assert!(matches!(s.apply_sync(stale), Err(MetaError::InvalidPart(2))));
-    let ok = Command::CompleteUpload { bucket: "b".into(), upload_id: "u1".into(), parts: vec![(1, "e1".into()), (2, "e2b".into())], version: v, condition: WriteCondition::None };
+    v.data = ObjectData::Blobs(vec![
+        BlobSpan {
+            location: BlobLocation::Stored("p1".into()),
+            size: 1,
+        },
+        BlobSpan {
+            location: BlobLocation::Stored("p2b".into()),
+            size: 1,
+        },
+    ]);
+    let stale = Command::CompleteUpload {
+        bucket: "b".into(),
+        upload_id: "u1".into(),
+        parts: vec![(1, "e1".into()), (2, "e2".into())],
+        version: v.clone(),
+        condition: WriteCondition::None,
+    };
+    assert!(matches!(
+        s.apply_sync(stale),
+        Err(MetaError::InvalidPart(2))
+    ));
+    let ok = Command::CompleteUpload {
+        bucket: "b".into(),
+        upload_id: "u1".into(),
+        parts: vec![(1, "e1".into()), (2, "e2b".into())],
+        version: v,
+        condition: WriteCondition::None,
+    };
     let out = s.apply_sync(ok).unwrap();
     assert_eq!(out.released_blobs, vec!["p3".to_string()]);
     assert!(s.upload("b", "k", "u1").await.unwrap().is_none());
@@ -117,13 +238,23 @@ async fn state_survives_reopen() {
 }
 
 /// The listing S3 defines, computed naively over a sorted map.
-fn model_list(keys: &BTreeMap<String, ()>, prefix: &str, delim: Option<&str>, after: Option<&str>, max: usize) -> (Vec<String>, bool) {
+fn model_list(
+    keys: &BTreeMap<String, ()>,
+    prefix: &str,
+    delim: Option<&str>,
+    after: Option<&str>,
+    max: usize,
+) -> (Vec<String>, bool) {
     let mut out: Vec<String> = Vec::new();
     for k in keys.keys() {
         if !k.starts_with(prefix) {
             continue;
         }
-        let entry = match delim.and_then(|d| k[prefix.len()..].find(d).map(|i| k[..prefix.len() + i + d.len()].to_string())) {
+        let entry = match delim.and_then(|d| {
+            k[prefix.len()..]
+                .find(d)
+                .map(|i| k[..prefix.len() + i + d.len()].to_string())
+        }) {
             Some(cp) => cp,
             None => k.clone(),
         };
@@ -140,8 +271,21 @@ fn model_list(keys: &BTreeMap<String, ()>, prefix: &str, delim: Option<&str>, af
 }
 
 fn key_strategy() -> impl Strategy<Value = String> {
-    proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("/"), Just("é"), Just(" "), Just("+"), Just("%"), Just("."), Just("ab/")], 1..6)
-        .prop_map(|parts| parts.concat())
+    proptest::collection::vec(
+        prop_oneof![
+            Just("a"),
+            Just("b"),
+            Just("/"),
+            Just("é"),
+            Just(" "),
+            Just("+"),
+            Just("%"),
+            Just("."),
+            Just("ab/")
+        ],
+        1..6,
+    )
+    .prop_map(|parts| parts.concat())
 }
 
 proptest! {

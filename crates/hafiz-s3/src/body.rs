@@ -44,7 +44,10 @@ impl RequestBody {
     }
 
     fn wrap(stream: PayloadStream, trailers: Option<TrailerHandle>) -> RequestBody {
-        RequestBody { stream: sync_wrapper::SyncWrapper::new(stream), trailers }
+        RequestBody {
+            stream: sync_wrapper::SyncWrapper::new(stream),
+            trailers,
+        }
     }
 
     pub fn from_stream(stream: PayloadStream) -> RequestBody {
@@ -57,7 +60,12 @@ impl RequestBody {
 
     /// A trailing header (aws-chunked trailer), available once the stream is consumed.
     pub fn trailer(&self, name: &str) -> Option<String> {
-        self.trailers.as_ref()?.get().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.trailers
+            .as_ref()?
+            .get()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 
     /// Read a small body whole (XML documents), refusing more than `limit` bytes.
@@ -66,7 +74,10 @@ impl RequestBody {
         while let Some(chunk) = self.next().await {
             let chunk = chunk?;
             if buf.len() + chunk.len() > limit {
-                return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "The XML you provided was too large"));
+                return Err(S3Error::with_message(
+                    S3ErrorCode::MalformedXML,
+                    "The XML you provided was too large",
+                ));
             }
             buf.extend_from_slice(&chunk);
         }
@@ -81,7 +92,11 @@ fn verify_sha256(inner: PayloadStream, expected: String) -> PayloadStream {
         expected: String,
     }
     futures_util::stream::unfold(
-        State { inner, hasher: Some(Sha256::new()), expected },
+        State {
+            inner,
+            hasher: Some(Sha256::new()),
+            expected,
+        },
         |mut st| async move {
             let hasher = st.hasher.as_mut()?;
             match st.inner.next().await {
@@ -98,7 +113,10 @@ fn verify_sha256(inner: PayloadStream, expected: String) -> PayloadStream {
                     if digest.eq_ignore_ascii_case(&st.expected) {
                         None
                     } else {
-                        Some((Err(S3Error::new(S3ErrorCode::XAmzContentSHA256Mismatch)), st))
+                        Some((
+                            Err(S3Error::new(S3ErrorCode::XAmzContentSHA256Mismatch)),
+                            st,
+                        ))
                     }
                 }
             }

@@ -139,7 +139,10 @@ pub fn digest(alg: ChecksumAlgorithm, data: &[u8]) -> String {
 pub fn mismatch(alg: ChecksumAlgorithm) -> S3Error {
     S3Error::with_message(
         S3ErrorCode::BadDigest,
-        format!("The {} you specified did not match the calculated checksum.", algorithm_name(alg)),
+        format!(
+            "The {} you specified did not match the calculated checksum.",
+            algorithm_name(alg)
+        ),
     )
 }
 
@@ -151,7 +154,9 @@ pub fn well_formed(alg: ChecksumAlgorithm, value: &str) -> bool {
         ChecksumAlgorithm::Sha1 => 20,
         ChecksumAlgorithm::Sha256 => 32,
     };
-    B64.decode(value).map(|b| b.len() == expected_len).unwrap_or(false)
+    B64.decode(value)
+        .map(|b| b.len() == expected_len)
+        .unwrap_or(false)
 }
 
 /// The checksum of a multipart object from its parts' checksums (base64, in part order)
@@ -188,7 +193,11 @@ pub fn combine_parts(
             B64.encode(crc_bytes(alg, acc.unwrap_or(0)))
         }
     };
-    Some(Checksum { algorithm: alg, value, kind })
+    Some(Checksum {
+        algorithm: alg,
+        value,
+        kind,
+    })
 }
 
 #[cfg(test)]
@@ -199,21 +208,36 @@ mod tests {
     fn known_vectors() {
         // Values from the AWS documentation examples / independent implementations.
         assert_eq!(digest(ChecksumAlgorithm::Crc32, b"hello world"), "DUoRhQ==");
-        assert_eq!(digest(ChecksumAlgorithm::Crc32c, b"hello world"), "yZRlqg==");
-        assert_eq!(digest(ChecksumAlgorithm::Sha1, b"hello world"), "Kq5sNclPz7QV2+lfQIuc6R7oRu0=");
+        assert_eq!(
+            digest(ChecksumAlgorithm::Crc32c, b"hello world"),
+            "yZRlqg=="
+        );
+        assert_eq!(
+            digest(ChecksumAlgorithm::Sha1, b"hello world"),
+            "Kq5sNclPz7QV2+lfQIuc6R7oRu0="
+        );
         assert_eq!(
             digest(ChecksumAlgorithm::Sha256, b"hello world"),
             "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="
         );
-        assert!(well_formed(ChecksumAlgorithm::Crc64Nvme, &digest(ChecksumAlgorithm::Crc64Nvme, b"x")));
+        assert!(well_formed(
+            ChecksumAlgorithm::Crc64Nvme,
+            &digest(ChecksumAlgorithm::Crc64Nvme, b"x")
+        ));
     }
 
     #[test]
     fn full_object_crc_combines_to_whole_crc() {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 256) as u8).collect();
-        for alg in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
-            let parts: Vec<(String, u64)> =
-                data.chunks(30_000).map(|c| (digest(alg, c), c.len() as u64)).collect();
+        for alg in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
+            let parts: Vec<(String, u64)> = data
+                .chunks(30_000)
+                .map(|c| (digest(alg, c), c.len() as u64))
+                .collect();
             let combined = combine_parts(alg, ChecksumType::FullObject, &parts).unwrap();
             assert_eq!(combined.value, digest(alg, &data), "{alg:?}");
         }
@@ -221,7 +245,10 @@ mod tests {
 
     #[test]
     fn composite_has_part_count_suffix() {
-        let parts = vec![(digest(ChecksumAlgorithm::Crc32, b"a"), 1), (digest(ChecksumAlgorithm::Crc32, b"b"), 1)];
+        let parts = vec![
+            (digest(ChecksumAlgorithm::Crc32, b"a"), 1),
+            (digest(ChecksumAlgorithm::Crc32, b"b"), 1),
+        ];
         let c = combine_parts(ChecksumAlgorithm::Crc32, ChecksumType::Composite, &parts).unwrap();
         assert!(c.value.ends_with("-2"));
     }

@@ -32,19 +32,19 @@ pub fn check_read(h: &HeaderMap, etag: &str, last_modified_ms: i64) -> S3Result<
         if !etag_matches(list, etag) {
             return Err(failed("If-Match"));
         }
-    } else if let Some(t) = header(h, "if-unmodified-since").and_then(parse_http_date) {
-        if modified > t {
-            return Err(failed("If-Unmodified-Since"));
-        }
+    } else if let Some(t) = header(h, "if-unmodified-since").and_then(parse_http_date)
+        && modified > t
+    {
+        return Err(failed("If-Unmodified-Since"));
     }
     if let Some(list) = if_none_match {
         if etag_matches(list, etag) {
             return Err(S3Error::new(S3ErrorCode::NotModified));
         }
-    } else if let Some(t) = header(h, "if-modified-since").and_then(parse_http_date) {
-        if modified <= t {
-            return Err(S3Error::new(S3ErrorCode::NotModified));
-        }
+    } else if let Some(t) = header(h, "if-modified-since").and_then(parse_http_date)
+        && modified <= t
+    {
+        return Err(S3Error::new(S3ErrorCode::NotModified));
     }
     Ok(())
 }
@@ -57,20 +57,22 @@ pub fn check_copy_source(h: &HeaderMap, etag: &str, last_modified_ms: i64) -> S3
         if !etag_matches(list, etag) {
             return Err(failed("x-amz-copy-source-If-Match"));
         }
-    } else if let Some(t) = header(h, "x-amz-copy-source-if-unmodified-since").and_then(parse_http_date) {
-        if modified > t {
-            return Err(failed("x-amz-copy-source-If-Unmodified-Since"));
-        }
+    } else if let Some(t) =
+        header(h, "x-amz-copy-source-if-unmodified-since").and_then(parse_http_date)
+        && modified > t
+    {
+        return Err(failed("x-amz-copy-source-If-Unmodified-Since"));
     }
     let if_none_match = header(h, "x-amz-copy-source-if-none-match");
     if let Some(list) = if_none_match {
         if etag_matches(list, etag) {
             return Err(failed("x-amz-copy-source-If-None-Match"));
         }
-    } else if let Some(t) = header(h, "x-amz-copy-source-if-modified-since").and_then(parse_http_date) {
-        if modified <= t {
-            return Err(failed("x-amz-copy-source-If-Modified-Since"));
-        }
+    } else if let Some(t) =
+        header(h, "x-amz-copy-source-if-modified-since").and_then(parse_http_date)
+        && modified <= t
+    {
+        return Err(failed("x-amz-copy-source-If-Modified-Since"));
     }
     Ok(())
 }
@@ -92,34 +94,79 @@ mod tests {
     #[test]
     fn precedence_as_s3() {
         let code = |r: S3Result<()>| r.err().map(|e| e.code);
-        assert_eq!(code(check_read(&h(&[("if-match", "\"abc\"")]), "abc", T)), None);
-        assert_eq!(code(check_read(&h(&[("if-match", "\"x\"")]), "abc", T)), Some(S3ErrorCode::PreconditionFailed));
-        assert_eq!(code(check_read(&h(&[("if-none-match", "\"abc\"")]), "abc", T)), Some(S3ErrorCode::NotModified));
-        assert_eq!(code(check_read(&h(&[("if-none-match", "*")]), "abc", T)), Some(S3ErrorCode::NotModified));
-        // If-Match true + If-Unmodified-Since false -> 200
         assert_eq!(
-            code(check_read(&h(&[("if-match", "abc"), ("if-unmodified-since", "Mon, 01 Jan 2001 00:00:00 GMT")]), "abc", T)),
+            code(check_read(&h(&[("if-match", "\"abc\"")]), "abc", T)),
             None
         );
         assert_eq!(
-            code(check_read(&h(&[("if-unmodified-since", "Mon, 01 Jan 2001 00:00:00 GMT")]), "abc", T)),
+            code(check_read(&h(&[("if-match", "\"x\"")]), "abc", T)),
+            Some(S3ErrorCode::PreconditionFailed)
+        );
+        assert_eq!(
+            code(check_read(&h(&[("if-none-match", "\"abc\"")]), "abc", T)),
+            Some(S3ErrorCode::NotModified)
+        );
+        assert_eq!(
+            code(check_read(&h(&[("if-none-match", "*")]), "abc", T)),
+            Some(S3ErrorCode::NotModified)
+        );
+        // If-Match true + If-Unmodified-Since false -> 200
+        assert_eq!(
+            code(check_read(
+                &h(&[
+                    ("if-match", "abc"),
+                    ("if-unmodified-since", "Mon, 01 Jan 2001 00:00:00 GMT")
+                ]),
+                "abc",
+                T
+            )),
+            None
+        );
+        assert_eq!(
+            code(check_read(
+                &h(&[("if-unmodified-since", "Mon, 01 Jan 2001 00:00:00 GMT")]),
+                "abc",
+                T
+            )),
             Some(S3ErrorCode::PreconditionFailed)
         );
         // If-None-Match false + If-Modified-Since false -> 200
         assert_eq!(
-            code(check_read(&h(&[("if-none-match", "zzz"), ("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT")]), "abc", T)),
+            code(check_read(
+                &h(&[
+                    ("if-none-match", "zzz"),
+                    ("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT")
+                ]),
+                "abc",
+                T
+            )),
             None
         );
         assert_eq!(
-            code(check_read(&h(&[("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT")]), "abc", T)),
+            code(check_read(
+                &h(&[("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT")]),
+                "abc",
+                T
+            )),
             Some(S3ErrorCode::NotModified)
         );
-        assert_eq!(code(check_read(&h(&[("if-modified-since", "garbage")]), "abc", T)), None);
+        assert_eq!(
+            code(check_read(
+                &h(&[("if-modified-since", "garbage")]),
+                "abc",
+                T
+            )),
+            None
+        );
     }
 
     #[test]
     fn copy_source_conditions_are_all_412() {
-        let r = check_copy_source(&h(&[("x-amz-copy-source-if-none-match", "\"abc\"")]), "abc", T);
+        let r = check_copy_source(
+            &h(&[("x-amz-copy-source-if-none-match", "\"abc\"")]),
+            "abc",
+            T,
+        );
         assert_eq!(r.unwrap_err().code, S3ErrorCode::PreconditionFailed);
     }
 }

@@ -108,12 +108,17 @@ impl S3ErrorCode {
     pub fn status(self) -> StatusCode {
         use S3ErrorCode::*;
         match self {
-            AccessDenied | InvalidAccessKeyId | SignatureDoesNotMatch | RequestTimeTooSkewed
+            AccessDenied
+            | InvalidAccessKeyId
+            | SignatureDoesNotMatch
+            | RequestTimeTooSkewed
             | ExpiredToken => StatusCode::FORBIDDEN,
             NoSuchBucket | NoSuchKey | NoSuchUpload | NoSuchBucketPolicy | NoSuchTagSet => {
                 StatusCode::NOT_FOUND
             }
-            BucketAlreadyExists | BucketAlreadyOwnedByYou | BucketNotEmpty
+            BucketAlreadyExists
+            | BucketAlreadyOwnedByYou
+            | BucketNotEmpty
             | ConditionalRequestConflict => StatusCode::CONFLICT,
             PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             NotModified => StatusCode::NOT_MODIFIED,
@@ -138,8 +143,12 @@ impl S3ErrorCode {
             }
             BucketNotEmpty => "The bucket you tried to delete is not empty",
             EntityTooLarge => "Your proposed upload exceeds the maximum allowed size",
-            EntityTooSmall => "Your proposed upload is smaller than the minimum allowed object size.",
-            IncompleteBody => "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+            EntityTooSmall => {
+                "Your proposed upload is smaller than the minimum allowed object size."
+            }
+            IncompleteBody => {
+                "You did not provide the number of bytes specified by the Content-Length HTTP header."
+            }
             InternalError => "We encountered an internal error. Please try again.",
             InvalidAccessKeyId => {
                 "The AWS Access Key Id you provided does not exist in our records."
@@ -201,11 +210,19 @@ pub struct S3Error {
 
 impl S3Error {
     pub fn new(code: S3ErrorCode) -> Self {
-        S3Error { code, message: code.default_message().to_string(), extra: Vec::new() }
+        S3Error {
+            code,
+            message: code.default_message().to_string(),
+            extra: Vec::new(),
+        }
     }
 
     pub fn with_message(code: S3ErrorCode, message: impl Into<String>) -> Self {
-        S3Error { code, message: message.into(), extra: Vec::new() }
+        S3Error {
+            code,
+            message: message.into(),
+            extra: Vec::new(),
+        }
     }
 
     pub fn extra(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -235,11 +252,15 @@ impl From<hafiz_meta::MetaError> for S3Error {
             M::BucketExists(b) => {
                 S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou).extra("BucketName", b)
             }
-            M::BucketNotEmpty(b) => S3Error::new(S3ErrorCode::BucketNotEmpty).extra("BucketName", b),
+            M::BucketNotEmpty(b) => {
+                S3Error::new(S3ErrorCode::BucketNotEmpty).extra("BucketName", b)
+            }
             M::NoSuchKey => S3Error::new(S3ErrorCode::NoSuchKey),
             M::NoSuchUpload => S3Error::new(S3ErrorCode::NoSuchUpload),
             M::PreconditionFailed => S3Error::new(S3ErrorCode::PreconditionFailed),
-            M::InvalidPart(n) => S3Error::new(S3ErrorCode::InvalidPart).extra("PartNumber", n.to_string()),
+            M::InvalidPart(n) => {
+                S3Error::new(S3ErrorCode::InvalidPart).extra("PartNumber", n.to_string())
+            }
             other => S3Error::internal(other),
         }
     }

@@ -45,33 +45,62 @@ pub fn checksum_spec(h: &HeaderMap) -> S3Result<ChecksumSpec> {
                     format!("Value for {name} header is invalid."),
                 ));
             }
-            return Ok(ChecksumSpec { algorithm: alg, expected: ExpectedChecksum::Header(v) });
+            return Ok(ChecksumSpec {
+                algorithm: alg,
+                expected: ExpectedChecksum::Header(v),
+            });
         }
     }
     if let Some(t) = h.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
         let t = t.trim().to_ascii_lowercase();
-        if let Some(alg) = checksum::ALL.into_iter().find(|a| checksum::header_name(*a) == t) {
-            return Ok(ChecksumSpec { algorithm: alg, expected: ExpectedChecksum::Trailer });
+        if let Some(alg) = checksum::ALL
+            .into_iter()
+            .find(|a| checksum::header_name(*a) == t)
+        {
+            return Ok(ChecksumSpec {
+                algorithm: alg,
+                expected: ExpectedChecksum::Trailer,
+            });
         }
-        return Err(S3Error::with_message(S3ErrorCode::InvalidRequest, "The value specified in the x-amz-trailer header is not supported"));
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "The value specified in the x-amz-trailer header is not supported",
+        ));
     }
-    if let Some(a) = h.get("x-amz-sdk-checksum-algorithm").and_then(|v| v.to_str().ok()) {
-        return Ok(ChecksumSpec { algorithm: checksum::parse_algorithm(a)?, expected: ExpectedChecksum::Compute });
+    if let Some(a) = h
+        .get("x-amz-sdk-checksum-algorithm")
+        .and_then(|v| v.to_str().ok())
+    {
+        return Ok(ChecksumSpec {
+            algorithm: checksum::parse_algorithm(a)?,
+            expected: ExpectedChecksum::Compute,
+        });
     }
-    Ok(ChecksumSpec { algorithm: ChecksumAlgorithm::Crc64Nvme, expected: ExpectedChecksum::Compute })
+    Ok(ChecksumSpec {
+        algorithm: ChecksumAlgorithm::Crc64Nvme,
+        expected: ExpectedChecksum::Compute,
+    })
 }
 
 /// `Content-MD5`, decoded.
 pub fn content_md5(h: &HeaderMap) -> S3Result<Option<[u8; 16]>> {
-    let Some(v) = h.get("content-md5") else { return Ok(None) };
-    let raw = B64.decode(v.to_str().unwrap_or("").trim()).map_err(|_| S3Error::new(S3ErrorCode::InvalidDigest))?;
-    let arr: [u8; 16] = raw.try_into().map_err(|_| S3Error::new(S3ErrorCode::InvalidDigest))?;
+    let Some(v) = h.get("content-md5") else {
+        return Ok(None);
+    };
+    let raw = B64
+        .decode(v.to_str().unwrap_or("").trim())
+        .map_err(|_| S3Error::new(S3ErrorCode::InvalidDigest))?;
+    let arr: [u8; 16] = raw
+        .try_into()
+        .map_err(|_| S3Error::new(S3ErrorCode::InvalidDigest))?;
     Ok(Some(arr))
 }
 
 /// The payload length the client declared, if any (decoded length for aws-chunked).
 pub fn declared_length(h: &HeaderMap) -> S3Result<Option<u64>> {
-    let v = h.get("x-amz-decoded-content-length").or_else(|| h.get(http::header::CONTENT_LENGTH));
+    let v = h
+        .get("x-amz-decoded-content-length")
+        .or_else(|| h.get(http::header::CONTENT_LENGTH));
     match v {
         None => Ok(None),
         Some(v) => v
@@ -79,7 +108,9 @@ pub fn declared_length(h: &HeaderMap) -> S3Result<Option<u64>> {
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
             .map(Some)
-            .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid content length")),
+            .ok_or_else(|| {
+                S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid content length")
+            }),
     }
 }
 
@@ -105,12 +136,12 @@ pub async fn ingest(
     md5_expected: Option<[u8; 16]>,
     limits: IngestLimits,
 ) -> S3Result<Ingested> {
-    if let Some(len) = limits.declared_len {
-        if len > limits.max {
-            return Err(S3Error::new(S3ErrorCode::EntityTooLarge)
-                .extra("ProposedSize", len.to_string())
-                .extra("MaxSizeAllowed", limits.max.to_string()));
-        }
+    if let Some(len) = limits.declared_len
+        && len > limits.max
+    {
+        return Err(S3Error::new(S3ErrorCode::EntityTooLarge)
+            .extra("ProposedSize", len.to_string())
+            .extra("MaxSizeAllowed", limits.max.to_string()));
     }
     let mut writer = blobs.writer().await?;
     let mut md5 = Md5::new();
@@ -134,19 +165,18 @@ pub async fn ingest(
         writer.abort().await;
         return Err(e);
     }
-    let fail = |e: S3Error| e;
     let md5_raw: [u8; 16] = md5.finalize().into();
     let computed = hasher.finish();
     let verdict = (|| {
-        if let Some(len) = limits.declared_len {
-            if len != size {
-                return Err(S3Error::new(S3ErrorCode::IncompleteBody));
-            }
+        if let Some(len) = limits.declared_len
+            && len != size
+        {
+            return Err(S3Error::new(S3ErrorCode::IncompleteBody));
         }
-        if let Some(expected) = md5_expected {
-            if expected != md5_raw {
-                return Err(S3Error::new(S3ErrorCode::BadDigest));
-            }
+        if let Some(expected) = md5_expected
+            && expected != md5_raw
+        {
+            return Err(S3Error::new(S3ErrorCode::BadDigest));
         }
         let expected = match &spec.expected {
             ExpectedChecksum::Header(v) => Some(v.clone()),
@@ -164,16 +194,16 @@ pub async fn ingest(
             }
             ExpectedChecksum::Compute => None,
         };
-        if let Some(v) = expected {
-            if v.trim() != computed {
-                return Err(checksum::mismatch(spec.algorithm));
-            }
+        if let Some(v) = expected
+            && v.trim() != computed
+        {
+            return Err(checksum::mismatch(spec.algorithm));
         }
         Ok(())
     })();
     if let Err(e) = verdict {
         writer.abort().await;
-        return Err(fail(e));
+        return Err(e);
     }
     let stored = writer.finish().await?;
     Ok(Ingested {

@@ -10,8 +10,13 @@ pub struct ByteRange {
 }
 
 impl ByteRange {
+    /// Never zero: a resolved range holds at least one byte.
     pub fn len(&self) -> u64 {
         self.end - self.start + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
     }
 }
 
@@ -22,22 +27,33 @@ fn invalid(size: u64) -> S3Error {
 /// Resolve a Range header. `Ok(None)` means "serve the whole object": S3 ignores
 /// syntactically invalid or multi-range headers rather than failing.
 pub fn parse(header: &str, size: u64) -> S3Result<Option<ByteRange>> {
-    let Some(spec) = header.trim().strip_prefix("bytes=") else { return Ok(None) };
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
     if spec.contains(',') {
         return Ok(None);
     }
-    let Some((a, b)) = spec.trim().split_once('-') else { return Ok(None) };
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return Ok(None);
+    };
     let (a, b) = (a.trim(), b.trim());
     if a.is_empty() {
         // suffix: the last n bytes
-        let Ok(n) = b.parse::<u64>() else { return Ok(None) };
+        let Ok(n) = b.parse::<u64>() else {
+            return Ok(None);
+        };
         if n == 0 || size == 0 {
             return Err(invalid(size));
         }
         let n = n.min(size);
-        return Ok(Some(ByteRange { start: size - n, end: size - 1 }));
+        return Ok(Some(ByteRange {
+            start: size - n,
+            end: size - 1,
+        }));
     }
-    let Ok(start) = a.parse::<u64>() else { return Ok(None) };
+    let Ok(start) = a.parse::<u64>() else {
+        return Ok(None);
+    };
     let end = if b.is_empty() {
         u64::MAX
     } else {
@@ -49,7 +65,10 @@ pub fn parse(header: &str, size: u64) -> S3Result<Option<ByteRange>> {
     if start >= size {
         return Err(invalid(size));
     }
-    Ok(Some(ByteRange { start, end: end.min(size - 1) }))
+    Ok(Some(ByteRange {
+        start,
+        end: end.min(size - 1),
+    }))
 }
 
 /// `x-amz-copy-source-range: bytes=a-b` (both bounds required, within the source).
@@ -82,13 +101,34 @@ mod tests {
 
     #[test]
     fn forms() {
-        assert_eq!(parse("bytes=0-9", 100).unwrap(), Some(ByteRange { start: 0, end: 9 }));
-        assert_eq!(parse("bytes=10-", 100).unwrap(), Some(ByteRange { start: 10, end: 99 }));
-        assert_eq!(parse("bytes=-5", 100).unwrap(), Some(ByteRange { start: 95, end: 99 }));
-        assert_eq!(parse("bytes=-500", 100).unwrap(), Some(ByteRange { start: 0, end: 99 }));
-        assert_eq!(parse("bytes=90-200", 100).unwrap(), Some(ByteRange { start: 90, end: 99 }));
-        assert_eq!(parse("bytes=100-", 100).unwrap_err().code, S3ErrorCode::InvalidRange);
-        assert_eq!(parse("bytes=0-0", 0).unwrap_err().code, S3ErrorCode::InvalidRange);
+        assert_eq!(
+            parse("bytes=0-9", 100).unwrap(),
+            Some(ByteRange { start: 0, end: 9 })
+        );
+        assert_eq!(
+            parse("bytes=10-", 100).unwrap(),
+            Some(ByteRange { start: 10, end: 99 })
+        );
+        assert_eq!(
+            parse("bytes=-5", 100).unwrap(),
+            Some(ByteRange { start: 95, end: 99 })
+        );
+        assert_eq!(
+            parse("bytes=-500", 100).unwrap(),
+            Some(ByteRange { start: 0, end: 99 })
+        );
+        assert_eq!(
+            parse("bytes=90-200", 100).unwrap(),
+            Some(ByteRange { start: 90, end: 99 })
+        );
+        assert_eq!(
+            parse("bytes=100-", 100).unwrap_err().code,
+            S3ErrorCode::InvalidRange
+        );
+        assert_eq!(
+            parse("bytes=0-0", 0).unwrap_err().code,
+            S3ErrorCode::InvalidRange
+        );
         assert_eq!(parse("bytes=5-1", 100).unwrap(), None);
         assert_eq!(parse("bytes=0-1,3-4", 100).unwrap(), None);
         assert_eq!(parse("items=0-1", 100).unwrap(), None);
@@ -97,7 +137,10 @@ mod tests {
 
     #[test]
     fn copy_ranges() {
-        assert_eq!(parse_copy_range("bytes=0-9", 10).unwrap(), ByteRange { start: 0, end: 9 });
+        assert_eq!(
+            parse_copy_range("bytes=0-9", 10).unwrap(),
+            ByteRange { start: 0, end: 9 }
+        );
         assert!(parse_copy_range("bytes=0-10", 10).is_err());
         assert!(parse_copy_range("bytes=5-", 10).is_err());
     }

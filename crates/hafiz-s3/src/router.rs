@@ -81,7 +81,9 @@ pub struct Query(pub Vec<(String, String)>);
 
 impl Query {
     pub fn parse(raw: Option<&str>) -> Query {
-        let Some(raw) = raw else { return Query::default() };
+        let Some(raw) = raw else {
+            return Query::default();
+        };
         Query(
             raw.split('&')
                 .filter(|p| !p.is_empty())
@@ -94,7 +96,10 @@ impl Query {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -111,6 +116,8 @@ fn decode(s: &str) -> String {
 pub struct Target {
     pub bucket: Option<String>,
     pub key: Option<String>,
+    /// The bucket came from the Host header (virtual-host style).
+    pub bucket_from_host: bool,
 }
 
 /// Bucket and key of a request. With `domain` set, `Host: bucket.domain` selects the
@@ -118,17 +125,32 @@ pub struct Target {
 pub fn target(raw_path: &str, headers: &HeaderMap, domain: Option<&str>) -> S3Result<Target> {
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
     if let Some(domain) = domain {
-        let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-        let host = host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map(|(h, _)| h).unwrap_or(host);
-        if let Some(bucket) = host.strip_suffix(domain).and_then(|b| b.strip_suffix('.')) {
-            if !bucket.is_empty() {
-                let key = (!path.is_empty()).then(|| decode_path(path)).transpose()?;
-                return Ok(Target { bucket: Some(bucket.to_string()), key });
-            }
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let host = host
+            .rsplit_once(':')
+            .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+            .map(|(h, _)| h)
+            .unwrap_or(host);
+        if let Some(bucket) = host.strip_suffix(domain).and_then(|b| b.strip_suffix('.'))
+            && !bucket.is_empty()
+        {
+            let key = (!path.is_empty()).then(|| decode_path(path)).transpose()?;
+            return Ok(Target {
+                bucket: Some(bucket.to_string()),
+                key,
+                bucket_from_host: true,
+            });
         }
     }
     if path.is_empty() {
-        return Ok(Target { bucket: None, key: None });
+        return Ok(Target {
+            bucket: None,
+            key: None,
+            bucket_from_host: false,
+        });
     }
     let (bucket, key) = match path.split_once('/') {
         Some((b, k)) => (b, (!k.is_empty()).then_some(k)),
@@ -137,6 +159,7 @@ pub fn target(raw_path: &str, headers: &HeaderMap, domain: Option<&str>) -> S3Re
     Ok(Target {
         bucket: Some(decode_path(bucket)?),
         key: key.map(decode_path).transpose()?,
+        bucket_from_host: false,
     })
 }
 
@@ -213,7 +236,9 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
             Method::POST if q.has("uploadId") => Op::CompleteMultipartUpload,
             Method::DELETE if q.has("uploadId") => Op::AbortMultipartUpload,
             Method::DELETE if !has_other_subresource(q) => Op::DeleteObject,
-            Method::GET | Method::PUT | Method::POST | Method::DELETE => return Err(not_implemented()),
+            Method::GET | Method::PUT | Method::POST | Method::DELETE => {
+                return Err(not_implemented());
+            }
             _ => return Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
         },
     };
@@ -224,11 +249,33 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
 /// mistaken for a plain object or bucket operation.
 fn has_other_subresource(q: &Query) -> bool {
     const SUBRESOURCES: &[&str] = &[
-        "accelerate", "acl", "analytics", "cors", "encryption", "intelligent-tiering",
-        "inventory", "legal-hold", "lifecycle", "logging", "metrics", "notification",
-        "object-lock", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
-        "replication", "requestPayment", "restore", "retention", "select", "tagging",
-        "torrent", "versioning", "versions", "website",
+        "accelerate",
+        "acl",
+        "analytics",
+        "cors",
+        "encryption",
+        "intelligent-tiering",
+        "inventory",
+        "legal-hold",
+        "lifecycle",
+        "logging",
+        "metrics",
+        "notification",
+        "object-lock",
+        "ownershipControls",
+        "policy",
+        "policyStatus",
+        "publicAccessBlock",
+        "replication",
+        "requestPayment",
+        "restore",
+        "retention",
+        "select",
+        "tagging",
+        "torrent",
+        "versioning",
+        "versions",
+        "website",
     ];
     q.0.iter().any(|(k, _)| SUBRESOURCES.contains(&k.as_str()))
 }
@@ -260,7 +307,10 @@ mod tests {
         assert_eq!(x.key.as_deref(), Some("kéy"));
         h.insert(http::header::HOST, "s3.local:9000".parse().unwrap());
         let x = target("/b/k", &h, Some("s3.local")).unwrap();
-        assert_eq!((x.bucket.as_deref(), x.key.as_deref()), (Some("b"), Some("k")));
+        assert_eq!(
+            (x.bucket.as_deref(), x.key.as_deref()),
+            (Some("b"), Some("k"))
+        );
     }
 
     #[test]
@@ -269,13 +319,30 @@ mod tests {
         let h = HeaderMap::new();
         let bk = t("/b");
         let obj = t("/b/k");
-        assert_eq!(operation(&Method::GET, &bk, &q("list-type=2&prefix=a"), &h).unwrap(), Op::ListObjectsV2);
-        assert_eq!(operation(&Method::GET, &bk, &q("prefix=a"), &h).unwrap(), Op::ListObjects);
-        assert_eq!(operation(&Method::POST, &bk, &q("delete"), &h).unwrap(), Op::DeleteObjects);
-        assert_eq!(operation(&Method::POST, &obj, &q("uploads"), &h).unwrap(), Op::CreateMultipartUpload);
-        assert_eq!(operation(&Method::PUT, &obj, &q("partNumber=1&uploadId=x"), &h).unwrap(), Op::UploadPart);
         assert_eq!(
-            operation(&Method::PUT, &bk, &q("lifecycle"), &h).unwrap_err().code,
+            operation(&Method::GET, &bk, &q("list-type=2&prefix=a"), &h).unwrap(),
+            Op::ListObjectsV2
+        );
+        assert_eq!(
+            operation(&Method::GET, &bk, &q("prefix=a"), &h).unwrap(),
+            Op::ListObjects
+        );
+        assert_eq!(
+            operation(&Method::POST, &bk, &q("delete"), &h).unwrap(),
+            Op::DeleteObjects
+        );
+        assert_eq!(
+            operation(&Method::POST, &obj, &q("uploads"), &h).unwrap(),
+            Op::CreateMultipartUpload
+        );
+        assert_eq!(
+            operation(&Method::PUT, &obj, &q("partNumber=1&uploadId=x"), &h).unwrap(),
+            Op::UploadPart
+        );
+        assert_eq!(
+            operation(&Method::PUT, &bk, &q("lifecycle"), &h)
+                .unwrap_err()
+                .code,
             S3ErrorCode::NotImplemented
         );
         assert_eq!(q("prefix=a%2Bb+c").get("prefix"), Some("a+b+c"));

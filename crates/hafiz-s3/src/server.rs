@@ -42,7 +42,10 @@ pub struct S3State {
 
 impl S3State {
     pub fn owner_xml(&self) -> xml::Owner {
-        xml::Owner { id: self.owner.id.clone(), display_name: self.owner.display_name.clone() }
+        xml::Owner {
+            id: self.owner.id.clone(),
+            display_name: self.owner.display_name.clone(),
+        }
     }
 }
 
@@ -90,7 +93,9 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
     let resource = parts.uri.path().to_string();
     let method = parts.method.clone();
     let span = tracing::debug_span!("s3", id = %request_id, method = %method, path = %resource);
-    let result = route(state.clone(), parts, body, request_id.clone()).instrument(span).await;
+    let result = route(state.clone(), parts, body, request_id.clone())
+        .instrument(span)
+        .await;
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => error_response(&e, &resource, &request_id, method == Method::HEAD),
@@ -115,15 +120,31 @@ async fn route(
     let target = router::target(raw_path, &parts.headers, state.config.domain.as_deref())?;
     let query = Query::parse(raw_query);
     let op = router::operation(&parts.method, &target, &query, &parts.headers)?;
-    let authed = auth::authenticate(
-        &parts.method,
-        raw_path,
-        raw_query,
-        &parts.headers,
-        &state.config.region,
-        SystemTime::now(),
-        state.secrets.as_ref(),
-    )?;
+    let authed = if auth::sigv2::is_v2(&parts.headers, raw_query) {
+        // SigV2 signs the path with the bucket in it, even for virtual-host requests.
+        let resource = match (&target.bucket, target.bucket_from_host) {
+            (Some(b), true) => format!("/{b}{raw_path}"),
+            _ => raw_path.to_string(),
+        };
+        auth::sigv2::authenticate_v2(
+            &parts.method,
+            &resource,
+            raw_query,
+            &parts.headers,
+            SystemTime::now(),
+            state.secrets.as_ref(),
+        )?
+    } else {
+        auth::authenticate(
+            &parts.method,
+            raw_path,
+            raw_query,
+            &parts.headers,
+            &state.config.region,
+            SystemTime::now(),
+            state.secrets.as_ref(),
+        )?
+    };
     match authed.identity {
         // Anonymous access needs bucket policies (IAM issue); until then it is refused.
         Identity::Anonymous => return Err(S3Error::new(S3ErrorCode::AccessDenied)),
@@ -151,7 +172,11 @@ pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool)
         *r.status_mut() = status;
         return r;
     }
-    let extra = e.extra.iter().map(|(k, v)| ExtraField::from_pair(k, v.clone())).collect();
+    let extra = e
+        .extra
+        .iter()
+        .map(|(k, v)| ExtraField::from_pair(k, v.clone()))
+        .collect();
     let body = ErrorBody {
         code: e.code.as_str(),
         message: &e.message,
@@ -163,7 +188,10 @@ pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool)
     let text = xml::to_xml("Error", &body).unwrap_or_default();
     let mut r = Response::new(Body::from(text));
     *r.status_mut() = status;
-    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
     r
 }
 
@@ -171,7 +199,10 @@ pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool)
 pub fn xml_response<T: serde::Serialize>(root: &str, value: &T) -> S3Result<Response> {
     let text = xml::to_xml(root, value)?;
     let mut r = Response::new(Body::from(text));
-    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
     Ok(r)
 }
 

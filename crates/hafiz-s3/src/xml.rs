@@ -461,6 +461,8 @@ pub struct AttributesChecksum {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AttributesParts {
+    /// The SDK models call it TotalPartsCount; on the wire it is PartsCount.
+    #[serde(rename = "PartsCount")]
     pub total_parts_count: usize,
     pub part_number_marker: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -529,13 +531,21 @@ mod tests {
                 owner: None,
                 storage_class: "STANDARD".into(),
             }],
-            common_prefixes: vec![CommonPrefix { prefix: "d/".into() }],
+            common_prefixes: vec![CommonPrefix {
+                prefix: "d/".into(),
+            }],
         };
         let xml = to_xml("ListBucketResult", &r).unwrap();
         assert!(xml.starts_with("<?xml"), "{xml}");
-        assert!(xml.contains("<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"), "{xml}");
+        assert!(
+            xml.contains("<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"),
+            "{xml}"
+        );
         assert!(xml.contains("<Contents><Key>a&amp;b</Key>"), "{xml}");
-        assert!(xml.contains("<CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes>"), "{xml}");
+        assert!(
+            xml.contains("<CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes>"),
+            "{xml}"
+        );
         assert!(xml.contains("<IsTruncated>true</IsTruncated>"), "{xml}");
     }
 

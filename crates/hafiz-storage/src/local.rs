@@ -197,28 +197,23 @@ impl BlobStore for LocalBlobStore {
         }
         let id = id.to_string();
         let reader = tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK);
-        let mut seen = 0u64;
+        // A file shorter than its metadata says (lost or truncated data) must end the
+        // stream with an error, never with silently short content.
         let stream = reader
-            .map(move |r| {
-                r.map(|b| {
-                    seen += b.len() as u64;
-                    b
-                })
-                .map_err(|e| StorageError::io(&path, e))
-            })
-            .chain(futures_util::stream::once(async move { Ok(Bytes::new()) }))
-            .scan((0u64, len, id), |(count, len, id), item| {
+            .map(move |r| r.map_err(|e| StorageError::io(&path, e)))
+            .chain(futures_util::stream::once(async { Ok(Bytes::new()) }))
+            .scan(0u64, move |count, item| {
                 let out = match item {
-                    Ok(b) if b.is_empty() && *count < *len => {
-                        Some(Err(StorageError::Truncated { id: id.clone() }))
+                    Ok(b) if b.is_empty() && *count < len => {
+                        Err(StorageError::Truncated { id: id.clone() })
                     }
                     Ok(b) => {
                         *count += b.len() as u64;
-                        Some(Ok(b))
+                        Ok(b)
                     }
-                    Err(e) => Some(Err(e)),
+                    Err(e) => Err(e),
                 };
-                futures_util::future::ready(out)
+                futures_util::future::ready(Some(out))
             })
             .filter(|item| futures_util::future::ready(!matches!(item, Ok(b) if b.is_empty())));
         Ok(stream.boxed())

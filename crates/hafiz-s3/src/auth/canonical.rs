@@ -25,7 +25,11 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, percent_encode};
 
 /// Everything but the RFC 3986 unreserved characters is encoded (AWS `UriEncode`).
-const AWS_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const AWS_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 /// As [`AWS_ENCODE`] but `/` is kept (object key paths).
 const AWS_ENCODE_PATH: &AsciiSet = &AWS_ENCODE.remove(b'/');
 
@@ -64,7 +68,10 @@ pub fn canonical_uri_candidates(raw_path: &str) -> Vec<String> {
 /// Splits a raw query string into raw `(name, value)` pairs; a parameter without `=` has an
 /// empty value. Empty segments (`a=1&&b=2`, a trailing `&`) are dropped.
 pub fn raw_query_pairs(raw_query: &str) -> impl Iterator<Item = (&str, &str)> {
-    raw_query.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').unwrap_or((p, "")))
+    raw_query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
 }
 
 /// Decoded `(name, value)` pairs of a raw query string (`+` as space, as S3 decodes queries).
@@ -100,7 +107,10 @@ fn reencoded_query(raw_query: &str, plus_as_space: bool, exclude: Option<&str>) 
             if exclude.is_some_and(|x| x.as_bytes() == name.as_slice()) {
                 return None;
             }
-            Some((uri_encode(&name), uri_encode(&decode_component(v, plus_as_space))))
+            Some((
+                uri_encode(&name),
+                uri_encode(&decode_component(v, plus_as_space)),
+            ))
         })
         .collect();
     join_sorted(pairs)
@@ -115,7 +125,7 @@ pub fn canonical_query_candidates(raw_query: Option<&str>, exclude: Option<&str>
         // botocore splits on every `&` (it would keep empty segments, which no client sends).
         raw_query_pairs(raw)
             .filter(|(k, _)| {
-                !exclude.is_some_and(|x| decode_component(k, true).as_slice() == x.as_bytes())
+                exclude.is_none_or(|x| decode_component(k, true).as_slice() != x.as_bytes())
             })
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
@@ -136,8 +146,14 @@ pub fn canonical_query_candidates(raw_query: Option<&str>, exclude: Option<&str>
 /// into one (aws-sigv4 and the AWS docs collapse spaces only; botocore also folds tabs,
 /// which no real header carries).
 pub fn trim_all(value: &[u8]) -> Vec<u8> {
-    let start = value.iter().position(|b| *b != b' ' && *b != b'\t').unwrap_or(value.len());
-    let end = value.iter().rposition(|b| *b != b' ' && *b != b'\t').map_or(start, |i| i + 1);
+    let start = value
+        .iter()
+        .position(|b| *b != b' ' && *b != b'\t')
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| *b != b' ' && *b != b'\t')
+        .map_or(start, |i| i + 1);
     let mut out = Vec::with_capacity(end - start);
     let mut prev_space = false;
     for &b in &value[start..end] {
@@ -187,17 +203,32 @@ mod tests {
     fn uri_candidates() {
         assert_eq!(canonical_uri_candidates(""), vec!["/"]);
         assert_eq!(canonical_uri_candidates("/b/k%20x"), vec!["/b/k%20x"]);
-        assert_eq!(canonical_uri_candidates("/b/a+b"), vec!["/b/a+b", "/b/a%2Bb"]);
-        assert_eq!(canonical_uri_candidates("/b/%e2%9c%93"), vec!["/b/%e2%9c%93", "/b/%E2%9C%93"]);
+        assert_eq!(
+            canonical_uri_candidates("/b/a+b"),
+            vec!["/b/a+b", "/b/a%2Bb"]
+        );
+        assert_eq!(
+            canonical_uri_candidates("/b/%e2%9c%93"),
+            vec!["/b/%e2%9c%93", "/b/%E2%9C%93"]
+        );
         assert_eq!(canonical_uri_candidates("/b//../x"), vec!["/b//../x"]);
-        assert_eq!(canonical_uri_candidates("/b/a%2Fb"), vec!["/b/a%2Fb", "/b/a/b"]);
-        assert_eq!(canonical_uri_candidates("/b/%zz"), vec!["/b/%zz", "/b/%25zz"]);
+        assert_eq!(
+            canonical_uri_candidates("/b/a%2Fb"),
+            vec!["/b/a%2Fb", "/b/a/b"]
+        );
+        assert_eq!(
+            canonical_uri_candidates("/b/%zz"),
+            vec!["/b/%zz", "/b/%25zz"]
+        );
     }
 
     #[test]
     fn query_candidates() {
         assert_eq!(canonical_query_candidates(None, None), vec![""]);
-        assert_eq!(canonical_query_candidates(Some("uploads"), None), vec!["uploads="]);
+        assert_eq!(
+            canonical_query_candidates(Some("uploads"), None),
+            vec!["uploads="]
+        );
         assert_eq!(
             canonical_query_candidates(Some("uploadId=x&partNumber=2"), None),
             vec!["partNumber=2&uploadId=x"]
@@ -207,11 +238,20 @@ mod tests {
             vec!["acl=&prefix=a%20b", "acl=&prefix=a+b", "acl=&prefix=a%2Bb"]
         );
         assert_eq!(
-            canonical_query_candidates(Some("a=%2f&X-Amz-Signature=abc&b=c%20d"), Some("X-Amz-Signature")),
+            canonical_query_candidates(
+                Some("a=%2f&X-Amz-Signature=abc&b=c%20d"),
+                Some("X-Amz-Signature")
+            ),
             vec!["a=%2F&b=c%20d", "a=%2f&b=c%20d"]
         );
-        assert_eq!(canonical_query_candidates(Some("k=v1&k=v0"), None), vec!["k=v0&k=v1"]);
-        assert_eq!(canonical_query_candidates(Some("a=b=c&&"), None), vec!["a=b%3Dc", "a=b=c"]);
+        assert_eq!(
+            canonical_query_candidates(Some("k=v1&k=v0"), None),
+            vec!["k=v0&k=v1"]
+        );
+        assert_eq!(
+            canonical_query_candidates(Some("a=b=c&&"), None),
+            vec!["a=b%3Dc", "a=b=c"]
+        );
     }
 
     #[test]
@@ -233,6 +273,9 @@ mod tests {
             canonical_headers(&h, &["host", "x-amz-meta-a"]).unwrap(),
             b"host:example.com\nx-amz-meta-a:one two,three\n"
         );
-        assert_eq!(canonical_headers(&h, &["host", "range"]).unwrap_err(), "range");
+        assert_eq!(
+            canonical_headers(&h, &["host", "range"]).unwrap_err(),
+            "range"
+        );
     }
 }

@@ -42,7 +42,13 @@ pub const TRAILER_SIGNATURE: &str = "x-amz-trailer-signature";
 #[derive(Clone)]
 pub enum ChunkSigning {
     /// STREAMING-AWS4-HMAC-SHA256-PAYLOAD(-TRAILER): each chunk signature chained from the seed signature.
-    Signed { signing_key: Vec<u8>, seed_signature: String, amz_date: String, scope: String, trailer: bool },
+    Signed {
+        signing_key: Vec<u8>,
+        seed_signature: String,
+        amz_date: String,
+        scope: String,
+        trailer: bool,
+    },
     /// STREAMING-UNSIGNED-PAYLOAD-TRAILER: no chunk signatures, trailer may follow.
     Unsigned { trailer: bool },
 }
@@ -50,7 +56,13 @@ pub enum ChunkSigning {
 impl fmt::Debug for ChunkSigning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ChunkSigning::Signed { seed_signature, amz_date, scope, trailer, .. } => f
+            ChunkSigning::Signed {
+                seed_signature,
+                amz_date,
+                scope,
+                trailer,
+                ..
+            } => f
                 .debug_struct("Signed")
                 .field("signing_key", &"<redacted>")
                 .field("seed_signature", seed_signature)
@@ -58,9 +70,10 @@ impl fmt::Debug for ChunkSigning {
                 .field("scope", scope)
                 .field("trailer", trailer)
                 .finish(),
-            ChunkSigning::Unsigned { trailer } => {
-                f.debug_struct("Unsigned").field("trailer", trailer).finish()
-            }
+            ChunkSigning::Unsigned { trailer } => f
+                .debug_struct("Unsigned")
+                .field("trailer", trailer)
+                .finish(),
         }
     }
 }
@@ -150,9 +163,21 @@ fn incomplete(detail: &str) -> S3Error {
 impl<S> AwsChunkedDecoder<S> {
     pub fn new(inner: S, signing: ChunkSigning) -> Self {
         let (signer, prev_signature, trailer_allowed) = match signing {
-            ChunkSigning::Signed { signing_key, seed_signature, amz_date, scope, trailer } => {
-                (Some(Signer { key: signing_key, amz_date, scope }), seed_signature, trailer)
-            }
+            ChunkSigning::Signed {
+                signing_key,
+                seed_signature,
+                amz_date,
+                scope,
+                trailer,
+            } => (
+                Some(Signer {
+                    key: signing_key,
+                    amz_date,
+                    scope,
+                }),
+                seed_signature,
+                trailer,
+            ),
             ChunkSigning::Unsigned { trailer } => (None, String::new(), trailer),
         };
         AwsChunkedDecoder {
@@ -210,7 +235,9 @@ impl<S> AwsChunkedDecoder<S> {
     fn step(&mut self) -> Result<Step, S3Error> {
         match self.state {
             State::Header => {
-                let Some(line) = self.take_line()? else { return Ok(Step::NeedInput) };
+                let Some(line) = self.take_line()? else {
+                    return Ok(Step::NeedInput);
+                };
                 let (size, signature) = parse_chunk_header(&line, self.signer.is_some())?;
                 self.chunk_signature = signature;
                 if size == 0 {
@@ -225,7 +252,9 @@ impl<S> AwsChunkedDecoder<S> {
                 if self.input.is_empty() {
                     return Ok(Step::NeedInput);
                 }
-                let n = usize::try_from(remaining).unwrap_or(usize::MAX).min(self.input.len());
+                let n = usize::try_from(remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(self.input.len());
                 let data = self.input.split_to(n);
                 if self.signer.is_some() {
                     self.hasher.update(&data);
@@ -259,7 +288,9 @@ impl<S> AwsChunkedDecoder<S> {
                 Ok(Step::Continue)
             }
             State::Trailer => {
-                let Some(line) = self.take_line()? else { return Ok(Step::NeedInput) };
+                let Some(line) = self.take_line()? else {
+                    return Ok(Step::NeedInput);
+                };
                 if line.is_empty() {
                     self.finish()?;
                     self.state = State::Done;
@@ -296,7 +327,9 @@ impl<S> AwsChunkedDecoder<S> {
 
     /// Checks the signature of the chunk whose data has just been hashed (signed mode only).
     fn verify_chunk(&mut self) -> Result<(), S3Error> {
-        let Some(signer) = &self.signer else { return Ok(()) };
+        let Some(signer) = &self.signer else {
+            return Ok(());
+        };
         let hash = hex::encode(std::mem::take(&mut self.hasher).finalize());
         let sts = format!(
             "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{}\n{EMPTY_SHA256}\n{hash}",
@@ -390,14 +423,21 @@ fn parse_chunk_header(line: &[u8], signed: bool) -> Result<(u64, String), S3Erro
 /// Parses `name:value` (name lower-cased, value trimmed).
 fn parse_trailer(line: &[u8]) -> Result<(String, String), S3Error> {
     let line = std::str::from_utf8(line).map_err(|_| malformed("invalid trailer"))?;
-    let (name, value) = line.split_once(':').ok_or_else(|| malformed("invalid trailer"))?;
+    let (name, value) = line
+        .split_once(':')
+        .ok_or_else(|| malformed("invalid trailer"))?;
     let name = name.trim_matches([' ', '\t']);
     if name.is_empty()
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b))
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b))
     {
         return Err(malformed("invalid trailer name"));
     }
-    Ok((name.to_ascii_lowercase(), value.trim_matches([' ', '\t']).to_string()))
+    Ok((
+        name.to_ascii_lowercase(),
+        value.trim_matches([' ', '\t']).to_string(),
+    ))
 }
 
 impl<S, E> Stream for AwsChunkedDecoder<S>
@@ -452,15 +492,19 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Decoded payload (or the error) and the trailers.
+    type Decoded = (Result<Vec<u8>, S3Error>, Vec<(String, String)>);
     use futures_util::StreamExt;
     use futures_util::stream;
 
     /// Runs the decoder over `pieces` synchronously (the input stream is always ready).
-    pub(crate) fn decode(
-        pieces: Vec<Bytes>,
-        signing: ChunkSigning,
-    ) -> (Result<Vec<u8>, S3Error>, Vec<(String, String)>) {
-        let input = stream::iter(pieces.into_iter().map(Ok::<Bytes, std::convert::Infallible>));
+    pub(crate) fn decode(pieces: Vec<Bytes>, signing: ChunkSigning) -> Decoded {
+        let input = stream::iter(
+            pieces
+                .into_iter()
+                .map(Ok::<Bytes, std::convert::Infallible>),
+        );
         let mut dec = AwsChunkedDecoder::new(input, signing);
         let handle = dec.trailers();
         let mut out = Vec::new();
@@ -494,19 +538,25 @@ mod tests {
         ChunkSigning::Unsigned { trailer }
     }
 
-    fn one(body: &[u8], signing: ChunkSigning) -> (Result<Vec<u8>, S3Error>, Vec<(String, String)>) {
+    fn one(body: &[u8], signing: ChunkSigning) -> Decoded {
         decode(vec![Bytes::copy_from_slice(body)], signing)
     }
 
     #[test]
     fn botocore_unsigned_trailer_framing() {
-        // Exactly what botocore 1.43 sends for PutObject (see scripts/botocore_vectors.py).
+        // Exactly what botocore 1.43 sends for PutObject (see src/auth/testdata/botocore_vectors.py).
         let body = b"17\r\nhello aws-chunked world\r\n0\r\nx-amz-checksum-crc32:BUkbhQ==\r\n\r\n";
         for split in 0..=body.len() {
-            let pieces = vec![Bytes::copy_from_slice(&body[..split]), Bytes::copy_from_slice(&body[split..])];
+            let pieces = vec![
+                Bytes::copy_from_slice(&body[..split]),
+                Bytes::copy_from_slice(&body[split..]),
+            ];
             let (data, trailers) = decode(pieces, unsigned(true));
             assert_eq!(data.unwrap(), b"hello aws-chunked world", "split {split}");
-            assert_eq!(trailers, vec![("x-amz-checksum-crc32".to_string(), "BUkbhQ==".to_string())]);
+            assert_eq!(
+                trailers,
+                vec![("x-amz-checksum-crc32".to_string(), "BUkbhQ==".to_string())]
+            );
         }
         let bytes: Vec<Bytes> = body.iter().map(|b| Bytes::copy_from_slice(&[*b])).collect();
         let (data, trailers) = decode(bytes, unsigned(true));
@@ -517,13 +567,24 @@ mod tests {
     #[test]
     fn unsigned_without_trailer_and_empty_body() {
         assert_eq!(one(b"0\r\n\r\n", unsigned(false)).0.unwrap(), b"");
-        assert_eq!(one(b"3\r\nabc\r\n0\r\n\r\n", unsigned(true)).0.unwrap(), b"abc");
+        assert_eq!(
+            one(b"3\r\nabc\r\n0\r\n\r\n", unsigned(true)).0.unwrap(),
+            b"abc"
+        );
         // botocore's empty body with a checksum.
-        let (d, t) = one(b"0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n", unsigned(true));
+        let (d, t) = one(
+            b"0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n",
+            unsigned(true),
+        );
         assert_eq!(d.unwrap(), b"");
         assert_eq!(t[0].1, "AAAAAA==");
         // Chunk extensions are ignored when unsigned; upper-case hex sizes are fine.
-        assert_eq!(one(b"A;x=y\r\n0123456789\r\n0\r\n\r\n", unsigned(false)).0.unwrap(), b"0123456789");
+        assert_eq!(
+            one(b"A;x=y\r\n0123456789\r\n0\r\n\r\n", unsigned(false))
+                .0
+                .unwrap(),
+            b"0123456789"
+        );
     }
 
     #[test]
@@ -534,16 +595,40 @@ mod tests {
         assert_eq!(code(b"3\r\nab", unsigned(true)), IncompleteBody);
         assert_eq!(code(b"3\r\nabc\r\n", unsigned(true)), IncompleteBody);
         assert_eq!(code(b"3\r\nabc\r\n0\r\n", unsigned(true)), IncompleteBody);
-        assert_eq!(code(b"3\r\nabc\r\n0\r\nx-amz-checksum-crc32:x\r\n", unsigned(true)), IncompleteBody);
-        assert_eq!(code(b"3\r\nabcX\r\n0\r\n\r\n", unsigned(true)), InvalidRequest);
-        assert_eq!(code(b"zz\r\nabc\r\n0\r\n\r\n", unsigned(true)), InvalidRequest);
+        assert_eq!(
+            code(
+                b"3\r\nabc\r\n0\r\nx-amz-checksum-crc32:x\r\n",
+                unsigned(true)
+            ),
+            IncompleteBody
+        );
+        assert_eq!(
+            code(b"3\r\nabcX\r\n0\r\n\r\n", unsigned(true)),
+            InvalidRequest
+        );
+        assert_eq!(
+            code(b"zz\r\nabc\r\n0\r\n\r\n", unsigned(true)),
+            InvalidRequest
+        );
         assert_eq!(code(b"\r\n", unsigned(true)), InvalidRequest);
         assert_eq!(code(b"3\nabc\r\n0\r\n\r\n", unsigned(true)), InvalidRequest);
-        assert_eq!(code(b"11111111111111111\r\n", unsigned(true)), InvalidRequest);
-        assert_eq!(code(b"ffffffffffffffff\r\nabc", unsigned(true)), IncompleteBody);
+        assert_eq!(
+            code(b"11111111111111111\r\n", unsigned(true)),
+            InvalidRequest
+        );
+        assert_eq!(
+            code(b"ffffffffffffffff\r\nabc", unsigned(true)),
+            IncompleteBody
+        );
         assert_eq!(code(b"0\r\n\r\nextra", unsigned(true)), InvalidRequest);
-        assert_eq!(code(b"0\r\nx-amz-checksum-crc32:x\r\n\r\n", unsigned(false)), InvalidRequest);
-        assert_eq!(code(b"0\r\nno-colon\r\n\r\n", unsigned(true)), InvalidRequest);
+        assert_eq!(
+            code(b"0\r\nx-amz-checksum-crc32:x\r\n\r\n", unsigned(false)),
+            InvalidRequest
+        );
+        assert_eq!(
+            code(b"0\r\nno-colon\r\n\r\n", unsigned(true)),
+            InvalidRequest
+        );
         assert_eq!(code(b"0\r\n:v\r\n\r\n", unsigned(true)), InvalidRequest);
         let long = vec![b'1'; 10_000];
         assert_eq!(code(&long, unsigned(true)), InvalidRequest);

@@ -19,6 +19,7 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 pub mod canonical;
 pub mod chunked;
 pub mod presign;
+pub mod sigv2;
 pub mod sigv4;
 
 pub use chunked::{AwsChunkedDecoder, ChunkSigning, TrailerHandle};
@@ -77,8 +78,10 @@ pub fn authenticate(
     now: SystemTime,
     secrets: &dyn SecretLookup,
 ) -> S3Result<Authenticated> {
-    authenticate_service(method, raw_path, raw_query, headers, region, now, secrets, None)
-        .map(|a| a.auth)
+    authenticate_service(
+        method, raw_path, raw_query, headers, region, now, secrets, None,
+    )
+    .map(|a| a.auth)
 }
 
 /// Like [`authenticate`], and also reports the signed service. `body_sha256` (lower-case hex)
@@ -192,19 +195,24 @@ fn authenticated(
     let payload = match kind {
         PayloadKind::Sha256(h) => PayloadCheck::Sha256(h),
         PayloadKind::Unsigned => PayloadCheck::Unsigned,
-        PayloadKind::StreamingSigned { trailer } => PayloadCheck::Chunked(chunked::ChunkSigning::Signed {
-            signing_key,
-            seed_signature: seed_signature.to_string(),
-            amz_date,
-            scope: credential.scope(),
-            trailer,
-        }),
+        PayloadKind::StreamingSigned { trailer } => {
+            PayloadCheck::Chunked(chunked::ChunkSigning::Signed {
+                signing_key,
+                seed_signature: seed_signature.to_string(),
+                amz_date,
+                scope: credential.scope(),
+                trailer,
+            })
+        }
         PayloadKind::StreamingUnsigned { trailer } => {
             PayloadCheck::Chunked(chunked::ChunkSigning::Unsigned { trailer })
         }
     };
     ServiceAuthenticated {
-        auth: Authenticated { identity: Identity::AccessKey(credential.access_key.clone()), payload },
+        auth: Authenticated {
+            identity: Identity::AccessKey(credential.access_key.clone()),
+            payload,
+        },
         service: Some(credential.service.clone()),
     }
 }
@@ -239,9 +247,14 @@ fn header_auth(
     sigv4::check_unsigned_headers(headers, &signed_headers)?;
 
     let (payload_hash, kind) = match headers.get(X_AMZ_CONTENT_SHA256) {
-        Some(v) => (String::from_utf8_lossy(v.as_bytes()).into_owned(), classify_payload(v)?),
+        Some(v) => (
+            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            classify_payload(v)?,
+        ),
         None => match body_sha256 {
-            Some(h) if credential.service != "s3" => (h.to_string(), PayloadKind::Sha256(h.to_string())),
+            Some(h) if credential.service != "s3" => {
+                (h.to_string(), PayloadKind::Sha256(h.to_string()))
+            }
             _ => {
                 return Err(S3Error::with_message(
                     S3ErrorCode::InvalidRequest,
@@ -266,7 +279,13 @@ fn header_auth(
         signing_key: &signing_key,
         provided: parts.signature,
     })?;
-    Ok(authenticated(kind, &credential, signing_key, parts.signature, amz_date))
+    Ok(authenticated(
+        kind,
+        &credential,
+        signing_key,
+        parts.signature,
+        amz_date,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -286,7 +305,10 @@ fn query_auth_flow(
     let secret = lookup_secret(secrets, &p.credential.access_key)?;
     sigv4::check_unsigned_headers(headers, &signed_headers)?;
     let (payload_hash, kind) = match headers.get(X_AMZ_CONTENT_SHA256) {
-        Some(v) => (String::from_utf8_lossy(v.as_bytes()).into_owned(), classify_payload(v)?),
+        Some(v) => (
+            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            classify_payload(v)?,
+        ),
         None => (UNSIGNED_PAYLOAD.to_string(), PayloadKind::Unsigned),
     };
     let signing_key = sigv4::signing_key(&secret, p.date, &p.credential);
@@ -304,7 +326,13 @@ fn query_auth_flow(
         signing_key: &signing_key,
         provided: &p.signature,
     })?;
-    Ok(authenticated(kind, &p.credential, signing_key, &p.signature, amz_date))
+    Ok(authenticated(
+        kind,
+        &p.credential,
+        signing_key,
+        &p.signature,
+        amz_date,
+    ))
 }
 
 #[cfg(test)]

@@ -49,7 +49,9 @@ pub struct QueryAuth {
 impl QueryAuth {
     /// Extracts the parameters; `None` when the query carries none of them (not presigned).
     pub fn from_query(raw_query: Option<&str>) -> S3Result<Option<QueryAuth>> {
-        let Some(raw) = raw_query else { return Ok(None) };
+        let Some(raw) = raw_query else {
+            return Ok(None);
+        };
         let mut q = QueryAuth::default();
         let mut any = false;
         for (name, value) in decoded_query_pairs(raw) {
@@ -68,7 +70,8 @@ impl QueryAuth {
             any = true;
         }
         // X-Amz-Security-Token alone (or other X-Amz-* names) does not make a presigned URL.
-        let presigned = any && (q.algorithm.is_some() || q.signature.is_some() || q.credential.is_some());
+        let presigned =
+            any && (q.algorithm.is_some() || q.signature.is_some() || q.credential.is_some());
         Ok(presigned.then_some(q))
     }
 }
@@ -88,15 +91,30 @@ pub struct Presigned {
 
 /// Checks the parameters of a presigned request: algorithm, credential scope, date, expiry.
 pub fn check_params(q: QueryAuth, region: &str, now: OffsetDateTime) -> S3Result<Presigned> {
-    let (Some(algorithm), Some(credential), Some(date), Some(expires), Some(signed_headers), Some(signature)) =
-        (q.algorithm, q.credential, q.date, q.expires, q.signed_headers, q.signature)
+    let (
+        Some(algorithm),
+        Some(credential),
+        Some(date),
+        Some(expires),
+        Some(signed_headers),
+        Some(signature),
+    ) = (
+        q.algorithm,
+        q.credential,
+        q.date,
+        q.expires,
+        q.signed_headers,
+        q.signature,
+    )
     else {
         return Err(query_error(
             "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
         ));
     };
     if algorithm != sigv4::ALGORITHM {
-        return Err(query_error("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\""));
+        return Err(query_error(
+            "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"",
+        ));
     }
     let credential = sigv4::parse_credential(&credential, region).map_err(|e| match e {
         CredentialError::WrongRegion { got } => S3Error::with_message(
@@ -140,16 +158,26 @@ pub fn check_params(q: QueryAuth, region: &str, now: OffsetDateTime) -> S3Result
         Ok(n) => n.unsigned_abs(),
     };
     if t - now > sigv4::MAX_SKEW {
-        return Err(S3Error::with_message(S3ErrorCode::AccessDenied, "Request is not valid yet"));
+        return Err(S3Error::with_message(
+            S3ErrorCode::AccessDenied,
+            "Request is not valid yet",
+        ));
     }
     let expiry = t + Duration::from_secs(expires_secs);
     if now > expiry {
-        return Err(S3Error::with_message(S3ErrorCode::AccessDenied, "Request has expired")
-            .extra("X-Amz-Expires", expires_secs.to_string())
-            .extra("Expires", sigv4::format_iso8601(expiry))
-            .extra("ServerTime", sigv4::format_iso8601(now)));
+        return Err(
+            S3Error::with_message(S3ErrorCode::AccessDenied, "Request has expired")
+                .extra("X-Amz-Expires", expires_secs.to_string())
+                .extra("Expires", sigv4::format_iso8601(expiry))
+                .extra("ServerTime", sigv4::format_iso8601(now)),
+        );
     }
-    Ok(Presigned { credential, date: t, signed_headers, signature })
+    Ok(Presigned {
+        credential,
+        date: t,
+        signed_headers,
+        signature,
+    })
 }
 
 #[cfg(test)]
@@ -165,7 +193,9 @@ mod tests {
         assert!(q("uploads").unwrap().is_none());
         assert!(q("X-Amz-Security-Token=x").unwrap().is_none());
         assert!(QueryAuth::from_query(None).unwrap().is_none());
-        let a = q("a=b&X-Amz-Signature=ab&X-Amz-Credential=AK%2F1").unwrap().unwrap();
+        let a = q("a=b&X-Amz-Signature=ab&X-Amz-Credential=AK%2F1")
+            .unwrap()
+            .unwrap();
         assert_eq!(a.signature.as_deref(), Some("ab"));
         assert_eq!(a.credential.as_deref(), Some("AK/1"));
         assert!(q("X-Amz-Signature=a&X-Amz-Signature=b").is_err());
@@ -185,7 +215,11 @@ mod tests {
     #[test]
     fn checks() {
         let now = sigv4::parse_amz_date("20240517T120000Z").unwrap();
-        let code = |p: QueryAuth| check_params(p, "us-east-1", now).err().map(|e| (e.code, e.message));
+        let code = |p: QueryAuth| {
+            check_params(p, "us-east-1", now)
+                .err()
+                .map(|e| (e.code, e.message))
+        };
         assert_eq!(code(params("20240517T115000Z", "3600")), None);
         assert_eq!(code(params("20240517T110000Z", "3600")), None);
         assert_eq!(
@@ -198,14 +232,20 @@ mod tests {
         );
         assert_eq!(code(params("20240517T120000Z", "604800")), None);
         for bad in ["604801", "0", "-1", "x", ""] {
-            assert_eq!(code(params("20240517T120000Z", bad)).unwrap().0, S3ErrorCode::InvalidArgument);
+            assert_eq!(
+                code(params("20240517T120000Z", bad)).unwrap().0,
+                S3ErrorCode::InvalidArgument
+            );
         }
         let mut p = params("20240517T120000Z", "60");
         p.credential = Some("AK/20240516/us-east-1/s3/aws4_request".into());
         assert_eq!(code(p).unwrap().0, S3ErrorCode::InvalidArgument);
         let mut p = params("20240517T120000Z", "60");
         p.credential = Some("AK/20240517/eu-west-1/s3/aws4_request".into());
-        assert_eq!(code(p).unwrap().0, S3ErrorCode::AuthorizationHeaderMalformed);
+        assert_eq!(
+            code(p).unwrap().0,
+            S3ErrorCode::AuthorizationHeaderMalformed
+        );
         let mut p = params("20240517T120000Z", "60");
         p.algorithm = Some("AWS4-ECDSA-P256-SHA256".into());
         assert_eq!(code(p).unwrap().0, S3ErrorCode::InvalidArgument);

@@ -42,7 +42,9 @@ pub fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
     if s.len() != 16 {
         return None;
     }
-    time::PrimitiveDateTime::parse(s, AMZ_DATE).ok().map(|t| t.assume_utc())
+    time::PrimitiveDateTime::parse(s, AMZ_DATE)
+        .ok()
+        .map(|t| t.assume_utc())
 }
 
 /// Parses an HTTP `Date`: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) or the RFC 2822
@@ -85,7 +87,10 @@ pub struct Credential {
 impl Credential {
     /// `YYYYMMDD/region/service/aws4_request`, the scope line of the string to sign.
     pub fn scope(&self) -> String {
-        format!("{}/{}/{}/{TERMINATOR}", self.date, self.region, self.service)
+        format!(
+            "{}/{}/{}/{TERMINATOR}",
+            self.date, self.region, self.service
+        )
     }
 }
 
@@ -95,17 +100,27 @@ impl Credential {
 pub enum CredentialError {
     /// Not five `/`-separated parts, or an empty part, or a bad date.
     Malformed,
-    WrongRegion { got: String },
-    WrongService { got: String },
-    WrongTerminator { got: String },
+    WrongRegion {
+        got: String,
+    },
+    WrongService {
+        got: String,
+    },
+    WrongTerminator {
+        got: String,
+    },
 }
 
 /// Parses and checks a credential. The access key is everything before the last four parts.
 pub fn parse_credential(value: &str, region: &str) -> Result<Credential, CredentialError> {
     let mut parts = value.rsplitn(5, '/');
-    let (Some(term), Some(service), Some(reg), Some(date), Some(ak)) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(term), Some(service), Some(reg), Some(date), Some(ak)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(CredentialError::Malformed);
     };
     if ak.is_empty()
@@ -116,14 +131,20 @@ pub fn parse_credential(value: &str, region: &str) -> Result<Credential, Credent
         return Err(CredentialError::Malformed);
     }
     if term != TERMINATOR {
-        return Err(CredentialError::WrongTerminator { got: term.to_string() });
+        return Err(CredentialError::WrongTerminator {
+            got: term.to_string(),
+        });
     }
     if !SERVICES.contains(&service) {
-        return Err(CredentialError::WrongService { got: service.to_string() });
+        return Err(CredentialError::WrongService {
+            got: service.to_string(),
+        });
     }
     // IAM is a global service whose clients always sign for us-east-1.
     if reg != region && !(service == "iam" && reg == "us-east-1") {
-        return Err(CredentialError::WrongRegion { got: reg.to_string() });
+        return Err(CredentialError::WrongRegion {
+            got: reg.to_string(),
+        });
     }
     Ok(Credential {
         access_key: ak.to_string(),
@@ -143,9 +164,9 @@ pub fn credential_error_header(e: CredentialError, region: &str) -> S3Error {
             malformed(format!("the region '{got}' is wrong; expecting '{region}'"))
                 .extra("Region", region)
         }
-        CredentialError::WrongService { got } => {
-            malformed(format!("incorrect service \"{got}\". This endpoint belongs to \"s3\"."))
-        }
+        CredentialError::WrongService { got } => malformed(format!(
+            "incorrect service \"{got}\". This endpoint belongs to \"s3\"."
+        )),
         CredentialError::WrongTerminator { got } => malformed(format!(
             "incorrect terminal \"{got}\". This endpoint uses \"{TERMINATOR}\"."
         )),
@@ -157,7 +178,8 @@ pub fn parse_signed_headers(value: &str) -> Option<Vec<&str>> {
     let list: Vec<&str> = value.split(';').collect();
     let valid = list.iter().all(|h| {
         !h.is_empty()
-            && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b))
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b))
     });
     valid.then_some(list)
 }
@@ -194,7 +216,9 @@ pub fn check_unsigned_headers(headers: &http::HeaderMap, signed: &[&str]) -> S3R
 /// Derives the SigV4 signing key for a credential (the date is the request's date, already
 /// checked to match the credential's).
 pub fn signing_key(secret: &str, date: OffsetDateTime, cred: &Credential) -> Vec<u8> {
-    generate_signing_key(secret, date.into(), &cred.region, &cred.service).as_ref().to_vec()
+    generate_signing_key(secret, date.into(), &cred.region, &cred.service)
+        .as_ref()
+        .to_vec()
 }
 
 /// Constant-time comparison of a computed and a provided signature.
@@ -327,9 +351,11 @@ pub fn parse_authorization(value: &str) -> S3Result<AuthorizationHeader<'_>> {
         }
     }
     match (credential, signed_headers, signature) {
-        (Some(credential), Some(signed_headers), Some(signature)) => {
-            Ok(AuthorizationHeader { credential, signed_headers, signature })
-        }
+        (Some(credential), Some(signed_headers), Some(signature)) => Ok(AuthorizationHeader {
+            credential,
+            signed_headers,
+            signature,
+        }),
         _ => Err(malformed(
             "the authorization header requires three components: Credential, SignedHeaders, and Signature.",
         )),
@@ -345,9 +371,12 @@ fn unsupported_authorization(value: &str) -> S3Error {
             "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
         )
     } else {
-        S3Error::with_message(S3ErrorCode::InvalidArgument, "Unsupported Authorization Type")
-            .extra("ArgumentName", "Authorization")
-            .extra("ArgumentValue", value.chars().take(256).collect::<String>())
+        S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Unsupported Authorization Type",
+        )
+        .extra("ArgumentName", "Authorization")
+        .extra("ArgumentValue", value.chars().take(256).collect::<String>())
     }
 }
 
@@ -372,7 +401,10 @@ pub fn too_skewed(request_time_raw: &str, now: OffsetDateTime) -> S3Error {
     S3Error::new(S3ErrorCode::RequestTimeTooSkewed)
         .extra("RequestTime", request_time_raw)
         .extra("ServerTime", format_iso8601(now))
-        .extra("MaxAllowedSkewMilliseconds", MAX_SKEW.as_millis().to_string())
+        .extra(
+            "MaxAllowedSkewMilliseconds",
+            MAX_SKEW.as_millis().to_string(),
+        )
 }
 
 /// Whether `t` is more than [`MAX_SKEW`] away from `now`.
@@ -411,7 +443,9 @@ mod tests {
         assert_eq!(c.access_key, "A/K");
         assert_eq!(
             parse_credential("AK/20240517/eu-west-1/s3/aws4_request", "us-east-1"),
-            Err(CredentialError::WrongRegion { got: "eu-west-1".into() })
+            Err(CredentialError::WrongRegion {
+                got: "eu-west-1".into()
+            })
         );
         assert!(parse_credential("AK/20240517/us-east-1/iam/aws4_request", "eu-west-1").is_ok());
         assert_eq!(
@@ -422,8 +456,17 @@ mod tests {
             parse_credential("AK/20240517/us-east-1/s3/aws4", "us-east-1"),
             Err(CredentialError::WrongTerminator { got: "aws4".into() })
         );
-        for bad in ["", "AK", "AK/2024/us-east-1/s3/aws4_request", "/20240517/r/s3/aws4_request"] {
-            assert_eq!(parse_credential(bad, "r"), Err(CredentialError::Malformed), "{bad}");
+        for bad in [
+            "",
+            "AK",
+            "AK/2024/us-east-1/s3/aws4_request",
+            "/20240517/r/s3/aws4_request",
+        ] {
+            assert_eq!(
+                parse_credential(bad, "r"),
+                Err(CredentialError::Malformed),
+                "{bad}"
+            );
         }
         let e = credential_error_header(CredentialError::WrongRegion { got: "x".into() }, "y");
         assert_eq!(e.code, S3ErrorCode::AuthorizationHeaderMalformed);
@@ -447,10 +490,16 @@ mod tests {
         }
         let code = |v: &str| parse_authorization(v).unwrap_err().code;
         assert_eq!(code("AWS AK:sig"), S3ErrorCode::InvalidRequest);
-        assert_eq!(code("AWS4-ECDSA-P256-SHA256 Credential=x"), S3ErrorCode::InvalidRequest);
+        assert_eq!(
+            code("AWS4-ECDSA-P256-SHA256 Credential=x"),
+            S3ErrorCode::InvalidRequest
+        );
         assert_eq!(code("Bearer x"), S3ErrorCode::InvalidArgument);
-        assert_eq!(code("AWS4-HMAC-SHA256X"), S3ErrorCode::InvalidArgument);
-        assert_eq!(code("AWS4-HMAC-SHA256"), S3ErrorCode::AuthorizationHeaderMalformed);
+        assert_eq!(code("AWS4-HMAC-SHA256X"), S3ErrorCode::InvalidRequest);
+        assert_eq!(
+            code("AWS4-HMAC-SHA256"),
+            S3ErrorCode::AuthorizationHeaderMalformed
+        );
         assert_eq!(
             code("AWS4-HMAC-SHA256 Credential=a, SignedHeaders=host"),
             S3ErrorCode::AuthorizationHeaderMalformed
@@ -467,7 +516,10 @@ mod tests {
 
     #[test]
     fn signed_headers_list() {
-        assert_eq!(parse_signed_headers("host;x-amz-date"), Some(vec!["host", "x-amz-date"]));
+        assert_eq!(
+            parse_signed_headers("host;x-amz-date"),
+            Some(vec!["host", "x-amz-date"])
+        );
         assert_eq!(parse_signed_headers(""), None);
         assert_eq!(parse_signed_headers("host;;x"), None);
         assert_eq!(parse_signed_headers("ho st"), None);
@@ -482,6 +534,9 @@ mod tests {
         assert!(check_unsigned_headers(&h, &["host", "x-amz-acl"]).is_ok());
         let e = check_unsigned_headers(&h, &["x-amz-date"]).unwrap_err();
         assert_eq!(e.code, S3ErrorCode::AccessDenied);
-        assert_eq!(e.extra, vec![("HeadersNotSigned", "host, x-amz-acl".to_string())]);
+        assert_eq!(
+            e.extra,
+            vec![("HeadersNotSigned", "host, x-amz-acl".to_string())]
+        );
     }
 }

@@ -33,7 +33,8 @@ pub fn valid_bucket_name(name: &str) -> bool {
     }
     const BAD_PREFIXES: &[&str] = &["xn--", "sthree-", "amzn-s3-demo-"];
     const BAD_SUFFIXES: &[&str] = &["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
-    !BAD_PREFIXES.iter().any(|p| name.starts_with(p)) && !BAD_SUFFIXES.iter().any(|s| name.ends_with(s))
+    !BAD_PREFIXES.iter().any(|p| name.starts_with(p))
+        && !BAD_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
 pub async fn list_buckets(ctx: Ctx) -> S3Result<Response> {
@@ -42,33 +43,47 @@ pub async fn list_buckets(ctx: Ctx) -> S3Result<Response> {
     let entries = buckets
         .into_iter()
         .filter(|b| b.name.starts_with(prefix))
-        .map(|b| xml::BucketEntry { name: b.name, creation_date: iso8601(b.created), bucket_region: b.region })
+        .map(|b| xml::BucketEntry {
+            name: b.name,
+            creation_date: iso8601(b.created),
+            bucket_region: b.region,
+        })
         .collect();
     xml_response(
         "ListAllMyBucketsResult",
-        &xml::ListAllMyBucketsResult { xmlns: NS, owner: ctx.state.owner_xml(), buckets: xml::BucketList { bucket: entries } },
+        &xml::ListAllMyBucketsResult {
+            xmlns: NS,
+            owner: ctx.state.owner_xml(),
+            buckets: xml::BucketList { bucket: entries },
+        },
     )
 }
 
 pub async fn create_bucket(mut ctx: Ctx) -> S3Result<Response> {
     if !valid_bucket_name(&ctx.bucket) {
-        return Err(S3Error::new(S3ErrorCode::InvalidBucketName).extra("BucketName", ctx.bucket.clone()));
+        return Err(
+            S3Error::new(S3ErrorCode::InvalidBucketName).extra("BucketName", ctx.bucket.clone())
+        );
     }
     let body = ctx.body.collect_limited(64 * 1024).await?;
     let region = &ctx.state.config.region;
     if !body.iter().all(u8::is_ascii_whitespace) {
         let cfg: xml::CreateBucketConfiguration = xml::from_xml(&body)?;
-        if let Some(loc) = cfg.location_constraint.filter(|l| !l.is_empty()) {
-            if &loc != region {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::InvalidLocationConstraint,
-                    "The specified location-constraint is not valid",
-                )
-                .extra("LocationConstraint", loc));
-            }
+        if let Some(loc) = cfg.location_constraint.filter(|l| !l.is_empty())
+            && &loc != region
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidLocationConstraint,
+                "The specified location-constraint is not valid",
+            )
+            .extra("LocationConstraint", loc));
         }
     }
-    let info = BucketInfo { name: ctx.bucket.clone(), created: now_millis(), region: region.clone() };
+    let info = BucketInfo {
+        name: ctx.bucket.clone(),
+        created: now_millis(),
+        region: region.clone(),
+    };
     ctx.state.meta.apply(Command::CreateBucket(info)).await?;
     let mut r = empty_response(StatusCode::OK);
     crate::ops::insert(r.headers_mut(), "location", &format!("/{}", ctx.bucket));
@@ -83,7 +98,13 @@ pub async fn head_bucket(ctx: Ctx) -> S3Result<Response> {
 }
 
 pub async fn delete_bucket(ctx: Ctx) -> S3Result<Response> {
-    let out = ctx.state.meta.apply(Command::DeleteBucket { name: ctx.bucket.clone() }).await?;
+    let out = ctx
+        .state
+        .meta
+        .apply(Command::DeleteBucket {
+            name: ctx.bucket.clone(),
+        })
+        .await?;
     crate::ops::delete::release(&ctx, out.released_blobs).await;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
@@ -92,7 +113,10 @@ pub async fn get_location(ctx: Ctx) -> S3Result<Response> {
     let b = require_bucket(&ctx).await?;
     // us-east-1 is reported as an empty constraint, as AWS does.
     let region = (b.region != "us-east-1").then_some(b.region);
-    xml_response("LocationConstraint", &xml::LocationConstraint { xmlns: NS, region })
+    xml_response(
+        "LocationConstraint",
+        &xml::LocationConstraint { xmlns: NS, region },
+    )
 }
 
 pub fn owner_acl(ctx: &Ctx) -> xml::AccessControlPolicy {
@@ -121,7 +145,10 @@ pub async fn get_acl(ctx: Ctx) -> S3Result<Response> {
 pub async fn get_versioning(ctx: Ctx) -> S3Result<Response> {
     require_bucket(&ctx).await?;
     // Never enabled: no Status element, exactly as AWS answers for such a bucket.
-    xml_response("VersioningConfiguration", &xml::VersioningConfiguration { xmlns: NS })
+    xml_response(
+        "VersioningConfiguration",
+        &xml::VersioningConfiguration { xmlns: NS },
+    )
 }
 
 pub async fn not_configured(ctx: Ctx, code: S3ErrorCode) -> S3Result<Response> {
@@ -138,7 +165,19 @@ mod tests {
         for good in ["abc", "my-bucket", "my.bucket.1", "a1b", &"a".repeat(63)] {
             assert!(ok(good), "{good}");
         }
-        for bad in ["ab", "ABC", "-abc", "abc-", "a..b", "a.-b", "192.168.1.1", "xn--abc", "abc-s3alias", "a_b", &"a".repeat(64)] {
+        for bad in [
+            "ab",
+            "ABC",
+            "-abc",
+            "abc-",
+            "a..b",
+            "a.-b",
+            "192.168.1.1",
+            "xn--abc",
+            "abc-s3alias",
+            "a_b",
+            &"a".repeat(64),
+        ] {
             assert!(!ok(bad), "{bad}");
         }
     }

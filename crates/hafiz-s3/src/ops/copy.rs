@@ -2,7 +2,9 @@
 //! an upload, so the copy gets its own blob, MD5 and checksum.
 
 use axum::response::Response;
-use hafiz_meta::{Checksum, ChecksumAlgorithm, ChecksumType, Command, ObjectVersion, command::WriteCondition};
+use hafiz_meta::{
+    Checksum, ChecksumAlgorithm, ChecksumType, Command, ObjectVersion, command::WriteCondition,
+};
 use percent_encoding::percent_decode_str;
 
 use crate::body::RequestBody;
@@ -18,7 +20,13 @@ use crate::xml::{self, NS};
 
 /// `x-amz-copy-source`: `[/]bucket/key[?versionId=v]`, URL-encoded.
 pub(crate) fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
-    let invalid = || S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid copy source object key").extra("ArgumentName", "x-amz-copy-source");
+    let invalid = || {
+        S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Invalid copy source object key",
+        )
+        .extra("ArgumentName", "x-amz-copy-source")
+    };
     let raw = raw.trim();
     let (path, version) = match raw.split_once('?') {
         Some((p, q)) => (p, q.strip_prefix("versionId=")),
@@ -26,9 +34,14 @@ pub(crate) fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
     };
     if version.is_some_and(|v| v != "null") {
         // Only the null version exists until versioning lands.
-        return Err(S3Error::with_message(S3ErrorCode::NoSuchKey, "The specified version does not exist."));
+        return Err(S3Error::with_message(
+            S3ErrorCode::NoSuchKey,
+            "The specified version does not exist.",
+        ));
     }
-    let decoded = percent_decode_str(path).decode_utf8().map_err(|_| invalid())?;
+    let decoded = percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| invalid())?;
     let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
     let (bucket, key) = decoded.split_once('/').ok_or_else(invalid)?;
     if bucket.is_empty() || key.is_empty() {
@@ -57,20 +70,36 @@ async fn source(ctx: &Ctx) -> S3Result<(String, ObjectVersion)> {
 fn copy_checksum_spec(ctx: &Ctx, src: &ObjectVersion) -> S3Result<ChecksumSpec> {
     let algorithm = match header_str(&ctx.headers, "x-amz-checksum-algorithm") {
         Some(a) => checksum::parse_algorithm(a)?,
-        None => src.checksum.as_ref().map(|c| c.algorithm).unwrap_or(ChecksumAlgorithm::Crc64Nvme),
+        None => src
+            .checksum
+            .as_ref()
+            .map(|c| c.algorithm)
+            .unwrap_or(ChecksumAlgorithm::Crc64Nvme),
     };
-    Ok(ChecksumSpec { algorithm, expected: ExpectedChecksum::Compute })
+    Ok(ChecksumSpec {
+        algorithm,
+        expected: ExpectedChecksum::Compute,
+    })
 }
 
-async fn copy_body(ctx: &Ctx, src: &ObjectVersion, range: Option<ByteRange>) -> S3Result<RequestBody> {
-    Ok(RequestBody::from_stream(ops::object_stream(&ctx.state.blobs, src, range).await?))
+async fn copy_body(
+    ctx: &Ctx,
+    src: &ObjectVersion,
+    range: Option<ByteRange>,
+) -> S3Result<RequestBody> {
+    Ok(RequestBody::from_stream(
+        ops::object_stream(&ctx.state.blobs, src, range).await?,
+    ))
 }
 
 fn directive(ctx: &Ctx, name: &str) -> S3Result<bool> {
     match header_str(&ctx.headers, name) {
         None | Some("COPY") => Ok(false),
         Some("REPLACE") => Ok(true),
-        Some(_) => Err(S3Error::with_message(S3ErrorCode::InvalidArgument, format!("Unknown {name}"))),
+        Some(_) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!("Unknown {name}"),
+        )),
     }
 }
 
@@ -91,22 +120,47 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
         None => src.storage_class.clone(),
     };
     let same_object = src_bucket == ctx.bucket && src.key == ctx.key;
-    if same_object && !replace_meta && storage_class == src.storage_class && !ctx.headers.contains_key("x-amz-checksum-algorithm") {
+    if same_object
+        && !replace_meta
+        && storage_class == src.storage_class
+        && !ctx.headers.contains_key("x-amz-checksum-algorithm")
+    {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
     let (headers, user_meta) = if replace_meta {
-        (ops::content_headers(&ctx.headers), ops::user_metadata(&ctx.headers)?)
+        (
+            ops::content_headers(&ctx.headers),
+            ops::user_metadata(&ctx.headers)?,
+        )
     } else {
         (src.headers.clone(), src.user_meta.clone())
     };
-    let tags = if replace_tags { ops::tagging(&ctx.headers)? } else { src.tags.clone() };
+    let tags = if replace_tags {
+        ops::tagging(&ctx.headers)?
+    } else {
+        src.tags.clone()
+    };
     let spec = copy_checksum_spec(&ctx, &src)?;
     let mut body = copy_body(&ctx, &src, None).await?;
-    let got = ingest::ingest(&mut body, ctx.state.blobs.as_ref(), &spec, None, IngestLimits { declared_len: Some(src.size), max: MAX_PUT_SIZE }).await?;
-    let checksum = Checksum { algorithm: got.checksum_algorithm, value: got.checksum, kind: ChecksumType::FullObject };
+    let got = ingest::ingest(
+        &mut body,
+        ctx.state.blobs.as_ref(),
+        &spec,
+        None,
+        IngestLimits {
+            declared_len: Some(src.size),
+            max: MAX_PUT_SIZE,
+        },
+    )
+    .await?;
+    let checksum = Checksum {
+        algorithm: got.checksum_algorithm,
+        value: got.checksum,
+        kind: ChecksumType::FullObject,
+    };
     let version = ObjectVersion {
         key: ctx.key.clone(),
         version_id: "null".into(),
@@ -121,8 +175,16 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
         parts: None,
         data: ops::data_of(got.stored),
     };
-    let (etag, modified, new_blobs) = (version.etag.clone(), version.last_modified, version.blob_ids());
-    let cmd = Command::PutObject { bucket: ctx.bucket.clone(), version, condition: WriteCondition::None };
+    let (etag, modified, new_blobs) = (
+        version.etag.clone(),
+        version.last_modified,
+        version.blob_ids(),
+    );
+    let cmd = Command::PutObject {
+        bucket: ctx.bucket.clone(),
+        version,
+        condition: WriteCondition::None,
+    };
     let out = match ctx.state.meta.apply(cmd).await {
         Ok(o) => o,
         Err(e) => {
@@ -150,10 +212,25 @@ pub async fn upload_part_copy(ctx: Ctx) -> S3Result<Response> {
         None => None,
     };
     let len = range.map(|r| r.len()).unwrap_or(src.size);
-    let algorithm = upload.checksum_algorithm.unwrap_or(ChecksumAlgorithm::Crc64Nvme);
-    let spec = ChecksumSpec { algorithm, expected: ExpectedChecksum::Compute };
+    let algorithm = upload
+        .checksum_algorithm
+        .unwrap_or(ChecksumAlgorithm::Crc64Nvme);
+    let spec = ChecksumSpec {
+        algorithm,
+        expected: ExpectedChecksum::Compute,
+    };
     let mut body = copy_body(&ctx, &src, range).await?;
-    let got = ingest::ingest(&mut body, ctx.state.blobs.as_ref(), &spec, None, IngestLimits { declared_len: Some(len), max: MAX_PUT_SIZE }).await?;
+    let got = ingest::ingest(
+        &mut body,
+        ctx.state.blobs.as_ref(),
+        &spec,
+        None,
+        IngestLimits {
+            declared_len: Some(len),
+            max: MAX_PUT_SIZE,
+        },
+    )
+    .await?;
     let part = multipart::commit_part(&ctx, &upload, number, got).await?;
     let body = xml::CopyResult {
         xmlns: NS,
@@ -173,9 +250,18 @@ mod tests {
 
     #[test]
     fn copy_source_forms() {
-        assert_eq!(parse_copy_source("/b/a%20b/c%3Fd").unwrap(), ("b".into(), "a b/c?d".into()));
-        assert_eq!(parse_copy_source("b/k%C3%A9").unwrap(), ("b".into(), "ké".into()));
-        assert_eq!(parse_copy_source("b/k?versionId=null").unwrap(), ("b".into(), "k".into()));
+        assert_eq!(
+            parse_copy_source("/b/a%20b/c%3Fd").unwrap(),
+            ("b".into(), "a b/c?d".into())
+        );
+        assert_eq!(
+            parse_copy_source("b/k%C3%A9").unwrap(),
+            ("b".into(), "ké".into())
+        );
+        assert_eq!(
+            parse_copy_source("b/k?versionId=null").unwrap(),
+            ("b".into(), "k".into())
+        );
         assert!(parse_copy_source("b").is_err());
         assert!(parse_copy_source("/b/").is_err());
     }

@@ -21,7 +21,14 @@ pub(crate) async fn release(ctx: &Ctx, blobs: Vec<String>) {
 
 pub async fn delete_object(ctx: Ctx) -> S3Result<Response> {
     validate_key(&ctx.key)?;
-    let out = ctx.state.meta.apply(Command::DeleteObject { bucket: ctx.bucket.clone(), key: ctx.key.clone() }).await?;
+    let out = ctx
+        .state
+        .meta
+        .apply(Command::DeleteObject {
+            bucket: ctx.bucket.clone(),
+            key: ctx.key.clone(),
+        })
+        .await?;
     release(&ctx, out.released_blobs).await;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
@@ -30,7 +37,9 @@ pub async fn delete_objects(mut ctx: Ctx) -> S3Result<Response> {
     let body = ctx.body.collect_limited(2 * 1024 * 1024).await?;
     // S3 requires an integrity header on this call; modern SDKs send a CRC, older ones MD5.
     let has_integrity = ctx.headers.contains_key("content-md5")
-        || crate::checksum::ALL.iter().any(|a| ctx.headers.contains_key(crate::checksum::header_name(*a)))
+        || crate::checksum::ALL
+            .iter()
+            .any(|a| ctx.headers.contains_key(crate::checksum::header_name(*a)))
         || ctx.headers.contains_key("x-amz-trailer");
     if !has_integrity {
         return Err(S3Error::with_message(
@@ -47,7 +56,10 @@ pub async fn delete_objects(mut ctx: Ctx) -> S3Result<Response> {
     }
     let req: xml::DeleteRequest = xml::from_xml(&body)?;
     if req.object.len() > 1000 {
-        return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema"));
+        return Err(S3Error::with_message(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ));
     }
     require_bucket(&ctx).await?;
     let quiet = req.quiet.unwrap_or(false);
@@ -55,22 +67,43 @@ pub async fn delete_objects(mut ctx: Ctx) -> S3Result<Response> {
     let mut errors = Vec::new();
     for obj in req.object {
         if let Err(e) = validate_key(&obj.key) {
-            errors.push(xml::DeleteErrorEntry { key: obj.key, code: e.code.as_str().into(), message: e.message });
+            errors.push(xml::DeleteErrorEntry {
+                key: obj.key,
+                code: e.code.as_str().into(),
+                message: e.message,
+            });
             continue;
         }
-        let cmd = Command::DeleteObject { bucket: ctx.bucket.clone(), key: obj.key.clone() };
+        let cmd = Command::DeleteObject {
+            bucket: ctx.bucket.clone(),
+            key: obj.key.clone(),
+        };
         match ctx.state.meta.apply(cmd).await {
             Ok(out) => {
                 release(&ctx, out.released_blobs).await;
                 if !quiet {
-                    deleted.push(xml::DeletedEntry { key: obj.key, version_id: obj.version_id });
+                    deleted.push(xml::DeletedEntry {
+                        key: obj.key,
+                        version_id: obj.version_id,
+                    });
                 }
             }
             Err(e) => {
                 let e = S3Error::from(e);
-                errors.push(xml::DeleteErrorEntry { key: obj.key, code: e.code.as_str().into(), message: e.message });
+                errors.push(xml::DeleteErrorEntry {
+                    key: obj.key,
+                    code: e.code.as_str().into(),
+                    message: e.message,
+                });
             }
         }
     }
-    xml_response("DeleteResult", &xml::DeleteResult { xmlns: NS, deleted, error: errors })
+    xml_response(
+        "DeleteResult",
+        &xml::DeleteResult {
+            xmlns: NS,
+            deleted,
+            error: errors,
+        },
+    )
 }

@@ -36,7 +36,13 @@ fn part_range(v: &ObjectVersion, number: u32) -> Option<(ByteRange, usize)> {
             if p.size == 0 {
                 return None;
             }
-            return Some((ByteRange { start: offset, end: offset + p.size - 1 }, parts.len()));
+            return Some((
+                ByteRange {
+                    start: offset,
+                    end: offset + p.size - 1,
+                },
+                parts.len(),
+            ));
         }
         offset += p.size;
     }
@@ -63,7 +69,11 @@ pub(crate) fn object_headers(h: &mut HeaderMap, v: &ObjectVersion) {
     insert(h, "last-modified", &http_date(v.last_modified));
     insert(h, "accept-ranges", "bytes");
     let c = &v.headers;
-    insert(h, "content-type", c.content_type.as_deref().unwrap_or("binary/octet-stream"));
+    insert(
+        h,
+        "content-type",
+        c.content_type.as_deref().unwrap_or("binary/octet-stream"),
+    );
     for (name, value) in [
         ("content-encoding", &c.content_encoding),
         ("content-disposition", &c.content_disposition),
@@ -76,9 +86,10 @@ pub(crate) fn object_headers(h: &mut HeaderMap, v: &ObjectVersion) {
         }
     }
     for (k, val) in &v.user_meta {
-        if let (Ok(name), Ok(value)) =
-            (http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()), http::HeaderValue::from_str(val))
-        {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()),
+            http::HeaderValue::from_str(val),
+        ) {
             h.insert(name, value);
         }
     }
@@ -122,17 +133,22 @@ pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
     if let Some(count) = parts_count {
         insert(h, "x-amz-mp-parts-count", &count.to_string());
     }
-    let checksum_mode = header_str(&ctx.headers, "x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"));
+    let checksum_mode = header_str(&ctx.headers, "x-amz-checksum-mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"));
     if checksum_mode {
         if let Some(n) = part {
-            let pc = v.parts.as_ref().and_then(|ps| ps.iter().find(|p| p.number == n)).and_then(|p| p.checksum.clone());
+            let pc = v
+                .parts
+                .as_ref()
+                .and_then(|ps| ps.iter().find(|p| p.number == n))
+                .and_then(|p| p.checksum.clone());
             if let (Some(c), Some(value)) = (&v.checksum, pc) {
                 insert(h, checksum::header_name(c.algorithm), &value);
             }
-        } else if range.is_none() {
-            if let Some(c) = &v.checksum {
-                crate::ops::put::checksum_headers(h, c);
-            }
+        } else if range.is_none()
+            && let Some(c) = &v.checksum
+        {
+            crate::ops::put::checksum_headers(h, c);
         }
     }
     // response-* query parameters override the stored headers (signed requests only,
@@ -152,11 +168,19 @@ pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
     let len = range.map(|r| r.len()).unwrap_or(v.size);
     insert(h, "content-length", &len.to_string());
     if let Some(r) = range {
-        insert(h, "content-range", &format!("bytes {}-{}/{}", r.start, r.end, v.size));
+        insert(
+            h,
+            "content-range",
+            &format!("bytes {}-{}/{}", r.start, r.end, v.size),
+        );
         *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
     } else if part.is_some() {
         *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-        insert(resp.headers_mut(), "content-range", &format!("bytes 0-{}/{}", v.size.saturating_sub(1), v.size));
+        insert(
+            resp.headers_mut(),
+            "content-range",
+            &format!("bytes 0-{}/{}", v.size.saturating_sub(1), v.size),
+        );
     }
     if !head && len > 0 {
         let stream = ops::object_stream(&ctx.state.blobs, &v, range).await?;
@@ -172,14 +196,28 @@ pub async fn get_object_acl(ctx: Ctx) -> S3Result<Response> {
 
 pub async fn get_object_tagging(ctx: Ctx) -> S3Result<Response> {
     let v = current_version(&ctx).await?;
-    let tag = v.tags.into_iter().map(|(key, value)| xml::Tag { key, value }).collect();
-    xml_response("Tagging", &xml::Tagging { xmlns: NS, tag_set: xml::TagSet { tag } })
+    let tag = v
+        .tags
+        .into_iter()
+        .map(|(key, value)| xml::Tag { key, value })
+        .collect();
+    xml_response(
+        "Tagging",
+        &xml::Tagging {
+            xmlns: NS,
+            tag_set: xml::TagSet { tag },
+        },
+    )
 }
 
 pub async fn get_object_attributes(ctx: Ctx) -> S3Result<Response> {
     let v = current_version(&ctx).await?;
     conditions::check_read(&ctx.headers, &v.etag, v.last_modified).map_err(|e| {
-        if e.code == S3ErrorCode::NotModified { S3Error::new(S3ErrorCode::NotModified) } else { e }
+        if e.code == S3ErrorCode::NotModified {
+            S3Error::new(S3ErrorCode::NotModified)
+        } else {
+            e
+        }
     })?;
     let wanted: Vec<String> = ctx
         .headers
@@ -197,36 +235,52 @@ pub async fn get_object_attributes(ctx: Ctx) -> S3Result<Response> {
         ));
     }
     let want = |n: &str| wanted.iter().any(|w| w == n);
-    let max_parts: usize = header_str(&ctx.headers, "x-amz-max-parts").and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let marker: u32 = header_str(&ctx.headers, "x-amz-part-number-marker").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let checksum = v.checksum.as_ref().filter(|_| want("Checksum")).map(|c| xml::AttributesChecksum {
-        checksums: xml::ObjectChecksums::single(c.algorithm, c.value.clone()),
-        checksum_type: checksum::type_name(c.kind).into(),
-    });
-    let object_parts = v.parts.as_ref().filter(|_| want("ObjectParts")).map(|parts| {
-        let alg = v.checksum.as_ref().filter(|c| c.kind == ChecksumType::Composite).map(|c| c.algorithm);
-        let rest: Vec<_> = parts.iter().filter(|p| p.number > marker).collect();
-        let truncated = rest.len() > max_parts;
-        let page: Vec<_> = rest.into_iter().take(max_parts).collect();
-        xml::AttributesParts {
-            total_parts_count: parts.len(),
-            part_number_marker: marker,
-            next_part_number_marker: page.last().map(|p| p.number),
-            max_parts,
-            is_truncated: truncated,
-            parts: page
-                .iter()
-                .map(|p| xml::AttributesPart {
-                    part_number: p.number,
-                    size: p.size,
-                    checksums: match (alg, &p.checksum) {
-                        (Some(a), Some(c)) => xml::ObjectChecksums::single(a, c.clone()),
-                        _ => xml::ObjectChecksums::default(),
-                    },
-                })
-                .collect(),
-        }
-    });
+    let max_parts: usize = header_str(&ctx.headers, "x-amz-max-parts")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let marker: u32 = header_str(&ctx.headers, "x-amz-part-number-marker")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let checksum =
+        v.checksum
+            .as_ref()
+            .filter(|_| want("Checksum"))
+            .map(|c| xml::AttributesChecksum {
+                checksums: xml::ObjectChecksums::single(c.algorithm, c.value.clone()),
+                checksum_type: checksum::type_name(c.kind).into(),
+            });
+    let object_parts = v
+        .parts
+        .as_ref()
+        .filter(|_| want("ObjectParts"))
+        .map(|parts| {
+            let alg = v
+                .checksum
+                .as_ref()
+                .filter(|c| c.kind == ChecksumType::Composite)
+                .map(|c| c.algorithm);
+            let rest: Vec<_> = parts.iter().filter(|p| p.number > marker).collect();
+            let truncated = rest.len() > max_parts;
+            let page: Vec<_> = rest.into_iter().take(max_parts).collect();
+            xml::AttributesParts {
+                total_parts_count: parts.len(),
+                part_number_marker: marker,
+                next_part_number_marker: page.last().map(|p| p.number),
+                max_parts,
+                is_truncated: truncated,
+                parts: page
+                    .iter()
+                    .map(|p| xml::AttributesPart {
+                        part_number: p.number,
+                        size: p.size,
+                        checksums: match (alg, &p.checksum) {
+                            (Some(a), Some(c)) => xml::ObjectChecksums::single(a, c.clone()),
+                            _ => xml::ObjectChecksums::default(),
+                        },
+                    })
+                    .collect(),
+            }
+        });
     let body = xml::GetObjectAttributesResponse {
         etag: want("ETag").then(|| v.etag.clone()),
         checksum,
@@ -235,6 +289,10 @@ pub async fn get_object_attributes(ctx: Ctx) -> S3Result<Response> {
         object_size: want("ObjectSize").then_some(v.size),
     };
     let mut r = xml_response("GetObjectAttributesResponse", &body)?;
-    insert(r.headers_mut(), "last-modified", &http_date(v.last_modified));
+    insert(
+        r.headers_mut(),
+        "last-modified",
+        &http_date(v.last_modified),
+    );
     Ok(r)
 }

@@ -17,7 +17,9 @@ pub(crate) fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -32,7 +34,10 @@ impl Encoder {
         match ctx.query.get("encoding-type") {
             None => Ok(Encoder(false)),
             Some(t) if t.eq_ignore_ascii_case("url") => Ok(Encoder(true)),
-            Some(_) => Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid Encoding Method specified in Request")),
+            Some(_) => Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "Invalid Encoding Method specified in Request",
+            )),
         }
     }
     pub(crate) fn enc(&self, s: &str) -> String {
@@ -46,11 +51,19 @@ impl Encoder {
 pub(crate) fn max_keys(ctx: &Ctx, param: &str) -> S3Result<usize> {
     match ctx.query.get(param) {
         None => Ok(1000),
-        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).map(|n| n.min(1000) as usize).ok_or_else(|| {
-            S3Error::with_message(S3ErrorCode::InvalidArgument, "Provided max-keys not an integer or within integer range")
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(|n| n.min(1000) as usize)
+            .ok_or_else(|| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "Provided max-keys not an integer or within integer range",
+                )
                 .extra("ArgumentName", param.to_string())
                 .extra("ArgumentValue", s.to_string())
-        }),
+            }),
     }
 }
 
@@ -67,24 +80,41 @@ fn render(ctx: &Ctx, page: ListPage, enc: &Encoder, owner: bool) -> Page {
     let mut prefixes = Vec::new();
     for e in page.entries {
         match e {
-            ListedEntry::Prefix(p) => prefixes.push(xml::CommonPrefix { prefix: enc.enc(&p) }),
+            ListedEntry::Prefix(p) => prefixes.push(xml::CommonPrefix {
+                prefix: enc.enc(&p),
+            }),
             ListedEntry::Object(v) => contents.push(xml::ListObjectsEntry {
                 key: enc.enc(&v.key),
                 last_modified: iso8601(v.last_modified),
                 etag: quoted(&v.etag),
-                checksum_algorithm: v.checksum.iter().map(|c| checksum::algorithm_name(c.algorithm).to_string()).collect(),
-                checksum_type: v.checksum.as_ref().map(|c| checksum::type_name(c.kind).to_string()),
+                checksum_algorithm: v
+                    .checksum
+                    .iter()
+                    .map(|c| checksum::algorithm_name(c.algorithm).to_string())
+                    .collect(),
+                checksum_type: v
+                    .checksum
+                    .as_ref()
+                    .map(|c| checksum::type_name(c.kind).to_string()),
                 size: v.size,
                 owner: owner.then(|| ctx.state.owner_xml()),
                 storage_class: v.storage_class.clone(),
             }),
         }
     }
-    Page { contents, prefixes, last, truncated: page.truncated }
+    Page {
+        contents,
+        prefixes,
+        last,
+        truncated: page.truncated,
+    }
 }
 
 fn delimiter(ctx: &Ctx) -> Option<String> {
-    ctx.query.get("delimiter").filter(|d| !d.is_empty()).map(str::to_string)
+    ctx.query
+        .get("delimiter")
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
 }
 
 pub async fn list_objects_v1(ctx: Ctx) -> S3Result<Response> {
@@ -94,7 +124,12 @@ pub async fn list_objects_v1(ctx: Ctx) -> S3Result<Response> {
     let prefix = ctx.query.get("prefix").unwrap_or("").to_string();
     let marker = ctx.query.get("marker").unwrap_or("").to_string();
     let delim = delimiter(&ctx);
-    let q = ListQuery { prefix: prefix.clone(), delimiter: delim.clone(), after: (!marker.is_empty()).then(|| marker.clone()), max };
+    let q = ListQuery {
+        prefix: prefix.clone(),
+        delimiter: delim.clone(),
+        after: (!marker.is_empty()).then(|| marker.clone()),
+        max,
+    };
     let page = ctx.state.meta.list_objects(&ctx.bucket, q).await?;
     let p = render(&ctx, page, &enc, true);
     let body = xml::ListBucketResultV1 {
@@ -119,19 +154,34 @@ pub async fn list_objects_v2(ctx: Ctx) -> S3Result<Response> {
     require_bucket(&ctx).await?;
     let prefix = ctx.query.get("prefix").unwrap_or("").to_string();
     let delim = delimiter(&ctx);
-    let start_after = ctx.query.get("start-after").filter(|s| !s.is_empty()).map(str::to_string);
+    let start_after = ctx
+        .query
+        .get("start-after")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     let token = ctx.query.get("continuation-token").map(str::to_string);
     let after = match &token {
         Some(t) => Some(
             B64.decode(t)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidArgument, "The continuation token provided is incorrect").extra("ArgumentName", "continuation-token"))?,
+                .ok_or_else(|| {
+                    S3Error::with_message(
+                        S3ErrorCode::InvalidArgument,
+                        "The continuation token provided is incorrect",
+                    )
+                    .extra("ArgumentName", "continuation-token")
+                })?,
         ),
         None => start_after.clone(),
     };
     let fetch_owner = ctx.query.get("fetch-owner") == Some("true");
-    let q = ListQuery { prefix: prefix.clone(), delimiter: delim.clone(), after, max };
+    let q = ListQuery {
+        prefix: prefix.clone(),
+        delimiter: delim.clone(),
+        after,
+        max,
+    };
     let page = ctx.state.meta.list_objects(&ctx.bucket, q).await?;
     let p = render(&ctx, page, &enc, fetch_owner);
     let body = xml::ListBucketResultV2 {
@@ -140,7 +190,10 @@ pub async fn list_objects_v2(ctx: Ctx) -> S3Result<Response> {
         prefix: enc.enc(&prefix),
         start_after: start_after.map(|s| enc.enc(&s)),
         continuation_token: token,
-        next_continuation_token: p.last.filter(|_| p.truncated).map(|l| B64.encode(l.as_bytes())),
+        next_continuation_token: p
+            .last
+            .filter(|_| p.truncated)
+            .map(|l| B64.encode(l.as_bytes())),
         key_count: p.contents.len() + p.prefixes.len(),
         max_keys: max,
         delimiter: delim.map(|d| enc.enc(&d)),

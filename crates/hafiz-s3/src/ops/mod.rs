@@ -38,7 +38,11 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
             bucket::not_configured(ctx, S3ErrorCode::NoSuchBucketPolicy).await
         }
         Op::GetBucketEncryption => {
-            bucket::not_configured(ctx, S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError).await
+            bucket::not_configured(
+                ctx,
+                S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
+            )
+            .await
         }
         Op::GetBucketTagging => bucket::not_configured(ctx, S3ErrorCode::NoSuchTagSet).await,
         Op::ListObjects => list::list_objects_v1(ctx).await,
@@ -81,7 +85,10 @@ pub(crate) fn validate_key(key: &str) -> S3Result<()> {
             .extra("MaxSizeAllowed", "1024"));
     }
     if key.contains('\0') {
-        return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Object key must not contain NUL"));
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Object key must not contain NUL",
+        ));
     }
     Ok(())
 }
@@ -93,7 +100,11 @@ pub(crate) fn content_headers(h: &HeaderMap) -> ContentHeaders {
         content_encoding: get("content-encoding")
             .map(|v| {
                 // aws-chunked is transfer framing, not part of the object's encoding.
-                v.split(',').map(str::trim).filter(|e| !e.eq_ignore_ascii_case("aws-chunked")).collect::<Vec<_>>().join(",")
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.eq_ignore_ascii_case("aws-chunked"))
+                    .collect::<Vec<_>>()
+                    .join(",")
             })
             .filter(|v| !v.is_empty()),
         content_disposition: get("content-disposition"),
@@ -123,8 +134,17 @@ pub(crate) fn user_metadata(h: &HeaderMap) -> S3Result<Vec<(String, String)>> {
 }
 
 const STORAGE_CLASSES: &[&str] = &[
-    "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
-    "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE",
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
 ];
 
 pub(crate) fn storage_class(h: &HeaderMap) -> S3Result<String> {
@@ -137,8 +157,14 @@ pub(crate) fn storage_class(h: &HeaderMap) -> S3Result<String> {
 
 /// `x-amz-tagging: k1=v1&k2=v2`, with S3's limits.
 pub(crate) fn tagging(h: &HeaderMap) -> S3Result<Vec<(String, String)>> {
-    let Some(raw) = header_str(h, "x-amz-tagging") else { return Ok(Vec::new()) };
-    let dec = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let Some(raw) = header_str(h, "x-amz-tagging") else {
+        return Ok(Vec::new());
+    };
+    let dec = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let tags: Vec<(String, String)> = raw
         .split('&')
         .filter(|p| !p.is_empty())
@@ -148,14 +174,23 @@ pub(crate) fn tagging(h: &HeaderMap) -> S3Result<Vec<(String, String)>> {
         })
         .collect();
     if tags.len() > 10 {
-        return Err(S3Error::with_message(S3ErrorCode::InvalidTag, "Object tags cannot be greater than 10"));
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidTag,
+            "Object tags cannot be greater than 10",
+        ));
     }
     for (i, (k, v)) in tags.iter().enumerate() {
         if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
-            return Err(S3Error::with_message(S3ErrorCode::InvalidTag, "The TagKey you have provided is invalid"));
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidTag,
+                "The TagKey you have provided is invalid",
+            ));
         }
         if tags[..i].iter().any(|(k2, _)| k2 == k) {
-            return Err(S3Error::with_message(S3ErrorCode::InvalidTag, "Cannot provide multiple Tags with the same key"));
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidTag,
+                "Cannot provide multiple Tags with the same key",
+            ));
         }
     }
     Ok(tags)
@@ -174,8 +209,14 @@ pub(crate) fn insert(h: &mut HeaderMap, name: &'static str, value: &str) {
 /// Turn a finished blob into the span metadata keeps.
 pub(crate) fn span_of(stored: StoredBlob) -> BlobSpan {
     match stored {
-        StoredBlob::Inline(b) => BlobSpan { size: b.len() as u64, location: BlobLocation::Inline(b.to_vec()) },
-        StoredBlob::Stored { id, size } => BlobSpan { location: BlobLocation::Stored(id), size },
+        StoredBlob::Inline(b) => BlobSpan {
+            size: b.len() as u64,
+            location: BlobLocation::Inline(b.to_vec()),
+        },
+        StoredBlob::Stored { id, size } => BlobSpan {
+            location: BlobLocation::Stored(id),
+            size,
+        },
     }
 }
 
@@ -199,7 +240,10 @@ pub(crate) async fn object_stream(
         None => (0, version.size),
     };
     let spans: Vec<BlobSpan> = match &version.data {
-        ObjectData::Inline(b) => vec![BlobSpan { location: BlobLocation::Inline(b.clone()), size: b.len() as u64 }],
+        ObjectData::Inline(b) => vec![BlobSpan {
+            location: BlobLocation::Inline(b.clone()),
+            size: b.len() as u64,
+        }],
         ObjectData::Blobs(s) => s.clone(),
     };
     let mut streams: Vec<PayloadStream> = Vec::new();

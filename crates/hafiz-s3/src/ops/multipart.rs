@@ -25,9 +25,12 @@ pub(crate) fn part_number_param(ctx: &Ctx) -> S3Result<u32> {
     let raw = ctx.query.get("partNumber").unwrap_or("");
     match raw.parse::<u32>() {
         Ok(n) if (1..=MAX_PARTS).contains(&n) => Ok(n),
-        _ => Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
-            .extra("ArgumentName", "partNumber")
-            .extra("ArgumentValue", raw)),
+        _ => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive",
+        )
+        .extra("ArgumentName", "partNumber")
+        .extra("ArgumentValue", raw)),
     }
 }
 
@@ -36,11 +39,17 @@ fn upload_id(ctx: &Ctx) -> &str {
 }
 
 pub(crate) async fn require_upload(ctx: &Ctx) -> S3Result<UploadInfo> {
-    match ctx.state.meta.upload(&ctx.bucket, &ctx.key, upload_id(ctx)).await? {
+    match ctx
+        .state
+        .meta
+        .upload(&ctx.bucket, &ctx.key, upload_id(ctx))
+        .await?
+    {
         Some(u) => Ok(u),
         None => {
             require_bucket(ctx).await?;
-            Err(S3Error::new(S3ErrorCode::NoSuchUpload).extra("UploadId", upload_id(ctx).to_string()))
+            Err(S3Error::new(S3ErrorCode::NoSuchUpload)
+                .extra("UploadId", upload_id(ctx).to_string()))
         }
     }
 }
@@ -56,18 +65,34 @@ fn default_type(alg: ChecksumAlgorithm) -> ChecksumType {
 pub async fn create(ctx: Ctx) -> S3Result<Response> {
     validate_key(&ctx.key)?;
     let h = &ctx.headers;
-    let checksum_algorithm = header_str(h, "x-amz-checksum-algorithm").map(checksum::parse_algorithm).transpose()?;
-    let checksum_type = header_str(h, "x-amz-checksum-type").map(checksum::parse_type).transpose()?;
+    let checksum_algorithm = header_str(h, "x-amz-checksum-algorithm")
+        .map(checksum::parse_algorithm)
+        .transpose()?;
+    let checksum_type = header_str(h, "x-amz-checksum-type")
+        .map(checksum::parse_type)
+        .transpose()?;
     let checksum_type = match (checksum_algorithm, checksum_type) {
         (Some(a), None) => Some(default_type(a)),
-        (Some(a), Some(ChecksumType::FullObject)) if matches!(a, ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256) => {
-            return Err(S3Error::with_message(S3ErrorCode::InvalidRequest, "The FULL_OBJECT checksum type cannot be used with the sha1 or sha256 checksum algorithm"));
+        (
+            Some(ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256),
+            Some(ChecksumType::FullObject),
+        ) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                "The FULL_OBJECT checksum type cannot be used with the sha1 or sha256 checksum algorithm",
+            ));
         }
         (Some(ChecksumAlgorithm::Crc64Nvme), Some(ChecksumType::Composite)) => {
-            return Err(S3Error::with_message(S3ErrorCode::InvalidRequest, "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm."));
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.",
+            ));
         }
         (None, Some(_)) => {
-            return Err(S3Error::with_message(S3ErrorCode::InvalidRequest, "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."));
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+            ));
         }
         (_, t) => t,
     };
@@ -87,30 +112,57 @@ pub async fn create(ctx: Ctx) -> S3Result<Response> {
     ctx.state.meta.apply(Command::CreateUpload(info)).await?;
     let mut r = xml_response(
         "InitiateMultipartUploadResult",
-        &xml::InitiateMultipartUploadResult { xmlns: NS, bucket: ctx.bucket.clone(), key: ctx.key.clone(), upload_id },
+        &xml::InitiateMultipartUploadResult {
+            xmlns: NS,
+            bucket: ctx.bucket.clone(),
+            key: ctx.key.clone(),
+            upload_id,
+        },
     )?;
     if let (Some(a), Some(t)) = (checksum_algorithm, checksum_type) {
-        insert(r.headers_mut(), "x-amz-checksum-algorithm", checksum::algorithm_name(a));
-        insert(r.headers_mut(), "x-amz-checksum-type", checksum::type_name(t));
+        insert(
+            r.headers_mut(),
+            "x-amz-checksum-algorithm",
+            checksum::algorithm_name(a),
+        );
+        insert(
+            r.headers_mut(),
+            "x-amz-checksum-type",
+            checksum::type_name(t),
+        );
     }
     Ok(r)
 }
 
 /// Record an ingested part; the blob it replaces (same part number) is released.
-pub(crate) async fn commit_part(ctx: &Ctx, upload: &UploadInfo, number: u32, got: Ingested) -> S3Result<PartInfo> {
+pub(crate) async fn commit_part(
+    ctx: &Ctx,
+    upload: &UploadInfo,
+    number: u32,
+    got: Ingested,
+) -> S3Result<PartInfo> {
     let part = PartInfo {
         number,
         size: got.size,
         etag: got.md5_hex,
         last_modified: now_millis(),
-        checksum: Some(Checksum { algorithm: got.checksum_algorithm, value: got.checksum, kind: ChecksumType::FullObject }),
+        checksum: Some(Checksum {
+            algorithm: got.checksum_algorithm,
+            value: got.checksum,
+            kind: ChecksumType::FullObject,
+        }),
         data: ops::span_of(got.stored),
     };
     let new_blob: Vec<String> = match &part.data.location {
         hafiz_meta::BlobLocation::Stored(id) => vec![id.clone()],
         hafiz_meta::BlobLocation::Inline(_) => vec![],
     };
-    let cmd = Command::PutPart { bucket: upload.bucket.clone(), key: upload.key.clone(), upload_id: upload.upload_id.clone(), part: part.clone() };
+    let cmd = Command::PutPart {
+        bucket: upload.bucket.clone(),
+        key: upload.key.clone(),
+        upload_id: upload.upload_id.clone(),
+        part: part.clone(),
+    };
     match ctx.state.meta.apply(cmd).await {
         Ok(out) => {
             ops::delete::release(ctx, out.released_blobs).await;
@@ -128,26 +180,48 @@ pub async fn upload_part(mut ctx: Ctx) -> S3Result<Response> {
     let number = part_number_param(&ctx)?;
     let upload = require_upload(&ctx).await?;
     let mut spec = ingest::checksum_spec(&ctx.headers)?;
-    if spec.expected == ExpectedChecksum::Compute && !ctx.headers.contains_key("x-amz-sdk-checksum-algorithm") {
-        spec.algorithm = upload.checksum_algorithm.unwrap_or(ChecksumAlgorithm::Crc64Nvme);
+    if spec.expected == ExpectedChecksum::Compute
+        && !ctx.headers.contains_key("x-amz-sdk-checksum-algorithm")
+    {
+        spec.algorithm = upload
+            .checksum_algorithm
+            .unwrap_or(ChecksumAlgorithm::Crc64Nvme);
     }
-    if let Some(a) = upload.checksum_algorithm {
-        if a != spec.algorithm {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidRequest,
-                format!("Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}", checksum::algorithm_name(a).to_lowercase(), checksum::algorithm_name(spec.algorithm).to_lowercase()),
-            ));
-        }
+    if let Some(a) = upload.checksum_algorithm
+        && a != spec.algorithm
+    {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                checksum::algorithm_name(a).to_lowercase(),
+                checksum::algorithm_name(spec.algorithm).to_lowercase()
+            ),
+        ));
     }
     let md5 = ingest::content_md5(&ctx.headers)?;
     let declared_len = ingest::declared_length(&ctx.headers)?;
     let state = ctx.state.clone();
-    let got = ingest::ingest(&mut ctx.body, state.blobs.as_ref(), &spec, md5, IngestLimits { declared_len, max: MAX_PUT_SIZE }).await?;
+    let got = ingest::ingest(
+        &mut ctx.body,
+        state.blobs.as_ref(),
+        &spec,
+        md5,
+        IngestLimits {
+            declared_len,
+            max: MAX_PUT_SIZE,
+        },
+    )
+    .await?;
     let part = commit_part(&ctx, &upload, number, got).await?;
     let mut r = empty_response(StatusCode::OK);
     insert(r.headers_mut(), "etag", &quoted(&part.etag));
     if let (Some(_), Some(c)) = (upload.checksum_algorithm, &part.checksum) {
-        insert(r.headers_mut(), checksum::header_name(c.algorithm), &c.value);
+        insert(
+            r.headers_mut(),
+            checksum::header_name(c.algorithm),
+            &c.value,
+        );
     }
     Ok(r)
 }
@@ -169,23 +243,45 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
     let req: xml::CompleteMultipartUpload = xml::from_xml(&body)?;
     let upload = require_upload(&ctx).await?;
     if req.part.is_empty() {
-        return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema"));
+        return Err(S3Error::with_message(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ));
     }
-    if req.part.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
+    if req
+        .part
+        .windows(2)
+        .any(|w| w[0].part_number >= w[1].part_number)
+    {
         return Err(S3Error::new(S3ErrorCode::InvalidPartOrder));
     }
-    let stored = ctx.state.meta.parts(&upload.upload_id, 0, MAX_PARTS as usize).await?;
-    let alg = upload.checksum_algorithm.unwrap_or(ChecksumAlgorithm::Crc64Nvme);
+    let stored = ctx
+        .state
+        .meta
+        .parts(&upload.upload_id, 0, MAX_PARTS as usize)
+        .await?;
+    let alg = upload
+        .checksum_algorithm
+        .unwrap_or(ChecksumAlgorithm::Crc64Nvme);
     let kind = upload.checksum_type.unwrap_or(ChecksumType::FullObject);
     let mut chosen: Vec<&PartInfo> = Vec::with_capacity(req.part.len());
     for (i, want) in req.part.iter().enumerate() {
         let etag = want.etag.trim().trim_matches('"');
-        let invalid = || S3Error::new(S3ErrorCode::InvalidPart).extra("UploadId", upload.upload_id.clone()).extra("PartNumber", want.part_number.to_string()).extra("ETag", etag.to_string());
-        let part = stored.iter().find(|p| p.number == want.part_number && p.etag == etag).ok_or_else(invalid)?;
-        if let (Some(sent), Some(have)) = (requested_part_checksum(want, alg), &part.checksum) {
-            if upload.checksum_algorithm.is_some() && sent.trim() != have.value {
-                return Err(invalid());
-            }
+        let invalid = || {
+            S3Error::new(S3ErrorCode::InvalidPart)
+                .extra("UploadId", upload.upload_id.clone())
+                .extra("PartNumber", want.part_number.to_string())
+                .extra("ETag", etag.to_string())
+        };
+        let part = stored
+            .iter()
+            .find(|p| p.number == want.part_number && p.etag == etag)
+            .ok_or_else(invalid)?;
+        if let (Some(sent), Some(have)) = (requested_part_checksum(want, alg), &part.checksum)
+            && upload.checksum_algorithm.is_some()
+            && sent.trim() != have.value
+        {
+            return Err(invalid());
         }
         if i + 1 < req.part.len() && part.size < MIN_PART_SIZE {
             return Err(S3Error::new(S3ErrorCode::EntityTooSmall)
@@ -204,13 +300,21 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
     let etag = format!("{}-{}", hex::encode(md5.finalize()), chosen.len());
     let part_sums: Option<Vec<(String, u64)>> = chosen
         .iter()
-        .map(|p| p.checksum.as_ref().filter(|c| c.algorithm == alg).map(|c| (c.value.clone(), p.size)))
+        .map(|p| {
+            p.checksum
+                .as_ref()
+                .filter(|c| c.algorithm == alg)
+                .map(|c| (c.value.clone(), p.size))
+        })
         .collect();
     let object_checksum = part_sums.and_then(|sums| checksum::combine_parts(alg, kind, &sums));
-    if let (Some(c), Some(sent)) = (&object_checksum, header_str(&ctx.headers, checksum::header_name(alg))) {
-        if kind == ChecksumType::FullObject && sent.trim() != c.value {
-            return Err(checksum::mismatch(alg));
-        }
+    if let (Some(c), Some(sent)) = (
+        &object_checksum,
+        header_str(&ctx.headers, checksum::header_name(alg)),
+    ) && kind == ChecksumType::FullObject
+        && sent.trim() != c.value
+    {
+        return Err(checksum::mismatch(alg));
     }
     let version = ObjectVersion {
         key: ctx.key.clone(),
@@ -226,7 +330,12 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
         parts: Some(
             chosen
                 .iter()
-                .map(|p| PartSummary { number: p.number, size: p.size, etag: p.etag.clone(), checksum: p.checksum.as_ref().map(|c| c.value.clone()) })
+                .map(|p| PartSummary {
+                    number: p.number,
+                    size: p.size,
+                    etag: p.etag.clone(),
+                    checksum: p.checksum.as_ref().map(|c| c.value.clone()),
+                })
                 .collect(),
         ),
         data: ObjectData::Blobs(chosen.iter().map(|p| p.data.clone()).collect()),
@@ -241,9 +350,10 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
     let out = ctx.state.meta.apply(cmd).await?;
     ops::delete::release(&ctx, out.released_blobs).await;
     let (checksums, checksum_type) = match &object_checksum {
-        Some(c) if upload.checksum_algorithm.is_some() => {
-            (xml::ObjectChecksums::single(c.algorithm, c.value.clone()), Some(checksum::type_name(c.kind).to_string()))
-        }
+        Some(c) if upload.checksum_algorithm.is_some() => (
+            xml::ObjectChecksums::single(c.algorithm, c.value.clone()),
+            Some(checksum::type_name(c.kind).to_string()),
+        ),
         _ => (xml::ObjectChecksums::default(), None),
     };
     let host = header_str(&ctx.headers, "host").unwrap_or("localhost");
@@ -251,7 +361,11 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
         "CompleteMultipartUploadResult",
         &xml::CompleteMultipartUploadResult {
             xmlns: NS,
-            location: format!("http://{host}/{}/{}", ctx.bucket, crate::ops::list::url_encode(&ctx.key)),
+            location: format!(
+                "http://{host}/{}/{}",
+                ctx.bucket,
+                crate::ops::list::url_encode(&ctx.key)
+            ),
             bucket: ctx.bucket.clone(),
             key: ctx.key.clone(),
             etag: quoted(&etag),
@@ -268,7 +382,11 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
 pub async fn abort(ctx: Ctx) -> S3Result<Response> {
     validate_key(&ctx.key)?;
     require_bucket(&ctx).await?;
-    let cmd = Command::AbortUpload { bucket: ctx.bucket.clone(), key: ctx.key.clone(), upload_id: upload_id(&ctx).to_string() };
+    let cmd = Command::AbortUpload {
+        bucket: ctx.bucket.clone(),
+        key: ctx.key.clone(),
+        upload_id: upload_id(&ctx).to_string(),
+    };
     let out = ctx.state.meta.apply(cmd).await?;
     ops::delete::release(&ctx, out.released_blobs).await;
     Ok(empty_response(StatusCode::NO_CONTENT))
@@ -278,8 +396,16 @@ pub async fn list_parts(ctx: Ctx) -> S3Result<Response> {
     validate_key(&ctx.key)?;
     let upload = require_upload(&ctx).await?;
     let max = crate::ops::list::max_keys(&ctx, "max-parts")?;
-    let marker: u32 = ctx.query.get("part-number-marker").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let mut parts = ctx.state.meta.parts(&upload.upload_id, marker, max + 1).await?;
+    let marker: u32 = ctx
+        .query
+        .get("part-number-marker")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut parts = ctx
+        .state
+        .meta
+        .parts(&upload.upload_id, marker, max + 1)
+        .await?;
     let truncated = parts.len() > max;
     parts.truncate(max);
     let body = xml::ListPartsResult {
@@ -291,7 +417,9 @@ pub async fn list_parts(ctx: Ctx) -> S3Result<Response> {
         next_part_number_marker: parts.last().map(|p| p.number),
         max_parts: max,
         is_truncated: truncated,
-        checksum_algorithm: upload.checksum_algorithm.map(|a| checksum::algorithm_name(a).into()),
+        checksum_algorithm: upload
+            .checksum_algorithm
+            .map(|a| checksum::algorithm_name(a).into()),
         checksum_type: upload.checksum_type.map(|t| checksum::type_name(t).into()),
         initiator: ctx.state.owner_xml(),
         owner: ctx.state.owner_xml(),
@@ -304,7 +432,9 @@ pub async fn list_parts(ctx: Ctx) -> S3Result<Response> {
                 etag: quoted(&p.etag),
                 size: p.size,
                 checksums: match (upload.checksum_algorithm, &p.checksum) {
-                    (Some(_), Some(c)) => xml::ObjectChecksums::single(c.algorithm, c.value.clone()),
+                    (Some(_), Some(c)) => {
+                        xml::ObjectChecksums::single(c.algorithm, c.value.clone())
+                    }
                     _ => xml::ObjectChecksums::default(),
                 },
             })
@@ -318,19 +448,46 @@ pub async fn list_uploads(ctx: Ctx) -> S3Result<Response> {
     let max = crate::ops::list::max_keys(&ctx, "max-uploads")?;
     require_bucket(&ctx).await?;
     let prefix = ctx.query.get("prefix").unwrap_or("").to_string();
-    let delimiter = ctx.query.get("delimiter").filter(|d| !d.is_empty()).map(str::to_string);
-    let key_marker = ctx.query.get("key-marker").filter(|s| !s.is_empty()).map(str::to_string);
-    let upload_id_marker = ctx.query.get("upload-id-marker").filter(|s| !s.is_empty()).map(str::to_string);
-    let q = UploadListQuery { prefix: prefix.clone(), delimiter: delimiter.clone(), key_marker: key_marker.clone(), upload_id_marker: upload_id_marker.clone(), max };
+    let delimiter = ctx
+        .query
+        .get("delimiter")
+        .filter(|d| !d.is_empty())
+        .map(str::to_string);
+    let key_marker = ctx
+        .query
+        .get("key-marker")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let upload_id_marker = ctx
+        .query
+        .get("upload-id-marker")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let q = UploadListQuery {
+        prefix: prefix.clone(),
+        delimiter: delimiter.clone(),
+        key_marker: key_marker.clone(),
+        upload_id_marker: upload_id_marker.clone(),
+        max,
+    };
     let page = ctx.state.meta.list_uploads(&ctx.bucket, q).await?;
-    let last = page.uploads.last().map(|u| (u.key.clone(), u.upload_id.clone()));
+    let last = page
+        .uploads
+        .last()
+        .map(|u| (u.key.clone(), u.upload_id.clone()));
     let body = xml::ListMultipartUploadsResult {
         xmlns: NS,
         bucket: ctx.bucket.clone(),
         key_marker: enc.enc(key_marker.as_deref().unwrap_or("")),
         upload_id_marker: upload_id_marker.unwrap_or_default(),
-        next_key_marker: last.as_ref().filter(|_| page.truncated).map(|(k, _)| enc.enc(k)),
-        next_upload_id_marker: last.as_ref().filter(|_| page.truncated).map(|(_, u)| u.clone()),
+        next_key_marker: last
+            .as_ref()
+            .filter(|_| page.truncated)
+            .map(|(k, _)| enc.enc(k)),
+        next_upload_id_marker: last
+            .as_ref()
+            .filter(|_| page.truncated)
+            .map(|(_, u)| u.clone()),
         prefix: enc.enc(&prefix),
         delimiter: delimiter.map(|d| enc.enc(&d)),
         max_uploads: max,
@@ -346,11 +503,19 @@ pub async fn list_uploads(ctx: Ctx) -> S3Result<Response> {
                 owner: ctx.state.owner_xml(),
                 storage_class: u.storage_class,
                 initiated: iso8601(u.initiated),
-                checksum_algorithm: u.checksum_algorithm.map(|a| checksum::algorithm_name(a).into()),
+                checksum_algorithm: u
+                    .checksum_algorithm
+                    .map(|a| checksum::algorithm_name(a).into()),
                 checksum_type: u.checksum_type.map(|t| checksum::type_name(t).into()),
             })
             .collect(),
-        common_prefixes: page.prefixes.into_iter().map(|p| xml::CommonPrefix { prefix: enc.enc(&p) }).collect(),
+        common_prefixes: page
+            .prefixes
+            .into_iter()
+            .map(|p| xml::CommonPrefix {
+                prefix: enc.enc(&p),
+            })
+            .collect(),
     };
     xml_response("ListMultipartUploadsResult", &body)
 }

@@ -24,7 +24,9 @@ pub(crate) fn write_condition(h: &HeaderMap) -> S3Result<WriteCondition> {
         return Ok(WriteCondition::Absent);
     }
     if let Some(v) = header_str(h, "if-match") {
-        return Ok(WriteCondition::EtagMatches(v.trim().trim_matches('"').to_string()));
+        return Ok(WriteCondition::EtagMatches(
+            v.trim().trim_matches('"').to_string(),
+        ));
     }
     Ok(WriteCondition::None)
 }
@@ -53,10 +55,17 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
         state.blobs.as_ref(),
         &spec,
         md5,
-        IngestLimits { declared_len, max: MAX_PUT_SIZE },
+        IngestLimits {
+            declared_len,
+            max: MAX_PUT_SIZE,
+        },
     )
     .await?;
-    let checksum = Checksum { algorithm: got.checksum_algorithm, value: got.checksum, kind: ChecksumType::FullObject };
+    let checksum = Checksum {
+        algorithm: got.checksum_algorithm,
+        value: got.checksum,
+        kind: ChecksumType::FullObject,
+    };
     let version = ObjectVersion {
         key: ctx.key.clone(),
         version_id: "null".into(),
@@ -73,7 +82,11 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     };
     let etag = version.etag.clone();
     let new_blobs = version.blob_ids();
-    let cmd = Command::PutObject { bucket: ctx.bucket.clone(), version, condition };
+    let cmd = Command::PutObject {
+        bucket: ctx.bucket.clone(),
+        version,
+        condition,
+    };
     let out = match state.meta.apply(cmd).await {
         Ok(out) => out,
         Err(e) => {

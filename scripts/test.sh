@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust workspace's tests, then the end-to-end suite
-# against the freshly built binary.
+# Runs every test: the Rust workspace's tests, then the Python end-to-end
+# suite, both against the freshly built binary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+[[ "$target_dir" = /* ]] || target_dir="$PWD/$target_dir"
+export HAFIZ_BIN="$target_dir/debug/hafiz"
 
 cargo build -p hafiz
 if cargo nextest --version >/dev/null 2>&1; then
@@ -11,5 +15,4 @@ else
   cargo test --workspace
 fi
 
-target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
-HAFIZ_BIN="$target_dir/debug/hafiz" tests/py/run.sh
+tests/py/run.sh

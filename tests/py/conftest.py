@@ -86,9 +86,8 @@ class Server:
         return "\n".join(self.log().splitlines()[-n:])
 
     def start(self) -> "Server":
-        env = dict(os.environ)
-        env.pop("HAFIZ_ROOT_ACCESS_KEY", None)
-        env.pop("HAFIZ_ROOT_SECRET_KEY", None)
+        # Flags can also come from HAFIZ_* variables: only ours reach the server.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HAFIZ_")}
         if self.access_key is not None:
             env["HAFIZ_ROOT_ACCESS_KEY"] = self.access_key
         if self.secret_key is not None:
@@ -272,6 +271,13 @@ def s3(hafiz):
     return hafiz.client()
 
 
+@pytest.fixture(scope="session")
+def s3_once(hafiz):
+    """Like `s3` but without retries: boto3 retries some 400s (BadDigest),
+    which only slows down tests that expect them."""
+    return hafiz.client(retries={"total_max_attempts": 1})
+
+
 def unique_bucket_name(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
@@ -316,7 +322,7 @@ def _aws_executable() -> str:
 
 @pytest.fixture(scope="session")
 def aws(hafiz):
-    """aws(*args, check=True, timeout=180, endpoint=True) -> CompletedProcess."""
+    """aws(*args, check=True, timeout=180, endpoint=True, cwd=None, env_extra=None) -> CompletedProcess."""
     exe = _aws_executable()
     env = dict(os.environ)
     env.update(
@@ -329,14 +335,14 @@ def aws(hafiz):
         PYTHONUTF8="1",
     )
 
-    def run(*args: str, check: bool = True, timeout: float = 180, endpoint: bool = True, cwd=None):
+    def run(*args: str, check: bool = True, timeout: float = 180, endpoint: bool = True, cwd=None, env_extra=None):
         cmd = [exe]
         if endpoint:
             cmd += ["--endpoint-url", hafiz.endpoint]
         cmd += [str(a) for a in args]
         proc = subprocess.run(
             cmd,
-            env=env,
+            env={**env, **(env_extra or {})},
             capture_output=True,
             encoding="utf-8",
             errors="replace",

@@ -168,7 +168,7 @@ def test_single_small_part_is_fine(s3, bucket):
 
 def test_wrong_part_order(s3, bucket):
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="order")["UploadId"]
-    parts = upload_parts(s3, bucket, "order", upload_id, [os.urandom(5 * MIB), os.urandom(1000)])
+    parts = upload_parts(s3, bucket, "order", upload_id, [os.urandom(5 * MIB), os.urandom(5 * MIB)])
     with s3_error("InvalidPartOrder", 400):
         s3.complete_multipart_upload(
             Bucket=bucket, Key="order", UploadId=upload_id, MultipartUpload={"Parts": [parts[1], parts[0]]}

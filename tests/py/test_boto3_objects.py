@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import io
 import os
 
 import pytest
@@ -75,6 +76,22 @@ def test_empty_object_and_default_content_type(s3, bucket):
     assert got["ContentType"] == "binary/octet-stream"
 
 
+def test_expect_continue_empty_body_keeps_connection_usable(hafiz, bucket):
+    """boto3 sends `Expect: 100-continue` for file-like bodies, even empty
+    ones. If the server answers such a request with its final status and no
+    `100 Continue`, botocore keeps that status line around and misreads the
+    next response on the same keep-alive connection (then hangs until its
+    read timeout). `aws s3 sync` of a tree holding an empty file hits this.
+    One connection, no retries, short timeout: each PUT must just work."""
+    client = hafiz.client(max_pool_connections=1, retries={"total_max_attempts": 1}, read_timeout=10)
+    bodies = [b"", os.urandom(100), b"", os.urandom(70_000), os.urandom(10)]
+    for i, body in enumerate(bodies):
+        resp = client.put_object(Bucket=bucket, Key=f"f{i}", Body=io.BytesIO(body))
+        assert resp["ETag"] == quoted_md5(body)
+    for i, body in enumerate(bodies):
+        assert client.get_object(Bucket=bucket, Key=f"f{i}")["Body"].read() == body
+
+
 def test_large_single_put(s3, bucket):
     data = os.urandom(8 * MIB + 123)
     put = s3.put_object(Bucket=bucket, Key="big", Body=data)
@@ -121,7 +138,7 @@ def test_metadata_too_large(s3, bucket):
         s3.head_object(Bucket=bucket, Key="m")
 
 
-def test_content_md5_correct_and_wrong(s3, bucket):
+def test_content_md5_correct_and_wrong(s3, s3_once, bucket):
     data = os.urandom(4096)
     good = base64.b64encode(hashlib.md5(data).digest()).decode()
     s3.put_object(Bucket=bucket, Key="md5", Body=data, ContentMD5=good)
@@ -129,14 +146,14 @@ def test_content_md5_correct_and_wrong(s3, bucket):
 
     wrong = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
     with s3_error("BadDigest", 400):
-        s3.put_object(Bucket=bucket, Key="md5-bad", Body=data, ContentMD5=wrong)
+        s3_once.put_object(Bucket=bucket, Key="md5-bad", Body=data, ContentMD5=wrong)
     with s3_error("404", 404):
         s3.head_object(Bucket=bucket, Key="md5-bad")
 
 
-def test_content_md5_malformed(s3, bucket):
+def test_content_md5_malformed(s3, s3_once, bucket):
     with s3_error("InvalidDigest", 400):
-        s3.put_object(Bucket=bucket, Key="md5-bad", Body=b"data", ContentMD5="bm90LWEtbWQ1")
+        s3_once.put_object(Bucket=bucket, Key="md5-bad", Body=b"data", ContentMD5="bm90LWEtbWQ1")
 
 
 def test_key_length_limit(s3, bucket):
@@ -224,20 +241,20 @@ def test_checksum_value_given_by_caller(s3, bucket, algorithm):
     assert got[f"Checksum{algorithm}"] == value
 
 
-def test_wrong_crc32_is_rejected(s3, bucket):
+def test_wrong_crc32_is_rejected(s3, s3_once, bucket):
     data = os.urandom(5000)
     wrong = checksum_b64("CRC32", b"not the body")
     # AWS: 400 BadDigest "The CRC32 you specified did not match the calculated checksum."
     with s3_error("BadDigest", 400):
-        s3.put_object(Bucket=bucket, Key="c", Body=data, ChecksumCRC32=wrong)
+        s3_once.put_object(Bucket=bucket, Key="c", Body=data, ChecksumCRC32=wrong)
     with s3_error("404", 404):
         s3.head_object(Bucket=bucket, Key="c")
 
 
-def test_wrong_sha256_checksum_is_rejected(s3, bucket):
+def test_wrong_sha256_checksum_is_rejected(s3, s3_once, bucket):
     wrong = checksum_b64("SHA256", b"not the body")
     with s3_error("BadDigest", 400):
-        s3.put_object(Bucket=bucket, Key="c", Body=b"body", ChecksumSHA256=wrong)
+        s3_once.put_object(Bucket=bucket, Key="c", Body=b"body", ChecksumSHA256=wrong)
 
 
 # --------------------------------------------------------------------------

@@ -27,12 +27,16 @@ TREE = {
 
 
 def make_tree(root: Path) -> dict[str, bytes]:
+    # Modification times an hour in the past: `aws s3 sync` re-uploads a file
+    # whose local mtime is newer than the object's (second-granular) LastModified.
+    past = time.time() - 3600
     contents = {}
     for rel, size in TREE.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         data = os.urandom(size)
         path.write_bytes(data)
+        os.utime(path, (past, past))
         contents[rel] = data
     return contents
 
@@ -73,24 +77,30 @@ def test_cp_small_file_stdout_and_server_side_copy(aws, s3, bucket, tmp_path):
 def test_sync_tree_up_and_back(aws, s3, bucket, tmp_path):
     src = tmp_path / "src"
     contents = make_tree(src)
-    aws("s3", "sync", src, f"s3://{bucket}/tree")
-    listed = {o["Key"]: o["Size"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in p.get("Contents", [])}
+    out = aws("s3", "sync", "--no-progress", src, f"s3://{bucket}/tree")
+    assert out.stdout.count("upload:") == len(TREE)
+    listed = {
+        o["Key"]: o["Size"]
+        for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for o in p.get("Contents", [])
+    }
     assert listed == {f"tree/{rel}": len(data) for rel, data in contents.items()}
 
     # Nothing changed: a second sync transfers nothing.
-    again = aws("s3", "sync", src, f"s3://{bucket}/tree")
-    assert again.stdout.strip() == ""
+    again = aws("s3", "sync", "--no-progress", src, f"s3://{bucket}/tree")
+    assert "upload:" not in again.stdout, again.stdout
 
     dst = tmp_path / "dst"
-    aws("s3", "sync", f"s3://{bucket}/tree", dst)
+    aws("s3", "sync", "--no-progress", f"s3://{bucket}/tree", dst)
     assert read_tree(dst) == contents
 
     # A changed and a deleted file are propagated with --delete.
     (src / "top.txt").write_bytes(b"changed and longer than before " * 10)
     (src / "a/sibling.txt").unlink()
-    out = aws("s3", "sync", src, f"s3://{bucket}/tree", "--delete")
-    assert "top.txt" in out.stdout and "sibling.txt" in out.stdout
-    aws("s3", "sync", f"s3://{bucket}/tree", dst, "--delete")
+    out = aws("s3", "sync", "--no-progress", src, f"s3://{bucket}/tree", "--delete")
+    assert "upload:" in out.stdout and "top.txt" in out.stdout
+    assert "delete:" in out.stdout and "sibling.txt" in out.stdout
+    aws("s3", "sync", "--no-progress", f"s3://{bucket}/tree", dst, "--delete")
     assert read_tree(dst) == read_tree(src)
 
 
@@ -147,19 +157,31 @@ def _curl(url: str, out: Path) -> int:
     return int(proc.stdout)
 
 
-def test_presign_with_curl(aws, s3, bucket, tmp_path):
+@pytest.fixture(params=["sigv2-default", "sigv4"])
+def presign_env(request, tmp_path):
+    """`aws s3 presign` makes SigV2 URLs unless the config asks for s3v4."""
+    if request.param == "sigv2-default":
+        return {}
+    cfg = tmp_path / "aws-config"
+    cfg.write_text("[default]\ns3 =\n    signature_version = s3v4\n")
+    return {"AWS_CONFIG_FILE": str(cfg)}
+
+
+def test_presign_with_curl(aws, s3, bucket, tmp_path, presign_env):
     data = os.urandom(5000)
     s3.put_object(Bucket=bucket, Key="shared file.bin", Body=data)
-    url = aws("s3", "presign", f"s3://{bucket}/shared file.bin", "--expires-in", "300").stdout.strip()
-    assert "X-Amz-Signature=" in url
+    url = aws(
+        "s3", "presign", f"s3://{bucket}/shared file.bin", "--expires-in", "300", env_extra=presign_env
+    ).stdout.strip()
+    assert ("X-Amz-Signature=" in url) == bool(presign_env), url
     out = tmp_path / "got.bin"
     assert _curl(url, out) == 200
     assert out.read_bytes() == data
 
 
-def test_presign_expired_with_curl(aws, s3, bucket, tmp_path):
+def test_presign_expired_with_curl(aws, s3, bucket, tmp_path, presign_env):
     s3.put_object(Bucket=bucket, Key="short", Body=b"short-lived")
-    url = aws("s3", "presign", f"s3://{bucket}/short", "--expires-in", "1").stdout.strip()
+    url = aws("s3", "presign", f"s3://{bucket}/short", "--expires-in", "1", env_extra=presign_env).stdout.strip()
     time.sleep(2.5)
     out = tmp_path / "err.xml"
     assert _curl(url, out) == 403

@@ -73,6 +73,6 @@ def test_rclone_mkdir_purge(rclone, s3):
     rclone("mkdir", f"hafiz:{name}")
     s3.head_bucket(Bucket=name)
     s3.put_object(Bucket=name, Key="x/y.txt", Body=b"x")
-    assert rclone("lsf", "-R", f"hafiz:{name}").stdout.split() == ["x/", "x/y.txt"]
+    assert sorted(rclone("lsf", "-R", f"hafiz:{name}").stdout.split()) == ["x/", "x/y.txt"]
     rclone("purge", f"hafiz:{name}")
     assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]

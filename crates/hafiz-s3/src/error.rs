@@ -7,6 +7,7 @@ use http::StatusCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S3ErrorCode {
     AccessDenied,
+    AuthorizationQueryParametersError,
     AuthorizationHeaderMalformed,
     BadDigest,
     BucketAlreadyExists,
@@ -57,6 +58,7 @@ impl S3ErrorCode {
         use S3ErrorCode::*;
         match self {
             AccessDenied => "AccessDenied",
+            AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
             AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
             BadDigest => "BadDigest",
             BucketAlreadyExists => "BucketAlreadyExists",

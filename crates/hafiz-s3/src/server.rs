@@ -90,16 +90,32 @@ fn new_request_id() -> String {
 async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
     let request_id = new_request_id();
     let (parts, body) = req.into_parts();
+    // hyper sends `100 Continue` only when the body is read. An answer given without
+    // reading it (an empty body, or an early error) leaves clients such as botocore
+    // waiting on the connection; closing it after the response keeps them in step.
+    let expects_continue = parts
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let empty_body = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .is_none_or(|v| v.as_bytes() == b"0");
     let resource = parts.uri.path().to_string();
     let method = parts.method.clone();
     let span = tracing::debug_span!("s3", id = %request_id, method = %method, path = %resource);
     let result = route(state.clone(), parts, body, request_id.clone())
         .instrument(span)
         .await;
+    let failed = result.is_err();
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => error_response(&e, &resource, &request_id, method == Method::HEAD),
     };
+    if expects_continue && (empty_body || failed) {
+        resp.headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert("x-amz-request-id", v.clone());

@@ -29,10 +29,9 @@ const AUTH_PARAMS: &[&str] = &[
     X_AMZ_SECURITY_TOKEN,
 ];
 
-/// AWS answers these with `AuthorizationQueryParametersError` (400), a code `S3ErrorCode`
-/// does not have yet; `InvalidArgument` is the closest 400 until it does.
+/// Malformed presigned-URL parameters: AWS answers `AuthorizationQueryParametersError` (400).
 pub fn query_error(message: impl Into<String>) -> S3Error {
-    S3Error::with_message(S3ErrorCode::InvalidArgument, message)
+    S3Error::with_message(S3ErrorCode::AuthorizationQueryParametersError, message)
 }
 
 /// The SigV4 query authentication parameters of a request.
@@ -234,12 +233,15 @@ mod tests {
         for bad in ["604801", "0", "-1", "x", ""] {
             assert_eq!(
                 code(params("20240517T120000Z", bad)).unwrap().0,
-                S3ErrorCode::InvalidArgument
+                S3ErrorCode::AuthorizationQueryParametersError
             );
         }
         let mut p = params("20240517T120000Z", "60");
         p.credential = Some("AK/20240516/us-east-1/s3/aws4_request".into());
-        assert_eq!(code(p).unwrap().0, S3ErrorCode::InvalidArgument);
+        assert_eq!(
+            code(p).unwrap().0,
+            S3ErrorCode::AuthorizationQueryParametersError
+        );
         let mut p = params("20240517T120000Z", "60");
         p.credential = Some("AK/20240517/eu-west-1/s3/aws4_request".into());
         assert_eq!(
@@ -248,9 +250,15 @@ mod tests {
         );
         let mut p = params("20240517T120000Z", "60");
         p.algorithm = Some("AWS4-ECDSA-P256-SHA256".into());
-        assert_eq!(code(p).unwrap().0, S3ErrorCode::InvalidArgument);
+        assert_eq!(
+            code(p).unwrap().0,
+            S3ErrorCode::AuthorizationQueryParametersError
+        );
         let mut p = params("20240517T120000Z", "60");
         p.signed_headers = None;
-        assert_eq!(code(p).unwrap().0, S3ErrorCode::InvalidArgument);
+        assert_eq!(
+            code(p).unwrap().0,
+            S3ErrorCode::AuthorizationQueryParametersError
+        );
     }
 }

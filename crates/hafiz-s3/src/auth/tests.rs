@@ -545,7 +545,10 @@ fn presigned_urls() {
         .replace("X-Amz-Expires=604800", "X-Amz-Expires=604801");
     let mut r = req.clone();
     *r.uri_mut() = format!("http://{HOST}/bkt/k?{q}").parse().unwrap();
-    assert_eq!(code(auth(&r)), S3ErrorCode::InvalidArgument);
+    assert_eq!(
+        code(auth(&r)),
+        S3ErrorCode::AuthorizationQueryParametersError
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ pub enum MetaError {
     Store(#[from] rocksdb::Error),
     #[error("row encoding: {0}")]
     Codec(String),
+    #[error("no metadata mirror could be opened")]
+    NoMirror,
     #[error("background task: {0}")]
     Join(String),
 }

@@ -16,10 +16,18 @@ pub enum Table {
     Objects,
     Uploads,
     Parts,
+    /// Store bookkeeping: the applied-command sequence number of this mirror.
+    System,
 }
 
 impl Table {
-    const ALL: [Table; 4] = [Table::Buckets, Table::Objects, Table::Uploads, Table::Parts];
+    const ALL: [Table; 5] = [
+        Table::Buckets,
+        Table::Objects,
+        Table::Uploads,
+        Table::Parts,
+        Table::System,
+    ];
 
     fn cf_name(self) -> &'static str {
         match self {
@@ -27,6 +35,7 @@ impl Table {
             Table::Objects => "objects",
             Table::Uploads => "uploads",
             Table::Parts => "parts",
+            Table::System => "system",
         }
     }
 }
@@ -34,6 +43,7 @@ impl Table {
 /// One row as the iterator yields it.
 pub type Row = (Box<[u8]>, Box<[u8]>);
 
+#[derive(Clone)]
 pub enum Op {
     Put(Table, Vec<u8>, Vec<u8>),
     Delete(Table, Vec<u8>),
@@ -103,6 +113,12 @@ impl Kv {
                 Ok((k, _)) => k.starts_with(prefix),
                 Err(_) => true,
             })
+    }
+
+    /// A consistent copy of the whole store at `dest` (which must not exist).
+    pub fn checkpoint(&self, dest: &Path) -> MetaResult<()> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(dest)?;
+        Ok(())
     }
 
     pub fn flush(&self) -> MetaResult<()> {

@@ -46,8 +46,13 @@ pub trait Metadata: Send + Sync + 'static {
         bucket: &str,
         query: UploadListQuery,
     ) -> MetaResult<UploadListPage>;
-    /// Every blob id referenced by metadata (objects and parts); used to find orphans.
-    async fn referenced_blobs(&self) -> MetaResult<std::collections::HashSet<String>>;
+    /// Blob ids referenced by metadata, with their sizes: of one bucket's objects, or
+    /// of everything (objects and multipart parts) when `bucket` is None. Used to find
+    /// orphans and to drive healing.
+    async fn referenced_blobs(
+        &self,
+        bucket: Option<String>,
+    ) -> MetaResult<std::collections::HashMap<String, u64>>;
     /// Whether the store can take writes.
     async fn ready(&self) -> bool;
 }

@@ -101,6 +101,20 @@ pub struct ObjectVersion {
 }
 
 impl ObjectVersion {
+    /// Blob ids this version references in the data store, with their sizes.
+    pub fn blob_spans(&self) -> Vec<(String, u64)> {
+        match &self.data {
+            ObjectData::Inline(_) => Vec::new(),
+            ObjectData::Blobs(spans) => spans
+                .iter()
+                .filter_map(|s| match &s.location {
+                    BlobLocation::Stored(id) => Some((id.clone(), s.size)),
+                    BlobLocation::Inline(_) => None,
+                })
+                .collect(),
+        }
+    }
+
     /// Blob ids this version references in the data store.
     pub fn blob_ids(&self) -> Vec<String> {
         match &self.data {

@@ -1,8 +1,9 @@
 //! The single-node metadata store: RocksDB rows, the `apply` function every mutation
 //! goes through, and the read interface.
 
-use std::collections::HashSet;
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -25,11 +26,28 @@ pub(crate) fn decode<T: DeserializeOwned>(b: &[u8]) -> MetaResult<T> {
     rmp_serde::from_slice(b).map_err(|e| MetaError::Codec(e.to_string()))
 }
 
-struct Inner {
+/// One copy of the store. Every command is written to every healthy mirror, so
+/// losing the drive of one (the first drive, say) loses no metadata.
+struct Mirror {
+    path: PathBuf,
     kv: Kv,
+    healthy: AtomicBool,
+}
+
+const SEQ_KEY: &[u8] = b"applied_seq";
+
+fn read_seq(kv: &Kv) -> MetaResult<u64> {
+    Ok(kv
+        .get(Table::System, SEQ_KEY)?
+        .map(|v| u64::from_be_bytes(v.try_into().unwrap_or([0; 8])))
+        .unwrap_or(0))
+}
+
+struct Inner {
+    mirrors: Vec<Mirror>,
     /// Serializes apply: preconditions are read and the batch written under it, so a
     /// check can never be invalidated by a concurrent command.
-    apply_lock: Mutex<()>,
+    apply_lock: Mutex<u64>,
 }
 
 #[derive(Clone)]
@@ -39,18 +57,94 @@ pub struct MetaStore {
 
 impl MetaStore {
     pub fn open(path: &Path) -> MetaResult<MetaStore> {
-        std::fs::create_dir_all(path).map_err(|e| MetaError::Codec(e.to_string()))?;
-        let kv = Kv::open(path)?;
+        MetaStore::open_mirrored(&[path.to_path_buf()])
+    }
+
+    /// Open the store mirrored in `paths`. Mirrors that cannot be opened (an offline
+    /// drive) are skipped; a mirror behind the others (blank, or offline while
+    /// commands were applied) is rebuilt from the most recent one.
+    pub fn open_mirrored(paths: &[PathBuf]) -> MetaResult<MetaStore> {
+        let mut opened: Vec<(PathBuf, Kv, u64)> = Vec::new();
+        for p in paths {
+            let kv = std::fs::create_dir_all(p)
+                .map_err(|e| MetaError::Codec(format!("{}: {e}", p.display())))
+                .and_then(|_| Kv::open(p));
+            match kv.and_then(|kv| read_seq(&kv).map(|s| (kv, s))) {
+                Ok((kv, seq)) => opened.push((p.clone(), kv, seq)),
+                Err(e) => {
+                    tracing::warn!(path = %p.display(), error = %e, "metadata mirror unavailable")
+                }
+            }
+        }
+        let newest = opened
+            .iter()
+            .map(|(_, _, s)| *s)
+            .max()
+            .ok_or(MetaError::NoMirror)?;
+        let stale: Vec<PathBuf> = opened
+            .iter()
+            .filter(|(_, _, s)| *s < newest)
+            .map(|(p, _, _)| p.clone())
+            .collect();
+        for p in stale {
+            let seq = opened
+                .iter()
+                .find(|(q, _, _)| *q == p)
+                .map(|(_, _, s)| *s)
+                .unwrap_or(0);
+            tracing::warn!(path = %p.display(), seq, newest, "metadata mirror is behind; rebuilding it from a current one");
+            opened.retain(|(q, _, _)| *q != p);
+            let source = opened
+                .iter()
+                .find(|(_, _, s)| *s == newest)
+                .expect("the newest mirror is open");
+            let staging = p.with_extension("rebuild");
+            let _ = std::fs::remove_dir_all(&staging);
+            source.1.checkpoint(&staging)?;
+            std::fs::remove_dir_all(&p)
+                .map_err(|e| MetaError::Codec(format!("{}: {e}", p.display())))?;
+            std::fs::rename(&staging, &p)
+                .map_err(|e| MetaError::Codec(format!("{}: {e}", p.display())))?;
+            let kv = Kv::open(&p)?;
+            opened.push((p, kv, newest));
+        }
+        // Keep the caller's order, so the primary (read) mirror is stable.
+        opened.sort_by_key(|(p, _, _)| paths.iter().position(|q| q == p));
+        let mirrors = opened
+            .into_iter()
+            .map(|(path, kv, _)| Mirror {
+                path,
+                kv,
+                healthy: AtomicBool::new(true),
+            })
+            .collect();
         Ok(MetaStore {
             inner: Arc::new(Inner {
-                kv,
-                apply_lock: Mutex::new(()),
+                mirrors,
+                apply_lock: Mutex::new(newest),
             }),
         })
     }
 
     pub fn flush(&self) -> MetaResult<()> {
-        self.inner.kv.flush()
+        for m in self
+            .inner
+            .mirrors
+            .iter()
+            .filter(|m| m.healthy.load(Ordering::Relaxed))
+        {
+            m.kv.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Mirror paths and whether each is healthy.
+    pub fn mirrors(&self) -> Vec<(PathBuf, bool)> {
+        self.inner
+            .mirrors
+            .iter()
+            .map(|m| (m.path.clone(), m.healthy.load(Ordering::Relaxed)))
+            .collect()
     }
 
     async fn blocking<T, F>(&self, f: F) -> MetaResult<T>
@@ -78,15 +172,85 @@ fn part_blob(p: &PartInfo) -> Option<String> {
 }
 
 impl Inner {
+    /// Reads go to the first healthy mirror.
+    fn kv(&self) -> &Kv {
+        let m = self
+            .mirrors
+            .iter()
+            .find(|m| m.healthy.load(Ordering::Relaxed))
+            .unwrap_or(&self.mirrors[0]);
+        &m.kv
+    }
+
+    /// Write one command's batch to every healthy mirror, in parallel. A mirror that
+    /// fails is taken out of service (and rebuilt on the next start); the command
+    /// fails only if no mirror took it.
+    fn write_all(&self, ops: Vec<Op>, seq: u64) -> MetaResult<()> {
+        let healthy: Vec<&Mirror> = self
+            .mirrors
+            .iter()
+            .filter(|m| m.healthy.load(Ordering::Relaxed))
+            .collect();
+        let results: Vec<MetaResult<()>> = if healthy.len() == 1 {
+            let mut ops = ops;
+            ops.push(Op::Put(
+                Table::System,
+                SEQ_KEY.to_vec(),
+                seq.to_be_bytes().to_vec(),
+            ));
+            vec![healthy[0].kv.write(ops)]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = healthy
+                    .iter()
+                    .map(|m| {
+                        let mut ops = ops.clone();
+                        ops.push(Op::Put(
+                            Table::System,
+                            SEQ_KEY.to_vec(),
+                            seq.to_be_bytes().to_vec(),
+                        ));
+                        scope.spawn(move || m.kv.write(ops))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(MetaError::Join("mirror write panicked".into()))
+                        })
+                    })
+                    .collect()
+            })
+        };
+        let mut ok = 0;
+        let mut last_err = None;
+        for (m, r) in healthy.iter().zip(results) {
+            match r {
+                Ok(()) => ok += 1,
+                Err(e) => {
+                    tracing::error!(path = %m.path.display(), error = %e, "metadata mirror write failed; taking it out of service");
+                    m.healthy.store(false, Ordering::Relaxed);
+                    last_err = Some(e);
+                }
+            }
+        }
+        match (ok, last_err) {
+            (0, Some(e)) => Err(e),
+            (0, None) => Err(MetaError::NoMirror),
+            _ => Ok(()),
+        }
+    }
+
     fn bucket(&self, name: &str) -> MetaResult<Option<BucketInfo>> {
-        self.kv
+        self.kv()
             .get(Table::Buckets, name.as_bytes())?
             .map(|v| decode(&v))
             .transpose()
     }
 
     fn require_bucket(&self, name: &str) -> MetaResult<()> {
-        match self.kv.get(Table::Buckets, name.as_bytes())? {
+        match self.kv().get(Table::Buckets, name.as_bytes())? {
             Some(_) => Ok(()),
             None => Err(MetaError::NoSuchBucket(name.to_string())),
         }
@@ -95,7 +259,7 @@ impl Inner {
     /// All version rows of a key, newest first.
     fn versions(&self, bucket: &str, key: &str) -> MetaResult<Vec<(Box<[u8]>, ObjectVersion)>> {
         let prefix = keys::object_key_prefix(bucket, key);
-        self.kv
+        self.kv()
             .scan(Table::Objects, &prefix, &prefix)
             .map(|r| r.and_then(|(k, v)| Ok((k, decode(&v)?))))
             .collect()
@@ -103,14 +267,14 @@ impl Inner {
 
     fn object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectVersion>> {
         let prefix = keys::object_key_prefix(bucket, key);
-        match self.kv.scan(Table::Objects, &prefix, &prefix).next() {
+        match self.kv().scan(Table::Objects, &prefix, &prefix).next() {
             Some(r) => Ok(Some(decode(&r?.1)?)),
             None => Ok(None),
         }
     }
 
     fn upload(&self, bucket: &str, key: &str, id: &str) -> MetaResult<Option<UploadInfo>> {
-        self.kv
+        self.kv()
             .get(Table::Uploads, &keys::upload_row_key(bucket, key, id))?
             .map(|v| decode(&v))
             .transpose()
@@ -119,7 +283,7 @@ impl Inner {
     fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<Vec<PartInfo>> {
         let prefix = keys::part_prefix(upload_id);
         let from = keys::part_row_key(upload_id, after.saturating_add(1));
-        self.kv
+        self.kv()
             .scan(Table::Parts, &prefix, &from)
             .take(max)
             .map(|r| r.and_then(|(_, v)| decode(&v)))
@@ -178,7 +342,7 @@ impl Inner {
     }
 
     fn apply(&self, cmd: Command) -> MetaResult<Outcome> {
-        let _guard = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seq = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut ops = Vec::new();
         let mut out = Outcome::default();
         match cmd {
@@ -196,7 +360,7 @@ impl Inner {
                 self.require_bucket(&name)?;
                 let prefix = keys::bucket_prefix(&name);
                 if self
-                    .kv
+                    .kv()
                     .scan(Table::Objects, &prefix, &prefix)
                     .next()
                     .transpose()?
@@ -205,7 +369,7 @@ impl Inner {
                     return Err(MetaError::BucketNotEmpty(name));
                 }
                 // Incomplete multipart uploads do not keep a bucket alive; they go with it.
-                for row in self.kv.scan(Table::Uploads, &prefix, &prefix) {
+                for row in self.kv().scan(Table::Uploads, &prefix, &prefix) {
                     let u: UploadInfo = decode(&row?.1)?;
                     self.drop_upload(&name, &u.key, &u.upload_id, &mut ops, &mut out)?;
                 }
@@ -246,7 +410,7 @@ impl Inner {
                     return Err(MetaError::NoSuchUpload);
                 }
                 let row = keys::part_row_key(&upload_id, part.number);
-                if let Some(old) = self.kv.get(Table::Parts, &row)? {
+                if let Some(old) = self.kv().get(Table::Parts, &row)? {
                     let old: PartInfo = decode(&old)?;
                     out.released_blobs.extend(part_blob(&old));
                 }
@@ -300,19 +464,25 @@ impl Inner {
                 self.drop_upload(&bucket, &key, &upload_id, &mut ops, &mut out)?;
             }
         }
-        self.kv.write(ops)?;
+        self.write_all(ops, *seq + 1)?;
+        *seq += 1;
         Ok(out)
     }
 
-    fn referenced_blobs(&self) -> MetaResult<HashSet<String>> {
-        let mut ids = HashSet::new();
-        for row in self.kv.scan(Table::Objects, &[], &[]) {
+    fn referenced_blobs(&self, bucket: Option<&str>) -> MetaResult<HashMap<String, u64>> {
+        let mut ids = HashMap::new();
+        let prefix = bucket.map(keys::bucket_prefix).unwrap_or_default();
+        for row in self.kv().scan(Table::Objects, &prefix, &prefix) {
             let v: ObjectVersion = decode(&row?.1)?;
-            ids.extend(v.blob_ids());
+            ids.extend(v.blob_spans());
         }
-        for row in self.kv.scan(Table::Parts, &[], &[]) {
-            let p: PartInfo = decode(&row?.1)?;
-            ids.extend(part_blob(&p));
+        if bucket.is_none() {
+            for row in self.kv().scan(Table::Parts, &[], &[]) {
+                let p: PartInfo = decode(&row?.1)?;
+                if let Some(id) = part_blob(&p) {
+                    ids.insert(id, p.size);
+                }
+            }
         }
         Ok(ids)
     }
@@ -331,7 +501,8 @@ impl Metadata for MetaStore {
 
     async fn buckets(&self) -> MetaResult<Vec<BucketInfo>> {
         self.blocking(|i| {
-            i.kv.scan(Table::Buckets, &[], &[])
+            i.kv()
+                .scan(Table::Buckets, &[], &[])
                 .map(|r| r.and_then(|(_, v)| decode(&v)))
                 .collect()
         })
@@ -345,7 +516,7 @@ impl Metadata for MetaStore {
 
     async fn list_objects(&self, bucket: &str, query: ListQuery) -> MetaResult<ListPage> {
         let bucket = bucket.to_string();
-        self.blocking(move |i| list::list_objects(&i.kv, &bucket, &query))
+        self.blocking(move |i| list::list_objects(i.kv(), &bucket, &query))
             .await
     }
 
@@ -370,12 +541,13 @@ impl Metadata for MetaStore {
         query: UploadListQuery,
     ) -> MetaResult<UploadListPage> {
         let bucket = bucket.to_string();
-        self.blocking(move |i| list::list_uploads(&i.kv, &bucket, &query))
+        self.blocking(move |i| list::list_uploads(i.kv(), &bucket, &query))
             .await
     }
 
-    async fn referenced_blobs(&self) -> MetaResult<HashSet<String>> {
-        self.blocking(|i| i.referenced_blobs()).await
+    async fn referenced_blobs(&self, bucket: Option<String>) -> MetaResult<HashMap<String, u64>> {
+        self.blocking(move |i| i.referenced_blobs(bucket.as_deref()))
+            .await
     }
 
     async fn ready(&self) -> bool {

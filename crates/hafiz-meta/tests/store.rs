@@ -220,9 +220,22 @@ async fn multipart_complete_checks_etags_and_releases_unused_parts() {
     assert_eq!(out.released_blobs, vec!["p3".to_string()]);
     assert!(s.upload("b", "k", "u1").await.unwrap().is_none());
     assert!(s.parts("u1", 0, 10).await.unwrap().is_empty());
-    let mut ids: Vec<_> = s.referenced_blobs().await.unwrap().into_iter().collect();
+    let mut ids: Vec<_> = s
+        .referenced_blobs(None)
+        .await
+        .unwrap()
+        .into_keys()
+        .collect();
     ids.sort();
     assert_eq!(ids, vec!["p1".to_string(), "p2b".to_string()]);
+    assert_eq!(
+        s.referenced_blobs(Some("other".into()))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(s.referenced_blobs(Some("b".into())).await.unwrap().len(), 2);
 }
 
 #[tokio::test]

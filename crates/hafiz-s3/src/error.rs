@@ -270,6 +270,24 @@ impl From<hafiz_meta::MetaError> for S3Error {
 
 impl From<hafiz_storage::StorageError> for S3Error {
     fn from(e: hafiz_storage::StorageError) -> Self {
-        S3Error::internal(e)
+        use hafiz_storage::StorageError as E;
+        match e {
+            // Too few drives: retryable, and never a partial or wrong answer.
+            E::WriteQuorum { .. } => {
+                tracing::warn!(error = %e, "write refused");
+                S3Error::with_message(
+                    S3ErrorCode::SlowDown,
+                    "Not enough drives are online to store the object safely; please retry.",
+                )
+            }
+            E::NotEnoughShards { .. } => {
+                tracing::warn!(error = %e, "read refused");
+                S3Error::with_message(
+                    S3ErrorCode::ServiceUnavailable,
+                    "Not enough drives are online to read the object; please retry.",
+                )
+            }
+            other => S3Error::internal(other),
+        }
     }
 }

@@ -132,6 +132,7 @@ pub struct IngestLimits {
 pub async fn ingest(
     body: &mut RequestBody,
     blobs: &dyn BlobStore,
+    placement: &str,
     spec: &ChecksumSpec,
     md5_expected: Option<[u8; 16]>,
     limits: IngestLimits,
@@ -143,7 +144,7 @@ pub async fn ingest(
             .extra("ProposedSize", len.to_string())
             .extra("MaxSizeAllowed", limits.max.to_string()));
     }
-    let mut writer = blobs.writer().await?;
+    let mut writer = blobs.writer(placement).await?;
     let mut md5 = Md5::new();
     let mut hasher = Hasher::new(spec.algorithm);
     let mut size = 0u64;

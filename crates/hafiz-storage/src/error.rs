@@ -7,10 +7,20 @@ pub enum StorageError {
     },
     #[error("blob not found: {0}")]
     NotFound(String),
-    #[error("blob {id} is shorter than expected")]
-    Truncated { id: String },
     #[error("invalid blob id")]
     InvalidId,
+    #[error("drive layout: {0}")]
+    Layout(String),
+    #[error("erasure code: {0}")]
+    Codec(String),
+    #[error("corrupt shard: {0}")]
+    Corrupt(String),
+    #[error("only {have} of the {need} shards needed are readable")]
+    NotEnoughShards { have: usize, need: usize },
+    #[error("only {online} drives of the {need} needed for a write are available")]
+    WriteQuorum { online: usize, need: usize },
+    #[error("background task: {0}")]
+    Join(String),
 }
 
 impl StorageError {
@@ -19,6 +29,14 @@ impl StorageError {
             path: path.as_ref().display().to_string(),
             source,
         }
+    }
+
+    /// Failures that mean "not enough drives right now" rather than a fault of the data.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StorageError::NotEnoughShards { .. } | StorageError::WriteQuorum { .. }
+        )
     }
 }
 

@@ -2,11 +2,16 @@
 //! reads them back as byte streams; where the bytes live (inline in metadata, a local
 //! file, erasure-coded shards) is the store's business.
 
+pub mod codec;
+pub mod drive;
+pub mod erasure;
 pub mod error;
-pub mod local;
+pub mod layout;
+pub mod shard;
 
+pub use drive::DriveStatus;
+pub use erasure::{ErasureStore, HealReport};
 pub use error::{StorageError, StorageResult};
-pub use local::LocalBlobStore;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -27,14 +32,14 @@ pub type ByteStream = BoxStream<'static, StorageResult<Bytes>>;
 
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
-    /// Start writing a new blob.
-    async fn writer(&self) -> StorageResult<Box<dyn BlobWriter>>;
-    /// Stream `len` bytes of blob `id` from `offset`.
-    async fn read(&self, id: &str, offset: u64, len: u64) -> StorageResult<ByteStream>;
+    /// Start writing a new blob; `placement` (bucket/key) picks where it goes, stably.
+    async fn writer(&self, placement: &str) -> StorageResult<Box<dyn BlobWriter>>;
+    /// Stream `len` bytes from `offset` of blob `id`, whose full size is `size`.
+    async fn read(&self, id: &str, size: u64, offset: u64, len: u64) -> StorageResult<ByteStream>;
     /// Remove a blob; removing a missing blob is not an error.
     async fn delete(&self, id: &str) -> StorageResult<()>;
-    /// Every stored blob id (for orphan collection).
-    async fn blob_ids(&self) -> StorageResult<Vec<String>>;
+    /// Every stored blob id with its last modification (for orphan collection).
+    async fn blob_ids(&self) -> StorageResult<Vec<(String, std::time::SystemTime)>>;
     /// Whether the store can take writes.
     async fn ready(&self) -> bool;
 }

@@ -7,15 +7,35 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+/// `data = "/d"` or `data = ["/d1", "/d{2...4}"]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
 /// What a config file may contain. Unknown keys are errors, so a typo is not silently
 /// ignored.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub address: Option<String>,
-    pub data: Option<PathBuf>,
+    pub data: Option<OneOrMany>,
     pub region: Option<String>,
     pub domain: Option<String>,
+    pub parity: Option<usize>,
+    pub meta_dir: Option<PathBuf>,
+    pub scanner_interval: Option<u64>,
 }
 
 impl FileConfig {
@@ -36,6 +56,9 @@ impl FileConfig {
         if let Some(r) = &self.region {
             validate_region(r)?;
         }
+        if let Some(d) = &self.data {
+            expand_drives(&d.clone().into_vec())?;
+        }
         Ok(())
     }
 }
@@ -47,11 +70,38 @@ pub fn validate_region(r: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Drive arguments with `{a...b}` ranges expanded; duplicates are refused.
+pub fn expand_drives(args: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for a in args {
+        for p in hafiz_storage::layout::expand_ellipsis(a)? {
+            let p = PathBuf::from(p);
+            if out.contains(&p) {
+                bail!("drive {} is given twice", p.display());
+            }
+            out.push(p);
+        }
+    }
+    if out.is_empty() {
+        bail!("no data directory given");
+    }
+    Ok(out)
+}
+
+/// Where the data lives: shared by `server` and the local `admin` commands.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub drives: Vec<PathBuf>,
+    pub parity: Option<usize>,
+    pub meta_dir: Option<PathBuf>,
+}
+
 /// The resolved settings a node runs with.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     pub address: SocketAddr,
-    pub data: PathBuf,
+    pub storage: StorageConfig,
     pub region: String,
     pub domain: Option<String>,
+    pub scanner_interval: std::time::Duration,
 }

@@ -42,7 +42,9 @@ fn random_string(len: usize, alphabet: &[u8]) -> String {
 }
 
 /// Resolve the root credentials; the bool says whether they were generated just now.
-pub fn load_or_create(data: &Path) -> anyhow::Result<(RootCredentials, bool)> {
+/// They are kept on every drive in `dirs` (the drives that mirror metadata), so losing
+/// one drive does not lose them.
+pub fn load_or_create(dirs: &[std::path::PathBuf]) -> anyhow::Result<(RootCredentials, bool)> {
     let env_ak = std::env::var("HAFIZ_ROOT_ACCESS_KEY")
         .ok()
         .filter(|s| !s.is_empty());
@@ -62,13 +64,19 @@ pub fn load_or_create(data: &Path) -> anyhow::Result<(RootCredentials, bool)> {
         (None, None) => {}
         _ => bail!("set both HAFIZ_ROOT_ACCESS_KEY and HAFIZ_ROOT_SECRET_KEY, or neither"),
     }
-    let path = data.join(FILE_NAME);
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let creds: RootCredentials =
-            toml::from_str(&text).with_context(|| format!("invalid {}", path.display()))?;
-        return Ok((creds, false));
+    for d in dirs {
+        let path = d.join(FILE_NAME);
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let creds: RootCredentials =
+                toml::from_str(&text).with_context(|| format!("invalid {}", path.display()))?;
+            // Put them back on mirror drives that lost them.
+            for other in dirs.iter().filter(|o| !o.join(FILE_NAME).exists()) {
+                store(other, &creds)?;
+            }
+            return Ok((creds, false));
+        }
     }
     let creds = RootCredentials {
         access_key: random_string(20, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
@@ -77,7 +85,14 @@ pub fn load_or_create(data: &Path) -> anyhow::Result<(RootCredentials, bool)> {
             b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
         ),
     };
-    let text = toml::to_string(&creds)?;
+    for d in dirs {
+        store(d, &creds)?;
+    }
+    Ok((creds, true))
+}
+
+fn store(data: &Path, creds: &RootCredentials) -> anyhow::Result<()> {
+    let text = toml::to_string(creds)?;
     let tmp = data.join(format!("{FILE_NAME}.tmp"));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -88,6 +103,6 @@ pub fn load_or_create(data: &Path) -> anyhow::Result<(RootCredentials, bool)> {
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    Ok((creds, true))
+    std::fs::rename(&tmp, data.join(FILE_NAME))?;
+    Ok(())
 }

@@ -1,8 +1,11 @@
 //! The `hafiz` binary: command line, configuration, and the wiring of the S3 gateway
 //! to the metadata store and the data store.
 
+mod admin;
 mod config;
 mod credentials;
+mod node;
+mod scanner;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,12 +14,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hafiz_meta::{MetaStore, Metadata};
 use hafiz_s3::{OwnerInfo, S3Config, S3State};
-use hafiz_storage::{BlobStore, LocalBlobStore};
 use sha2::Digest;
 
-use crate::config::{FileConfig, NodeConfig};
+use crate::config::{FileConfig, NodeConfig, StorageConfig};
 
 /// How long in-flight requests may run after SIGTERM/SIGINT before the process exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -41,6 +42,11 @@ enum Cmd {
         #[command(subcommand)]
         command: ConfigCmd,
     },
+    /// Local administration of a node's drives (run against a stopped node).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCmd,
+    },
 }
 
 #[derive(Subcommand)]
@@ -49,31 +55,89 @@ enum ConfigCmd {
     Check { file: PathBuf },
 }
 
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Verify every shard and rebuild missing or rotten ones.
+    Heal {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Only the objects of this bucket.
+        #[arg(long)]
+        bucket: Option<String>,
+        /// Report what is damaged without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Drive status: online, offline, healing, free space.
+    Status {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where a node's data lives.
 #[derive(clap::Args)]
-struct ServerArgs {
-    /// TOML config file (keys: address, data, region, domain).
+struct StorageArgs {
+    /// TOML config file (keys: address, data, region, domain, parity, meta_dir, scanner_interval).
     #[arg(long, env = "HAFIZ_CONFIG")]
     config: Option<PathBuf>,
+    /// Data drive directory; repeat it, or use ranges like /mnt/disk{1...8} [default: ./hafiz-data]
+    #[arg(long, env = "HAFIZ_DATA", value_delimiter = ',')]
+    data: Vec<String>,
+    /// Parity drives per erasure set [default: by set size, see README]
+    #[arg(long, env = "HAFIZ_PARITY")]
+    parity: Option<usize>,
+    /// Metadata directory [default: mirrored on the first three drives]
+    #[arg(long, env = "HAFIZ_META_DIR")]
+    meta_dir: Option<PathBuf>,
+}
+
+impl StorageArgs {
+    fn resolve(self) -> anyhow::Result<(StorageConfig, FileConfig)> {
+        let file = match &self.config {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        let data = if !self.data.is_empty() {
+            self.data
+        } else {
+            file.data
+                .clone()
+                .map(|d| d.into_vec())
+                .unwrap_or_else(|| vec!["./hafiz-data".into()])
+        };
+        let storage = StorageConfig {
+            drives: config::expand_drives(&data)?,
+            parity: self.parity.or(file.parity),
+            meta_dir: self.meta_dir.or(file.meta_dir.clone()),
+        };
+        Ok((storage, file))
+    }
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
     /// S3 listener [default: 127.0.0.1:9000]
     #[arg(long, env = "HAFIZ_ADDRESS")]
     address: Option<SocketAddr>,
-    /// Data directory, created if missing [default: ./hafiz-data]
-    #[arg(long, env = "HAFIZ_DATA")]
-    data: Option<PathBuf>,
     /// Region reported to clients and checked in signatures [default: us-east-1]
     #[arg(long, env = "HAFIZ_REGION")]
     region: Option<String>,
     /// Enables virtual-host-style buckets (`bucket.DOMAIN`)
     #[arg(long, env = "HAFIZ_DOMAIN")]
     domain: Option<String>,
+    /// Seconds between full verification passes of the background scanner [default: 86400]
+    #[arg(long, env = "HAFIZ_SCANNER_INTERVAL")]
+    scanner_interval: Option<u64>,
 }
 
 impl ServerArgs {
     fn resolve(self) -> anyhow::Result<NodeConfig> {
-        let file = match &self.config {
-            Some(p) => FileConfig::load(p)?,
-            None => FileConfig::default(),
-        };
+        let (storage, file) = self.storage.resolve()?;
         let address = match (self.address, file.address) {
             (Some(a), _) => a,
             (None, Some(a)) => a
@@ -88,14 +152,32 @@ impl ServerArgs {
         config::validate_region(&region)?;
         Ok(NodeConfig {
             address,
-            data: self
-                .data
-                .or(file.data)
-                .unwrap_or_else(|| PathBuf::from("./hafiz-data")),
+            storage,
             region,
             domain: self.domain.or(file.domain).filter(|d| !d.is_empty()),
+            scanner_interval: Duration::from_secs(
+                self.scanner_interval
+                    .or(file.scanner_interval)
+                    .unwrap_or(86400)
+                    .max(1),
+            ),
         })
     }
+}
+
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HAFIZ_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -109,62 +191,63 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Server(args) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_env("HAFIZ_LOG")
-                        .unwrap_or_else(|_| "info".into()),
-                )
-                .init();
+            init_logging();
             let cfg = args.resolve()?;
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?
-                .block_on(serve(cfg))
+            runtime()?.block_on(serve(cfg))
+        }
+        Cmd::Admin {
+            command:
+                AdminCmd::Heal {
+                    storage,
+                    bucket,
+                    dry_run,
+                },
+        } => {
+            init_logging();
+            let (storage, _) = storage.resolve()?;
+            runtime()?.block_on(admin::heal(&storage, bucket, dry_run))
+        }
+        Cmd::Admin {
+            command: AdminCmd::Status { storage, json },
+        } => {
+            let (storage, _) = storage.resolve()?;
+            admin::status(&storage, json)
         }
     }
-}
-
-/// Delete blobs no metadata refers to: writes that a crash interrupted between the
-/// data fsync and the metadata commit. Runs before the listener opens, so no write is
-/// in flight.
-async fn collect_orphans(meta: &MetaStore, blobs: &LocalBlobStore) -> anyhow::Result<()> {
-    let referenced = meta.referenced_blobs().await?;
-    let mut removed = 0;
-    for id in blobs.blob_ids().await? {
-        if !referenced.contains(&id) {
-            blobs.delete(&id).await?;
-            removed += 1;
-        }
-    }
-    if removed > 0 {
-        tracing::info!(
-            removed,
-            "removed blobs left without metadata by an interrupted write"
-        );
-    }
-    Ok(())
 }
 
 async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.data)
-        .with_context(|| format!("cannot create {}", cfg.data.display()))?;
-    let (creds, generated) = credentials::load_or_create(&cfg.data)?;
+    let node = node::open(&cfg.storage)?;
+    let (creds, generated) = credentials::load_or_create(&node.system_dirs)?;
     if generated {
         println!(
             "Generated root credentials (stored in {}):\n  access key: {}\n  secret key: {}",
-            cfg.data.join(credentials::FILE_NAME).display(),
+            node.system_dirs[0].join(credentials::FILE_NAME).display(),
             creds.access_key,
             creds.secret_key
         );
     }
-    let meta = MetaStore::open(&cfg.data.join("meta")).context("cannot open the metadata store")?;
-    let blobs = LocalBlobStore::open(&cfg.data).context("cannot open the data store")?;
-    collect_orphans(&meta, &blobs).await?;
+    let (meta, blobs) = (node.meta, node.blobs);
+    for d in blobs.drives() {
+        tracing::info!(set = d.set, slot = d.slot, path = %d.path, state = d.state, free_bytes = ?d.free_bytes, "drive");
+    }
+    let removed = scanner::collect_orphans(&meta, &blobs).await?;
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            "removed shards left without metadata by an interrupted write"
+        );
+    }
+    tokio::spawn(scanner::run(
+        meta.clone(),
+        blobs.clone(),
+        cfg.scanner_interval,
+    ));
 
     let owner_id = hex::encode(sha2::Sha256::digest(creds.access_key.as_bytes()));
     let state = Arc::new(S3State {
         meta: Arc::new(meta.clone()),
-        blobs: Arc::new(blobs),
+        blobs: Arc::new(blobs.clone()),
         secrets: Arc::new(creds),
         config: S3Config {
             region: cfg.region.clone(),
@@ -178,7 +261,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.address)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.address))?;
-    tracing::info!(address = %listener.local_addr()?, data = %cfg.data.display(), region = %cfg.region, "hafiz S3 listening");
+    tracing::info!(address = %listener.local_addr()?, layout = %blobs.layout_summary(), region = %cfg.region, "hafiz S3 listening");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(

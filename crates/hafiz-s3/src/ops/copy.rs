@@ -145,9 +145,11 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
     };
     let spec = copy_checksum_spec(&ctx, &src)?;
     let mut body = copy_body(&ctx, &src, None).await?;
+    let placement = ops::placement(&ctx);
     let got = ingest::ingest(
         &mut body,
         ctx.state.blobs.as_ref(),
+        &placement,
         &spec,
         None,
         IngestLimits {
@@ -220,9 +222,11 @@ pub async fn upload_part_copy(ctx: Ctx) -> S3Result<Response> {
         expected: ExpectedChecksum::Compute,
     };
     let mut body = copy_body(&ctx, &src, range).await?;
+    let placement = ops::placement(&ctx);
     let got = ingest::ingest(
         &mut body,
         ctx.state.blobs.as_ref(),
+        &placement,
         &spec,
         None,
         IngestLimits {

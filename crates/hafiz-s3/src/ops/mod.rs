@@ -196,6 +196,11 @@ pub(crate) fn tagging(h: &HeaderMap) -> S3Result<Vec<(String, String)>> {
     Ok(tags)
 }
 
+/// Where an object's data goes: a stable function of bucket and key.
+pub(crate) fn placement(ctx: &Ctx) -> String {
+    format!("{}/{}", ctx.bucket, ctx.key)
+}
+
 pub(crate) fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
 }
@@ -256,6 +261,7 @@ pub(crate) async fn object_stream(
         }
         let from = start.max(s) - s;
         let to = end.min(e) - s;
+        let span_size = span.size;
         match span.location {
             BlobLocation::Inline(b) => {
                 let bytes = bytes::Bytes::from(b).slice(from as usize..to as usize);
@@ -265,10 +271,10 @@ pub(crate) async fn object_stream(
                 // Open lazily so a multi-part object does not hold every file open at once,
                 // but open the first one now so a missing blob fails before headers go out.
                 if streams.is_empty() {
-                    let s = blobs.read(&id, from, to - from).await?;
+                    let s = blobs.read(&id, span_size, from, to - from).await?;
                     streams.push(s.map(|r| r.map_err(S3Error::from)).boxed());
                 } else {
-                    streams.push(blob_reader(blobs.clone(), id, from, to - from));
+                    streams.push(blob_reader(blobs.clone(), id, span_size, from, to - from));
                 }
             }
         }
@@ -276,8 +282,14 @@ pub(crate) async fn object_stream(
     Ok(futures_util::stream::iter(streams).flatten().boxed())
 }
 
-fn blob_reader(blobs: Arc<dyn BlobStore>, id: String, offset: u64, len: u64) -> PayloadStream {
-    futures_util::stream::once(async move { blobs.read(&id, offset, len).await })
+fn blob_reader(
+    blobs: Arc<dyn BlobStore>,
+    id: String,
+    size: u64,
+    offset: u64,
+    len: u64,
+) -> PayloadStream {
+    futures_util::stream::once(async move { blobs.read(&id, size, offset, len).await })
         .map(|r| match r {
             Ok(s) => s.map(|r| r.map_err(S3Error::from)).boxed(),
             Err(e) => futures_util::stream::once(async move { Err(S3Error::from(e)) }).boxed(),

@@ -202,9 +202,11 @@ pub async fn upload_part(mut ctx: Ctx) -> S3Result<Response> {
     let md5 = ingest::content_md5(&ctx.headers)?;
     let declared_len = ingest::declared_length(&ctx.headers)?;
     let state = ctx.state.clone();
+    let placement = ops::placement(&ctx);
     let got = ingest::ingest(
         &mut ctx.body,
         state.blobs.as_ref(),
+        &placement,
         &spec,
         md5,
         IngestLimits {

@@ -50,9 +50,11 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     require_bucket(&ctx).await?;
 
     let state = ctx.state.clone();
+    let placement = ops::placement(&ctx);
     let got = ingest::ingest(
         &mut ctx.body,
         state.blobs.as_ref(),
+        &placement,
         &spec,
         md5,
         IngestLimits {

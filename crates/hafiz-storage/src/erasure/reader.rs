@@ -1,0 +1,191 @@
+//! Reads: only the blocks a range touches, k shards per block (data shards first, so
+//! a healthy read never decodes), every chunk verified against its checksum, missing
+//! or rotten shards reconstructed from parity. The next block is read while the
+//! current one is being sent.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::task::JoinHandle;
+
+use super::Inner;
+use crate::ByteStream;
+use crate::error::{StorageError, StorageResult};
+use crate::shard::{self, BLOCK_SIZE, BlockLayout, HEADER_LEN, ShardHeader};
+
+/// Open shard `i` of `id` if its header says it is that shard of this layout.
+pub(crate) fn open_shard(inner: &Inner, set_idx: usize, id: &str, i: usize) -> Option<File> {
+    let set = &inner.sets[set_idx];
+    let d = set.drive_for(id, i);
+    if !d.online() {
+        return None;
+    }
+    let f = File::open(d.shard_path(id)).ok()?;
+    let mut h = [0u8; HEADER_LEN as usize];
+    f.read_exact_at(&mut h, 0).ok()?;
+    let h = ShardHeader::decode(&h).ok()?;
+    (h.index as usize == i && h.k as usize == set.k && h.m as usize == set.m).then_some(f)
+}
+
+/// Read one verified chunk (None if unreadable or its checksum fails).
+pub(crate) fn read_chunk(f: Option<&File>, layout: &BlockLayout, b: u64) -> Option<Vec<u8>> {
+    let f = f?;
+    let len = layout.chunk_len(b) as usize;
+    let mut buf = vec![0u8; len + shard::CHECKSUM_LEN as usize];
+    f.read_exact_at(&mut buf, layout.chunk_offset(b)).ok()?;
+    let (data, sum) = buf.split_at(len);
+    if shard::checksum(data) != sum {
+        return None;
+    }
+    buf.truncate(len);
+    Some(buf)
+}
+
+struct ReadCtx {
+    inner: Arc<Inner>,
+    set_idx: usize,
+    id: String,
+    files: Vec<Option<File>>,
+    layout: BlockLayout,
+}
+
+fn read_block(ctx: &ReadCtx, b: u64) -> StorageResult<Bytes> {
+    let set = &ctx.inner.sets[ctx.set_idx];
+    let (k, n) = (set.k, set.k + set.m);
+    let mut shards: Vec<Option<Vec<u8>>> = vec![None; n];
+    let mut good = 0;
+    let mut damaged = false;
+    for (i, slot) in shards.iter_mut().enumerate() {
+        if good == k {
+            break;
+        }
+        match read_chunk(ctx.files[i].as_ref(), &ctx.layout, b) {
+            Some(c) => {
+                *slot = Some(c);
+                good += 1;
+            }
+            None => damaged = true,
+        }
+    }
+    if damaged {
+        ctx.inner.report_damage(&ctx.id, ctx.layout.size);
+    }
+    if good < k {
+        return Err(StorageError::NotEnoughShards {
+            have: good,
+            need: k,
+        });
+    }
+    if shards[..k].iter().any(Option::is_none) {
+        set.codec.reconstruct(&mut shards)?;
+    }
+    let block_len = ctx.layout.block_len(b) as usize;
+    let mut out = Vec::with_capacity(block_len);
+    for s in shards.into_iter().take(k) {
+        out.extend_from_slice(&s.expect("reconstructed"));
+    }
+    out.truncate(block_len);
+    Ok(Bytes::from(out))
+}
+
+struct Cursor {
+    ctx: Arc<ReadCtx>,
+    next: u64,
+    last: u64,
+    start: u64,
+    end: u64,
+    pending: Option<(u64, JoinHandle<StorageResult<Bytes>>)>,
+}
+
+impl Cursor {
+    fn spawn(&mut self) -> Option<(u64, JoinHandle<StorageResult<Bytes>>)> {
+        if self.next > self.last {
+            return None;
+        }
+        let b = self.next;
+        self.next += 1;
+        let ctx = self.ctx.clone();
+        Some((b, tokio::task::spawn_blocking(move || read_block(&ctx, b))))
+    }
+}
+
+pub(crate) async fn read(
+    inner: Arc<Inner>,
+    id: &str,
+    size: u64,
+    offset: u64,
+    len: u64,
+) -> StorageResult<ByteStream> {
+    let set_idx = inner.set_of(id)?.index;
+    if len == 0 {
+        return Ok(futures_util::stream::empty().boxed());
+    }
+    if offset.checked_add(len).is_none_or(|e| e > size) {
+        return Err(StorageError::Corrupt(format!(
+            "range {offset}+{len} beyond blob of {size} bytes"
+        )));
+    }
+    let k = inner.sets[set_idx].k;
+    let n = k + inner.sets[set_idx].m;
+    let (inner2, id2) = (inner.clone(), id.to_string());
+    let files = tokio::task::spawn_blocking(move || {
+        (0..n)
+            .map(|i| open_shard(&inner2, set_idx, &id2, i))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| StorageError::Join(e.to_string()))?;
+    let present = files.iter().filter(|f| f.is_some()).count();
+    if present < n {
+        inner.report_damage(id, size);
+    }
+    if present < k {
+        // Fail before any byte is sent, so the client gets an S3 error, not a cut body.
+        return Err(StorageError::NotEnoughShards {
+            have: present,
+            need: k,
+        });
+    }
+    let layout = BlockLayout::new(size, k, BLOCK_SIZE);
+    let ctx = Arc::new(ReadCtx {
+        inner,
+        set_idx,
+        id: id.to_string(),
+        files,
+        layout,
+    });
+    let mut cursor = Cursor {
+        ctx,
+        next: offset / BLOCK_SIZE,
+        last: (offset + len - 1) / BLOCK_SIZE,
+        start: offset,
+        end: offset + len,
+        pending: None,
+    };
+    cursor.pending = cursor.spawn();
+    let stream = futures_util::stream::unfold(cursor, |mut c| async move {
+        let (b, handle) = c.pending.take()?;
+        c.pending = c.spawn();
+        let block = match handle.await {
+            Ok(Ok(block)) => block,
+            Ok(Err(e)) => {
+                c.pending = None;
+                c.next = c.last + 1;
+                return Some((Err(e), c));
+            }
+            Err(e) => {
+                c.pending = None;
+                c.next = c.last + 1;
+                return Some((Err(StorageError::Join(e.to_string())), c));
+            }
+        };
+        let bstart = b * BLOCK_SIZE;
+        let from = c.start.max(bstart) - bstart;
+        let to = c.end.min(bstart + block.len() as u64) - bstart;
+        Some((Ok(block.slice(from as usize..to as usize)), c))
+    });
+    Ok(stream.boxed())
+}

@@ -1,0 +1,231 @@
+//! Streaming writes: body bytes are gathered into blocks, each block is coded and its
+//! chunks appended to k+m temporary shard files; at the end the shards are fsynced
+//! and renamed into place on every drive, and the write succeeds only if a write
+//! quorum of drives made it.
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+
+use super::Inner;
+use crate::error::{StorageError, StorageResult};
+use crate::shard::{self, BLOCK_SIZE, ShardHeader};
+use crate::{BlobWriter, INLINE_THRESHOLD, StoredBlob};
+
+pub(crate) struct ErasureWriter {
+    inner: Arc<Inner>,
+    set: usize,
+    id: String,
+    buf: BytesMut,
+    /// One temporary file per shard; None once its drive failed. None overall until the
+    /// body outgrew the inline threshold.
+    files: Option<Vec<Option<File>>>,
+    size: u64,
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> StorageResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::Join(e.to_string()))
+}
+
+impl ErasureWriter {
+    pub fn new(inner: Arc<Inner>, set: usize) -> ErasureWriter {
+        let id = format!("{set:04x}{}", uuid::Uuid::new_v4().simple());
+        ErasureWriter {
+            inner,
+            set,
+            id,
+            buf: BytesMut::new(),
+            files: None,
+            size: 0,
+        }
+    }
+
+    fn check_quorum(&self, files: &[Option<File>]) -> StorageResult<()> {
+        let set = &self.inner.sets[self.set];
+        let alive = files.iter().filter(|f| f.is_some()).count();
+        if alive < set.write_quorum() {
+            return Err(StorageError::WriteQuorum {
+                online: alive,
+                need: set.write_quorum(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn open_files(&mut self) -> StorageResult<()> {
+        let inner = self.inner.clone();
+        let (set_idx, id) = (self.set, self.id.clone());
+        let files = blocking(move || {
+            let set = &inner.sets[set_idx];
+            (0..set.k + set.m)
+                .map(|i| {
+                    let d = set.drive_for(&id, i);
+                    if !d.online() {
+                        return None;
+                    }
+                    let header = ShardHeader { k: set.k as u8, m: set.m as u8, index: i as u8, block_size: BLOCK_SIZE as u32 };
+                    let path = d.tmp_path(&id);
+                    let r = File::create(&path).and_then(|mut f| f.write_all(&header.encode()).map(|_| f));
+                    match r {
+                        Ok(f) => Some(f),
+                        Err(e) => {
+                            tracing::warn!(path = %path.display(), error = %e, "shard write failed");
+                            None
+                        }
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        self.check_quorum(&files)?;
+        self.files = Some(files);
+        Ok(())
+    }
+
+    async fn write_block(&mut self, block: Bytes) -> StorageResult<()> {
+        let Some(mut files) = self.files.take() else {
+            return Ok(());
+        };
+        let inner = self.inner.clone();
+        let set_idx = self.set;
+        let (files, result) = blocking(move || {
+            let set = &inner.sets[set_idx];
+            let mut shards = shard::split_block(&block, set.k, set.m);
+            if let Err(e) = set.codec.encode(&mut shards) {
+                return (files, Err(e));
+            }
+            for (f, chunk) in files.iter_mut().zip(&shards) {
+                if let Some(file) = f {
+                    let sum = shard::checksum(chunk);
+                    if let Err(e) = file.write_all(chunk).and_then(|_| file.write_all(&sum)) {
+                        tracing::warn!(error = %e, "shard write failed; continuing on the other drives");
+                        *f = None;
+                    }
+                }
+            }
+            (files, Ok(()))
+        })
+        .await?;
+        result?;
+        self.check_quorum(&files)?;
+        self.files = Some(files);
+        Ok(())
+    }
+
+    fn cleanup_paths(&self) -> Vec<std::path::PathBuf> {
+        self.inner.sets[self.set]
+            .drives
+            .iter()
+            .map(|d| d.tmp_path(&self.id))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl BlobWriter for ErasureWriter {
+    async fn write(&mut self, chunk: Bytes) -> StorageResult<()> {
+        self.size += chunk.len() as u64;
+        self.buf.extend_from_slice(&chunk);
+        if self.files.is_none() {
+            if self.buf.len() <= INLINE_THRESHOLD {
+                return Ok(());
+            }
+            self.open_files().await?;
+        }
+        while self.buf.len() >= BLOCK_SIZE as usize {
+            let block = self.buf.split_to(BLOCK_SIZE as usize).freeze();
+            self.write_block(block).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> StorageResult<StoredBlob> {
+        if self.files.is_none() {
+            return Ok(StoredBlob::Inline(self.buf.split().freeze()));
+        }
+        if !self.buf.is_empty() {
+            let block = self.buf.split().freeze();
+            self.write_block(block).await?;
+        }
+        let files = self.files.take().expect("files are open");
+        let inner = self.inner.clone();
+        let (set_idx, id) = (self.set, self.id.clone());
+        let committed = blocking(move || {
+            let set = &inner.sets[set_idx];
+            // fsync and rename on every drive in parallel: the slowest drive, not the
+            // sum of them, bounds the write.
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = files
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, f)| f.map(|f| (i, f)))
+                    .map(|(i, f)| {
+                        let d = set.drive_for(&id, i).clone();
+                        let id = id.clone();
+                        scope.spawn(move || -> std::io::Result<()> {
+                            f.sync_all()?;
+                            drop(f);
+                            let dest = d.shard_path(&id);
+                            let dir = dest.parent().expect("shard paths have a parent");
+                            if !dir.exists() {
+                                std::fs::create_dir_all(dir)?;
+                            }
+                            std::fs::rename(d.tmp_path(&id), &dest)?;
+                            File::open(dir)?.sync_all()
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    match h.join() {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::warn!(error = %e, "shard commit failed; continuing on the other drives"),
+                        Err(_) => tracing::warn!("shard commit thread panicked"),
+                    }
+                }
+            });
+            // count what is in place now
+            (0..set.k + set.m).filter(|i| set.drive_for(&id, *i).shard_path(&id).exists()).count()
+        })
+        .await?;
+        let set = &self.inner.sets[self.set];
+        if committed < set.write_quorum() {
+            let paths: Vec<_> = set.drives.iter().map(|d| d.shard_path(&self.id)).collect();
+            let _ =
+                blocking(move || paths.iter().for_each(|p| drop(std::fs::remove_file(p)))).await;
+            return Err(StorageError::WriteQuorum {
+                online: committed,
+                need: set.write_quorum(),
+            });
+        }
+        Ok(StoredBlob::Stored {
+            id: self.id.clone(),
+            size: self.size,
+        })
+    }
+
+    async fn abort(mut self: Box<Self>) {
+        if self.files.take().is_some() {
+            let paths = self.cleanup_paths();
+            let _ =
+                blocking(move || paths.iter().for_each(|p| drop(std::fs::remove_file(p)))).await;
+        }
+    }
+}
+
+impl Drop for ErasureWriter {
+    fn drop(&mut self) {
+        // A writer dropped mid-stream (the client went away) must not leave its
+        // temporaries behind until the next restart.
+        if self.files.take().is_some() {
+            let paths = self.cleanup_paths();
+            if let Ok(h) = tokio::runtime::Handle::try_current() {
+                h.spawn_blocking(move || paths.iter().for_each(|p| drop(std::fs::remove_file(p))));
+            }
+        }
+    }
+}

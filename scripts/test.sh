@@ -16,3 +16,10 @@ else
 fi
 
 tests/py/run.sh
+
+# The client suites again on a 4-drive node (erasure coded 2+2). The erasure fault
+# tests run once, in the first pass: they choose their own drive layouts.
+HAFIZ_TEST_DRIVES=4 tests/py/run.sh --deselect tests/py/test_erasure.py
+
+# Benchmarks in smoke mode, so they never rot (full runs: see docs/performance.md).
+HAFIZ_BENCH_QUICK=1 cargo bench -p hafiz-benches

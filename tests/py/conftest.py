@@ -47,6 +47,22 @@ def hafiz_bin() -> Path:
     return path
 
 
+# HAFIZ_TEST_DRIVES=N runs every server on N drive directories inside its data dir
+# (erasure-coded with the default parity), so the whole suite checks multi-drive nodes.
+TEST_DRIVES = int(os.environ.get("HAFIZ_TEST_DRIVES", "1"))
+
+
+def data_arg(data_dir) -> str:
+    if TEST_DRIVES <= 1:
+        return str(data_dir)
+    return f"{data_dir}/drive{{1...{TEST_DRIVES}}}"
+
+
+def credentials_dir(data_dir):
+    """Where the root credentials file lives (the first drive)."""
+    return data_dir if TEST_DRIVES <= 1 else data_dir / "drive1"
+
+
 def require_bin() -> Path:
     path = hafiz_bin()
     if not (path.is_file() and os.access(path, os.X_OK)):
@@ -99,7 +115,7 @@ class Server:
             "--address",
             f"127.0.0.1:{self.port}",
             "--data",
-            str(self.data_dir),
+            data_arg(self.data_dir),
             *self.extra_args,
         ]
         with open(self.log_path, "ab") as log:

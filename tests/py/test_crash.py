@@ -106,13 +106,24 @@ def test_sigkill_during_writes(server_factory):
         server = server_factory.start(data_dir, access_key=access_key, secret_key=secret_key)
         client = server.client()
 
-        # Temporary files of interrupted writes are gone after restart.
-        tmp = data_dir / "tmp"
-        if tmp.is_dir():
-            leftovers = [p for p in tmp.rglob("*") if p.is_file()]
-            assert not leftovers, f"cycle {cycle}: leftover temp files after restart: {leftovers[:10]}"
+        # Temporary files of interrupted writes are gone after restart, on every drive.
+        for tmp in [data_dir / "tmp", *data_dir.glob("*/tmp")]:
+            if tmp.is_dir():
+                leftovers = [p for p in tmp.rglob("*") if p.is_file()]
+                assert not leftovers, f"cycle {cycle}: leftover temp files after restart: {leftovers[:10]}"
 
         found = read_all(client)
+        # No orphan shards: every blob on disk belongs to a listed object. Objects
+        # above the inline threshold (128 KiB) are one blob each (single PUTs).
+        stored = {
+            o["Key"]
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+            for o in page.get("Contents", [])
+            if o["Size"] > 128 * 1024
+        }
+        blob_ids = {p.name for p in data_dir.rglob("shards/*/*") if p.is_file()}
+        assert len(blob_ids) == len(stored), f"cycle {cycle}: {len(blob_ids)} blobs on disk for {len(stored)} stored objects"
+
         assert set(found) <= set(states), f"unexpected keys: {set(found) - set(states)}"
         for key, state in states.items():
             got = found.get(key)

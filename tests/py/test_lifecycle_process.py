@@ -11,7 +11,7 @@ import uuid
 
 import requests
 
-from conftest import make_client
+from conftest import credentials_dir, make_client
 from s3util import parse_xml, s3_error, signed_request, strip_ns, xml_find_all_text
 
 CREDENTIALS_FILE = "root-credentials.toml"
@@ -25,7 +25,7 @@ def start_section(log: str, index: int) -> str:
 
 def test_generated_root_credentials(server_factory):
     first = server_factory.start(access_key=None, secret_key=None)
-    cred_path = first.data_dir / CREDENTIALS_FILE
+    cred_path = credentials_dir(first.data_dir) / CREDENTIALS_FILE
     assert cred_path.is_file(), f"{CREDENTIALS_FILE} not written:\n{first.log_tail()}"
     assert stat.S_IMODE(cred_path.stat().st_mode) == 0o600
     raw = cred_path.read_bytes()

@@ -339,3 +339,33 @@ proptest! {
         prop_assert_eq!(all, full);
     }
 }
+
+#[tokio::test]
+async fn mirrors_survive_losing_the_first_drive_and_catch_up_when_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<std::path::PathBuf> = (0..3).map(|i| dir.path().join(format!("m{i}"))).collect();
+    {
+        let s = MetaStore::open_mirrored(&paths).unwrap();
+        bucket(&s, "b");
+        put(&s, "b", version("k1", "e1", 1, None), WriteCondition::None).unwrap();
+    }
+    // The first drive is lost: the others hold everything.
+    std::fs::remove_dir_all(&paths[0]).unwrap();
+    {
+        let s = MetaStore::open_mirrored(&paths).unwrap();
+        assert_eq!(s.object("b", "k1").await.unwrap().unwrap().etag, "e1");
+        assert_eq!(s.mirrors().len(), 3, "the blank mirror was rebuilt");
+    }
+    // Mirror 2 is offline while a command is applied, then comes back stale.
+    {
+        let s = MetaStore::open_mirrored(&paths[..2]).unwrap();
+        put(&s, "b", version("k2", "e2", 2, None), WriteCondition::None).unwrap();
+    }
+    {
+        let s = MetaStore::open_mirrored(&paths).unwrap();
+        assert!(s.object("b", "k2").await.unwrap().is_some());
+    }
+    // ...and now holds the command on its own.
+    let only_last = MetaStore::open_mirrored(&paths[2..]).unwrap();
+    assert_eq!(only_last.object("b", "k2").await.unwrap().unwrap().etag, "e2");
+}

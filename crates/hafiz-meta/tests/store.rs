@@ -367,5 +367,8 @@ async fn mirrors_survive_losing_the_first_drive_and_catch_up_when_stale() {
     }
     // ...and now holds the command on its own.
     let only_last = MetaStore::open_mirrored(&paths[2..]).unwrap();
-    assert_eq!(only_last.object("b", "k2").await.unwrap().unwrap().etag, "e2");
+    assert_eq!(
+        only_last.object("b", "k2").await.unwrap().unwrap().etag,
+        "e2"
+    );
 }

@@ -9,6 +9,10 @@ pub trait ErasureCodec: Send + Sync {
     fn parity_shards(&self) -> usize;
     /// Fill the parity shards (`shards[k..]`) from the data shards (`shards[..k]`).
     fn encode(&self, shards: &mut [Vec<u8>]) -> StorageResult<()>;
+    /// Compute `parity` from `data` kept elsewhere (no copy of the data shards).
+    fn encode_sep(&self, data: &[&[u8]], parity: &mut [Vec<u8>]) -> StorageResult<()>;
+    /// Rebuild only the missing data shards (reads do not need parity back).
+    fn reconstruct_data(&self, shards: &mut [Option<Vec<u8>>]) -> StorageResult<()>;
     /// Rebuild every `None` shard from at least k present ones.
     fn reconstruct(&self, shards: &mut [Option<Vec<u8>>]) -> StorageResult<()>;
 }
@@ -59,6 +63,31 @@ impl ErasureCodec for ReedSolomonCodec {
         }
     }
 
+    fn encode_sep(&self, data: &[&[u8]], parity: &mut [Vec<u8>]) -> StorageResult<()> {
+        match &self.rs {
+            None => Ok(()),
+            Some(rs) => rs
+                .encode_sep(data, parity)
+                .map_err(|e| StorageError::Codec(format!("{e:?}"))),
+        }
+    }
+
+    fn reconstruct_data(&self, shards: &mut [Option<Vec<u8>>]) -> StorageResult<()> {
+        let present = shards.iter().filter(|s| s.is_some()).count();
+        if present < self.k {
+            return Err(StorageError::NotEnoughShards {
+                have: present,
+                need: self.k,
+            });
+        }
+        match &self.rs {
+            None => Ok(()),
+            Some(rs) => rs
+                .reconstruct_data(shards)
+                .map_err(|e| StorageError::Codec(format!("{e:?}"))),
+        }
+    }
+
     fn reconstruct(&self, shards: &mut [Option<Vec<u8>>]) -> StorageResult<()> {
         let present = shards.iter().filter(|s| s.is_some()).count();
         if present < self.k {
@@ -93,6 +122,19 @@ mod tests {
             })
             .collect();
         codec.encode(&mut shards).unwrap();
+        // encode_sep gives the same parity without copying the data shards
+        let data: Vec<&[u8]> = shards[..k].iter().map(|s| s.as_slice()).collect();
+        let mut parity = vec![vec![0u8; len]; m];
+        codec.encode_sep(&data, &mut parity).unwrap();
+        assert_eq!(parity, shards[k..]);
+        let mut only_data: Vec<Option<Vec<u8>>> = shards.iter().cloned().map(Some).collect();
+        for &i in missing {
+            only_data[i] = None;
+        }
+        codec.reconstruct_data(&mut only_data).unwrap();
+        for i in 0..k {
+            assert_eq!(only_data[i].as_ref().unwrap(), &shards[i]);
+        }
         let mut partial: Vec<Option<Vec<u8>>> = shards.iter().cloned().map(Some).collect();
         for &i in missing {
             partial[i] = None;

@@ -7,7 +7,12 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use hafiz_storage::{BlobStore, ErasureStore, StorageError, StoredBlob};
 
-const SIZES: &[usize] = &[128 * 1024 + 1, 1024 * 1024, 1024 * 1024 + 1, 5 * 1024 * 1024 + 17];
+const SIZES: &[usize] = &[
+    128 * 1024 + 1,
+    1024 * 1024,
+    1024 * 1024 + 1,
+    5 * 1024 * 1024 + 17,
+];
 
 fn data(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
@@ -36,7 +41,13 @@ async fn put(store: &ErasureStore, key: &str, body: &[u8]) -> (String, u64) {
     }
 }
 
-async fn get(store: &ErasureStore, id: &str, size: u64, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
+async fn get(
+    store: &ErasureStore,
+    id: &str,
+    size: u64,
+    offset: u64,
+    len: u64,
+) -> Result<Vec<u8>, StorageError> {
     let mut s = store.read(id, size, offset, len).await?;
     let mut out = Vec::new();
     while let Some(b) = s.next().await {
@@ -88,15 +99,25 @@ async fn wiped_and_rotten_drives_are_tolerated_then_healed() {
     std::fs::remove_dir_all(&paths[1]).unwrap();
     rot(&paths[4]);
     let store = ErasureStore::open(&paths, None).unwrap();
-    assert!(store.needs_full_heal(), "the blank drive must be marked for healing");
+    assert!(
+        store.needs_full_heal(),
+        "the blank drive must be marked for healing"
+    );
     for (id, size, body) in &blobs {
         assert_eq!(&get(&store, id, *size, 0, *size).await.unwrap(), body);
         // a range in the middle of the last block
         let (off, len) = (*size - 20, 10);
-        assert_eq!(get(&store, id, *size, off, len).await.unwrap(), body[off as usize..(off + len) as usize]);
+        assert_eq!(
+            get(&store, id, *size, off, len).await.unwrap(),
+            body[off as usize..(off + len) as usize]
+        );
     }
     let damaged: Vec<String> = store.take_damaged().into_iter().map(|(id, _)| id).collect();
-    assert_eq!(damaged.len(), blobs.len(), "every read of a damaged blob queues it for healing");
+    assert_eq!(
+        damaged.len(),
+        blobs.len(),
+        "every read of a damaged blob queues it for healing"
+    );
 
     // Heal: a dry run changes nothing; the real one rebuilds two shards per blob.
     for (id, size, _) in &blobs {
@@ -107,7 +128,10 @@ async fn wiped_and_rotten_drives_are_tolerated_then_healed() {
     for (id, size, _) in &blobs {
         let r = store.heal(id, *size, false).await.unwrap();
         assert_eq!((r.damaged.len(), r.rebuilt), (2, 2), "{r:?}");
-        assert_eq!(store.heal(id, *size, true).await.unwrap().damaged, Vec::<usize>::new());
+        assert_eq!(
+            store.heal(id, *size, true).await.unwrap().damaged,
+            Vec::<usize>::new()
+        );
     }
     store.finish_full_heal();
     drop(store);
@@ -150,8 +174,14 @@ async fn writes_need_quorum() {
     store.refresh_drives();
     assert!(!store.ready().await);
     let mut w = store.writer("b/k").await.unwrap();
-    let err = w.write(Bytes::from(vec![1u8; 300 * 1024])).await.unwrap_err();
-    assert!(matches!(err, StorageError::WriteQuorum { online: 2, need: 3 }), "{err}");
+    let err = w
+        .write(Bytes::from(vec![1u8; 300 * 1024]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StorageError::WriteQuorum { online: 2, need: 3 }),
+        "{err}"
+    );
     // small objects stay inline and never touch the drives
     let mut w = store.writer("b/small").await.unwrap();
     w.write(Bytes::from_static(b"tiny")).await.unwrap();
@@ -170,7 +200,12 @@ async fn sets_are_chosen_stably_and_shards_spread() {
     let sets: std::collections::HashSet<String> = {
         let mut s = std::collections::HashSet::new();
         for i in 0..20 {
-            s.insert(put(&store, &format!("bucket/k{i}"), &data(140_000, i)).await.0[..4].to_string());
+            s.insert(
+                put(&store, &format!("bucket/k{i}"), &data(140_000, i))
+                    .await
+                    .0[..4]
+                    .to_string(),
+            );
         }
         s
     };

@@ -55,23 +55,44 @@ struct ReadCtx {
 fn read_block(ctx: &ReadCtx, b: u64) -> StorageResult<Bytes> {
     let set = &ctx.inner.sets[ctx.set_idx];
     let (k, n) = (set.k, set.k + set.m);
+    let len = ctx.layout.chunk_len(b) as usize;
+    let block_len = ctx.layout.block_len(b) as usize;
+    // Healthy path: the k data chunks are read straight into their place in the block
+    // (each chunk's checksum lands where the next chunk goes, and is checked first).
+    let mut out = vec![0u8; k * len + shard::CHECKSUM_LEN as usize];
+    let mut healthy = true;
+    for i in 0..k {
+        let Some(f) = ctx.files[i].as_ref() else {
+            healthy = false;
+            break;
+        };
+        let region = &mut out[i * len..(i + 1) * len + shard::CHECKSUM_LEN as usize];
+        if f.read_exact_at(region, ctx.layout.chunk_offset(b)).is_err() {
+            healthy = false;
+            break;
+        }
+        let (data, sum) = region.split_at(len);
+        if shard::checksum(data) != sum {
+            healthy = false;
+            break;
+        }
+    }
+    if healthy {
+        out.truncate(block_len);
+        return Ok(Bytes::from(out));
+    }
+    ctx.inner.report_damage(&ctx.id, ctx.layout.size);
+    // Degraded path: collect any k good chunks and decode the missing data.
     let mut shards: Vec<Option<Vec<u8>>> = vec![None; n];
     let mut good = 0;
-    let mut damaged = false;
     for (i, slot) in shards.iter_mut().enumerate() {
         if good == k {
             break;
         }
-        match read_chunk(ctx.files[i].as_ref(), &ctx.layout, b) {
-            Some(c) => {
-                *slot = Some(c);
-                good += 1;
-            }
-            None => damaged = true,
+        if let Some(c) = read_chunk(ctx.files[i].as_ref(), &ctx.layout, b) {
+            *slot = Some(c);
+            good += 1;
         }
-    }
-    if damaged {
-        ctx.inner.report_damage(&ctx.id, ctx.layout.size);
     }
     if good < k {
         return Err(StorageError::NotEnoughShards {
@@ -79,11 +100,8 @@ fn read_block(ctx: &ReadCtx, b: u64) -> StorageResult<Bytes> {
             need: k,
         });
     }
-    if shards[..k].iter().any(Option::is_none) {
-        set.codec.reconstruct(&mut shards)?;
-    }
-    let block_len = ctx.layout.block_len(b) as usize;
-    let mut out = Vec::with_capacity(block_len);
+    set.codec.reconstruct_data(&mut shards)?;
+    let mut out = Vec::with_capacity(k * len);
     for s in shards.into_iter().take(k) {
         out.extend_from_slice(&s.expect("reconstructed"));
     }
@@ -97,8 +115,12 @@ struct Cursor {
     last: u64,
     start: u64,
     end: u64,
-    pending: Option<(u64, JoinHandle<StorageResult<Bytes>>)>,
+    /// Blocks being read ahead, in order.
+    pending: std::collections::VecDeque<(u64, JoinHandle<StorageResult<Bytes>>)>,
 }
+
+/// Blocks read ahead of the one being sent.
+const READ_AHEAD: usize = 2;
 
 impl Cursor {
     fn spawn(&mut self) -> Option<(u64, JoinHandle<StorageResult<Bytes>>)> {
@@ -163,21 +185,28 @@ pub(crate) async fn read(
         last: (offset + len - 1) / BLOCK_SIZE,
         start: offset,
         end: offset + len,
-        pending: None,
+        pending: Default::default(),
     };
-    cursor.pending = cursor.spawn();
+    while cursor.pending.len() < READ_AHEAD {
+        match cursor.spawn() {
+            Some(p) => cursor.pending.push_back(p),
+            None => break,
+        }
+    }
     let stream = futures_util::stream::unfold(cursor, |mut c| async move {
-        let (b, handle) = c.pending.take()?;
-        c.pending = c.spawn();
+        let (b, handle) = c.pending.pop_front()?;
+        if let Some(p) = c.spawn() {
+            c.pending.push_back(p);
+        }
         let block = match handle.await {
             Ok(Ok(block)) => block,
             Ok(Err(e)) => {
-                c.pending = None;
+                c.pending.clear();
                 c.next = c.last + 1;
                 return Some((Err(e), c));
             }
             Err(e) => {
-                c.pending = None;
+                c.pending.clear();
                 c.next = c.last + 1;
                 return Some((Err(StorageError::Join(e.to_string())), c));
             }

@@ -23,6 +23,11 @@ pub(crate) struct ErasureWriter {
     /// One temporary file per shard; None once its drive failed. None overall until the
     /// body outgrew the inline threshold.
     files: Option<Vec<Option<File>>>,
+    /// The block being coded and written while the next one is gathered; it holds
+    /// the files until it is settled.
+    inflight: Option<tokio::task::JoinHandle<(Vec<Option<File>>, StorageResult<()>)>>,
+    /// The body outgrew the inline threshold and shard files exist.
+    spilled: bool,
     size: u64,
 }
 
@@ -41,6 +46,8 @@ impl ErasureWriter {
             id,
             buf: BytesMut::new(),
             files: None,
+            inflight: None,
+            spilled: false,
             size: 0,
         }
     }
@@ -84,36 +91,71 @@ impl ErasureWriter {
         .await?;
         self.check_quorum(&files)?;
         self.files = Some(files);
+        self.spilled = true;
+        Ok(())
+    }
+
+    /// Wait for the block in flight and take its files back.
+    async fn settle(&mut self) -> StorageResult<()> {
+        if let Some(h) = self.inflight.take() {
+            let (files, result) = h.await.map_err(|e| StorageError::Join(e.to_string()))?;
+            self.files = Some(files);
+            result?;
+            self.check_quorum(self.files.as_deref().unwrap_or(&[]))?;
+        }
         Ok(())
     }
 
     async fn write_block(&mut self, block: Bytes) -> StorageResult<()> {
+        self.settle().await?;
         let Some(mut files) = self.files.take() else {
             return Ok(());
         };
         let inner = self.inner.clone();
         let set_idx = self.set;
-        let (files, result) = blocking(move || {
+        self.inflight = Some(tokio::task::spawn_blocking(move || {
             let set = &inner.sets[set_idx];
-            let mut shards = shard::split_block(&block, set.k, set.m);
-            if let Err(e) = set.codec.encode(&mut shards) {
+            let (k, m) = (set.k, set.m);
+            let len = block.len().div_ceil(k);
+            // Full blocks split evenly: the data shards are slices of the block, not
+            // copies. Only a short last block needs padded copies.
+            let padded: Vec<Vec<u8>> = if block.len() == k * len {
+                Vec::new()
+            } else {
+                shard::split_block(&block, k, 0)
+            };
+            let data: Vec<&[u8]> = if padded.is_empty() {
+                block.chunks(len).collect()
+            } else {
+                padded.iter().map(Vec::as_slice).collect()
+            };
+            let mut parity = vec![vec![0u8; len]; m];
+            if let Err(e) = set.codec.encode_sep(&data, &mut parity) {
                 return (files, Err(e));
             }
-            for (f, chunk) in files.iter_mut().zip(&shards) {
-                if let Some(file) = f {
-                    let sum = shard::checksum(chunk);
-                    if let Err(e) = file.write_all(chunk).and_then(|_| file.write_all(&sum)) {
-                        tracing::warn!(error = %e, "shard write failed; continuing on the other drives");
-                        *f = None;
+            let chunks: Vec<&[u8]> = data
+                .iter()
+                .copied()
+                .chain(parity.iter().map(Vec::as_slice))
+                .collect();
+            // One thread per drive: the drives are written in parallel.
+            std::thread::scope(|scope| {
+                for (f, chunk) in files.iter_mut().zip(&chunks) {
+                    if f.is_none() {
+                        continue;
                     }
+                    scope.spawn(move || {
+                        let file = f.as_mut().expect("checked");
+                        let sum = shard::checksum(chunk);
+                        if let Err(e) = file.write_all(chunk).and_then(|_| file.write_all(&sum)) {
+                            tracing::warn!(error = %e, "shard write failed; continuing on the other drives");
+                            *f = None;
+                        }
+                    });
                 }
-            }
+            });
             (files, Ok(()))
-        })
-        .await?;
-        result?;
-        self.check_quorum(&files)?;
-        self.files = Some(files);
+        }));
         Ok(())
     }
 
@@ -131,7 +173,7 @@ impl BlobWriter for ErasureWriter {
     async fn write(&mut self, chunk: Bytes) -> StorageResult<()> {
         self.size += chunk.len() as u64;
         self.buf.extend_from_slice(&chunk);
-        if self.files.is_none() {
+        if !self.spilled {
             if self.buf.len() <= INLINE_THRESHOLD {
                 return Ok(());
             }
@@ -145,13 +187,14 @@ impl BlobWriter for ErasureWriter {
     }
 
     async fn finish(mut self: Box<Self>) -> StorageResult<StoredBlob> {
-        if self.files.is_none() {
+        if !self.spilled {
             return Ok(StoredBlob::Inline(self.buf.split().freeze()));
         }
         if !self.buf.is_empty() {
             let block = self.buf.split().freeze();
             self.write_block(block).await?;
         }
+        self.settle().await?;
         let files = self.files.take().expect("files are open");
         let inner = self.inner.clone();
         let (set_idx, id) = (self.set, self.id.clone());
@@ -209,6 +252,7 @@ impl BlobWriter for ErasureWriter {
     }
 
     async fn abort(mut self: Box<Self>) {
+        let _ = self.settle().await;
         if self.files.take().is_some() {
             let paths = self.cleanup_paths();
             let _ =
@@ -221,7 +265,7 @@ impl Drop for ErasureWriter {
     fn drop(&mut self) {
         // A writer dropped mid-stream (the client went away) must not leave its
         // temporaries behind until the next restart.
-        if self.files.take().is_some() {
+        if self.files.take().is_some() || self.inflight.take().is_some() {
             let paths = self.cleanup_paths();
             if let Ok(h) = tokio::runtime::Handle::try_current() {
                 h.spawn_blocking(move || paths.iter().for_each(|p| drop(std::fs::remove_file(p))));

@@ -15,6 +15,11 @@ use crate::error::{StorageError, StorageResult};
 use crate::shard::{self, BLOCK_SIZE, ShardHeader};
 use crate::{BlobWriter, INLINE_THRESHOLD, StoredBlob};
 
+/// The shard files, one per shard (None once its drive failed).
+type ShardFiles = Vec<Option<File>>;
+/// A block being coded and written: hands the files back with its outcome.
+type BlockTask = tokio::task::JoinHandle<(ShardFiles, StorageResult<()>)>;
+
 pub(crate) struct ErasureWriter {
     inner: Arc<Inner>,
     set: usize,
@@ -25,7 +30,7 @@ pub(crate) struct ErasureWriter {
     files: Option<Vec<Option<File>>>,
     /// The block being coded and written while the next one is gathered; it holds
     /// the files until it is settled.
-    inflight: Option<tokio::task::JoinHandle<(Vec<Option<File>>, StorageResult<()>)>>,
+    inflight: Option<BlockTask>,
     /// The body outgrew the inline threshold and shard files exist.
     spilled: bool,
     size: u64,

@@ -106,7 +106,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let store = ErasureStore::open(&dirs, None).unwrap();
+    let topology = hafiz_storage::drive::assemble(&dirs, None).unwrap();
+    let store = ErasureStore::new(&topology).unwrap();
+    // The block size the issue asks to compare: 1 MiB (default) against 4 MiB.
+    let store4 = ErasureStore::with_block_size(&topology, 4 << 20).unwrap();
     let body = Bytes::from(
         (0..size)
             .map(|i| (i * 131 % 251) as u8)
@@ -116,6 +119,7 @@ fn main() {
     // The same number of bytes an EC 2+2 write puts on the drives (data + parity).
     let doubled: Vec<u8> = body.iter().chain(body.iter()).copied().collect();
     let (mut bw, mut br, mut pw, mut pr, mut bw2) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut pw4, mut pr4) = (vec![], vec![]);
     // Interleave baseline and store rounds so noise hits both alike.
     for _ in 0..rounds {
         bw2.push(baseline_write(&dirs, &doubled));
@@ -129,7 +133,14 @@ fn main() {
         assert_eq!(n, size as u64);
         pr.push(t);
         rt.block_on(store.delete(&id)).unwrap();
+        let (t, id) = rt.block_on(store_put(&store4, &body));
+        pw4.push(t);
+        let (t, n) = rt.block_on(store_get(&store4, &id, size as u64));
+        assert_eq!(n, size as u64);
+        pr4.push(t);
+        rt.block_on(store4.delete(&id)).unwrap();
     }
+    let (pw4, pr4) = (best(&pw4), best(&pr4));
     let mib = size as f64 / (1 << 20) as f64;
     let rate = |d: Duration| mib / d.as_secs_f64();
     let (bw, br, pw, pr, bw2) = (best(&bw), best(&br), best(&pw), best(&pr), best(&bw2));
@@ -163,6 +174,12 @@ fn main() {
         bw.as_secs_f64() / pw.as_secs_f64()
     );
     println!(
+        "{:<28} {:>10.0} {:>10.2}",
+        "erasure PUT, 4 MiB blocks",
+        rate(pw4),
+        bw.as_secs_f64() / pw4.as_secs_f64()
+    );
+    println!(
         "{:<28} {:>10.0} {:>10}",
         "plain files read",
         rate(br),
@@ -173,6 +190,12 @@ fn main() {
         "erasure GET",
         rate(pr),
         br.as_secs_f64() / pr.as_secs_f64()
+    );
+    println!(
+        "{:<28} {:>10.0} {:>10.2}",
+        "erasure GET, 4 MiB blocks",
+        rate(pr4),
+        br.as_secs_f64() / pr4.as_secs_f64()
     );
     println!(
         "{{\"bench\":\"storage\",\"size\":{size},\"put_ratio\":{:.3},\"get_ratio\":{:.3},\"quick\":{quick}}}",

@@ -214,3 +214,33 @@ async fn sets_are_chosen_stably_and_shards_spread() {
     let body = data(200_000, 2);
     assert_eq!(get(&store2, &b, 200_000, 0, 200_000).await.unwrap(), body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_keep_the_block_size_they_were_written_with() {
+    let root = tempfile::tempdir().unwrap();
+    let paths = drives(root.path(), 4);
+    let topo = hafiz_storage::drive::assemble(&paths, None).unwrap();
+    let big_blocks = ErasureStore::with_block_size(&topo, 4 << 20).unwrap();
+    let body = data(9 * 1024 * 1024 + 3, 11);
+    let (id, size) = put(&big_blocks, "b/k", &body).await;
+    drop(big_blocks);
+    drop(topo);
+    let store = ErasureStore::open(&paths, None).unwrap();
+    assert_eq!(get(&store, &id, size, 0, size).await.unwrap(), body);
+    assert_eq!(
+        get(&store, &id, size, 5 << 20, 100).await.unwrap(),
+        body[5 << 20..(5 << 20) + 100]
+    );
+    rot(&paths[0]);
+    assert_eq!(get(&store, &id, size, 0, size).await.unwrap(), body);
+    let r = store.heal(&id, size, false).await.unwrap();
+    assert_eq!(r.rebuilt, 1);
+    assert!(
+        store
+            .heal(&id, size, true)
+            .await
+            .unwrap()
+            .damaged
+            .is_empty()
+    );
+}

@@ -7,9 +7,9 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::Inner;
-use super::reader::{open_shard, read_chunk};
+use super::reader::{open_shard, read_chunk, shared_block_size};
 use crate::error::{StorageError, StorageResult};
-use crate::shard::{self, BLOCK_SIZE, BlockLayout, ShardHeader};
+use crate::shard::{self, BlockLayout, ShardHeader};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct HealReport {
@@ -36,10 +36,15 @@ pub(crate) fn heal_blob(
     let set = inner.set_of(id)?;
     let (k, m) = (set.k, set.m);
     let n = k + m;
-    let layout = BlockLayout::new(size, k, BLOCK_SIZE);
-    let files: Vec<Option<File>> = (0..n)
+    let opened: Vec<Option<(File, u64)>> = (0..n)
         .map(|i| open_shard(inner, set.index, id, i))
         .collect();
+    let block_size = shared_block_size(&opened).unwrap_or(set.block_size);
+    let files: Vec<Option<File>> = opened
+        .into_iter()
+        .map(|o| o.filter(|(_, bs)| *bs == block_size).map(|(f, _)| f))
+        .collect();
+    let layout = BlockLayout::new(size, k, block_size);
     let damaged: Vec<usize> = (0..n)
         .filter(|i| !shard_ok(files[*i].as_ref(), &layout))
         .collect();
@@ -68,7 +73,7 @@ pub(crate) fn heal_blob(
             k: k as u8,
             m: m as u8,
             index: i as u8,
-            block_size: BLOCK_SIZE as u32,
+            block_size: block_size as u32,
         };
         let mut f = File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
         f.write_all(&header.encode())

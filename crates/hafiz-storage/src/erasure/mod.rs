@@ -27,6 +27,8 @@ pub(crate) struct ErasureSet {
     pub k: usize,
     pub m: usize,
     pub codec: Arc<dyn ErasureCodec>,
+    /// Object bytes per coded block for new writes (reads use each blob's header).
+    pub block_size: u64,
 }
 
 impl ErasureSet {
@@ -82,6 +84,16 @@ pub struct ErasureStore {
 
 impl ErasureStore {
     pub fn new(topology: &Topology) -> StorageResult<ErasureStore> {
+        ErasureStore::with_block_size(topology, crate::shard::BLOCK_SIZE)
+    }
+
+    /// A store writing blocks of `block_size` bytes (benchmarks compare sizes).
+    pub fn with_block_size(topology: &Topology, block_size: u64) -> StorageResult<ErasureStore> {
+        if block_size == 0 || block_size > u32::MAX as u64 {
+            return Err(StorageError::Layout(format!(
+                "block size {block_size} out of range"
+            )));
+        }
         let mut sets = Vec::new();
         for (index, drives) in topology.sets.iter().enumerate() {
             let n = drives.len();
@@ -94,6 +106,7 @@ impl ErasureStore {
                 k,
                 m,
                 codec: Arc::new(ReedSolomonCodec::new(k, m)?),
+                block_size,
             });
         }
         Ok(ErasureStore {

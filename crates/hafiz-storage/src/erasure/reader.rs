@@ -14,10 +14,11 @@ use tokio::task::JoinHandle;
 use super::Inner;
 use crate::ByteStream;
 use crate::error::{StorageError, StorageResult};
-use crate::shard::{self, BLOCK_SIZE, BlockLayout, HEADER_LEN, ShardHeader};
+use crate::shard::{self, BlockLayout, HEADER_LEN, ShardHeader};
 
-/// Open shard `i` of `id` if its header says it is that shard of this layout.
-pub(crate) fn open_shard(inner: &Inner, set_idx: usize, id: &str, i: usize) -> Option<File> {
+/// Open shard `i` of `id` if its header says it is that shard of this layout; with
+/// the block size the blob was written with.
+pub(crate) fn open_shard(inner: &Inner, set_idx: usize, id: &str, i: usize) -> Option<(File, u64)> {
     let set = &inner.sets[set_idx];
     let d = set.drive_for(id, i);
     if !d.online() {
@@ -27,7 +28,8 @@ pub(crate) fn open_shard(inner: &Inner, set_idx: usize, id: &str, i: usize) -> O
     let mut h = [0u8; HEADER_LEN as usize];
     f.read_exact_at(&mut h, 0).ok()?;
     let h = ShardHeader::decode(&h).ok()?;
-    (h.index as usize == i && h.k as usize == set.k && h.m as usize == set.m).then_some(f)
+    (h.index as usize == i && h.k as usize == set.k && h.m as usize == set.m && h.block_size > 0)
+        .then_some((f, h.block_size as u64))
 }
 
 /// Read one verified chunk (None if unreadable or its checksum fails).
@@ -42,6 +44,18 @@ pub(crate) fn read_chunk(f: Option<&File>, layout: &BlockLayout, b: u64) -> Opti
     }
     buf.truncate(len);
     Some(buf)
+}
+
+/// The block size most shards agree on (a shard claiming another is treated as bad).
+pub(crate) fn shared_block_size(opened: &[Option<(File, u64)>]) -> Option<u64> {
+    let mut counts: Vec<(u64, usize)> = Vec::new();
+    for (_, bs) in opened.iter().flatten() {
+        match counts.iter_mut().find(|(b, _)| b == bs) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((*bs, 1)),
+        }
+    }
+    counts.into_iter().max_by_key(|(_, c)| *c).map(|(b, _)| b)
 }
 
 struct ReadCtx {
@@ -153,13 +167,18 @@ pub(crate) async fn read(
     let k = inner.sets[set_idx].k;
     let n = k + inner.sets[set_idx].m;
     let (inner2, id2) = (inner.clone(), id.to_string());
-    let files = tokio::task::spawn_blocking(move || {
+    let opened = tokio::task::spawn_blocking(move || {
         (0..n)
             .map(|i| open_shard(&inner2, set_idx, &id2, i))
             .collect::<Vec<_>>()
     })
     .await
     .map_err(|e| StorageError::Join(e.to_string()))?;
+    let block_size = shared_block_size(&opened);
+    let files: Vec<Option<File>> = opened
+        .into_iter()
+        .map(|o| o.filter(|(_, bs)| Some(*bs) == block_size).map(|(f, _)| f))
+        .collect();
     let present = files.iter().filter(|f| f.is_some()).count();
     if present < n {
         inner.report_damage(id, size);
@@ -171,7 +190,8 @@ pub(crate) async fn read(
             need: k,
         });
     }
-    let layout = BlockLayout::new(size, k, BLOCK_SIZE);
+    let block_size = block_size.expect("k > 0 shards are present");
+    let layout = BlockLayout::new(size, k, block_size);
     let ctx = Arc::new(ReadCtx {
         inner,
         set_idx,
@@ -181,8 +201,8 @@ pub(crate) async fn read(
     });
     let mut cursor = Cursor {
         ctx,
-        next: offset / BLOCK_SIZE,
-        last: (offset + len - 1) / BLOCK_SIZE,
+        next: offset / block_size,
+        last: (offset + len - 1) / block_size,
         start: offset,
         end: offset + len,
         pending: Default::default(),
@@ -211,7 +231,7 @@ pub(crate) async fn read(
                 return Some((Err(StorageError::Join(e.to_string())), c));
             }
         };
-        let bstart = b * BLOCK_SIZE;
+        let bstart = b * c.ctx.layout.block_size;
         let from = c.start.max(bstart) - bstart;
         let to = c.end.min(bstart + block.len() as u64) - bstart;
         Some((Ok(block.slice(from as usize..to as usize)), c))

@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::Inner;
 use crate::error::{StorageError, StorageResult};
-use crate::shard::{self, BLOCK_SIZE, ShardHeader};
+use crate::shard::{self, ShardHeader};
 use crate::{BlobWriter, INLINE_THRESHOLD, StoredBlob};
 
 /// The shard files, one per shard (None once its drive failed).
@@ -80,7 +80,7 @@ impl ErasureWriter {
                     if !d.online() {
                         return None;
                     }
-                    let header = ShardHeader { k: set.k as u8, m: set.m as u8, index: i as u8, block_size: BLOCK_SIZE as u32 };
+                    let header = ShardHeader { k: set.k as u8, m: set.m as u8, index: i as u8, block_size: set.block_size as u32 };
                     let path = d.tmp_path(&id);
                     let r = File::create(&path).and_then(|mut f| f.write_all(&header.encode()).map(|_| f));
                     match r {
@@ -184,8 +184,9 @@ impl BlobWriter for ErasureWriter {
             }
             self.open_files().await?;
         }
-        while self.buf.len() >= BLOCK_SIZE as usize {
-            let block = self.buf.split_to(BLOCK_SIZE as usize).freeze();
+        let block_size = self.inner.sets[self.set].block_size as usize;
+        while self.buf.len() >= block_size {
+            let block = self.buf.split_to(block_size).freeze();
             self.write_block(block).await?;
         }
         Ok(())

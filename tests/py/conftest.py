@@ -87,6 +87,8 @@ class Server:
     secret_key: str | None
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
+    # `--data` values to pass instead of data_arg(data_dir) (tests choosing their own drives).
+    data: list[str] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -114,8 +116,7 @@ class Server:
             "server",
             "--address",
             f"127.0.0.1:{self.port}",
-            "--data",
-            data_arg(self.data_dir),
+            *[a for d in (self.data or [data_arg(self.data_dir)]) for a in ("--data", d)],
             *self.extra_args,
         ]
         with open(self.log_path, "ab") as log:
@@ -210,6 +211,7 @@ class ServerFactory:
         extra_args: list[str] | None = None,
         wait: bool = True,
         port: int | None = None,
+        data: list[str] | None = None,
     ) -> Server:
         """Start a server. access_key/secret_key "" means fresh random keys,
         None means leave the env vars unset (the server generates or reuses
@@ -228,6 +230,7 @@ class ServerFactory:
                 access_key=access_key,
                 secret_key=secret_key,
                 extra_args=list(extra_args or []),
+                data=list(data) if data else None,
             )
             server.start()
             self.servers.append(server)

@@ -207,6 +207,7 @@ pub async fn ingest(
         return Err(e);
     }
     let stored = writer.finish().await?;
+    metrics::counter!("hafiz_s3_received_bytes_total").increment(size);
     Ok(Ingested {
         size,
         md5_hex: hex::encode(md5_raw),

@@ -104,9 +104,42 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
     let resource = parts.uri.path().to_string();
     let method = parts.method.clone();
     let span = tracing::debug_span!("s3", id = %request_id, method = %method, path = %resource);
-    let result = route(state.clone(), parts, body, request_id.clone())
+    let started = std::time::Instant::now();
+    let in_flight = InFlight::enter();
+    let mut op: Option<Op> = None;
+    let result = route(state.clone(), parts, body, request_id.clone(), &mut op)
         .instrument(span)
         .await;
+    drop(in_flight);
+    let op_name = op.map(Op::name).unwrap_or("Unknown");
+    let status = match &result {
+        Ok(r) => r.status().as_u16(),
+        Err(e) => e.code.status().as_u16(),
+    };
+    let elapsed = started.elapsed();
+    metrics::counter!("hafiz_s3_requests_total", "op" => op_name, "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("hafiz_s3_request_duration_seconds", "op" => op_name)
+        .record(elapsed.as_secs_f64());
+    if let Ok(r) = &result {
+        if let Some(len) = r
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        {
+            if method != Method::HEAD {
+                metrics::counter!("hafiz_s3_sent_bytes_total", "op" => op_name).increment(len);
+            }
+        }
+    }
+    tracing::debug!(
+        id = %request_id,
+        op = op_name,
+        status,
+        error = result.as_ref().err().map(|e| e.code.as_str()),
+        micros = elapsed.as_micros() as u64,
+        "request"
+    );
     let failed = result.is_err();
     let mut resp = match result {
         Ok(r) => r,
@@ -125,17 +158,36 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
     resp
 }
 
+/// Counts requests being served (`hafiz_s3_requests_in_flight`), also when a
+/// client disconnects and the handler future is dropped.
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> InFlight {
+        metrics::gauge!("hafiz_s3_requests_in_flight").increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("hafiz_s3_requests_in_flight").decrement(1.0);
+    }
+}
+
 async fn route(
     state: Arc<S3State>,
     parts: http::request::Parts,
     body: Body,
     request_id: String,
+    op_out: &mut Option<Op>,
 ) -> S3Result<Response> {
     let raw_path = parts.uri.path();
     let raw_query = parts.uri.query();
     let target = router::target(raw_path, &parts.headers, state.config.domain.as_deref())?;
     let query = Query::parse(raw_query);
     let op = router::operation(&parts.method, &target, &query, &parts.headers)?;
+    *op_out = Some(op);
     let authed = if auth::sigv2::is_v2(&parts.headers, raw_query) {
         // SigV2 signs the path with the bucket in it, even for virtual-host requests.
         let resource = match (&target.bucket, target.bucket_from_host) {

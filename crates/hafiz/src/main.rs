@@ -133,6 +133,9 @@ struct ServerArgs {
     /// Seconds between full verification passes of the background scanner [default: 86400]
     #[arg(long, env = "HAFIZ_SCANNER_INTERVAL")]
     scanner_interval: Option<u64>,
+    /// Log format
+    #[arg(long, env = "HAFIZ_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 impl ServerArgs {
@@ -165,13 +168,35 @@ impl ServerArgs {
     }
 }
 
-fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HAFIZ_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+fn init_logging(format: LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("HAFIZ_LOG").unwrap_or_else(|_| "info".into());
+    match format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_env_filter(filter)
+            .init(),
+    }
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Prometheus recorder for `/metrics`; latencies as histograms (seconds).
+fn install_metrics() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
+    const LATENCY_BUCKETS: &[f64] = &[
+        0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        10.0, 30.0,
+    ];
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(LATENCY_BUCKETS)?
+        .install_recorder()?;
+    Ok(handle)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -191,7 +216,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Server(args) => {
-            init_logging();
+            init_logging(args.log_format);
             let cfg = args.resolve()?;
             runtime()?.block_on(serve(cfg))
         }
@@ -203,7 +228,7 @@ fn main() -> anyhow::Result<()> {
                     dry_run,
                 },
         } => {
-            init_logging();
+            init_logging(LogFormat::Text);
             let (storage, _) = storage.resolve()?;
             runtime()?.block_on(admin::heal(&storage, bucket, dry_run))
         }
@@ -217,6 +242,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
+    let metrics = install_metrics()?;
     let node = node::open(&cfg.storage)?;
     let (creds, generated) = credentials::load_or_create(&node.system_dirs)?;
     if generated {
@@ -265,11 +291,17 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
-        axum::serve(listener, hafiz_s3::app(state))
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .into_future(),
+        axum::serve(
+            listener,
+            hafiz_s3::app(state).route(
+                "/metrics",
+                axum::routing::get(move || std::future::ready(metrics.render())),
+            ),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        })
+        .into_future(),
     );
     let mut server = server;
     tokio::select! {

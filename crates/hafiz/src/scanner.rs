@@ -17,9 +17,11 @@ const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
 pub async fn run(meta: MetaStore, blobs: ErasureStore, interval: Duration) {
     let mut last_full = Instant::now();
+    record_drive_metrics(&blobs);
     loop {
         tokio::time::sleep(TICK).await;
         blobs.refresh_drives();
+        record_drive_metrics(&blobs);
         for (id, size) in blobs.take_damaged() {
             heal_one(&blobs, &id, size).await;
         }
@@ -46,9 +48,29 @@ pub async fn run(meta: MetaStore, blobs: ErasureStore, interval: Duration) {
     }
 }
 
+fn record_drive_metrics(blobs: &ErasureStore) {
+    for d in blobs.drives() {
+        let labels = [("set", d.set.to_string()), ("slot", d.slot.to_string())];
+        metrics::gauge!("hafiz_drive_online", &labels).set(if d.state == "offline" {
+            0.0
+        } else {
+            1.0
+        });
+        metrics::gauge!("hafiz_drive_healing", &labels).set(if d.state == "healing" {
+            1.0
+        } else {
+            0.0
+        });
+        if let Some(free) = d.free_bytes {
+            metrics::gauge!("hafiz_drive_free_bytes", &labels).set(free as f64);
+        }
+    }
+}
+
 async fn heal_one(blobs: &ErasureStore, id: &str, size: u64) -> bool {
     match blobs.heal(id, size, false).await {
         Ok(r) if r.rebuilt > 0 => {
+            metrics::counter!("hafiz_heal_shards_rebuilt_total").increment(r.rebuilt as u64);
             tracing::info!(blob = %id, damaged = ?r.damaged, rebuilt = r.rebuilt, "healed");
             true
         }
@@ -78,8 +100,12 @@ async fn full_pass(meta: &MetaStore, blobs: &ErasureStore) -> anyhow::Result<Pas
     let pause = Duration::from_secs(1) / VERIFY_RATE;
     for (id, size) in &referenced {
         stats.checked += 1;
+        metrics::counter!("hafiz_scanner_blobs_checked_total").increment(1);
         match blobs.heal(id, *size, false).await {
-            Ok(r) if r.rebuilt > 0 => stats.repaired += 1,
+            Ok(r) if r.rebuilt > 0 => {
+                metrics::counter!("hafiz_heal_shards_rebuilt_total").increment(r.rebuilt as u64);
+                stats.repaired += 1
+            }
             Ok(r) if !r.damaged.is_empty() => stats.failed += 1,
             Ok(_) => {}
             Err(e) => {
@@ -97,6 +123,7 @@ async fn full_pass(meta: &MetaStore, blobs: &ErasureStore) -> anyhow::Result<Pas
             && now.duration_since(mtime).unwrap_or_default() > ORPHAN_GRACE
         {
             blobs.delete(&id).await?;
+            metrics::counter!("hafiz_scanner_orphans_removed_total").increment(1);
             stats.orphans += 1;
         }
     }

@@ -1,0 +1,76 @@
+"""Prometheus metrics on the S3 listener and JSON logs, against the real binary."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import botocore.exceptions
+import pytest
+import requests
+
+SAMPLE = re.compile(r'^([a-z_0-9]+)(\{[^}]*\})? ([0-9.eE+-]+)$')
+
+
+def scrape(server) -> dict[str, float]:
+    r = requests.get(f"{server.endpoint}/metrics", timeout=10)
+    assert r.status_code == 200
+    out = {}
+    for line in r.text.splitlines():
+        m = SAMPLE.match(line)
+        if m:
+            out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return out
+
+
+def value(samples: dict[str, float], name: str, **labels) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    total = 0.0
+    for key, v in samples.items():
+        metric, _, rest = key.partition("{")
+        if metric != name:
+            continue
+        if all(f'{k}="{val}"' in rest for k, val in labels.items()):
+            total += v
+    return total
+
+
+def test_metrics_move_with_a_scripted_session(server_factory):
+    server = server_factory.start(extra_args=["--log-format", "json"])
+    s3 = server.client()
+    before = scrape(server)
+    bucket = f"m-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    body = b"x" * 300_000
+    for i in range(3):
+        s3.put_object(Bucket=bucket, Key=f"k{i}", Body=body)
+    for i in range(2):
+        assert s3.get_object(Bucket=bucket, Key=f"k{i}")["Body"].read() == body
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.get_object(Bucket=bucket, Key="missing")
+    after = scrape(server)
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("hafiz_s3_requests_total", op="PutObject", status="200") == 3
+    assert delta("hafiz_s3_requests_total", op="GetObject", status="200") == 2
+    assert delta("hafiz_s3_requests_total", op="GetObject", status="404") == 1
+    assert delta("hafiz_s3_requests_total", op="CreateBucket", status="200") == 1
+    assert delta("hafiz_s3_request_duration_seconds_count", op="PutObject") == 3
+    assert delta("hafiz_s3_request_duration_seconds_sum", op="PutObject") > 0
+    # histogram buckets are cumulative: the +Inf bucket holds every request
+    assert delta("hafiz_s3_request_duration_seconds_bucket", op="GetObject", le="+Inf") == 3
+    assert delta("hafiz_s3_received_bytes_total") == 3 * len(body)
+    assert delta("hafiz_s3_sent_bytes_total", op="GetObject") >= 2 * len(body)
+    assert value(after, "hafiz_s3_requests_in_flight") == 0
+    assert value(after, "hafiz_drive_online") >= 1
+
+    # JSON logs: one object per line.
+    assert server.stop() == 0
+    lines = [l for l in server.log().splitlines() if l.startswith("{")]
+    assert lines, server.log_tail()
+    records = [json.loads(l) for l in lines]
+    assert any(r.get("fields", {}).get("message") == "hafiz S3 listening" for r in records)
+    assert all("level" in r and "timestamp" in r for r in records)

@@ -121,16 +121,14 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
         .increment(1);
     metrics::histogram!("hafiz_s3_request_duration_seconds", "op" => op_name)
         .record(elapsed.as_secs_f64());
-    if let Ok(r) = &result {
-        if let Some(len) = r
+    if let Ok(r) = &result
+        && let Some(len) = r
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        {
-            if method != Method::HEAD {
-                metrics::counter!("hafiz_s3_sent_bytes_total", "op" => op_name).increment(len);
-            }
-        }
+        && method != Method::HEAD
+    {
+        metrics::counter!("hafiz_s3_sent_bytes_total", "op" => op_name).increment(len);
     }
     tracing::debug!(
         id = %request_id,

@@ -74,3 +74,46 @@ def test_metrics_move_with_a_scripted_session(server_factory):
     records = [json.loads(l) for l in lines]
     assert any(r.get("fields", {}).get("message") == "hafiz S3 listening" for r in records)
     assert all("level" in r and "timestamp" in r for r in records)
+
+
+def test_request_spans_are_exported_over_otlp_http(server_factory):
+    """A collector stand-in on loopback receives the request spans (OTLP/HTTP protobuf)."""
+    import http.server
+    import threading
+
+    received: list[tuple[str, str, bytes]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server API)
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            received.append((self.path, self.headers.get("Content-Type", ""), body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    collector = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    try:
+        port = collector.server_address[1]
+        server = server_factory.start(extra_args=["--otlp-endpoint", f"http://127.0.0.1:{port}"])
+        s3 = server.client()
+        bucket = f"otlp-{uuid.uuid4().hex[:10]}"
+        resp = s3.create_bucket(Bucket=bucket)
+        request_id = resp["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+        # Shutdown flushes the batch exporter.
+        assert server.stop() == 0, server.log_tail()
+        assert received, "no OTLP export reached the collector"
+        paths = {p for p, _, _ in received}
+        assert paths == {"/v1/traces"}, paths
+        assert all(ct == "application/x-protobuf" for _, ct, _ in received)
+        payload = b"".join(b for _, _, b in received)
+        assert b"s3.request" in payload
+        assert request_id.encode() in payload, "the span carries the request id"
+        assert b"CreateBucket" in payload, "the span carries the operation"
+        assert b"hafiz" in payload, "service.name resource attribute"
+    finally:
+        collector.shutdown()

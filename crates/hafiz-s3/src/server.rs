@@ -103,12 +103,21 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
         .is_none_or(|v| v.as_bytes() == b"0");
     let resource = parts.uri.path().to_string();
     let method = parts.method.clone();
-    let span = tracing::debug_span!("s3", id = %request_id, method = %method, path = %resource);
+    // One span per request: exported over OTLP when configured, and the context of
+    // every log line the request produces.
+    let span = tracing::info_span!(
+        "s3.request",
+        request_id = %request_id,
+        http.method = %method,
+        url.path = %resource,
+        s3.op = tracing::field::Empty,
+        http.status_code = tracing::field::Empty,
+    );
     let started = std::time::Instant::now();
     let in_flight = InFlight::enter();
     let mut op: Option<Op> = None;
     let result = route(state.clone(), parts, body, request_id.clone(), &mut op)
-        .instrument(span)
+        .instrument(span.clone())
         .await;
     drop(in_flight);
     let op_name = op.map(Op::name).unwrap_or("Unknown");
@@ -117,6 +126,8 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
         Err(e) => e.code.status().as_u16(),
     };
     let elapsed = started.elapsed();
+    span.record("s3.op", op_name);
+    span.record("http.status_code", status);
     metrics::counter!("hafiz_s3_requests_total", "op" => op_name, "status" => status.to_string())
         .increment(1);
     metrics::histogram!("hafiz_s3_request_duration_seconds", "op" => op_name)

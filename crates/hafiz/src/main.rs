@@ -6,6 +6,7 @@ mod config;
 mod credentials;
 mod node;
 mod scanner;
+mod telemetry;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use hafiz_s3::{OwnerInfo, S3Config, S3State};
 use sha2::Digest;
 
 use crate::config::{FileConfig, NodeConfig, StorageConfig};
+use crate::telemetry::LogFormat;
 
 /// How long in-flight requests may run after SIGTERM/SIGINT before the process exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -136,6 +138,9 @@ struct ServerArgs {
     /// Log format
     #[arg(long, env = "HAFIZ_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Export request spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318)
+    #[arg(long, env = "HAFIZ_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
 }
 
 impl ServerArgs {
@@ -168,25 +173,6 @@ impl ServerArgs {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("HAFIZ_LOG").unwrap_or_else(|_| "info".into());
-    match format {
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
-        LogFormat::Json => tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_env_filter(filter)
-            .init(),
-    }
-}
-
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
 /// Prometheus recorder for `/metrics`; latencies as histograms (seconds).
 fn install_metrics() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
     const LATENCY_BUCKETS: &[f64] = &[
@@ -216,9 +202,11 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Server(args) => {
-            init_logging(args.log_format);
+            let telemetry = telemetry::init(args.log_format, args.otlp_endpoint.as_deref())?;
             let cfg = args.resolve()?;
-            runtime()?.block_on(serve(cfg))
+            let result = runtime()?.block_on(serve(cfg));
+            drop(telemetry);
+            result
         }
         Cmd::Admin {
             command:
@@ -228,7 +216,7 @@ fn main() -> anyhow::Result<()> {
                     dry_run,
                 },
         } => {
-            init_logging(LogFormat::Text);
+            let _telemetry = telemetry::init(LogFormat::Text, None)?;
             let (storage, _) = storage.resolve()?;
             runtime()?.block_on(admin::heal(&storage, bucket, dry_run))
         }

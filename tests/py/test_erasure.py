@@ -17,6 +17,7 @@ rot = int(id[-8:], 16) % n. Objects of at most 128 KiB are inline in metadata.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import math
 import os
@@ -35,7 +36,7 @@ from awscrt import checksums
 from botocore.exceptions import ClientError
 
 from conftest import Server, ServerFactory, require_bin
-from s3util import MIB, md5_hex, parse_error, s3_quote, signed_request
+from s3util import MIB, md5_hex, parse_error, s3_quote, sign_request, signed_request
 
 KIB = 1024
 HEADER_LEN = 32
@@ -150,6 +151,10 @@ class Node:
                     f"{d.name}/{blob}: {p}" for p in check_shard(path.read_bytes(), self.k, self.m, want_index, lens)
                 ]
         return problems
+
+
+def drive_id(path: Path) -> str:
+    return json.loads((path / "format.json").read_text())["this"]
 
 
 def lose_drive(path: Path) -> None:
@@ -351,6 +356,7 @@ def test_lost_drives_are_rebuilt_when_replaced(server_factory, n):
     sizes = [o.size for o in objects.values()]
     m = node.m
     first, second = node.drives[n - m :], node.drives[:m]
+    ids = {d: drive_id(d) for d in first}
 
     for d in first:
         lose_drive(d)
@@ -364,12 +370,73 @@ def test_lost_drives_are_rebuilt_when_replaced(server_factory, n):
         f"rebuild of blank drives {[d.name for d in first]}",
         log=lambda: node.server.log_tail(30),
     )
-    for d in first:
-        assert (d / "format.json").is_file()
+    assert {d: drive_id(d) for d in first} == ids, "a replaced drive did not get its old slot's id"
 
     for d in second:
         lose_drive(d)
     assert_all_exact(node, objects, f"reads after the rebuild, with {[d.name for d in second]} deleted", ranges=True)
+    node.server.stop()
+
+
+@pytest.mark.parametrize("n", [4])
+def test_deleted_drives_are_recreated_and_healed_at_restart(server_factory, n):
+    """Deleted drive directories are not recreated while the node runs (they may be
+    unmounted disks), but are at the next start, blank, and then rebuilt. Drives
+    2 and 4 go first (one holds a metadata mirror), then 1 and 3."""
+    node, objects, blobs = start_with_objects(server_factory, n, big=False)
+    sizes = [o.size for o in objects.values()]
+    first = [node.drives[1], node.drives[3]]
+    second = [node.drives[0], node.drives[2]]
+    ids = {d: drive_id(d) for d in first}
+    for d in first:
+        lose_drive(d)
+    time.sleep(4.5)  # two drive checks
+    assert [d.name for d in first if d.exists()] == [], "a deleted drive directory was recreated while running"
+    assert_all_exact(node, objects, f"reads with {[d.name for d in first]} deleted")
+    assert node.server.stop() == 0, node.server.log_tail()
+
+    node.restart()
+    for d in first:
+        assert (d / "format.json").is_file(), f"{d.name} was not recreated at start"
+    assert {d: drive_id(d) for d in first} == ids, "a recreated drive did not get its old slot's id"
+    wait_until(
+        lambda: node.shard_problems(blobs, sizes, drives=first),
+        REBUILD_TIMEOUT,
+        f"rebuild of the recreated drives {[d.name for d in first]}",
+        log=lambda: node.server.log_tail(30),
+    )
+    for d in second:
+        lose_drive(d)
+    assert_all_exact(node, objects, f"reads after the rebuild, with {[d.name for d in second]} deleted")
+    node.server.stop()
+
+
+def test_drives_replaced_one_at_a_time_then_restart(server_factory):
+    """Drives 1, 2 and 3 (the metadata mirrors) fail and are replaced one after
+    another, each rebuilt before the next fails, so the node is never more than one
+    drive short; objects are written in between. After a clean restart every
+    object is still there, byte for byte."""
+    node, objects, blobs = start_with_objects(server_factory, 4, big=False)
+    client = node.client()
+    for d in node.drives[:3]:
+        lose_drive(d)
+        d.mkdir()
+        sizes = [o.size for o in objects.values()]
+        wait_until(
+            lambda: node.shard_problems(blobs, sizes, drives=[d]),
+            REBUILD_TIMEOUT,
+            f"rebuild of the replaced {d.name}",
+            log=lambda: node.server.log_tail(30),
+        )
+        data = os.urandom(300 * KIB)
+        key = f"after-{d.name}"
+        client.put_object(Bucket=BUCKET, Key=key, Body=data)
+        objects[key] = Obj(len(data), md5_hex(data), data)
+        blobs = node.blob_ids()
+        assert_all_exact(node, objects, f"reads after replacing {d.name}")
+    assert node.server.stop() == 0, node.server.log_tail()
+    node.restart()
+    assert_all_exact(node, objects, "reads after a restart of the node whose three metadata drives were replaced")
     node.server.stop()
 
 
@@ -427,6 +494,7 @@ def test_bitrot_is_healed_by_the_scanner(server_factory, n):
     for d in first:
         for path in node.shard_files(d).values():
             corrupt_shard(path, k, rng)
+    assert node.shard_problems(blobs, sizes), "the corruption did not show in the shard CRCs"
     wait_until(
         lambda: node.shard_problems(blobs, sizes),
         SCANNER_HEAL_TIMEOUT,
@@ -703,4 +771,75 @@ def test_offline_admin_heal(server_factory, n):
     for d in node.drives[: node.m]:
         lose_drive(d)
     assert_all_exact(node, objects, f"reads after admin heal, with {[d.name for d in node.drives[: node.m]]} deleted")
+    node.server.stop()
+
+
+# --------------------------------------------------------------------------
+# The offline admin commands must not touch a running node's drives
+# --------------------------------------------------------------------------
+
+
+def test_admin_status_on_a_running_node_changes_nothing(server_factory):
+    """`hafiz admin status` only reports: run while the node is up and a drive
+    directory is missing (an unmounted disk), it must not recreate and format it
+    behind the server's back; and a drive that does come back blank is rebuilt."""
+    node, objects, blobs = start_with_objects(server_factory, 4, big=False)
+    sizes = [o.size for o in objects.values()]
+    lost = node.drives[3]
+    lose_drive(lost)
+    time.sleep(2.5)  # the node has marked it offline
+    status = node.admin("status", "--json")
+    assert status.returncode == 0, status.stderr
+    states = {Path(d["path"]).name: d["state"] for d in json.loads(status.stdout)}
+    created = lost.exists()
+    # Whatever status did, the slot must end up rebuilt (a blank drive gets healed).
+    if created:
+        wait_until(
+            lambda: node.shard_problems(blobs, sizes, drives=[lost]),
+            8.0,
+            f"rebuild of {lost.name}, recreated blank by `admin status` while the node ran (status said {states})",
+            log=lambda: node.server.log_tail(8),
+        )
+    assert not created, f"`hafiz admin status` recreated the missing drive directory {lost.name} (status said {states})"
+    node.server.stop()
+
+
+def test_admin_heal_on_a_running_node_refuses_and_harms_nothing(server_factory):
+    """`hafiz admin heal` is offline-only (the node holds the metadata lock): run
+    against a running node it must refuse without disturbing it, in particular
+    without deleting the temporaries of a PUT in flight."""
+    node = Node(server_factory, 4)
+    node.client().create_bucket(Bucket=BUCKET)
+    data = os.urandom(2 * MIB + 11)
+    first, rest = data[: 300 * KIB], data[300 * KIB :]
+    signed = sign_request(
+        "PUT",
+        node.url(BUCKET, "in-flight"),
+        access_key=node.access_key,
+        secret_key=node.secret_key,
+        payload_hash="UNSIGNED-PAYLOAD",
+    )
+    # http.client: a declared Content-Length, sent in two pieces with a pause.
+    conn = http.client.HTTPConnection("127.0.0.1", node.server.port, timeout=60)
+    try:
+        conn.putrequest("PUT", signed.url.split(str(node.server.port), 1)[1], skip_accept_encoding=True)
+        for name, value in signed.headers.items():
+            conn.putheader(name, value)
+        conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders()
+        conn.send(first)  # past the inline threshold: the shard temporaries are open now
+        wait_until(lambda: [] if node.tmp_files() else ["no temporaries yet"], 10, "the PUT's shard temporaries")
+        heal = node.admin("heal", "--dry-run")
+        conn.send(rest)
+        resp = conn.getresponse()
+        status, content = resp.status, resp.read()
+    finally:
+        conn.close()
+    assert heal.returncode != 0, f"admin heal ran against a running node:\n{heal.stdout}"
+    assert status == 200, (
+        f"a PUT in flight while `hafiz admin heal` ran (and was refused) failed: HTTP {status} {content[:300]!r}\n"
+        f"{node.server.log_tail(10)}"
+    )
+    got = node.client().get_object(Bucket=BUCKET, Key="in-flight")["Body"].read()
+    assert md5_hex(got) == md5_hex(data)
     node.server.stop()

@@ -41,7 +41,8 @@ pub struct ListPage {
 /// The common prefix `key` rolls up into, if any.
 fn common_prefix<'k>(key: &'k str, prefix: &str, delimiter: Option<&str>) -> Option<&'k str> {
     let delim = delimiter.filter(|d| !d.is_empty())?;
-    let rest = &key[prefix.len()..];
+    // `key` may be a client-supplied marker that does not start with the prefix.
+    let rest = key.strip_prefix(prefix)?;
     rest.find(delim)
         .map(|i| &key[..prefix.len() + i + delim.len()])
 }
@@ -103,6 +104,9 @@ pub struct UploadListQuery {
 #[derive(Debug, Clone, Default)]
 pub struct UploadListPage {
     pub uploads: Vec<UploadInfo>,
+    /// The last entry returned (an upload's key or a common prefix): where the next
+    /// page starts.
+    pub next_key_marker: Option<String>,
     pub prefixes: Vec<String>,
     pub truncated: bool,
 }
@@ -120,6 +124,12 @@ pub(crate) fn list_uploads(
             let mut f = keys::upload_row_key(bucket, k, id);
             f.push(0);
             f
+        }
+        // A marker that is a rolled-up prefix skips everything under it.
+        (Some(k), None)
+            if common_prefix(k, &q.prefix, q.delimiter.as_deref()) == Some(k.as_str()) =>
+        {
+            keys::after_prefix(bucket, k)
         }
         (Some(k), None) => keys::after_object(bucket, k),
         _ => scan_prefix.clone(),
@@ -141,10 +151,13 @@ pub(crate) fn list_uploads(
             if let Some(cp) = common_prefix(key, &q.prefix, q.delimiter.as_deref()) {
                 let cp = cp.to_string();
                 from = keys::after_prefix(bucket, &cp);
+                page.next_key_marker = Some(cp.clone());
                 page.prefixes.push(cp);
                 continue 'restart;
             }
-            page.uploads.push(decode(&v)?);
+            let upload: UploadInfo = decode(&v)?;
+            page.next_key_marker = Some(upload.key.clone());
+            page.uploads.push(upload);
         }
         return Ok(page);
     }

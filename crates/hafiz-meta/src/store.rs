@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -16,7 +16,7 @@ use crate::error::{MetaError, MetaResult};
 use crate::keys;
 use crate::kv::{Kv, Op, Table};
 use crate::list::{self, ListPage, ListQuery, UploadListPage, UploadListQuery};
-use crate::model::{BlobLocation, BucketInfo, ObjectVersion, PartInfo, UploadInfo};
+use crate::model::{BlobLocation, BucketInfo, ObjectData, ObjectVersion, PartInfo, UploadInfo};
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> MetaResult<Vec<u8>> {
     rmp_serde::to_vec_named(v).map_err(|e| MetaError::Codec(e.to_string()))
@@ -30,8 +30,22 @@ pub(crate) fn decode<T: DeserializeOwned>(b: &[u8]) -> MetaResult<T> {
 /// losing the drive of one (the first drive, say) loses no metadata.
 struct Mirror {
     path: PathBuf,
-    kv: Kv,
+    /// Swapped when the mirror is rebuilt (its drive was replaced while running).
+    kv: RwLock<Option<Arc<Kv>>>,
     healthy: AtomicBool,
+}
+
+impl Mirror {
+    /// The open store (None only while the mirror is being rebuilt).
+    fn kv(&self) -> Option<Arc<Kv>> {
+        self.kv.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether the mirror's files are still there (a drive replaced or wiped while
+    /// running leaves RocksDB writing into deleted files).
+    fn files_present(&self) -> bool {
+        self.path.join("CURRENT").is_file()
+    }
 }
 
 const SEQ_KEY: &[u8] = b"applied_seq";
@@ -114,7 +128,7 @@ impl MetaStore {
             .into_iter()
             .map(|(path, kv, _)| Mirror {
                 path,
-                kv,
+                kv: RwLock::new(Some(Arc::new(kv))),
                 healthy: AtomicBool::new(true),
             })
             .collect();
@@ -133,9 +147,86 @@ impl MetaStore {
             .iter()
             .filter(|m| m.healthy.load(Ordering::Relaxed))
         {
-            m.kv.flush()?;
+            if let Some(kv) = m.kv() {
+                kv.flush()?;
+            }
         }
         Ok(())
+    }
+
+    /// Rebuild mirrors whose files vanished (a drive replaced or wiped while the node
+    /// runs) from a mirror that is intact, so the node keeps its metadata redundancy
+    /// without a restart. Returns how many were rebuilt.
+    pub fn repair_mirrors(&self) -> MetaResult<usize> {
+        let inner = &self.inner;
+        let broken: Vec<usize> = (0..inner.mirrors.len())
+            .filter(|i| !inner.mirrors[*i].files_present())
+            .collect();
+        if broken.is_empty() {
+            return Ok(0);
+        }
+        // Writes wait while the copy is taken, so the rebuilt mirror misses nothing.
+        let _seq = inner.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(source) = inner
+            .mirrors
+            .iter()
+            .find(|m| m.files_present() && m.healthy.load(Ordering::Relaxed))
+        else {
+            tracing::error!("no intact metadata mirror left to rebuild from");
+            return Ok(0);
+        };
+        let mut rebuilt = 0;
+        for i in broken {
+            let m = &inner.mirrors[i];
+            m.healthy.store(false, Ordering::Relaxed);
+            if !m.path.parent().is_some_and(|p| p.is_dir()) {
+                continue; // the drive itself is gone; retried when it is back
+            }
+            // The old instance must be closed before a store is opened at the same
+            // path (RocksDB locks paths per process); readers holding it finish first.
+            let old = m.kv.write().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(old) = old {
+                for _ in 0..500 {
+                    if Arc::strong_count(&old) == 1 {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                drop(old);
+            }
+            let staging = m.path.with_extension("rebuild");
+            let _ = std::fs::remove_dir_all(&staging);
+            let Some(source_kv) = source.kv() else {
+                continue;
+            };
+            let result = source_kv.checkpoint(&staging).and_then(|_| {
+                let _ = std::fs::remove_dir_all(&m.path);
+                std::fs::rename(&staging, &m.path)
+                    .map_err(|e| MetaError::Codec(format!("{}: {e}", m.path.display())))?;
+                Kv::open(&m.path)
+            });
+            match result {
+                Ok(kv) => {
+                    *m.kv.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(kv));
+                    m.healthy.store(true, Ordering::Relaxed);
+                    tracing::warn!(path = %m.path.display(), "metadata mirror rebuilt");
+                    rebuilt += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(path = %m.path.display(), error = %e, "cannot rebuild metadata mirror")
+                }
+            }
+        }
+        Ok(rebuilt)
+    }
+
+    /// How many commands this store has applied since it was created (0: brand new).
+    pub fn applied_seq(&self) -> u64 {
+        *self
+            .inner
+            .apply_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Mirror paths and whether each is healthy.
@@ -173,13 +264,13 @@ fn part_blob(p: &PartInfo) -> Option<String> {
 
 impl Inner {
     /// Reads go to the first healthy mirror.
-    fn kv(&self) -> &Kv {
-        let m = self
-            .mirrors
+    fn kv(&self) -> Arc<Kv> {
+        self.mirrors
             .iter()
-            .find(|m| m.healthy.load(Ordering::Relaxed))
-            .unwrap_or(&self.mirrors[0]);
-        &m.kv
+            .filter(|m| m.healthy.load(Ordering::Relaxed))
+            .chain(self.mirrors.iter())
+            .find_map(|m| m.kv())
+            .expect("a rebuild never takes the last open mirror")
     }
 
     /// Write one command's batch to every healthy mirror, in parallel. A mirror that
@@ -198,7 +289,12 @@ impl Inner {
                 SEQ_KEY.to_vec(),
                 seq.to_be_bytes().to_vec(),
             ));
-            vec![healthy[0].kv.write(ops)]
+            vec![
+                healthy[0]
+                    .kv()
+                    .ok_or(MetaError::NoMirror)
+                    .and_then(|kv| kv.write(ops)),
+            ]
         } else {
             std::thread::scope(|scope| {
                 let handles: Vec<_> = healthy
@@ -210,7 +306,11 @@ impl Inner {
                             SEQ_KEY.to_vec(),
                             seq.to_be_bytes().to_vec(),
                         ));
-                        scope.spawn(move || m.kv.write(ops))
+                        scope.spawn(move || {
+                            m.kv()
+                                .ok_or(MetaError::NoMirror)
+                                .and_then(|kv| kv.write(ops))
+                        })
                     })
                     .collect();
                 handles
@@ -420,19 +520,24 @@ impl Inner {
                 bucket,
                 upload_id,
                 parts,
-                version,
+                mut version,
                 condition,
             } => {
                 if self.upload(&bucket, &version.key, &upload_id)?.is_none() {
                     return Err(MetaError::NoSuchUpload);
                 }
                 let stored = self.parts(&upload_id, 0, usize::MAX)?;
+                let mut spans = Vec::with_capacity(parts.len());
                 for (number, etag) in &parts {
                     match stored.iter().find(|p| p.number == *number) {
-                        Some(p) if &p.etag == etag => {}
+                        Some(p) if &p.etag == etag => spans.push(p.data.clone()),
                         _ => return Err(MetaError::InvalidPart(*number)),
                     }
                 }
+                // The object's data is what the part rows hold now, under the apply
+                // lock: a part re-uploaded (same bytes, same ETag, new blob) since the
+                // caller read the parts must not leave the object on a released blob.
+                version.data = ObjectData::Blobs(spans);
                 self.check_condition(&bucket, &version.key, &condition)?;
                 self.drop_versions(&bucket, &version.key, &mut ops, &mut out)?;
                 // Drop the upload but keep the blobs of the parts the object now uses.
@@ -471,11 +576,9 @@ impl Inner {
 
     fn referenced_blobs(&self, bucket: Option<&str>) -> MetaResult<HashMap<String, u64>> {
         let mut ids = HashMap::new();
-        let prefix = bucket.map(keys::bucket_prefix).unwrap_or_default();
-        for row in self.kv().scan(Table::Objects, &prefix, &prefix) {
-            let v: ObjectVersion = decode(&row?.1)?;
-            ids.extend(v.blob_spans());
-        }
+        // Parts before objects: CompleteMultipartUpload moves a blob from a part row to
+        // an object row atomically, so scanning in this order sees it in one or the
+        // other even when a Complete lands between the two scans.
         if bucket.is_none() {
             for row in self.kv().scan(Table::Parts, &[], &[]) {
                 let p: PartInfo = decode(&row?.1)?;
@@ -483,6 +586,11 @@ impl Inner {
                     ids.insert(id, p.size);
                 }
             }
+        }
+        let prefix = bucket.map(keys::bucket_prefix).unwrap_or_default();
+        for row in self.kv().scan(Table::Objects, &prefix, &prefix) {
+            let v: ObjectVersion = decode(&row?.1)?;
+            ids.extend(v.blob_spans());
         }
         Ok(ids)
     }
@@ -516,7 +624,7 @@ impl Metadata for MetaStore {
 
     async fn list_objects(&self, bucket: &str, query: ListQuery) -> MetaResult<ListPage> {
         let bucket = bucket.to_string();
-        self.blocking(move |i| list::list_objects(i.kv(), &bucket, &query))
+        self.blocking(move |i| list::list_objects(&i.kv(), &bucket, &query))
             .await
     }
 
@@ -541,7 +649,7 @@ impl Metadata for MetaStore {
         query: UploadListQuery,
     ) -> MetaResult<UploadListPage> {
         let bucket = bucket.to_string();
-        self.blocking(move |i| list::list_uploads(i.kv(), &bucket, &query))
+        self.blocking(move |i| list::list_uploads(&i.kv(), &bucket, &query))
             .await
     }
 

@@ -372,3 +372,28 @@ async fn mirrors_survive_losing_the_first_drive_and_catch_up_when_stale() {
         "e2"
     );
 }
+
+#[tokio::test]
+async fn a_mirror_wiped_while_running_is_rebuilt_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<std::path::PathBuf> = (0..3)
+        .map(|i| dir.path().join(format!("d{i}")).join("meta"))
+        .collect();
+    let s = MetaStore::open_mirrored(&paths).unwrap();
+    bucket(&s, "b");
+    put(&s, "b", version("k1", "e1", 1, None), WriteCondition::None).unwrap();
+    // Drives 0 and 1 are replaced one after the other while the store runs.
+    for wiped in [0, 1] {
+        let drive = paths[wiped].parent().unwrap();
+        std::fs::remove_dir_all(drive).unwrap();
+        std::fs::create_dir_all(drive).unwrap();
+        assert_eq!(s.repair_mirrors().unwrap(), 1);
+    }
+    put(&s, "b", version("k2", "e2", 2, None), WriteCondition::None).unwrap();
+    drop(s);
+    // Only the two rebuilt mirrors are left: they hold everything.
+    let s = MetaStore::open_mirrored(&paths[..2]).unwrap();
+    assert_eq!(s.object("b", "k1").await.unwrap().unwrap().etag, "e1");
+    assert_eq!(s.object("b", "k2").await.unwrap().unwrap().etag, "e2");
+    assert_eq!(s.repair_mirrors().unwrap(), 0);
+}

@@ -225,6 +225,12 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
                     Op::UploadPart
                 }
             }
+            Method::PUT if q.has("partNumber") || q.has("uploadId") => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "UploadPart needs both partNumber and uploadId",
+                ));
+            }
             Method::PUT if !has_other_subresource(q) => {
                 if headers.contains_key("x-amz-copy-source") {
                     Op::CopyObject

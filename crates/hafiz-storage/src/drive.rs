@@ -126,6 +126,35 @@ fn write_format(dir: &Path, f: &DriveFormat) -> StorageResult<()> {
         .map_err(|e| StorageError::io(dir, e))
 }
 
+/// What a drive directory holds, read without changing anything (for status output
+/// while a node may be running).
+pub fn inspect(path: &Path) -> DriveStatus {
+    let (state, format) = match read_format(path) {
+        Ok(Some(f)) => ("online", Some(f)),
+        Ok(None) if path.is_dir() => ("blank", None),
+        Ok(None) => ("missing", None),
+        Err(_) => ("unreadable", None),
+    };
+    let (set, slot, id) = format
+        .as_ref()
+        .and_then(|f| {
+            f.sets.iter().enumerate().find_map(|(s, ids)| {
+                ids.iter()
+                    .position(|i| *i == f.this)
+                    .map(|slot| (s, slot, f.this.clone()))
+            })
+        })
+        .unwrap_or((usize::MAX, usize::MAX, String::new()));
+    DriveStatus {
+        set,
+        slot,
+        path: path.display().to_string(),
+        id,
+        state,
+        free_bytes: fs4::available_space(path).ok(),
+    }
+}
+
 /// Format a drive whose directory exists but is empty (a replaced disk mounted in
 /// place) into its old slot. A missing directory is left alone: it may be an unmounted
 /// disk that comes back with its data.
@@ -160,11 +189,10 @@ pub fn assemble(paths: &[PathBuf], parity: Option<usize>) -> StorageResult<Topol
         formats.push(read_format(p));
     }
     for (p, f) in paths.iter().zip(&formats) {
+        // An unreadable format file makes that drive unusable, not the node: it stays
+        // offline (it can be replaced and healed) while the others serve.
         if let Err(StorageError::Layout(msg)) = f {
-            return Err(StorageError::Layout(format!(
-                "{msg} (drive {})",
-                p.display()
-            )));
+            tracing::warn!(drive = %p.display(), error = %msg, "unreadable format file; drive offline");
         }
     }
     let existing: Vec<&DriveFormat> = formats

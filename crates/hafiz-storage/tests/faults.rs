@@ -244,3 +244,31 @@ async fn blobs_keep_the_block_size_they_were_written_with() {
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rot_scattered_over_more_than_m_shards_is_healed_block_by_block() {
+    let root = tempfile::tempdir().unwrap();
+    let paths = drives(root.path(), 4); // 2+2
+    let store = ErasureStore::open(&paths, None).unwrap();
+    let body = data(4 * 1024 * 1024, 21); // 4 blocks, chunks of 512 KiB
+    let (id, size) = put(&store, "b/k", &body).await;
+    // Three shards rot, each in a different block: no block loses more than m = 2.
+    let chunk = 512 * 1024 + 4;
+    for (drive, block) in [(0usize, 0usize), (1, 1), (2, 2)] {
+        let f = &shard_files(&paths[drive])[0];
+        let mut b = std::fs::read(f).unwrap();
+        b[32 + block * chunk + 10] ^= 0xFF;
+        std::fs::write(f, b).unwrap();
+    }
+    assert_eq!(get(&store, &id, size, 0, size).await.unwrap(), body);
+    let r = store.heal(&id, size, false).await.unwrap();
+    assert_eq!((r.damaged.len(), r.rebuilt), (3, 3), "{r:?}");
+    assert!(
+        store
+            .heal(&id, size, true)
+            .await
+            .unwrap()
+            .damaged
+            .is_empty()
+    );
+}

@@ -58,21 +58,20 @@ pub async fn heal(
     Ok(())
 }
 
+/// Drive states, read only: safe next to a running node (nothing is created,
+/// formatted or cleaned).
 pub fn status(cfg: &StorageConfig, json: bool) -> anyhow::Result<()> {
-    let topology = hafiz_storage::drive::assemble(&cfg.drives, cfg.parity)?;
-    let store = hafiz_storage::ErasureStore::new(&topology)?;
-    let drives = store.drives();
+    let drives: Vec<_> = cfg
+        .drives
+        .iter()
+        .map(|p| hafiz_storage::drive::inspect(p))
+        .collect();
     if json {
         println!("{}", serde_json::to_string_pretty(&drives)?);
         return Ok(());
     }
     println!(
-        "cluster {}  layout {}",
-        topology.cluster_id,
-        store.layout_summary()
-    );
-    println!(
-        "{:<4} {:<5} {:<9} {:>14}  path",
+        "{:<4} {:<5} {:<11} {:>14}  path",
         "set", "slot", "state", "free"
     );
     for d in drives {
@@ -80,10 +79,12 @@ pub fn status(cfg: &StorageConfig, json: bool) -> anyhow::Result<()> {
             .free_bytes
             .map(|b| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64))
             .unwrap_or_else(|| "-".into());
-        println!(
-            "{:<4} {:<5} {:<9} {:>14}  {}",
-            d.set, d.slot, d.state, free, d.path
-        );
+        let (set, slot) = if d.set == usize::MAX {
+            ("-".to_string(), "-".to_string())
+        } else {
+            (d.set.to_string(), d.slot.to_string())
+        };
+        println!("{set:<4} {slot:<5} {:<11} {free:>14}  {}", d.state, d.path);
     }
     Ok(())
 }

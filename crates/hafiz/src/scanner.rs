@@ -17,17 +17,25 @@ const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
 pub async fn run(meta: MetaStore, blobs: ErasureStore, interval: Duration) {
     let mut last_full = Instant::now();
-    record_drive_metrics(&blobs);
     loop {
-        tokio::time::sleep(TICK).await;
-        blobs.refresh_drives();
-        record_drive_metrics(&blobs);
+        // Drive checks touch the filesystem (format files, statvfs): off the runtime,
+        // so a hung drive cannot stall request handling.
+        let (b, m) = (blobs.clone(), meta.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            b.refresh_drives();
+            record_drive_metrics(&b);
+            // After the drive refresh: a replaced drive is formatted first (it must be
+            // empty for that), then gets its metadata mirror back.
+            if let Err(e) = m.repair_mirrors() {
+                tracing::warn!(error = %e, "metadata mirror repair failed");
+            }
+        })
+        .await;
         for (id, size) in blobs.take_damaged() {
             heal_one(&blobs, &id, size).await;
         }
-        let full_due = blobs.needs_full_heal() || last_full.elapsed() >= interval;
-        if full_due {
-            let healing = blobs.needs_full_heal();
+        let healing = blobs.needs_full_heal();
+        if healing || last_full.elapsed() >= interval {
             match full_pass(&meta, &blobs).await {
                 Ok(stats) => {
                     tracing::info!(
@@ -37,14 +45,23 @@ pub async fn run(meta: MetaStore, blobs: ErasureStore, interval: Duration) {
                         orphans = stats.orphans,
                         "scanner pass done"
                     );
-                    if healing && stats.failed == 0 {
-                        blobs.finish_full_heal();
+                    if stats.failed > 0 {
+                        tracing::warn!(
+                            failed = stats.failed,
+                            "some blobs could not be healed (drives offline, or more damage than parity)"
+                        );
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "scanner pass failed"),
             }
+            // A rebuilt drive is done once a whole pass went over it; what could not
+            // be healed is logged and retried by the next periodic pass, not in a loop.
+            if healing {
+                blobs.finish_full_heal();
+            }
             last_full = Instant::now();
         }
+        tokio::time::sleep(TICK).await;
     }
 }
 
@@ -67,21 +84,27 @@ fn record_drive_metrics(blobs: &ErasureStore) {
     }
 }
 
-async fn heal_one(blobs: &ErasureStore, id: &str, size: u64) -> bool {
+enum HealResult {
+    Healthy,
+    Repaired,
+    Failed,
+}
+
+async fn heal_one(blobs: &ErasureStore, id: &str, size: u64) -> HealResult {
     match blobs.heal(id, size, false).await {
         Ok(r) if r.rebuilt > 0 => {
             metrics::counter!("hafiz_heal_shards_rebuilt_total").increment(r.rebuilt as u64);
             tracing::info!(blob = %id, damaged = ?r.damaged, rebuilt = r.rebuilt, "healed");
-            true
+            HealResult::Repaired
         }
         Ok(r) if !r.damaged.is_empty() => {
             tracing::warn!(blob = %id, damaged = ?r.damaged, "damage found but its drives are offline");
-            false
+            HealResult::Failed
         }
-        Ok(_) => true,
+        Ok(_) => HealResult::Healthy,
         Err(e) => {
             tracing::warn!(blob = %id, error = %e, "cannot heal");
-            false
+            HealResult::Failed
         }
     }
 }
@@ -96,29 +119,25 @@ struct PassStats {
 
 async fn full_pass(meta: &MetaStore, blobs: &ErasureStore) -> anyhow::Result<PassStats> {
     let mut stats = PassStats::default();
+    // Shards on disk are listed before metadata is read: a blob committed during the
+    // pass is then either not in the listing or in the metadata, never deleted.
+    let on_disk = blobs.blob_ids().await?;
     let referenced: HashMap<String, u64> = meta.referenced_blobs(None).await?;
     let pause = Duration::from_secs(1) / VERIFY_RATE;
     for (id, size) in &referenced {
         stats.checked += 1;
         metrics::counter!("hafiz_scanner_blobs_checked_total").increment(1);
-        match blobs.heal(id, *size, false).await {
-            Ok(r) if r.rebuilt > 0 => {
-                metrics::counter!("hafiz_heal_shards_rebuilt_total").increment(r.rebuilt as u64);
-                stats.repaired += 1
-            }
-            Ok(r) if !r.damaged.is_empty() => stats.failed += 1,
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(blob = %id, error = %e, "cannot heal");
-                stats.failed += 1;
-            }
+        match heal_one(blobs, id, *size).await {
+            HealResult::Healthy => {}
+            HealResult::Repaired => stats.repaired += 1,
+            HealResult::Failed => stats.failed += 1,
         }
         tokio::time::sleep(pause).await;
     }
     // Orphans: shards a crash left between the data fsync and the metadata commit.
     // Only old ones go; a young one may be a write whose commit is just happening.
     let now = SystemTime::now();
-    for (id, mtime) in blobs.blob_ids().await? {
+    for (id, mtime) in on_disk {
         if !referenced.contains_key(&id)
             && now.duration_since(mtime).unwrap_or_default() > ORPHAN_GRACE
         {
@@ -132,9 +151,18 @@ async fn full_pass(meta: &MetaStore, blobs: &ErasureStore) -> anyhow::Result<Pas
 
 /// At start-up no write is in flight, so every unreferenced shard is garbage.
 pub async fn collect_orphans(meta: &MetaStore, blobs: &ErasureStore) -> anyhow::Result<usize> {
+    let on_disk = blobs.blob_ids().await?;
+    // Brand-new metadata next to drives full of shards means the metadata drives are
+    // missing (not mounted, replaced), not that every shard is garbage.
+    if meta.applied_seq() == 0 && !on_disk.is_empty() {
+        anyhow::bail!(
+            "the metadata store is empty but the drives hold {} blob(s): are the metadata drives (the first drives of the first set, or --meta-dir) missing? Refusing to start rather than treat the data as garbage",
+            on_disk.len()
+        );
+    }
     let referenced = meta.referenced_blobs(None).await?;
     let mut removed = 0;
-    for (id, _) in blobs.blob_ids().await? {
+    for (id, _) in on_disk {
         if !referenced.contains_key(&id) {
             blobs.delete(&id).await?;
             removed += 1;

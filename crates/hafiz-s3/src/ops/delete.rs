@@ -12,12 +12,25 @@ use crate::xml::{self, NS};
 /// Delete blobs after the metadata commit that dropped them. A failure here only leaves
 /// an orphan, which the start-up sweep collects; it never fails the request.
 pub(crate) async fn release(ctx: &Ctx, blobs: Vec<String>) {
-    for id in blobs {
-        if let Err(e) = ctx.state.blobs.delete(&id).await {
-            tracing::warn!(blob = %id, error = %e, "could not delete released blob");
-        }
+    if blobs.is_empty() {
+        return;
     }
+    // Reads that looked up the old version just before the commit may still be
+    // streaming it: the blobs go after a grace period, not at once. A restart in
+    // between leaves them as orphans, which the start-up sweep removes.
+    let store = ctx.state.blobs.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(RELEASE_GRACE).await;
+        for id in blobs {
+            if let Err(e) = store.delete(&id).await {
+                tracing::warn!(blob = %id, error = %e, "could not delete released blob");
+            }
+        }
+    });
 }
+
+/// How long a replaced or deleted object's data stays readable for reads in flight.
+const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(300);
 
 pub async fn delete_object(ctx: Ctx) -> S3Result<Response> {
     validate_key(&ctx.key)?;
@@ -54,6 +67,13 @@ pub async fn delete_objects(mut ctx: Ctx) -> S3Result<Response> {
             return Err(S3Error::new(S3ErrorCode::BadDigest));
         }
     }
+    for alg in crate::checksum::ALL {
+        if let Some(sent) = crate::ops::header_str(&ctx.headers, crate::checksum::header_name(alg))
+            && sent.trim() != crate::checksum::digest(alg, &body)
+        {
+            return Err(crate::checksum::mismatch(alg));
+        }
+    }
     let req: xml::DeleteRequest = xml::from_xml(&body)?;
     if req.object.len() > 1000 {
         return Err(S3Error::with_message(
@@ -66,7 +86,9 @@ pub async fn delete_objects(mut ctx: Ctx) -> S3Result<Response> {
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in req.object {
-        if let Err(e) = validate_key(&obj.key) {
+        if let Err(e) = validate_key(&obj.key)
+            .and_then(|_| crate::ops::check_version_id(obj.version_id.as_deref()))
+        {
             errors.push(xml::DeleteErrorEntry {
                 key: obj.key,
                 code: e.code.as_str().into(),

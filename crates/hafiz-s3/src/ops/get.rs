@@ -103,7 +103,21 @@ pub(crate) fn object_headers(h: &mut HeaderMap, v: &ObjectVersion) {
 
 pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
     let v = current_version(&ctx).await?;
-    conditions::check_read(&ctx.headers, &v.etag, v.last_modified)?;
+    if let Err(e) = conditions::check_read(&ctx.headers, &v.etag, v.last_modified) {
+        if e.code == S3ErrorCode::NotModified {
+            // A 304 still names the representation it stands for.
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            insert(r.headers_mut(), "etag", &quoted(&v.etag));
+            insert(
+                r.headers_mut(),
+                "last-modified",
+                &http_date(v.last_modified),
+            );
+            return Ok(r);
+        }
+        return Err(e);
+    }
     let part = part_number(&ctx)?;
     let range_header = header_str(&ctx.headers, "range");
     if part.is_some() && range_header.is_some() {

@@ -25,7 +25,24 @@ use crate::range::ByteRange;
 use crate::router::Op;
 use crate::server::Ctx;
 
+/// Only the `null` version exists until versioning lands: any other version id is
+/// refused rather than silently acting on the current object.
+pub(crate) fn check_version_id(v: Option<&str>) -> S3Result<()> {
+    match v {
+        None | Some("null") => Ok(()),
+        Some(other) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Invalid version id specified",
+        )
+        .extra("ArgumentName", "versionId")
+        .extra("ArgumentValue", other.to_string())),
+    }
+}
+
 pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
+    if !ctx.key.is_empty() {
+        check_version_id(ctx.query.get("versionId"))?;
+    }
     match ctx.op {
         Op::ListBuckets => bucket::list_buckets(ctx).await,
         Op::CreateBucket => bucket::create_bucket(ctx).await,

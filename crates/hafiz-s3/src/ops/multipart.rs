@@ -473,23 +473,20 @@ pub async fn list_uploads(ctx: Ctx) -> S3Result<Response> {
         max,
     };
     let page = ctx.state.meta.list_uploads(&ctx.bucket, q).await?;
-    let last = page
-        .uploads
-        .last()
-        .map(|u| (u.key.clone(), u.upload_id.clone()));
+    // The next page starts after the last entry, upload or common prefix; the upload
+    // id marker only applies when that entry is an upload.
+    let next_key = page.next_key_marker.clone().filter(|_| page.truncated);
+    let next_upload_id = match (&next_key, page.uploads.last()) {
+        (Some(k), Some(u)) if &u.key == k => Some(u.upload_id.clone()),
+        _ => None,
+    };
     let body = xml::ListMultipartUploadsResult {
         xmlns: NS,
         bucket: ctx.bucket.clone(),
         key_marker: enc.enc(key_marker.as_deref().unwrap_or("")),
         upload_id_marker: upload_id_marker.unwrap_or_default(),
-        next_key_marker: last
-            .as_ref()
-            .filter(|_| page.truncated)
-            .map(|(k, _)| enc.enc(k)),
-        next_upload_id_marker: last
-            .as_ref()
-            .filter(|_| page.truncated)
-            .map(|(_, u)| u.clone()),
+        next_key_marker: next_key.map(|k| enc.enc(&k)),
+        next_upload_id_marker: next_upload_id,
         prefix: enc.enc(&prefix),
         delimiter: delimiter.map(|d| enc.enc(&d)),
         max_uploads: max,

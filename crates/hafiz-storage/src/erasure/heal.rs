@@ -55,12 +55,6 @@ pub(crate) fn heal_blob(
     if damaged.is_empty() || dry_run {
         return Ok(report);
     }
-    if damaged.len() > m {
-        return Err(StorageError::NotEnoughShards {
-            have: n - damaged.len(),
-            need: k,
-        });
-    }
     // Rebuild into temporaries on the damaged shards' drives (where those are online).
     let mut outputs: Vec<(usize, File, std::path::PathBuf)> = Vec::new();
     for &i in &damaged {
@@ -80,22 +74,40 @@ pub(crate) fn heal_blob(
             .map_err(|e| StorageError::io(&tmp, e))?;
         outputs.push((i, f, tmp));
     }
+    let discard = |outputs: &[(usize, File, std::path::PathBuf)]| {
+        for (_, _, tmp) in outputs {
+            let _ = std::fs::remove_file(tmp);
+        }
+    };
+    // Block by block, from every good chunk, including the good blocks of shards that
+    // are damaged elsewhere: rot scattered over more than m shards is still healable
+    // as long as no single block lost more than m chunks.
     for b in 0..layout.blocks() {
         let mut shards: Vec<Option<Vec<u8>>> = (0..n)
-            .map(|i| {
-                if damaged.contains(&i) {
-                    None
-                } else {
-                    read_chunk(files[i].as_ref(), &layout, b)
-                }
-            })
+            .map(|i| read_chunk(files[i].as_ref(), &layout, b))
             .collect();
-        set.codec.reconstruct(&mut shards)?;
+        let good = shards.iter().filter(|s| s.is_some()).count();
+        if good < k {
+            discard(&outputs);
+            return Err(StorageError::NotEnoughShards {
+                have: good,
+                need: k,
+            });
+        }
+        if let Err(e) = set.codec.reconstruct(&mut shards) {
+            discard(&outputs);
+            return Err(e);
+        }
         for (i, f, tmp) in outputs.iter_mut() {
             let chunk = shards[*i].as_ref().expect("reconstructed");
-            f.write_all(chunk)
+            if let Err(e) = f
+                .write_all(chunk)
                 .and_then(|_| f.write_all(&shard::checksum(chunk)))
-                .map_err(|e| StorageError::io(&*tmp, e))?;
+            {
+                let err = StorageError::io(&*tmp, e);
+                discard(&outputs);
+                return Err(err);
+            }
         }
     }
     for (i, f, tmp) in outputs {

@@ -95,10 +95,12 @@ fn read_block(ctx: &ReadCtx, b: u64) -> StorageResult<Bytes> {
         out.truncate(block_len);
         return Ok(Bytes::from(out));
     }
-    ctx.inner.report_damage(&ctx.id, ctx.layout.size);
-    // Degraded path: collect any k good chunks and decode the missing data.
+    // Degraded path: collect any k good chunks and decode the missing data. Damage
+    // is reported for healing only where healing can help: a shard missing or rotten
+    // on a drive that is online (an offline drive is not damage).
     let mut shards: Vec<Option<Vec<u8>>> = vec![None; n];
     let mut good = 0;
+    let mut damaged = false;
     for (i, slot) in shards.iter_mut().enumerate() {
         if good == k {
             break;
@@ -106,7 +108,12 @@ fn read_block(ctx: &ReadCtx, b: u64) -> StorageResult<Bytes> {
         if let Some(c) = read_chunk(ctx.files[i].as_ref(), &ctx.layout, b) {
             *slot = Some(c);
             good += 1;
+        } else if ctx.files[i].is_some() || set.drive_for(&ctx.id, i).online() {
+            damaged = true;
         }
+    }
+    if damaged {
+        ctx.inner.report_damage(&ctx.id, ctx.layout.size);
     }
     if good < k {
         return Err(StorageError::NotEnoughShards {
@@ -180,7 +187,8 @@ pub(crate) async fn read(
         .map(|o| o.filter(|(_, bs)| Some(*bs) == block_size).map(|(f, _)| f))
         .collect();
     let present = files.iter().filter(|f| f.is_some()).count();
-    if present < n {
+    let set = &inner.sets[set_idx];
+    if (0..n).any(|i| files[i].is_none() && set.drive_for(id, i).online()) {
         inner.report_damage(id, size);
     }
     if present < k {

@@ -94,9 +94,12 @@ impl ErasureWriter {
                 .collect::<Vec<_>>()
         })
         .await?;
-        self.check_quorum(&files)?;
+        // Keep the files even when quorum is missed, so abort/drop remove what was
+        // created instead of leaving temporaries until the next restart.
+        let quorum = self.check_quorum(&files);
         self.files = Some(files);
         self.spilled = true;
+        quorum?;
         Ok(())
     }
 
@@ -114,7 +117,9 @@ impl ErasureWriter {
     async fn write_block(&mut self, block: Bytes) -> StorageResult<()> {
         self.settle().await?;
         let Some(mut files) = self.files.take() else {
-            return Ok(());
+            // Never silently drop a block: no files means the write cannot continue.
+            let need = self.inner.sets[self.set].write_quorum();
+            return Err(StorageError::WriteQuorum { online: 0, need });
         };
         let inner = self.inner.clone();
         let set_idx = self.set;

@@ -397,3 +397,47 @@ async fn a_mirror_wiped_while_running_is_rebuilt_live() {
     assert_eq!(s.object("b", "k2").await.unwrap().unwrap().etag, "e2");
     assert_eq!(s.repair_mirrors().unwrap(), 0);
 }
+
+#[tokio::test]
+async fn listing_stays_exact_over_ten_thousand_keys() {
+    let (_d, s) = store();
+    bucket(&s, "b");
+    let mut model = BTreeMap::new();
+    let shapes = ["a/", "a b/", "a+b/", "a%b/", "é/", "x//y/", "../", "z/"];
+    for i in 0..10_500u32 {
+        let shape = shapes[i as usize % shapes.len()];
+        let key = if i % 7 == 0 {
+            format!("{shape}{i:05}/")
+        } else {
+            format!("{shape}{i:05}")
+        };
+        put(
+            &s,
+            "b",
+            version(&key, "e", i as i64, None),
+            WriteCondition::None,
+        )
+        .unwrap();
+        model.insert(key, ());
+    }
+    for (prefix, delim) in [("", None), ("", Some("/")), ("a", Some("/")), ("é/", None)] {
+        let (want, _) = model_list(&model, prefix, delim, None, usize::MAX);
+        let mut got = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let q = ListQuery {
+                prefix: prefix.into(),
+                delimiter: delim.map(str::to_string),
+                after: after.clone(),
+                max: 1000,
+            };
+            let page = s.list_objects("b", q).await.unwrap();
+            got.extend(page.entries.iter().map(|e| e.name().to_string()));
+            if !page.truncated {
+                break;
+            }
+            after = got.last().cloned();
+        }
+        assert_eq!(got, want, "prefix {prefix:?} delimiter {delim:?}");
+    }
+}

@@ -3,7 +3,7 @@
 
 use axum::response::Response;
 use hafiz_meta::{
-    Checksum, ChecksumAlgorithm, ChecksumType, Command, ObjectVersion, command::WriteCondition,
+    Checksum, ChecksumAlgorithm, ChecksumType, ObjectVersion, command::WriteCondition,
 };
 use percent_encoding::percent_decode_str;
 
@@ -177,24 +177,8 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
         parts: None,
         data: ops::data_of(got.stored),
     };
-    let (etag, modified, new_blobs) = (
-        version.etag.clone(),
-        version.last_modified,
-        version.blob_ids(),
-    );
-    let cmd = Command::PutObject {
-        bucket: ctx.bucket.clone(),
-        version,
-        condition: WriteCondition::None,
-    };
-    let out = match ctx.state.meta.apply(cmd).await {
-        Ok(o) => o,
-        Err(e) => {
-            ops::delete::release(&ctx, new_blobs).await;
-            return Err(e.into());
-        }
-    };
-    ops::delete::release(&ctx, out.released_blobs).await;
+    let (etag, modified) = (version.etag.clone(), version.last_modified);
+    crate::ops::put::commit_version(&ctx, version, WriteCondition::None).await?;
     let body = xml::CopyResult {
         xmlns: NS,
         etag: quoted(&etag),

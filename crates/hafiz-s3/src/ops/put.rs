@@ -31,6 +31,31 @@ pub(crate) fn write_condition(h: &HeaderMap) -> S3Result<WriteCondition> {
     Ok(WriteCondition::None)
 }
 
+/// Commit a new current version; its blobs are released if the commit fails, the
+/// replaced version's blobs if it succeeds.
+pub(crate) async fn commit_version(
+    ctx: &Ctx,
+    version: ObjectVersion,
+    condition: WriteCondition,
+) -> S3Result<()> {
+    let new_blobs = version.blob_ids();
+    let cmd = Command::PutObject {
+        bucket: ctx.bucket.clone(),
+        version,
+        condition,
+    };
+    match ctx.state.meta.apply(cmd).await {
+        Ok(out) => {
+            ops::delete::release(ctx, out.released_blobs).await;
+            Ok(())
+        }
+        Err(e) => {
+            ops::delete::release(ctx, new_blobs).await;
+            Err(e.into())
+        }
+    }
+}
+
 pub(crate) fn checksum_headers(h: &mut HeaderMap, c: &Checksum) {
     insert(h, checksum::header_name(c.algorithm), &c.value);
     insert(h, "x-amz-checksum-type", checksum::type_name(c.kind));
@@ -83,20 +108,7 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
         data: ops::data_of(got.stored),
     };
     let etag = version.etag.clone();
-    let new_blobs = version.blob_ids();
-    let cmd = Command::PutObject {
-        bucket: ctx.bucket.clone(),
-        version,
-        condition,
-    };
-    let out = match state.meta.apply(cmd).await {
-        Ok(out) => out,
-        Err(e) => {
-            ops::delete::release(&ctx, new_blobs).await;
-            return Err(e.into());
-        }
-    };
-    ops::delete::release(&ctx, out.released_blobs).await;
+    commit_version(&ctx, version, condition).await?;
     let mut r = empty_response(StatusCode::OK);
     insert(r.headers_mut(), "etag", &quoted(&etag));
     checksum_headers(r.headers_mut(), &checksum);

@@ -67,11 +67,19 @@ pub(crate) fn list_objects(kv: &Kv, bucket: &str, q: &ListQuery) -> MetaResult<L
         return Ok(page);
     }
     'restart: loop {
+        // The newest version of a key comes first; older rows of the same key that
+        // follow are skipped in place (a seek costs far more than stepping over a
+        // row, and most keys have one version). Rolled-up prefixes are skipped with
+        // one seek.
+        let mut last_key: Option<String> = None;
         for row in kv.scan(Table::Objects, &scan_prefix, &from) {
             let (k, v) = row?;
             let Some(key) = keys::object_key_of(bucket_prefix.len(), &k) else {
                 continue;
             };
+            if last_key.as_deref() == Some(key) {
+                continue;
+            }
             if page.entries.len() == q.max {
                 page.truncated = true;
                 return Ok(page);
@@ -83,10 +91,8 @@ pub(crate) fn list_objects(kv: &Kv, bucket: &str, q: &ListQuery) -> MetaResult<L
                 continue 'restart;
             }
             let version: ObjectVersion = decode(&v)?;
-            from = keys::after_object(bucket, key);
+            last_key = Some(key.to_string());
             page.entries.push(ListedEntry::Object(Box::new(version)));
-            // Skip older versions of the same key with one seek.
-            continue 'restart;
         }
         return Ok(page);
     }

@@ -23,3 +23,7 @@ HAFIZ_TEST_DRIVES=4 tests/py/run.sh --deselect tests/py/test_erasure.py
 
 # Benchmarks in smoke mode, so they never rot (full runs: see docs/performance.md).
 HAFIZ_BENCH_QUICK=1 cargo bench -p hafiz-benches
+
+# The S3 load benchmark in smoke mode (release build, tiny sizes, seconds): it must
+# run end to end with GET verification on. Full matrix: benches/run.sh.
+QUICK=1 benches/run.sh

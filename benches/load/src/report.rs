@@ -1,0 +1,165 @@
+//! `--report FILE`: the ratio table over a results file of JSON lines (one per phase,
+//! as printed at the end of every run; `label` names the node layout).
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::Value;
+
+struct Row<'a> {
+    label: &'a str,
+    op: &'a str,
+    size: u64,
+    concurrency: u64,
+    v: &'a Value,
+}
+
+impl Row<'_> {
+    fn f(&self, k: &str) -> f64 {
+        self.v[k].as_f64().unwrap_or(0.0)
+    }
+}
+
+/// Prints the ratio table; returns how many targets were missed.
+pub fn report(path: &Path) -> anyhow::Result<usize> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    let values: Vec<Value> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with('{'))
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .context("results file: bad JSON line")?;
+    let rows: Vec<Row> = values
+        .iter()
+        .map(|v| Row {
+            label: v["label"].as_str().unwrap_or(""),
+            op: v["op"].as_str().unwrap_or(""),
+            size: v["size"].as_u64().unwrap_or(0),
+            concurrency: v["concurrency"].as_u64().unwrap_or(0),
+            v,
+        })
+        .collect();
+    // The last matching row wins (a re-run appends).
+    let find = |label: Option<&str>, op: &str, size: Option<u64>, conc: Option<u64>| {
+        rows.iter().rev().find(|r| {
+            label.is_none_or(|l| r.label == l)
+                && r.op == op
+                && size.is_none_or(|s| r.size == s)
+                && conc.is_none_or(|c| r.concurrency == c)
+        })
+    };
+    let noop = |conc: u64| {
+        find(None, "noop", None, Some(conc)).or_else(|| {
+            rows.iter()
+                .filter(|r| r.op == "noop")
+                .max_by_key(|r| r.concurrency)
+        })
+    };
+
+    let mut labels: Vec<&str> = Vec::new();
+    for r in &rows {
+        if r.op != "noop" && !r.op.starts_with("file-") && !labels.contains(&r.label) {
+            labels.push(r.label);
+        }
+    }
+
+    let mut missed = 0;
+    println!(
+        "{:<14} {:<28} {:>15} {:>15} {:>7} {:>8}  result",
+        "layout", "metric", "hafiz", "baseline", "ratio", "target"
+    );
+    for label in labels {
+        let line = |metric: &str, a: Option<(f64, &str)>, b: Option<(f64, &str)>, target: f64| {
+            match (a, b) {
+                (Some((a, ua)), Some((b, ub))) if b > 0.0 => {
+                    let ratio = a / b;
+                    let ok = ratio >= target;
+                    println!(
+                        "{:<14} {:<28} {:>15} {:>15} {:>7.3} {:>8}  {}",
+                        label,
+                        metric,
+                        format!("{a:.1} {ua}"),
+                        format!("{b:.1} {ub}"),
+                        ratio,
+                        format!(">={target:.2}"),
+                        if ok { "ok" } else { "MISS" }
+                    );
+                    !ok
+                }
+                _ => {
+                    println!("{label:<14} {metric:<28} (not measured)");
+                    false
+                }
+            }
+        };
+        // The largest object size measured for GET stands for "64 MiB" (4 MiB in QUICK mode).
+        let large = rows
+            .iter()
+            .filter(|r| r.label == label && r.op == "get")
+            .map(|r| r.size)
+            .max();
+        if let Some(large) = large {
+            let name = crate::stats::format_size(large);
+            let mibs = |r: Option<&Row>| r.map(|r| (r.f("mib_per_sec"), "MiB/s"));
+            let file = |op: &str| {
+                find(Some(label), op, Some(large), None).or(find(None, op, Some(large), None))
+            };
+            missed += line(
+                &format!("{name} GET / file read"),
+                mibs(find(Some(label), "get", Some(large), None)),
+                mibs(file("file-read")),
+                0.7,
+            ) as usize;
+            missed += line(
+                &format!("{name} PUT / file write"),
+                mibs(find(Some(label), "put", Some(large), None)),
+                mibs(file("file-write")),
+                0.5,
+            ) as usize;
+        }
+        let opss = |r: Option<&Row>| r.map(|r| (r.f("ops_per_sec"), "op/s"));
+        for (op, target) in [("get", 0.5), ("head", 0.6), ("put", 0.3)] {
+            // The highest-concurrency 4 KiB run, against the no-op ceiling at that concurrency.
+            let r = rows
+                .iter()
+                .filter(|r| r.label == label && r.op == op && r.size == 4096)
+                .max_by_key(|r| r.concurrency);
+            let base = r.and_then(|r| noop(r.concurrency));
+            let metric = format!(
+                "4KiB {} / noop (c{})",
+                op.to_uppercase(),
+                r.map(|r| r.concurrency).unwrap_or(0)
+            );
+            missed += line(&metric, opss(r), opss(base), target) as usize;
+        }
+        match find(Some(label), "head", None, Some(1)) {
+            Some(r) => {
+                let p99 = r.f("p99_ms");
+                let ok = p99 < 1.0;
+                missed += !ok as usize;
+                println!(
+                    "{:<14} {:<28} {:>15} {:>15} {:>7} {:>8}  {}",
+                    label,
+                    "p99 HEAD (c1)",
+                    format!("{p99:.3} ms"),
+                    noop(1)
+                        .map(|n| format!("{:.3} ms", n.f("p99_ms")))
+                        .unwrap_or_default(),
+                    "",
+                    "<1ms",
+                    if ok { "ok" } else { "MISS" }
+                );
+            }
+            None => println!("{label:<14} {:<28} (not measured)", "p99 HEAD (c1)"),
+        }
+        if let Some(r) = find(Some(label), "server-rss", None, None) {
+            println!(
+                "{:<14} {:<28} {:>15}",
+                label,
+                "server peak RSS (VmHWM)",
+                format!("{:.0} MiB", r.f("vmhwm_kib") / 1024.0)
+            );
+        }
+    }
+    Ok(missed)
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Load benchmark of the real server: builds `hafiz` and `hafiz-bench` (release), then
+# for each node layout (1 drive; 4 drives erasure coded 2+2) starts hafiz on fresh
+# temp dirs on a free loopback port, runs the matrix with hafiz-bench, stops it.
+# Baselines in the same run: files written with fsync and read back in the same temp
+# dirs, and a no-op hyper HTTP/1.1 server (the loopback round-trip ceiling).
+# Ends with the ratio table; every phase's JSON line goes to the results file.
+#
+#   benches/run.sh                 full matrix (LIST over LIST_OBJECTS=100000 keys)
+#   QUICK=1 benches/run.sh         smoke mode: seconds, tiny counts, 64 MiB -> 4 MiB
+#
+# Env: QUICK, LIST_OBJECTS, LIST_CONCURRENCY (4), LAYOUTS ("1 4"), RESULTS (file),
+# BENCH_TMPDIR (where the drives go; default /tmp), CARGO_TARGET_DIR.
+# Every GET body is verified against what was written; a mismatch fails the run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+[[ "$target_dir" = /* ]] || target_dir="$PWD/$target_dir"
+
+build_started=$SECONDS
+cargo build --release -p hafiz -p hafiz-bench
+echo "build: $((SECONDS - build_started)) s"
+HAFIZ="$target_dir/release/hafiz"
+BENCH="$target_dir/release/hafiz-bench"
+
+QUICK="${QUICK:-0}"
+if [[ "$QUICK" = 1 ]]; then
+  SMALL_N=300 HEAD1_N=300 MID_N=20 LARGE=4MiB LARGE_N=6
+  MP_SIZE=12MiB MP_PART=5MiB MP_N=2 NOOP_SECS=1
+  LIST_OBJECTS="${LIST_OBJECTS:-2500}"
+else
+  SMALL_N=20000 HEAD1_N=5000 MID_N=1000 LARGE=64MiB LARGE_N=32
+  MP_SIZE=64MiB MP_PART=8MiB MP_N=8 NOOP_SECS=10
+  LIST_OBJECTS="${LIST_OBJECTS:-100000}"
+fi
+LIST_CONCURRENCY="${LIST_CONCURRENCY:-4}"
+LAYOUTS="${LAYOUTS:-1 4}"
+RESULTS="${RESULTS:-$target_dir/loadbench-$(date +%Y%m%d-%H%M%S).jsonl}"
+mkdir -p "$(dirname "$RESULTS")"
+: >"$RESULTS"
+
+export AWS_ACCESS_KEY_ID=loadbenchaccesskey
+export AWS_SECRET_ACCESS_KEY=loadbenchsecretkey0123456789abcdef
+export HAFIZ_ROOT_ACCESS_KEY="$AWS_ACCESS_KEY_ID" HAFIZ_ROOT_SECRET_KEY="$AWS_SECRET_ACCESS_KEY"
+
+work="$(mktemp -d "${BENCH_TMPDIR:-/tmp}/hafiz-loadbench.XXXXXX")"
+server_pid=""
+noop_pid=""
+cleanup() {
+  [[ -n "$server_pid" ]] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [[ -n "$noop_pid" ]] && kill -TERM "$noop_pid" 2>/dev/null && wait "$noop_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+  local p
+  for _ in $(seq 200); do
+    p=$((20000 + RANDOM % 40000))
+    if port_free "$p"; then echo "$p"; return; fi
+  done
+  echo "no free port" >&2
+  return 1
+}
+
+# GET http://127.0.0.1:$1$2 -> HTTP status code (000 when nothing answers).
+http_status() {
+  curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1$2" 2>/dev/null || true
+}
+
+# Runs hafiz-bench; its table rows go to the terminal, its JSON lines to $RESULTS.
+bench() {
+  local out="$work/bench.out"
+  if ! "$BENCH" "$@" >"$out"; then
+    cat "$out"
+    echo "FAILED: hafiz-bench $*" >&2
+    exit 1
+  fi
+  grep -v '^{' "$out" | grep -v '^op ' || true
+  grep '^{' "$out" >>"$RESULTS"
+}
+
+header() {
+  printf '%-16s %9s %5s %9s %8s %11s %10s %9s %9s %9s %7s\n' \
+    op size conc ops secs ops/s MiB/s "p50 ms" "p99 ms" "p999 ms" errors
+}
+
+echo "results: $RESULTS (QUICK=$QUICK, LIST_OBJECTS=$LIST_OBJECTS)"
+
+# --- the no-op HTTP/1.1 round trip ceiling -----------------------------------------
+noop_port="$(free_port)"
+"$BENCH" --noop-server "127.0.0.1:$noop_port" 2>"$work/noop.log" &
+noop_pid=$!
+for _ in $(seq 100); do [[ "$(http_status "$noop_port" /)" = 200 ]] && break; sleep 0.05; done
+echo
+echo "== no-op hyper server (loopback round-trip ceiling) =="
+header
+for c in 32 1; do
+  bench --endpoint "http://127.0.0.1:$noop_port" --op noop --concurrency "$c" \
+    --duration "$NOOP_SECS" --label noop
+done
+kill -TERM "$noop_pid"
+wait "$noop_pid" 2>/dev/null || true
+noop_pid=""
+
+# --- each node layout --------------------------------------------------------------
+for drives in $LAYOUTS; do
+  case "$drives" in
+    1) label="1-drive"; data=(--data "$work/$drives/d1") ;;
+    4) label="4-drive-2+2"; data=(--data "$work/$drives/d{1...4}") ;;
+    *) label="$drives-drive"; data=(--data "$work/$drives/d{1...$drives}") ;;
+  esac
+  mkdir -p "$work/$drives"
+  echo
+  echo "== $label =="
+  header
+
+  # Physical baseline: plain files in the same temp dir (same filesystem as the drives).
+  bench --files-baseline "$work/$drives/files" --size 4KiB --count "$SMALL_N" --concurrency 32 --label "$label"
+  bench --files-baseline "$work/$drives/files" --size 1MiB --count "$MID_N" --concurrency 16 --label "$label"
+  bench --files-baseline "$work/$drives/files" --size "$LARGE" --count "$LARGE_N" --concurrency 4 --label "$label"
+  rm -rf "$work/$drives/files"
+
+  port="$(free_port)"
+  "$HAFIZ" server --address "127.0.0.1:$port" "${data[@]}" --log-format json \
+    >"$work/$drives/server.log" 2>&1 &
+  server_pid=$!
+  ready=""
+  for _ in $(seq 600); do
+    if [[ "$(http_status "$port" /health/ready)" = 200 ]]; then ready=1; break; fi
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [[ -z "$ready" ]]; then
+    echo "hafiz did not become ready on port $port:" >&2
+    tail -n 30 "$work/$drives/server.log" >&2
+    exit 1
+  fi
+  ep=(--endpoint "http://127.0.0.1:$port" --bucket loadbench --label "$label")
+
+  bench "${ep[@]}" --op put --size 4KiB --concurrency 32 --count "$SMALL_N"
+  bench "${ep[@]}" --op get --size 4KiB --concurrency 32 --count "$SMALL_N" --populated
+  bench "${ep[@]}" --op head --size 4KiB --concurrency 32 --count "$SMALL_N" --populated
+  bench "${ep[@]}" --op head --size 4KiB --concurrency 1 --count "$HEAD1_N" --populated
+  bench "${ep[@]}" --op put --size 1MiB --concurrency 16 --count "$MID_N"
+  bench "${ep[@]}" --op get --size 1MiB --concurrency 16 --count "$MID_N" --populated
+  bench "${ep[@]}" --op put --size "$LARGE" --concurrency 4 --count "$LARGE_N"
+  bench "${ep[@]}" --op get --size "$LARGE" --concurrency 4 --count "$LARGE_N" --populated
+  bench "${ep[@]}" --op multipart --size "$MP_SIZE" --part-size "$MP_PART" --concurrency 4 \
+    --count "$MP_N" --prefix mp/
+  # LIST: 0-byte objects written at concurrency 64, then full listings in 1,000-key pages.
+  bench "${ep[@]}" --op list --size 0 --count "$LIST_OBJECTS" --page-size 1000 \
+    --concurrency "$LIST_CONCURRENCY" --populate-concurrency 64 --prefix list/
+  bench "${ep[@]}" --op delete --size 4KiB --concurrency 32 --count "$SMALL_N" --populated
+
+  hwm_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$server_pid/status")"
+  echo "hafiz peak RSS (VmHWM), $label: $((hwm_kib / 1024)) MiB"
+  printf '{"op":"server-rss","label":"%s","vmhwm_kib":%s}\n' "$label" "$hwm_kib" >>"$RESULTS"
+
+  kill -TERM "$server_pid"
+  rc=0
+  wait "$server_pid" || rc=$?
+  server_pid=""
+  if [[ "$rc" != 0 ]]; then
+    echo "hafiz exited $rc after SIGTERM" >&2
+    tail -n 30 "$work/$drives/server.log" >&2
+    exit 1
+  fi
+  rm -rf "${work:?}/$drives"
+done
+
+echo
+echo "== ratios (targets: large GET >= 0.7 x file read, large PUT >= 0.5 x file write;"
+echo "   4 KiB GET >= 0.5, HEAD >= 0.6, PUT >= 0.3 x no-op rate; p99 HEAD at c1 < 1 ms) =="
+"$BENCH" --report "$RESULTS"
+echo "results: $RESULTS"

@@ -2,9 +2,7 @@
 //! an upload, so the copy gets its own blob, MD5 and checksum.
 
 use axum::response::Response;
-use hafiz_meta::{
-    Checksum, ChecksumAlgorithm, ChecksumType, ObjectVersion, command::WriteCondition,
-};
+use hafiz_meta::{ChecksumAlgorithm, ObjectVersion, command::WriteCondition};
 use percent_encoding::percent_decode_str;
 
 use crate::body::RequestBody;
@@ -12,10 +10,11 @@ use crate::checksum;
 use crate::conditions;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ingest::{self, ChecksumSpec, ExpectedChecksum, IngestLimits, MAX_PUT_SIZE};
+use crate::ops::put::ObjectMeta;
 use crate::ops::{self, header_str, multipart, quoted, require_bucket, validate_key};
 use crate::range::{self, ByteRange};
 use crate::server::{Ctx, xml_response};
-use crate::timefmt::{iso8601, now_millis};
+use crate::timefmt::iso8601;
 use crate::xml::{self, NS};
 
 /// `x-amz-copy-source`: `[/]bucket/key[?versionId=v]`, URL-encoded.
@@ -158,25 +157,17 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
         },
     )
     .await?;
-    let checksum = Checksum {
-        algorithm: got.checksum_algorithm,
-        value: got.checksum,
-        kind: ChecksumType::FullObject,
-    };
-    let version = ObjectVersion {
-        key: ctx.key.clone(),
-        version_id: "null".into(),
-        size: got.size,
-        etag: got.md5_hex,
-        last_modified: now_millis(),
+    let meta = ObjectMeta {
         headers,
         user_meta,
         storage_class,
         tags,
-        checksum: Some(checksum.clone()),
-        parts: None,
-        data: ops::data_of(got.stored),
     };
+    let version = crate::ops::put::ingested_version(&ctx.key, got, meta);
+    let checksum = version
+        .checksum
+        .clone()
+        .expect("ingested versions carry a checksum");
     let (etag, modified) = (version.etag.clone(), version.last_modified);
     crate::ops::put::commit_version(&ctx, version, WriteCondition::None).await?;
     let body = xml::CopyResult {

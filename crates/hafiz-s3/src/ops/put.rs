@@ -31,6 +31,40 @@ pub(crate) fn write_condition(h: &HeaderMap) -> S3Result<WriteCondition> {
     Ok(WriteCondition::None)
 }
 
+/// What a client sets on an object besides its bytes.
+pub(crate) struct ObjectMeta {
+    pub headers: hafiz_meta::ContentHeaders,
+    pub user_meta: Vec<(String, String)>,
+    pub storage_class: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The `null` version holding one ingested body (PutObject and CopyObject).
+pub(crate) fn ingested_version(
+    key: &str,
+    got: ingest::Ingested,
+    meta: ObjectMeta,
+) -> ObjectVersion {
+    ObjectVersion {
+        key: key.to_string(),
+        version_id: "null".into(),
+        size: got.size,
+        etag: got.md5_hex,
+        last_modified: now_millis(),
+        headers: meta.headers,
+        user_meta: meta.user_meta,
+        storage_class: meta.storage_class,
+        tags: meta.tags,
+        checksum: Some(Checksum {
+            algorithm: got.checksum_algorithm,
+            value: got.checksum,
+            kind: ChecksumType::FullObject,
+        }),
+        parts: None,
+        data: ops::data_of(got.stored),
+    }
+}
+
 /// Commit a new current version; its blobs are released if the commit fails, the
 /// replaced version's blobs if it succeeds.
 pub(crate) async fn commit_version(
@@ -88,25 +122,20 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
         },
     )
     .await?;
-    let checksum = Checksum {
-        algorithm: got.checksum_algorithm,
-        value: got.checksum,
-        kind: ChecksumType::FullObject,
-    };
-    let version = ObjectVersion {
-        key: ctx.key.clone(),
-        version_id: "null".into(),
-        size: got.size,
-        etag: got.md5_hex,
-        last_modified: now_millis(),
-        headers,
-        user_meta,
-        storage_class,
-        tags,
-        checksum: Some(checksum.clone()),
-        parts: None,
-        data: ops::data_of(got.stored),
-    };
+    let version = ingested_version(
+        &ctx.key,
+        got,
+        ObjectMeta {
+            headers,
+            user_meta,
+            storage_class,
+            tags,
+        },
+    );
+    let checksum = version
+        .checksum
+        .clone()
+        .expect("ingested versions carry a checksum");
     let etag = version.etag.clone();
     commit_version(&ctx, version, condition).await?;
     let mut r = empty_response(StatusCode::OK);

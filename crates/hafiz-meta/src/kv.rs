@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use rocksdb::{
-    BlockBasedOptions, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch,
-    WriteOptions,
+    BlockBasedOptions, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions,
+    WriteBatch, WriteOptions,
 };
 
 use crate::error::MetaResult;
@@ -83,7 +83,8 @@ impl Kv {
         Ok(self.db.get_cf(self.cf(t), key)?)
     }
 
-    /// One atomic, durable (WAL fsync) write.
+    /// One atomic write, in the WAL but not yet synced: callers group concurrent
+    /// writes under one [`Kv::sync_wal`] (group commit).
     pub fn write(&self, ops: Vec<Op>) -> MetaResult<()> {
         let mut batch = WriteBatch::default();
         for op in ops {
@@ -93,8 +94,14 @@ impl Kv {
             }
         }
         let mut wo = WriteOptions::default();
-        wo.set_sync(true);
+        wo.set_sync(false);
         self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    /// Make every write made so far durable (one fsync of the WAL).
+    pub fn sync_wal(&self) -> MetaResult<()> {
+        self.db.flush_wal(true)?;
         Ok(())
     }
 
@@ -106,8 +113,18 @@ impl Kv {
         from: &[u8],
     ) -> impl Iterator<Item = MetaResult<Row>> + 'a {
         let start: &[u8] = if from < prefix { prefix } else { from };
+        // The upper bound lets RocksDB stop at the end of the prefix instead of
+        // stepping over the tombstones and rows that follow it.
+        let mut ro = ReadOptions::default();
+        if let Some(end) = prefix_end(prefix) {
+            ro.set_iterate_upper_bound(end);
+        }
         self.db
-            .iterator_cf(self.cf(t), IteratorMode::From(start, Direction::Forward))
+            .iterator_cf_opt(
+                self.cf(t),
+                ro,
+                IteratorMode::From(start, Direction::Forward),
+            )
             .map(|r| r.map_err(Into::into))
             .take_while(move |r| match r {
                 Ok((k, _)) => k.starts_with(prefix),
@@ -124,5 +141,30 @@ impl Kv {
     pub fn flush(&self) -> MetaResult<()> {
         self.db.flush_wal(true)?;
         Ok(())
+    }
+}
+
+/// The first key after every key that starts with `prefix` (None: no such key).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_end_is_the_next_prefix() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff"), None);
+        assert_eq!(prefix_end(b""), None);
     }
 }

@@ -3,8 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -62,6 +62,20 @@ struct Inner {
     /// Serializes apply: preconditions are read and the batch written under it, so a
     /// check can never be invalidated by a concurrent command.
     apply_lock: Mutex<u64>,
+    /// The last sequence number written to the mirrors (synced or not).
+    written: AtomicU64,
+    /// Group commit: commands are written under the apply lock without an fsync, then
+    /// wait here until one WAL sync per mirror covers them. Concurrent commands share
+    /// that sync, so a burst of small PUTs pays one fsync, not one each.
+    durability: Mutex<Durability>,
+    synced: Condvar,
+}
+
+struct Durability {
+    /// Every command up to this sequence number is on stable storage.
+    synced_seq: u64,
+    /// A sync is running; the others wait for it rather than starting their own.
+    syncing: bool,
 }
 
 #[derive(Clone)]
@@ -136,6 +150,12 @@ impl MetaStore {
             inner: Arc::new(Inner {
                 mirrors,
                 apply_lock: Mutex::new(newest),
+                written: AtomicU64::new(newest),
+                durability: Mutex::new(Durability {
+                    synced_seq: newest,
+                    syncing: false,
+                }),
+                synced: Condvar::new(),
             }),
         })
     }
@@ -273,46 +293,35 @@ impl Inner {
             .expect("a rebuild never takes the last open mirror")
     }
 
-    /// Write one command's batch to every healthy mirror, in parallel. A mirror that
-    /// fails is taken out of service (and rebuilt on the next start); the command
-    /// fails only if no mirror took it.
+    /// Write one command's batch to every healthy mirror (into the WAL, not yet
+    /// synced: see [`Inner::wait_durable`]). A mirror that fails is taken out of
+    /// service (and rebuilt on the next start); the command fails only if no mirror
+    /// took it.
     fn write_all(&self, ops: Vec<Op>, seq: u64) -> MetaResult<()> {
+        let mut ops = ops;
+        ops.push(Op::Put(
+            Table::System,
+            SEQ_KEY.to_vec(),
+            seq.to_be_bytes().to_vec(),
+        ));
+        self.on_each_mirror(|kv| kv.write(ops.clone()), false)
+    }
+
+    /// Run `f` on every healthy mirror (in parallel when asked and there are several),
+    /// taking failed mirrors out of service. Fails only if no mirror succeeded.
+    fn on_each_mirror<F>(&self, f: F, parallel: bool) -> MetaResult<()>
+    where
+        F: Fn(&Kv) -> MetaResult<()> + Sync,
+    {
         let healthy: Vec<&Mirror> = self
             .mirrors
             .iter()
             .filter(|m| m.healthy.load(Ordering::Relaxed))
             .collect();
-        let results: Vec<MetaResult<()>> = if healthy.len() == 1 {
-            let mut ops = ops;
-            ops.push(Op::Put(
-                Table::System,
-                SEQ_KEY.to_vec(),
-                seq.to_be_bytes().to_vec(),
-            ));
-            vec![
-                healthy[0]
-                    .kv()
-                    .ok_or(MetaError::NoMirror)
-                    .and_then(|kv| kv.write(ops)),
-            ]
-        } else {
+        let run = |m: &Mirror| m.kv().ok_or(MetaError::NoMirror).and_then(|kv| f(&kv));
+        let results: Vec<MetaResult<()>> = if parallel && healthy.len() > 1 {
             std::thread::scope(|scope| {
-                let handles: Vec<_> = healthy
-                    .iter()
-                    .map(|m| {
-                        let mut ops = ops.clone();
-                        ops.push(Op::Put(
-                            Table::System,
-                            SEQ_KEY.to_vec(),
-                            seq.to_be_bytes().to_vec(),
-                        ));
-                        scope.spawn(move || {
-                            m.kv()
-                                .ok_or(MetaError::NoMirror)
-                                .and_then(|kv| kv.write(ops))
-                        })
-                    })
-                    .collect();
+                let handles: Vec<_> = healthy.iter().map(|m| scope.spawn(|| run(m))).collect();
                 handles
                     .into_iter()
                     .map(|h| {
@@ -322,6 +331,8 @@ impl Inner {
                     })
                     .collect()
             })
+        } else {
+            healthy.iter().map(|m| run(m)).collect()
         };
         let mut ok = 0;
         let mut last_err = None;
@@ -339,6 +350,37 @@ impl Inner {
             (0, Some(e)) => Err(e),
             (0, None) => Err(MetaError::NoMirror),
             _ => Ok(()),
+        }
+    }
+
+    /// Return once command `seq` is durable on every healthy mirror. The first caller
+    /// to find no sync running syncs everything written so far; callers arriving
+    /// meanwhile wait and are covered by it or by the next one.
+    ///
+    /// Commands are visible to readers as soon as they are written, a sync before
+    /// they are acknowledged, so a GET may see an object whose PUT is not yet
+    /// acknowledged (as with any write racing a read); nothing acknowledged is lost.
+    fn wait_durable(&self, seq: u64) -> MetaResult<()> {
+        let mut d = self.durability.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if d.synced_seq >= seq {
+                return Ok(());
+            }
+            if d.syncing {
+                d = self.synced.wait(d).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            d.syncing = true;
+            let target = self.written.load(Ordering::Acquire);
+            drop(d);
+            let result = self.on_each_mirror(Kv::sync_wal, true);
+            d = self.durability.lock().unwrap_or_else(|e| e.into_inner());
+            d.syncing = false;
+            if result.is_ok() {
+                d.synced_seq = d.synced_seq.max(target);
+            }
+            self.synced.notify_all();
+            result?;
         }
     }
 
@@ -571,6 +613,10 @@ impl Inner {
         }
         self.write_all(ops, *seq + 1)?;
         *seq += 1;
+        let mine = *seq;
+        self.written.store(mine, Ordering::Release);
+        drop(seq);
+        self.wait_durable(mine)?;
         Ok(out)
     }
 

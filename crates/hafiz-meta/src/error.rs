@@ -19,7 +19,10 @@ pub enum MetaError {
     #[error("invalid part {0}")]
     InvalidPart(u32),
     #[error("rocksdb: {0}")]
-    Store(#[from] rocksdb::Error),
+    Store(rocksdb::Error),
+    /// A [`crate::kv::ReadMode::MemoryOnly`] read needed disk I/O.
+    #[error("row not in memory")]
+    NotInMemory,
     #[error("row encoding: {0}")]
     Codec(String),
     #[error("no metadata mirror could be opened")]
@@ -29,3 +32,12 @@ pub enum MetaError {
 }
 
 pub type MetaResult<T> = Result<T, MetaError>;
+
+impl From<rocksdb::Error> for MetaError {
+    fn from(e: rocksdb::Error) -> MetaError {
+        match e.kind() {
+            rocksdb::ErrorKind::Incomplete => MetaError::NotInMemory,
+            _ => MetaError::Store(e),
+        }
+    }
+}

@@ -14,7 +14,7 @@ use crate::Metadata;
 use crate::command::{Command, Outcome, WriteCondition};
 use crate::error::{MetaError, MetaResult};
 use crate::keys;
-use crate::kv::{Kv, Op, Table};
+use crate::kv::{Kv, Op, ReadMode, Table};
 use crate::list::{self, ListPage, ListQuery, UploadListPage, UploadListQuery};
 use crate::model::{BlobLocation, BucketInfo, ObjectData, ObjectVersion, PartInfo, UploadInfo};
 
@@ -269,6 +269,19 @@ impl MetaStore {
             .map_err(|e| MetaError::Join(e.to_string()))?
     }
 
+    /// A point read: inline when memory answers it, on the blocking pool when it
+    /// needs disk I/O.
+    async fn read<T, F>(&self, f: F) -> MetaResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Inner, ReadMode) -> MetaResult<T> + Send + 'static,
+    {
+        match f(&self.inner, ReadMode::MemoryOnly) {
+            Err(MetaError::NotInMemory) => self.blocking(move |i| f(i, ReadMode::Any)).await,
+            r => r,
+        }
+    }
+
     /// Apply one command synchronously. See [`Command`].
     pub fn apply_sync(&self, cmd: Command) -> MetaResult<Outcome> {
         self.inner.apply(cmd)
@@ -385,8 +398,12 @@ impl Inner {
     }
 
     fn bucket(&self, name: &str) -> MetaResult<Option<BucketInfo>> {
+        self.bucket_in(ReadMode::Any, name)
+    }
+
+    fn bucket_in(&self, mode: ReadMode, name: &str) -> MetaResult<Option<BucketInfo>> {
         self.kv()
-            .get(Table::Buckets, name.as_bytes())?
+            .get_in(mode, Table::Buckets, name.as_bytes())?
             .map(|v| decode(&v))
             .transpose()
     }
@@ -408,16 +425,39 @@ impl Inner {
     }
 
     fn object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectVersion>> {
+        self.object_in(ReadMode::Any, bucket, key)
+    }
+
+    fn object_in(
+        &self,
+        mode: ReadMode,
+        bucket: &str,
+        key: &str,
+    ) -> MetaResult<Option<ObjectVersion>> {
         let prefix = keys::object_key_prefix(bucket, key);
-        match self.kv().scan(Table::Objects, &prefix, &prefix).next() {
+        match self
+            .kv()
+            .scan_in(mode, Table::Objects, &prefix, &prefix)
+            .next()
+        {
             Some(r) => Ok(Some(decode(&r?.1)?)),
             None => Ok(None),
         }
     }
 
     fn upload(&self, bucket: &str, key: &str, id: &str) -> MetaResult<Option<UploadInfo>> {
+        self.upload_in(ReadMode::Any, bucket, key, id)
+    }
+
+    fn upload_in(
+        &self,
+        mode: ReadMode,
+        bucket: &str,
+        key: &str,
+        id: &str,
+    ) -> MetaResult<Option<UploadInfo>> {
         self.kv()
-            .get(Table::Uploads, &keys::upload_row_key(bucket, key, id))?
+            .get_in(mode, Table::Uploads, &keys::upload_row_key(bucket, key, id))?
             .map(|v| decode(&v))
             .transpose()
     }
@@ -650,7 +690,7 @@ impl Metadata for MetaStore {
 
     async fn bucket(&self, name: &str) -> MetaResult<Option<BucketInfo>> {
         let name = name.to_string();
-        self.blocking(move |i| i.bucket(&name)).await
+        self.read(move |i, mode| i.bucket_in(mode, &name)).await
     }
 
     async fn buckets(&self) -> MetaResult<Vec<BucketInfo>> {
@@ -665,7 +705,8 @@ impl Metadata for MetaStore {
 
     async fn object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectVersion>> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        self.blocking(move |i| i.object(&bucket, &key)).await
+        self.read(move |i, mode| i.object_in(mode, &bucket, &key))
+            .await
     }
 
     async fn list_objects(&self, bucket: &str, query: ListQuery) -> MetaResult<ListPage> {
@@ -681,7 +722,8 @@ impl Metadata for MetaStore {
         upload_id: &str,
     ) -> MetaResult<Option<UploadInfo>> {
         let (b, k, u) = (bucket.to_string(), key.to_string(), upload_id.to_string());
-        self.blocking(move |i| i.upload(&b, &k, &u)).await
+        self.read(move |i, mode| i.upload_in(mode, &b, &k, &u))
+            .await
     }
 
     async fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<Vec<PartInfo>> {

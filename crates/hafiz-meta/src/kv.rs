@@ -51,7 +51,8 @@ pub enum ReadMode {
 }
 
 impl ReadMode {
-    #[allow(unsafe_code)] // the one unsafe block in the workspace; see below
+    // The one unsafe block in the workspace; see below.
+    #[allow(unsafe_code, clippy::missing_transmute_annotations)]
     fn options(self) -> ReadOptions {
         let mut ro = ReadOptions::default();
         if self == ReadMode::MemoryOnly {

@@ -66,6 +66,15 @@ def test_metrics_move_with_a_scripted_session(server_factory):
     assert delta("hafiz_s3_sent_bytes_total", op="GetObject") >= 2 * len(body)
     assert value(after, "hafiz_s3_requests_in_flight") == 0
     assert value(after, "hafiz_drive_online") >= 1
+    # The metadata engine: CreateBucket and three PUTs are four commands, made durable
+    # by one to four group syncs of the WAL.
+    assert delta("hafiz_meta_commands_total") == 4
+    assert 1 <= delta("hafiz_meta_wal_syncs_total") <= 4
+    assert value(after, "hafiz_meta_memtable_bytes", mirror="0") > 0
+    assert value(after, "hafiz_meta_write_stopped") == 0
+    for name in ("hafiz_meta_block_cache_hits_total", "hafiz_meta_block_cache_misses_total",
+                 "hafiz_meta_compaction_pending_bytes", "hafiz_meta_write_stall_seconds_total"):
+        assert f'{name}{{mirror="0"}}' in after, name
 
     # JSON logs: one object per line.
     assert server.stop() == 0

@@ -77,6 +77,31 @@ pub enum Op {
 
 pub struct Kv {
     db: DB,
+    /// Kept for its statistics object (block cache hits, stalls).
+    opts: Options,
+}
+
+/// Engine figures of one store for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KvStats {
+    pub block_cache_hits: u64,
+    pub block_cache_misses: u64,
+    pub block_cache_usage_bytes: u64,
+    pub memtable_bytes: u64,
+    pub pending_compaction_bytes: u64,
+    pub running_compactions: u64,
+    pub write_stopped: bool,
+    pub stall_micros: u64,
+}
+
+/// A ticker's count in RocksDB's statistics dump (`name COUNT : n`).
+fn ticker(dump: &str, name: &str) -> u64 {
+    dump.lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix(name)?.trim_start();
+            rest.strip_prefix("COUNT : ")?.trim().parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 impl Kv {
@@ -87,6 +112,7 @@ impl Kv {
         // WAL records stay in RocksDB's buffer until `sync_wal`, so a group commit
         // costs one write and one fsync per mirror instead of a write per command.
         opts.set_manual_wal_flush(true);
+        opts.enable_statistics();
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         let mut table = BlockBasedOptions::default();
         table.set_bloom_filter(10.0, false);
@@ -99,7 +125,7 @@ impl Kv {
             ColumnFamilyDescriptor::new(t.cf_name(), cf_opts)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Kv { db })
+        Ok(Kv { db, opts })
     }
 
     fn cf(&self, t: Table) -> &rocksdb::ColumnFamily {
@@ -175,6 +201,33 @@ impl Kv {
             })
     }
 
+    pub fn stats(&self) -> KvStats {
+        let dump = self.opts.get_statistics().unwrap_or_default();
+        let mut s = KvStats {
+            block_cache_hits: ticker(&dump, "rocksdb.block.cache.hit"),
+            block_cache_misses: ticker(&dump, "rocksdb.block.cache.miss"),
+            stall_micros: ticker(&dump, "rocksdb.stall.micros"),
+            ..KvStats::default()
+        };
+        let int = |name: &str| self.db.property_int_value(name).ok().flatten().unwrap_or(0);
+        s.block_cache_usage_bytes = int("rocksdb.block-cache-usage");
+        s.running_compactions = int("rocksdb.num-running-compactions");
+        s.write_stopped = int("rocksdb.is-write-stopped") != 0;
+        for t in Table::ALL {
+            let cf = self.cf(t);
+            let int = |name: &str| {
+                self.db
+                    .property_int_value_cf(cf, name)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0)
+            };
+            s.memtable_bytes += int("rocksdb.cur-size-all-mem-tables");
+            s.pending_compaction_bytes += int("rocksdb.estimate-pending-compaction-bytes");
+        }
+        s
+    }
+
     /// A consistent copy of the whole store at `dest` (which must not exist).
     pub fn checkpoint(&self, dest: &Path) -> MetaResult<()> {
         rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(dest)?;
@@ -214,7 +267,8 @@ mod tests {
                 .unwrap();
             // From the memtable.
             assert_eq!(
-                kv.get_in(ReadMode::MemoryOnly, Table::Objects, b"k").unwrap(),
+                kv.get_in(ReadMode::MemoryOnly, Table::Objects, b"k")
+                    .unwrap(),
                 Some(b"v".to_vec())
             );
             kv.db.flush_cf(kv.cf(Table::Objects)).unwrap();
@@ -226,15 +280,37 @@ mod tests {
             Err(MetaError::NotInMemory)
         ));
         assert!(matches!(
-            kv.scan_in(ReadMode::MemoryOnly, Table::Objects, b"k", b"k").next(),
+            kv.scan_in(ReadMode::MemoryOnly, Table::Objects, b"k", b"k")
+                .next(),
             Some(Err(MetaError::NotInMemory))
         ));
         assert_eq!(kv.get(Table::Objects, b"k").unwrap(), Some(b"v".to_vec()));
         // Now the block is cached.
         assert_eq!(
-            kv.get_in(ReadMode::MemoryOnly, Table::Objects, b"k").unwrap(),
+            kv.get_in(ReadMode::MemoryOnly, Table::Objects, b"k")
+                .unwrap(),
             Some(b"v".to_vec())
         );
+    }
+
+    #[test]
+    fn statistics_count_cache_hits() {
+        use super::{Kv, Op, Table, ticker};
+        let dump = "rocksdb.block.cache.miss COUNT : 7\nrocksdb.block.cache.hit COUNT : 42\n";
+        assert_eq!(ticker(dump, "rocksdb.block.cache.hit"), 42);
+        assert_eq!(ticker(dump, "rocksdb.block.cache.miss"), 7);
+        let dir = tempfile::tempdir().unwrap();
+        let kv = Kv::open(dir.path()).unwrap();
+        kv.write(vec![Op::Put(Table::Objects, b"k".to_vec(), vec![1; 4096])])
+            .unwrap();
+        assert!(kv.stats().memtable_bytes > 4096);
+        kv.db.flush_cf(kv.cf(Table::Objects)).unwrap();
+        for _ in 0..3 {
+            kv.get(Table::Objects, b"k").unwrap();
+        }
+        let s = kv.stats();
+        assert!(s.block_cache_hits + s.block_cache_misses >= 3, "{s:?}");
+        assert!(s.block_cache_usage_bytes > 0, "{s:?}");
     }
 
     #[test]

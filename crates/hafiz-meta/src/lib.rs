@@ -16,9 +16,10 @@ mod store;
 
 pub use command::{Command, Outcome};
 pub use error::{MetaError, MetaResult};
+pub use kv::KvStats;
 pub use list::{ListPage, ListQuery, ListedEntry, UploadListPage, UploadListQuery};
 pub use model::*;
-pub use store::MetaStore;
+pub use store::{MetaStats, MetaStore};
 
 use async_trait::async_trait;
 

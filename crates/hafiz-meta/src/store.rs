@@ -14,7 +14,7 @@ use crate::Metadata;
 use crate::command::{Command, Outcome, WriteCondition};
 use crate::error::{MetaError, MetaResult};
 use crate::keys;
-use crate::kv::{Kv, Op, ReadMode, Table};
+use crate::kv::{Kv, KvStats, Op, ReadMode, Table};
 use crate::list::{self, ListPage, ListQuery, UploadListPage, UploadListQuery};
 use crate::model::{BlobLocation, BucketInfo, ObjectData, ObjectVersion, PartInfo, UploadInfo};
 
@@ -69,6 +69,16 @@ struct Inner {
     /// that sync, so a burst of small PUTs pays one fsync, not one each.
     durability: Mutex<Durability>,
     synced: Condvar,
+    /// Group syncs run (commands per sync = written / wal_syncs).
+    wal_syncs: AtomicU64,
+}
+
+/// What `/metrics` shows of the metadata store.
+#[derive(Debug, Clone)]
+pub struct MetaStats {
+    pub applied_commands: u64,
+    pub wal_syncs: u64,
+    pub mirrors: Vec<(PathBuf, KvStats)>,
 }
 
 struct Durability {
@@ -156,6 +166,7 @@ impl MetaStore {
                     syncing: false,
                 }),
                 synced: Condvar::new(),
+                wal_syncs: AtomicU64::new(0),
             }),
         })
     }
@@ -247,6 +258,20 @@ impl MetaStore {
             .apply_lock
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Engine figures of each open mirror, and how many WAL group syncs ran.
+    pub fn stats(&self) -> MetaStats {
+        MetaStats {
+            applied_commands: self.inner.written.load(Ordering::Relaxed),
+            wal_syncs: self.inner.wal_syncs.load(Ordering::Relaxed),
+            mirrors: self
+                .inner
+                .mirrors
+                .iter()
+                .filter_map(|m| Some((m.path.clone(), m.kv()?.stats())))
+                .collect(),
+        }
     }
 
     /// Mirror paths and whether each is healthy.
@@ -387,6 +412,7 @@ impl Inner {
             let target = self.written.load(Ordering::Acquire);
             drop(d);
             let result = self.on_each_mirror(Kv::sync_wal, true);
+            self.wal_syncs.fetch_add(1, Ordering::Relaxed);
             d = self.durability.lock().unwrap_or_else(|e| e.into_inner());
             d.syncing = false;
             if result.is_ok() {

@@ -5,6 +5,7 @@ mod admin;
 mod config;
 mod credentials;
 mod node;
+mod prometheus;
 mod scanner;
 mod telemetry;
 
@@ -173,18 +174,6 @@ impl ServerArgs {
     }
 }
 
-/// Prometheus recorder for `/metrics`; latencies as histograms (seconds).
-fn install_metrics() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
-    const LATENCY_BUCKETS: &[f64] = &[
-        0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-        10.0, 30.0,
-    ];
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets(LATENCY_BUCKETS)?
-        .install_recorder()?;
-    Ok(handle)
-}
-
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -230,7 +219,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
-    let metrics = install_metrics()?;
+    let metrics = prometheus::install()?;
     let node = node::open(&cfg.storage)?;
     let (creds, generated) = credentials::load_or_create(&node.system_dirs)?;
     if generated {
@@ -283,7 +272,13 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             listener,
             hafiz_s3::app(state).route(
                 "/metrics",
-                axum::routing::get(move || std::future::ready(metrics.render())),
+                axum::routing::get({
+                    let meta = meta.clone();
+                    move || {
+                        prometheus::record_meta(&meta);
+                        std::future::ready(metrics.render())
+                    }
+                }),
             ),
         )
         .with_graceful_shutdown(async {

@@ -23,7 +23,7 @@ pub async fn run(meta: MetaStore, blobs: ErasureStore, interval: Duration) {
         let (b, m) = (blobs.clone(), meta.clone());
         let _ = tokio::task::spawn_blocking(move || {
             b.refresh_drives();
-            record_drive_metrics(&b);
+            crate::prometheus::record_drives(&b);
             // After the drive refresh: a replaced drive is formatted first (it must be
             // empty for that), then gets its metadata mirror back.
             if let Err(e) = m.repair_mirrors() {
@@ -62,25 +62,6 @@ pub async fn run(meta: MetaStore, blobs: ErasureStore, interval: Duration) {
             last_full = Instant::now();
         }
         tokio::time::sleep(TICK).await;
-    }
-}
-
-fn record_drive_metrics(blobs: &ErasureStore) {
-    for d in blobs.drives() {
-        let labels = [("set", d.set.to_string()), ("slot", d.slot.to_string())];
-        metrics::gauge!("hafiz_drive_online", &labels).set(if d.state == "offline" {
-            0.0
-        } else {
-            1.0
-        });
-        metrics::gauge!("hafiz_drive_healing", &labels).set(if d.state == "healing" {
-            1.0
-        } else {
-            0.0
-        });
-        if let Some(free) = d.free_bytes {
-            metrics::gauge!("hafiz_drive_free_bytes", &labels).set(free as f64);
-        }
     }
 }
 

@@ -27,11 +27,11 @@ BENCH="$target_dir/release/hafiz-bench"
 QUICK="${QUICK:-0}"
 if [[ "$QUICK" = 1 ]]; then
   SMALL_N=300 HEAD1_N=300 MID_N=20 LARGE=4MiB LARGE_N=6
-  MP_SIZE=12MiB MP_PART=5MiB MP_N=2 NOOP_SECS=1
+  MP_SIZE=12MiB MP_PART=5MiB MP_N=2 NOOP_SECS=1 MEM_SIZE=4MiB
   LIST_OBJECTS="${LIST_OBJECTS:-2500}"
 else
   SMALL_N=20000 HEAD1_N=5000 MID_N=1000 LARGE=64MiB LARGE_N=32
-  MP_SIZE=64MiB MP_PART=8MiB MP_N=8 NOOP_SECS=10
+  MP_SIZE=64MiB MP_PART=8MiB MP_N=8 NOOP_SECS=10 MEM_SIZE=16MiB
   LIST_OBJECTS="${LIST_OBJECTS:-100000}"
 fi
 LIST_CONCURRENCY="${LIST_CONCURRENCY:-4}"
@@ -105,6 +105,40 @@ kill -TERM "$noop_pid"
 wait "$noop_pid" 2>/dev/null || true
 noop_pid=""
 
+# Starts hafiz on a free port with the given --data args; sets server_pid and port.
+start_server() {
+  local drives="$1"
+  shift
+  port="$(free_port)"
+  "$HAFIZ" server --address "127.0.0.1:$port" "$@" --log-format json \
+    >>"$work/$drives/server.log" 2>&1 &
+  server_pid=$!
+  local ready=""
+  for _ in $(seq 600); do
+    if [[ "$(http_status "$port" /health/ready)" = 200 ]]; then ready=1; break; fi
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [[ -z "$ready" ]]; then
+    echo "hafiz did not become ready on port $port:" >&2
+    tail -n 30 "$work/$drives/server.log" >&2
+    exit 1
+  fi
+}
+
+# SIGTERM; the server must drain and exit 0.
+stop_server() {
+  kill -TERM "$server_pid"
+  local rc=0
+  wait "$server_pid" || rc=$?
+  server_pid=""
+  if [[ "$rc" != 0 ]]; then
+    echo "hafiz exited $rc after SIGTERM" >&2
+    tail -n 30 "$work/$1/server.log" >&2
+    exit 1
+  fi
+}
+
 # --- each node layout --------------------------------------------------------------
 for drives in $LAYOUTS; do
   case "$drives" in
@@ -123,21 +157,7 @@ for drives in $LAYOUTS; do
   bench --files-baseline "$work/$drives/files" --size "$LARGE" --count "$LARGE_N" --concurrency 4 --label "$label"
   rm -rf "$work/$drives/files"
 
-  port="$(free_port)"
-  "$HAFIZ" server --address "127.0.0.1:$port" "${data[@]}" --log-format json \
-    >"$work/$drives/server.log" 2>&1 &
-  server_pid=$!
-  ready=""
-  for _ in $(seq 600); do
-    if [[ "$(http_status "$port" /health/ready)" = 200 ]]; then ready=1; break; fi
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  if [[ -z "$ready" ]]; then
-    echo "hafiz did not become ready on port $port:" >&2
-    tail -n 30 "$work/$drives/server.log" >&2
-    exit 1
-  fi
+  start_server "$drives" "${data[@]}"
   ep=(--endpoint "http://127.0.0.1:$port" --bucket loadbench --label "$label")
 
   bench "${ep[@]}" --op put --size 4KiB --concurrency 32 --count "$SMALL_N"
@@ -159,15 +179,24 @@ for drives in $LAYOUTS; do
   echo "hafiz peak RSS (VmHWM), $label: $((hwm_kib / 1024)) MiB"
   printf '{"op":"server-rss","label":"%s","vmhwm_kib":%s}\n' "$label" "$hwm_kib" >>"$RESULTS"
 
-  kill -TERM "$server_pid"
-  rc=0
-  wait "$server_pid" || rc=$?
-  server_pid=""
-  if [[ "$rc" != 0 ]]; then
-    echo "hafiz exited $rc after SIGTERM" >&2
-    tail -n 30 "$work/$drives/server.log" >&2
-    exit 1
-  fi
+  stop_server "$drives"
+  rm -rf "${work:?}/$drives"/d*
+
+  # Memory under load: a fresh server (so VmHWM is this phase's peak) takes 64
+  # concurrent large PUTs ($MEM_SIZE each). Bound: the idle server's RSS plus, per
+  # stream, the block being gathered and the block in flight with its parity
+  # (2 x (k+m)/k MiB) and 2 MiB of HTTP and allocator slack; see docs/performance.md.
+  start_server "$drives" "${data[@]}"
+  base_kib="$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status")"
+  case "$drives" in 1) per_stream_kib=4096 ;; *) per_stream_kib=6144 ;; esac
+  bench --endpoint "http://127.0.0.1:$port" --bucket loadbench --label "$label" \
+    --op put --size "$MEM_SIZE" --concurrency 64 --count 64 --prefix mem/
+  hwm_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$server_pid/status")"
+  bound_kib=$((base_kib + 64 * per_stream_kib))
+  echo "hafiz peak RSS under 64 concurrent $MEM_SIZE PUTs, $label: $((hwm_kib / 1024)) MiB (idle $((base_kib / 1024)) MiB, bound $((bound_kib / 1024)) MiB)"
+  printf '{"op":"memory","label":"%s","streams":64,"base_kib":%s,"vmhwm_kib":%s,"bound_kib":%s}\n' \
+    "$label" "$base_kib" "$hwm_kib" "$bound_kib" >>"$RESULTS"
+  stop_server "$drives"
   rm -rf "${work:?}/$drives"
 done
 

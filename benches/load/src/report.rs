@@ -160,6 +160,22 @@ pub fn report(path: &Path) -> anyhow::Result<usize> {
                 format!("{:.0} MiB", r.f("vmhwm_kib") / 1024.0)
             );
         }
+        // Peak RSS under 64 concurrent large PUTs against its documented bound.
+        if let Some(r) = find(Some(label), "memory", None, None) {
+            let (peak, bound) = (r.f("vmhwm_kib") / 1024.0, r.f("bound_kib") / 1024.0);
+            let ok = peak <= bound;
+            missed += !ok as usize;
+            println!(
+                "{:<14} {:<28} {:>15} {:>15} {:>7.3} {:>8}  {}",
+                label,
+                format!("peak RSS, {} PUT streams", r.f("streams")),
+                format!("{peak:.0} MiB"),
+                format!("{bound:.0} MiB"),
+                peak / bound,
+                "<=1.00",
+                if ok { "ok" } else { "MISS" }
+            );
+        }
     }
     Ok(missed)
 }

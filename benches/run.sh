@@ -121,7 +121,7 @@ start_server() {
   done
   if [[ -z "$ready" ]]; then
     echo "hafiz did not become ready on port $port:" >&2
-    tail -n 30 "$work/$drives/server.log" >&2
+    grep -v '^ ' "$work/$drives/server.log" | tail -n 20 >&2
     exit 1
   fi
 }

@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{BucketInfo, ObjectVersion, PartInfo, UploadInfo};
+use crate::model::{
+    BucketInfo, Millis, ObjectLockConfig, ObjectVersion, PartInfo, Retention, UploadInfo,
+    Versioning,
+};
 
 /// A condition on the current version of a key, checked atomically with a write.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -22,15 +25,39 @@ pub enum Command {
     DeleteBucket {
         name: String,
     },
-    /// Make `version` the current version of its key (replacing the `null` version).
+    /// Make `version` the current version of its key. In a versioning bucket it is
+    /// added under its (minted) id; otherwise it becomes the `null` version, replacing
+    /// the previous `null` version. A bucket's default retention applies to it.
     PutObject {
         bucket: String,
         version: ObjectVersion,
         condition: WriteCondition,
     },
+    /// With `version_id`: remove that version (refused while locked at `now`). Without:
+    /// remove the `null` version (unversioned, suspended) and, in a bucket that has
+    /// versioning on or suspended, add `marker` as the new current version: a delete
+    /// marker (with id `null` when suspended).
     DeleteObject {
         bucket: String,
         key: String,
+        version_id: Option<String>,
+        marker: Option<ObjectVersion>,
+        bypass_governance: bool,
+        now: Millis,
+    },
+    /// Bucket configuration.
+    UpdateBucket {
+        name: String,
+        change: BucketChange,
+    },
+    /// Tags, retention or legal hold of one version (the current one when None).
+    UpdateObject {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+        change: ObjectChange,
+        bypass_governance: bool,
+        now: Millis,
     },
     CreateUpload(UploadInfo),
     PutPart {
@@ -55,6 +82,23 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum BucketChange {
+    /// Enabled or Suspended (never back to Unversioned).
+    Versioning(Versioning),
+    Tags(Option<Vec<(String, String)>>),
+    /// Turn object lock on (a versioning bucket only) or change its default retention.
+    ObjectLock(ObjectLockConfig),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum ObjectChange {
+    Tags(Vec<(String, String)>),
+    /// Set, extend or (GOVERNANCE, with bypass) shorten or remove the retention.
+    Retention(Option<Retention>),
+    LegalHold(bool),
+}
+
 /// What an applied command left behind.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
@@ -63,4 +107,9 @@ pub struct Outcome {
     pub released_blobs: Vec<String>,
     /// For DeleteObject: whether a version was removed.
     pub removed: bool,
+    /// The version written or removed (PutObject, CompleteUpload, DeleteObject,
+    /// UpdateObject).
+    pub version_id: Option<String>,
+    /// DeleteObject: the version removed or added was a delete marker.
+    pub delete_marker: bool,
 }

@@ -12,6 +12,16 @@ pub enum MetaError {
     BucketNotEmpty(String),
     #[error("no such key")]
     NoSuchKey,
+    #[error("no such version")]
+    NoSuchVersion,
+    /// The version is a delete marker, which has no tags, retention or data.
+    #[error("the version is a delete marker")]
+    DeleteMarker,
+    /// Retention or a legal hold forbids the change.
+    #[error("object locked")]
+    ObjectLocked,
+    #[error("invalid bucket state: {0}")]
+    InvalidBucketState(String),
     #[error("no such upload")]
     NoSuchUpload,
     #[error("precondition failed")]

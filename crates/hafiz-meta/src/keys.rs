@@ -3,7 +3,7 @@
 //! the versions of one key newest first. Keys containing NUL are refused at the S3
 //! layer, which keeps the separator unambiguous.
 
-use crate::model::Millis;
+use crate::model::{NULL_VERSION, ObjectVersion};
 
 pub const SEP: u8 = 0;
 
@@ -22,12 +22,23 @@ pub fn object_key_prefix(bucket: &str, key: &str) -> Vec<u8> {
     k
 }
 
-/// Newest first: the inverted timestamp sorts later versions before earlier ones.
-pub fn object_row_key(bucket: &str, key: &str, last_modified: Millis, version_id: &str) -> Vec<u8> {
+/// Newest first: the inverted order sorts later versions before earlier ones.
+pub fn object_row_key(bucket: &str, key: &str, order: u64, version_id: &str) -> Vec<u8> {
     let mut k = object_key_prefix(bucket, key);
-    k.extend_from_slice(&(u64::MAX - last_modified as u64).to_be_bytes());
+    k.extend_from_slice(&(u64::MAX - order).to_be_bytes());
     k.extend_from_slice(version_id.as_bytes());
     k
+}
+
+/// The row of a version: where it sorts among the versions of its key.
+pub fn version_row_key(bucket: &str, v: &ObjectVersion) -> Vec<u8> {
+    object_row_key(bucket, &v.key, v.sort_order(), &v.version_id)
+}
+
+/// Whether a row (of a key whose prefix is `prefix_len` bytes) holds the `null` version:
+/// minted ids are 32 hex digits, so the suffix alone tells, without decoding the row.
+pub fn is_null_row(prefix_len: usize, row: &[u8]) -> bool {
+    row.len() == prefix_len + 8 + NULL_VERSION.len() && row.ends_with(NULL_VERSION.as_bytes())
 }
 
 /// The first row key after every version of `key` (and before any longer key).

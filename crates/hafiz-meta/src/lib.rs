@@ -14,10 +14,13 @@ pub mod list;
 pub mod model;
 mod store;
 
-pub use command::{Command, Outcome};
+pub use command::{BucketChange, Command, ObjectChange, Outcome, WriteCondition};
 pub use error::{MetaError, MetaResult};
 pub use kv::KvStats;
-pub use list::{ListPage, ListQuery, ListedEntry, UploadListPage, UploadListQuery};
+pub use list::{
+    ListPage, ListQuery, ListedEntry, UploadListPage, UploadListQuery, VersionEntry,
+    VersionListPage, VersionListQuery,
+};
 pub use model::*;
 pub use store::{MetaStats, MetaStore};
 
@@ -33,7 +36,19 @@ pub trait Metadata: Send + Sync + 'static {
     async fn buckets(&self) -> MetaResult<Vec<BucketInfo>>;
     /// The current version of a key (None if absent).
     async fn object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectVersion>>;
+    /// One version by id (`null` included); None if the key has no such version.
+    async fn object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> MetaResult<Option<ObjectVersion>>;
     async fn list_objects(&self, bucket: &str, query: ListQuery) -> MetaResult<ListPage>;
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        query: VersionListQuery,
+    ) -> MetaResult<VersionListPage>;
     async fn upload(
         &self,
         bucket: &str,

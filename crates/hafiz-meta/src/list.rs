@@ -68,23 +68,30 @@ pub(crate) fn list_objects(kv: &Kv, bucket: &str, q: &ListQuery) -> MetaResult<L
     }
     'restart: loop {
         // The newest version of a key comes first; older rows of the same key that
-        // follow are skipped in place (a seek costs far more than stepping over a
-        // row, and most keys have one version). Rolled-up prefixes are skipped with
-        // one seek.
+        // follow are stepped over in place (a seek costs far more than stepping over
+        // a row, and most keys have one version), or skipped with one seek once a key
+        // turns out to have many. Rolled-up prefixes are skipped with one seek.
         let mut last_key: Option<String> = None;
+        let mut stepped = 0;
         for row in kv.scan(Table::Objects, &scan_prefix, &from) {
             let (k, v) = row?;
             let Some(key) = keys::object_key_of(bucket_prefix.len(), &k) else {
                 continue;
             };
             if last_key.as_deref() == Some(key) {
+                stepped += 1;
+                if stepped > MAX_STEPS {
+                    from = keys::after_object(bucket, key);
+                    continue 'restart;
+                }
                 continue;
             }
-            if page.entries.len() == q.max {
-                page.truncated = true;
-                return Ok(page);
-            }
+            stepped = 0;
             if let Some(cp) = common_prefix(key, &q.prefix, q.delimiter.as_deref()) {
+                if page.entries.len() == q.max {
+                    page.truncated = true;
+                    return Ok(page);
+                }
                 let cp = cp.to_string();
                 from = keys::after_prefix(bucket, &cp);
                 page.entries.push(ListedEntry::Prefix(cp));
@@ -92,7 +99,106 @@ pub(crate) fn list_objects(kv: &Kv, bucket: &str, q: &ListQuery) -> MetaResult<L
             }
             let version: ObjectVersion = decode(&v)?;
             last_key = Some(key.to_string());
+            // A key whose newest version is a delete marker is not listed.
+            if version.delete_marker {
+                continue;
+            }
+            if page.entries.len() == q.max {
+                page.truncated = true;
+                return Ok(page);
+            }
             page.entries.push(ListedEntry::Object(Box::new(version)));
+        }
+        return Ok(page);
+    }
+}
+
+/// Rows of one key stepped over before seeking past the key instead.
+const MAX_STEPS: usize = 16;
+
+#[derive(Debug, Clone, Default)]
+pub struct VersionListQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub key_marker: Option<String>,
+    /// With `key_marker`: start after this version of that key.
+    pub version_id_marker: Option<String>,
+    pub max: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum VersionEntry {
+    Version {
+        version: Box<ObjectVersion>,
+        is_latest: bool,
+    },
+    Prefix(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VersionListPage {
+    /// Keys in order, the versions of each newest first, prefixes where they fall.
+    pub entries: Vec<VersionEntry>,
+    pub truncated: bool,
+}
+
+/// ListObjectVersions: every version row (delete markers included) in row order.
+/// `after_version` is the row key of the version-id marker, when one was given.
+pub(crate) fn list_versions(
+    kv: &Kv,
+    bucket: &str,
+    q: &VersionListQuery,
+    after_version: Option<Vec<u8>>,
+) -> MetaResult<VersionListPage> {
+    let bucket_prefix = keys::bucket_prefix(bucket);
+    let mut scan_prefix = bucket_prefix.clone();
+    scan_prefix.extend_from_slice(q.prefix.as_bytes());
+    // Starting inside a key: its first row seen is not its latest version.
+    let mut last_key: Option<String> = None;
+    let mut from = match (&q.key_marker, after_version) {
+        (Some(k), Some(mut row)) => {
+            row.push(0);
+            last_key = Some(k.clone());
+            row
+        }
+        (Some(k), None) if k.as_str() >= q.prefix.as_str() => {
+            if common_prefix(k, &q.prefix, q.delimiter.as_deref()) == Some(k.as_str()) {
+                keys::after_prefix(bucket, k)
+            } else {
+                keys::after_object(bucket, k)
+            }
+        }
+        _ => scan_prefix.clone(),
+    };
+    let mut page = VersionListPage::default();
+    if q.max == 0 {
+        return Ok(page);
+    }
+    'restart: loop {
+        for row in kv.scan(Table::Objects, &scan_prefix, &from) {
+            let (k, v) = row?;
+            let Some(key) = keys::object_key_of(bucket_prefix.len(), &k) else {
+                continue;
+            };
+            if page.entries.len() == q.max {
+                page.truncated = true;
+                return Ok(page);
+            }
+            let first_of_key = last_key.as_deref() != Some(key);
+            if first_of_key && let Some(cp) = common_prefix(key, &q.prefix, q.delimiter.as_deref())
+            {
+                let cp = cp.to_string();
+                from = keys::after_prefix(bucket, &cp);
+                page.entries.push(VersionEntry::Prefix(cp));
+                last_key = None;
+                continue 'restart;
+            }
+            let version: ObjectVersion = decode(&v)?;
+            last_key = Some(key.to_string());
+            page.entries.push(VersionEntry::Version {
+                version: Box::new(version),
+                is_latest: first_of_key,
+            });
         }
         return Ok(page);
     }

@@ -6,11 +6,81 @@ use serde::{Deserialize, Serialize};
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The version id of objects written while a bucket was not versioning.
+pub const NULL_VERSION: &str = "null";
+
+/// A new version id for a version of row order `order`: 16 hex digits of the inverted
+/// order (so ids of one key sort newest first, and the row of an id is found without
+/// an index), then 16 of `nonce` (unique across writers of the same microsecond).
+pub fn mint_version_id(order: u64, nonce: u64) -> String {
+    format!("{:016x}{nonce:016x}", u64::MAX - order)
+}
+
+/// The row order a minted version id carries (None for `null` and ids we did not mint).
+pub fn version_id_order(id: &str) -> Option<u64> {
+    if id.len() != 32
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        return None;
+    }
+    u64::from_str_radix(&id[..16], 16)
+        .ok()
+        .map(|inv| u64::MAX - inv)
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct BucketInfo {
     pub name: String,
     pub created: Millis,
     pub region: String,
+    #[serde(default)]
+    pub versioning: Versioning,
+    /// Some once object lock is enabled (at creation; it cannot be turned off).
+    #[serde(default)]
+    pub object_lock: Option<ObjectLockConfig>,
+    /// Bucket tags (None: no tag set, as opposed to an empty one).
+    #[serde(default)]
+    pub tags: Option<Vec<(String, String)>>,
+}
+
+/// A bucket's versioning state. Once enabled it can be suspended but never return
+/// to unversioned.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Versioning {
+    #[default]
+    Unversioned,
+    Enabled,
+    Suspended,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum RetentionMode {
+    Governance,
+    Compliance,
+}
+
+/// A version's retention: it cannot be deleted before `until` (GOVERNANCE can be
+/// bypassed with permission; COMPLIANCE by no one).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Retention {
+    pub mode: RetentionMode,
+    pub until: Millis,
+}
+
+/// The retention given to new versions that do not set their own.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DefaultRetention {
+    pub mode: RetentionMode,
+    /// Exactly one of days and years is set.
+    pub days: Option<u32>,
+    pub years: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectLockConfig {
+    pub default_retention: Option<DefaultRetention>,
 }
 
 /// Where an object's bytes are.
@@ -81,7 +151,7 @@ pub struct ContentHeaders {
 }
 
 /// One version of one object. Unversioned buckets hold a single `null` version per key.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ObjectVersion {
     pub key: String,
     pub version_id: String,
@@ -98,9 +168,42 @@ pub struct ObjectVersion {
     /// Present for multipart objects.
     pub parts: Option<Vec<PartSummary>>,
     pub data: ObjectData,
+    /// A delete marker: no data; the key reads as absent while it is the latest.
+    #[serde(default)]
+    pub delete_marker: bool,
+    /// Where the version sorts among the versions of its key (microseconds, from a
+    /// clock that never repeats a value); newer versions have larger values.
+    #[serde(default)]
+    pub order: u64,
+    #[serde(default)]
+    pub retention: Option<Retention>,
+    #[serde(default)]
+    pub legal_hold: bool,
 }
 
 impl ObjectVersion {
+    /// The row order of this version (rows written before `order` existed sort by
+    /// their modification time).
+    pub fn sort_order(&self) -> u64 {
+        if self.order != 0 {
+            self.order
+        } else {
+            (self.last_modified.max(0) as u64).saturating_mul(1000)
+        }
+    }
+
+    /// Whether a retention or legal hold forbids deleting this version at `now`;
+    /// `bypass_governance` lifts GOVERNANCE retention (not COMPLIANCE, not a hold).
+    pub fn locked(&self, now: Millis, bypass_governance: bool) -> bool {
+        if self.legal_hold {
+            return true;
+        }
+        match self.retention {
+            Some(r) if r.until > now => !(bypass_governance && r.mode == RetentionMode::Governance),
+            _ => false,
+        }
+    }
+
     /// Blob ids this version references in the data store, with their sizes.
     pub fn blob_spans(&self) -> Vec<(String, u64)> {
         match &self.data {
@@ -154,4 +257,10 @@ pub struct PartInfo {
     pub last_modified: Millis,
     pub checksum: Option<Checksum>,
     pub data: BlobSpan,
+}
+
+impl Default for ObjectData {
+    fn default() -> ObjectData {
+        ObjectData::Inline(Vec::new())
+    }
 }

@@ -11,12 +11,17 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Metadata;
-use crate::command::{Command, Outcome, WriteCondition};
+use crate::command::{BucketChange, Command, ObjectChange, Outcome, WriteCondition};
 use crate::error::{MetaError, MetaResult};
 use crate::keys;
 use crate::kv::{Kv, KvStats, Op, ReadMode, Table};
-use crate::list::{self, ListPage, ListQuery, UploadListPage, UploadListQuery};
-use crate::model::{BlobLocation, BucketInfo, ObjectData, ObjectVersion, PartInfo, UploadInfo};
+use crate::list::{
+    self, ListPage, ListQuery, UploadListPage, UploadListQuery, VersionListPage, VersionListQuery,
+};
+use crate::model::{
+    BlobLocation, BucketInfo, Millis, NULL_VERSION, ObjectData, ObjectVersion, PartInfo, Retention,
+    RetentionMode, UploadInfo, Versioning, version_id_order,
+};
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> MetaResult<Vec<u8>> {
     rmp_serde::to_vec_named(v).map_err(|e| MetaError::Codec(e.to_string()))
@@ -434,11 +439,9 @@ impl Inner {
             .transpose()
     }
 
-    fn require_bucket(&self, name: &str) -> MetaResult<()> {
-        match self.kv().get(Table::Buckets, name.as_bytes())? {
-            Some(_) => Ok(()),
-            None => Err(MetaError::NoSuchBucket(name.to_string())),
-        }
+    fn require_bucket(&self, name: &str) -> MetaResult<BucketInfo> {
+        self.bucket(name)?
+            .ok_or_else(|| MetaError::NoSuchBucket(name.to_string()))
     }
 
     /// All version rows of a key, newest first.
@@ -454,19 +457,61 @@ impl Inner {
         self.object_in(ReadMode::Any, bucket, key)
     }
 
+    /// The newest version of a key (possibly a delete marker).
     fn object_in(
         &self,
         mode: ReadMode,
         bucket: &str,
         key: &str,
     ) -> MetaResult<Option<ObjectVersion>> {
+        Ok(self.latest(mode, bucket, key)?.map(|(_, v)| v))
+    }
+
+    fn latest(
+        &self,
+        mode: ReadMode,
+        bucket: &str,
+        key: &str,
+    ) -> MetaResult<Option<(Vec<u8>, ObjectVersion)>> {
         let prefix = keys::object_key_prefix(bucket, key);
         match self
             .kv()
             .scan_in(mode, Table::Objects, &prefix, &prefix)
             .next()
         {
-            Some(r) => Ok(Some(decode(&r?.1)?)),
+            Some(r) => {
+                let (k, v) = r?;
+                Ok(Some((k.into_vec(), decode(&v)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// One version by id, with its row key. A minted id names its row (a point
+    /// read); `null` is found by stepping over the key's rows without decoding them.
+    fn find_version(
+        &self,
+        mode: ReadMode,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> MetaResult<Option<(Vec<u8>, ObjectVersion)>> {
+        if version_id == NULL_VERSION {
+            let prefix = keys::object_key_prefix(bucket, key);
+            for r in self.kv().scan_in(mode, Table::Objects, &prefix, &prefix) {
+                let (k, v) = r?;
+                if keys::is_null_row(prefix.len(), &k) {
+                    return Ok(Some((k.into_vec(), decode(&v)?)));
+                }
+            }
+            return Ok(None);
+        }
+        let Some(order) = version_id_order(version_id) else {
+            return Ok(None);
+        };
+        let row = keys::object_row_key(bucket, key, order, version_id);
+        match self.kv().get_in(mode, Table::Objects, &row)? {
+            Some(v) => Ok(Some((row, decode(&v)?))),
             None => Ok(None),
         }
     }
@@ -499,10 +544,13 @@ impl Inner {
     }
 
     fn check_condition(&self, bucket: &str, key: &str, cond: &WriteCondition) -> MetaResult<()> {
+        let current = || -> MetaResult<Option<ObjectVersion>> {
+            Ok(self.object(bucket, key)?.filter(|v| !v.delete_marker))
+        };
         let ok = match cond {
             WriteCondition::None => true,
-            WriteCondition::Absent => self.object(bucket, key)?.is_none(),
-            WriteCondition::EtagMatches(etag) => match self.object(bucket, key)? {
+            WriteCondition::Absent => current()?.is_none(),
+            WriteCondition::EtagMatches(etag) => match current()? {
                 Some(cur) => &cur.etag == etag,
                 None => return Err(MetaError::NoSuchKey),
             },
@@ -512,6 +560,61 @@ impl Inner {
         } else {
             Err(MetaError::PreconditionFailed)
         }
+    }
+
+    /// Ops that drop the `null` version of a key, if it has one.
+    fn drop_null_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        now: Millis,
+        ops: &mut Vec<Op>,
+        out: &mut Outcome,
+    ) -> MetaResult<()> {
+        if let Some((row, v)) = self.find_version(ReadMode::Any, bucket, key, NULL_VERSION)? {
+            if v.locked(now, false) {
+                return Err(MetaError::ObjectLocked);
+            }
+            ops.push(Op::Delete(Table::Objects, row));
+            out.released_blobs.extend(v.blob_ids());
+            out.removed = true;
+        }
+        Ok(())
+    }
+
+    /// Ops that add `version` as the newest version of its key, as the bucket's
+    /// versioning state says: under its own id, or as the `null` version replacing
+    /// the previous one.
+    fn put_version(
+        &self,
+        b: &BucketInfo,
+        mut version: ObjectVersion,
+        ops: &mut Vec<Op>,
+        out: &mut Outcome,
+    ) -> MetaResult<()> {
+        if b.versioning != Versioning::Enabled {
+            version.version_id = NULL_VERSION.to_string();
+            self.drop_null_version(&b.name, &version.key, version.last_modified, ops, out)?;
+        }
+        if version.retention.is_none()
+            && !version.delete_marker
+            && let Some(d) = b.object_lock.as_ref().and_then(|l| l.default_retention)
+        {
+            const DAY: Millis = 86_400_000;
+            let days = d.days.map(Millis::from).unwrap_or(0)
+                + d.years.map(|y| Millis::from(y) * 365).unwrap_or(0);
+            version.retention = Some(Retention {
+                mode: d.mode,
+                until: version.last_modified + days * DAY,
+            });
+        }
+        ops.push(Op::Put(
+            Table::Objects,
+            keys::version_row_key(&b.name, &version),
+            encode(&version)?,
+        ));
+        out.version_id = Some(version.version_id);
+        Ok(())
     }
 
     /// Ops that drop every version of a key (unversioned buckets hold just one).
@@ -588,20 +691,122 @@ impl Inner {
                 version,
                 condition,
             } => {
-                self.require_bucket(&bucket)?;
+                let b = self.require_bucket(&bucket)?;
                 self.check_condition(&bucket, &version.key, &condition)?;
-                self.drop_versions(&bucket, &version.key, &mut ops, &mut out)?;
-                let row = keys::object_row_key(
-                    &bucket,
-                    &version.key,
-                    version.last_modified,
-                    &version.version_id,
-                );
-                ops.push(Op::Put(Table::Objects, row, encode(&version)?));
+                self.put_version(&b, version, &mut ops, &mut out)?;
             }
-            Command::DeleteObject { bucket, key } => {
+            Command::DeleteObject {
+                bucket,
+                key,
+                version_id,
+                marker,
+                bypass_governance,
+                now,
+            } => {
+                let b = self.require_bucket(&bucket)?;
+                match version_id {
+                    Some(id) => {
+                        if let Some((row, v)) =
+                            self.find_version(ReadMode::Any, &bucket, &key, &id)?
+                        {
+                            if v.locked(now, bypass_governance) {
+                                return Err(MetaError::ObjectLocked);
+                            }
+                            ops.push(Op::Delete(Table::Objects, row));
+                            out.released_blobs.extend(v.blob_ids());
+                            out.removed = true;
+                            out.delete_marker = v.delete_marker;
+                        }
+                        out.version_id = Some(id);
+                    }
+                    None if b.versioning == Versioning::Unversioned => {
+                        self.drop_versions(&bucket, &key, &mut ops, &mut out)?;
+                    }
+                    None => {
+                        let mut m = marker.ok_or_else(|| {
+                            MetaError::Codec("a versioning bucket's delete needs a marker".into())
+                        })?;
+                        m.key = key;
+                        m.delete_marker = true;
+                        m.data = ObjectData::Inline(Vec::new());
+                        m.size = 0;
+                        self.put_version(&b, m, &mut ops, &mut out)?;
+                        out.delete_marker = true;
+                    }
+                }
+            }
+            Command::UpdateBucket { name, change } => {
+                let mut b = self.require_bucket(&name)?;
+                match change {
+                    BucketChange::Versioning(v) => {
+                        if v == Versioning::Unversioned {
+                            return Err(MetaError::InvalidBucketState(
+                                "versioning cannot be turned off, only suspended".into(),
+                            ));
+                        }
+                        if b.object_lock.is_some() && v != Versioning::Enabled {
+                            return Err(MetaError::InvalidBucketState(
+                                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
+                            ));
+                        }
+                        b.versioning = v;
+                    }
+                    BucketChange::Tags(tags) => b.tags = tags,
+                    BucketChange::ObjectLock(cfg) => {
+                        if b.object_lock.is_none() && b.versioning != Versioning::Enabled {
+                            return Err(MetaError::InvalidBucketState(
+                                "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration".into(),
+                            ));
+                        }
+                        b.object_lock = Some(cfg);
+                    }
+                }
+                ops.push(Op::Put(Table::Buckets, name.into_bytes(), encode(&b)?));
+            }
+            Command::UpdateObject {
+                bucket,
+                key,
+                version_id,
+                change,
+                bypass_governance,
+                now,
+            } => {
                 self.require_bucket(&bucket)?;
-                self.drop_versions(&bucket, &key, &mut ops, &mut out)?;
+                let (row, mut v) = match &version_id {
+                    Some(id) => self
+                        .find_version(ReadMode::Any, &bucket, &key, id)?
+                        .ok_or(MetaError::NoSuchVersion)?,
+                    None => self
+                        .latest(ReadMode::Any, &bucket, &key)?
+                        .ok_or(MetaError::NoSuchKey)?,
+                };
+                if v.delete_marker {
+                    return Err(MetaError::DeleteMarker);
+                }
+                match change {
+                    ObjectChange::Tags(tags) => v.tags = tags,
+                    ObjectChange::LegalHold(on) => v.legal_hold = on,
+                    ObjectChange::Retention(new) => {
+                        if let Some(old) = v.retention.filter(|r| r.until > now) {
+                            let weakens = match new {
+                                None => true,
+                                Some(n) => {
+                                    n.until < old.until
+                                        || (old.mode == RetentionMode::Compliance
+                                            && n.mode != RetentionMode::Compliance)
+                                }
+                            };
+                            if weakens
+                                && (old.mode == RetentionMode::Compliance || !bypass_governance)
+                            {
+                                return Err(MetaError::ObjectLocked);
+                            }
+                        }
+                        v.retention = new;
+                    }
+                }
+                out.version_id = Some(v.version_id.clone());
+                ops.push(Op::Put(Table::Objects, row, encode(&v)?));
             }
             Command::CreateUpload(info) => {
                 self.require_bucket(&info.bucket)?;
@@ -631,6 +836,7 @@ impl Inner {
                 mut version,
                 condition,
             } => {
+                let b = self.require_bucket(&bucket)?;
                 if self.upload(&bucket, &version.key, &upload_id)?.is_none() {
                     return Err(MetaError::NoSuchUpload);
                 }
@@ -647,7 +853,6 @@ impl Inner {
                 // caller read the parts must not leave the object on a released blob.
                 version.data = ObjectData::Blobs(spans);
                 self.check_condition(&bucket, &version.key, &condition)?;
-                self.drop_versions(&bucket, &version.key, &mut ops, &mut out)?;
                 // Drop the upload but keep the blobs of the parts the object now uses.
                 let mut dropped = Outcome::default();
                 self.drop_upload(&bucket, &version.key, &upload_id, &mut ops, &mut dropped)?;
@@ -658,13 +863,7 @@ impl Inner {
                         .into_iter()
                         .filter(|b| !used.contains(b)),
                 );
-                let row = keys::object_row_key(
-                    &bucket,
-                    &version.key,
-                    version.last_modified,
-                    &version.version_id,
-                );
-                ops.push(Op::Put(Table::Objects, row, encode(&version)?));
+                self.put_version(&b, version, &mut ops, &mut out)?;
             }
             Command::AbortUpload {
                 bucket,
@@ -733,6 +932,35 @@ impl Metadata for MetaStore {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.read(move |i, mode| i.object_in(mode, &bucket, &key))
             .await
+    }
+
+    async fn object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> MetaResult<Option<ObjectVersion>> {
+        let (b, k, id) = (bucket.to_string(), key.to_string(), version_id.to_string());
+        self.read(move |i, mode| Ok(i.find_version(mode, &b, &k, &id)?.map(|(_, v)| v)))
+            .await
+    }
+
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        query: VersionListQuery,
+    ) -> MetaResult<VersionListPage> {
+        let bucket = bucket.to_string();
+        self.blocking(move |i| {
+            let after = match (&query.key_marker, &query.version_id_marker) {
+                (Some(k), Some(id)) => i
+                    .find_version(ReadMode::Any, &bucket, k, id)?
+                    .map(|(row, _)| row),
+                _ => None,
+            };
+            list::list_versions(&i.kv(), &bucket, &query, after)
+        })
+        .await
     }
 
     async fn list_objects(&self, bucket: &str, query: ListQuery) -> MetaResult<ListPage> {

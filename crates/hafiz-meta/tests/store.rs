@@ -18,6 +18,7 @@ fn bucket(s: &MetaStore, name: &str) {
         name: name.into(),
         created: 1,
         region: "us-east-1".into(),
+        ..Default::default()
     }))
     .unwrap();
 }
@@ -42,6 +43,7 @@ fn version(key: &str, etag: &str, at: Millis, blob: Option<&str>) -> ObjectVersi
             }]),
             None => ObjectData::Inline(vec![b'x']),
         },
+        ..Default::default()
     }
 }
 
@@ -61,7 +63,8 @@ async fn overwrite_releases_old_blob_and_conditions_hold() {
         s.apply_sync(Command::CreateBucket(BucketInfo {
             name: "b".into(),
             created: 2,
-            region: "r".into()
+            region: "r".into(),
+            ..Default::default()
         })),
         Err(MetaError::BucketExists(_))
     ));
@@ -117,6 +120,10 @@ async fn overwrite_releases_old_blob_and_conditions_hold() {
         .apply_sync(Command::DeleteObject {
             bucket: "b".into(),
             key: "k".into(),
+            version_id: None,
+            marker: None,
+            bypass_governance: false,
+            now: 0,
         })
         .unwrap();
     assert!(out.removed);

@@ -177,8 +177,9 @@ pub struct ObjectVersion {
     pub order: u64,
     #[serde(default)]
     pub retention: Option<Retention>,
+    /// None until a legal hold is first set (S3 tells "never set" from OFF).
     #[serde(default)]
-    pub legal_hold: bool,
+    pub legal_hold: Option<bool>,
 }
 
 impl ObjectVersion {
@@ -195,7 +196,7 @@ impl ObjectVersion {
     /// Whether a retention or legal hold forbids deleting this version at `now`;
     /// `bypass_governance` lifts GOVERNANCE retention (not COMPLIANCE, not a hold).
     pub fn locked(&self, now: Millis, bypass_governance: bool) -> bool {
-        if self.legal_hold {
+        if self.legal_hold == Some(true) {
             return true;
         }
         match self.retention {

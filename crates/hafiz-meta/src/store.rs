@@ -785,7 +785,7 @@ impl Inner {
                 }
                 match change {
                     ObjectChange::Tags(tags) => v.tags = tags,
-                    ObjectChange::LegalHold(on) => v.legal_hold = on,
+                    ObjectChange::LegalHold(on) => v.legal_hold = Some(on),
                     ObjectChange::Retention(new) => {
                         if let Some(old) = v.retention.filter(|r| r.until > now) {
                             let weakens = match new {

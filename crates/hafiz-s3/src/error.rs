@@ -51,6 +51,12 @@ pub enum S3ErrorCode {
     SlowDown,
     XAmzContentSHA256Mismatch,
     ConditionalRequestConflict,
+    NoSuchVersion,
+    InvalidBucketState,
+    IllegalVersioningConfigurationException,
+    ObjectLockConfigurationNotFoundError,
+    NoSuchObjectLockConfiguration,
+    BadRequest,
 }
 
 impl S3ErrorCode {
@@ -104,6 +110,12 @@ impl S3ErrorCode {
             SlowDown => "SlowDown",
             XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
             ConditionalRequestConflict => "ConditionalRequestConflict",
+            NoSuchVersion => "NoSuchVersion",
+            InvalidBucketState => "InvalidBucketState",
+            IllegalVersioningConfigurationException => "IllegalVersioningConfigurationException",
+            ObjectLockConfigurationNotFoundError => "ObjectLockConfigurationNotFoundError",
+            NoSuchObjectLockConfiguration => "NoSuchObjectLockConfiguration",
+            BadRequest => "BadRequest",
         }
     }
 
@@ -115,13 +127,19 @@ impl S3ErrorCode {
             | SignatureDoesNotMatch
             | RequestTimeTooSkewed
             | ExpiredToken => StatusCode::FORBIDDEN,
-            NoSuchBucket | NoSuchKey | NoSuchUpload | NoSuchBucketPolicy | NoSuchTagSet => {
-                StatusCode::NOT_FOUND
-            }
+            NoSuchBucket
+            | NoSuchKey
+            | NoSuchUpload
+            | NoSuchBucketPolicy
+            | NoSuchTagSet
+            | NoSuchVersion
+            | ObjectLockConfigurationNotFoundError
+            | NoSuchObjectLockConfiguration => StatusCode::NOT_FOUND,
             BucketAlreadyExists
             | BucketAlreadyOwnedByYou
             | BucketNotEmpty
-            | ConditionalRequestConflict => StatusCode::CONFLICT,
+            | ConditionalRequestConflict
+            | InvalidBucketState => StatusCode::CONFLICT,
             PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             NotModified => StatusCode::NOT_MODIFIED,
             InvalidRange | InvalidPartNumber => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -179,6 +197,16 @@ impl S3ErrorCode {
             }
             NoSuchBucketPolicy => "The bucket policy does not exist",
             NoSuchTagSet => "The TagSet does not exist",
+            NoSuchVersion => "The specified version does not exist.",
+            ObjectLockConfigurationNotFoundError => {
+                "Object Lock configuration does not exist for this bucket"
+            }
+            NoSuchObjectLockConfiguration => {
+                "The specified object does not have a ObjectLock configuration"
+            }
+            IllegalVersioningConfigurationException => {
+                "The versioning configuration specified in the request is invalid."
+            }
             NotImplemented => "A header you provided implies functionality that is not implemented",
             PreconditionFailed => "At least one of the pre-conditions you specified did not hold",
             RequestTimeTooSkewed => {
@@ -208,6 +236,8 @@ pub struct S3Error {
     pub message: String,
     /// Extra elements AWS adds to some errors (e.g. `BucketName`, `Key`, `Condition`).
     pub extra: Vec<(&'static str, String)>,
+    /// Response headers some errors carry (`x-amz-delete-marker`, `x-amz-version-id`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl S3Error {
@@ -216,6 +246,7 @@ impl S3Error {
             code,
             message: code.default_message().to_string(),
             extra: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -224,11 +255,17 @@ impl S3Error {
             code,
             message: message.into(),
             extra: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
     pub fn extra(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.extra.push((name, value.into()));
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
 
@@ -260,6 +297,13 @@ impl From<hafiz_meta::MetaError> for S3Error {
             M::NoSuchKey => S3Error::new(S3ErrorCode::NoSuchKey),
             M::NoSuchUpload => S3Error::new(S3ErrorCode::NoSuchUpload),
             M::PreconditionFailed => S3Error::new(S3ErrorCode::PreconditionFailed),
+            M::NoSuchVersion => S3Error::new(S3ErrorCode::NoSuchVersion),
+            M::DeleteMarker => S3Error::new(S3ErrorCode::MethodNotAllowed),
+            M::ObjectLocked => S3Error::with_message(
+                S3ErrorCode::AccessDenied,
+                "Access Denied because object protected by object lock.",
+            ),
+            M::InvalidBucketState(m) => S3Error::with_message(S3ErrorCode::InvalidBucketState, m),
             M::InvalidPart(n) => {
                 S3Error::new(S3ErrorCode::InvalidPart).extra("PartNumber", n.to_string())
             }

@@ -37,6 +37,18 @@ pub enum Op {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    PutBucketVersioning,
+    ListObjectVersions,
+    PutBucketTagging,
+    DeleteBucketTagging,
+    GetObjectLockConfiguration,
+    PutObjectLockConfiguration,
+    PutObjectTagging,
+    DeleteObjectTagging,
+    GetObjectRetention,
+    PutObjectRetention,
+    GetObjectLegalHold,
+    PutObjectLegalHold,
 }
 
 impl Op {
@@ -71,6 +83,18 @@ impl Op {
             Op::CompleteMultipartUpload => "CompleteMultipartUpload",
             Op::AbortMultipartUpload => "AbortMultipartUpload",
             Op::ListParts => "ListParts",
+            Op::PutBucketVersioning => "PutBucketVersioning",
+            Op::ListObjectVersions => "ListObjectVersions",
+            Op::PutBucketTagging => "PutBucketTagging",
+            Op::DeleteBucketTagging => "DeleteBucketTagging",
+            Op::GetObjectLockConfiguration => "GetObjectLockConfiguration",
+            Op::PutObjectLockConfiguration => "PutObjectLockConfiguration",
+            Op::PutObjectTagging => "PutObjectTagging",
+            Op::DeleteObjectTagging => "DeleteObjectTagging",
+            Op::GetObjectRetention => "GetObjectRetention",
+            Op::PutObjectRetention => "PutObjectRetention",
+            Op::GetObjectLegalHold => "GetObjectLegalHold",
+            Op::PutObjectLegalHold => "PutObjectLegalHold",
         }
     }
 }
@@ -194,6 +218,10 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
                     Op::GetBucketEncryption
                 } else if q.has("tagging") {
                     Op::GetBucketTagging
+                } else if q.has("versions") {
+                    Op::ListObjectVersions
+                } else if q.has("object-lock") {
+                    Op::GetObjectLockConfiguration
                 } else if q.has("uploads") {
                     Op::ListMultipartUploads
                 } else if q.get("list-type") == Some("2") {
@@ -204,6 +232,10 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
                     Op::ListObjects
                 }
             }
+            Method::PUT if q.has("versioning") => Op::PutBucketVersioning,
+            Method::PUT if q.has("tagging") => Op::PutBucketTagging,
+            Method::PUT if q.has("object-lock") => Op::PutObjectLockConfiguration,
+            Method::DELETE if q.has("tagging") => Op::DeleteBucketTagging,
             Method::PUT if !has_other_subresource(q) => Op::CreateBucket,
             Method::HEAD => Op::HeadBucket,
             Method::DELETE if !has_other_subresource(q) => Op::DeleteBucket,
@@ -216,6 +248,12 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
             Method::GET if q.has("acl") => Op::GetObjectAcl,
             Method::GET if q.has("attributes") => Op::GetObjectAttributes,
             Method::GET if q.has("tagging") => Op::GetObjectTagging,
+            Method::GET if q.has("retention") => Op::GetObjectRetention,
+            Method::GET if q.has("legal-hold") => Op::GetObjectLegalHold,
+            Method::PUT if q.has("tagging") => Op::PutObjectTagging,
+            Method::PUT if q.has("retention") => Op::PutObjectRetention,
+            Method::PUT if q.has("legal-hold") => Op::PutObjectLegalHold,
+            Method::DELETE if q.has("tagging") => Op::DeleteObjectTagging,
             Method::GET if !has_other_subresource(q) => Op::GetObject,
             Method::HEAD => Op::HeadObject,
             Method::PUT if q.has("partNumber") && q.has("uploadId") => {

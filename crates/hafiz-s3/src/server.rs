@@ -244,9 +244,17 @@ async fn route(
 
 pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool) -> Response {
     let status = e.code.status();
+    let add_headers = |r: &mut Response| {
+        for (name, value) in &e.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                r.headers_mut().insert(*name, v);
+            }
+        }
+    };
     if e.code == S3ErrorCode::NotModified || head {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = status;
+        add_headers(&mut r);
         return r;
     }
     let extra = e
@@ -265,6 +273,7 @@ pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool)
     let text = xml::to_xml("Error", &body).unwrap_or_default();
     let mut r = Response::new(Body::from(text));
     *r.status_mut() = status;
+    add_headers(&mut r);
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml"),

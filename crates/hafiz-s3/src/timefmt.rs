@@ -39,6 +39,14 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
         .map(|d| d.as_secs() as i64)
 }
 
+/// Milliseconds since the epoch of an ISO 8601 / RFC 3339 timestamp as clients send
+/// them (`2026-11-24T12:00:00Z`, with or without fractions or an offset).
+pub fn parse_iso8601(s: &str) -> Option<Millis> {
+    let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    Some((t.unix_timestamp_nanos() / 1_000_000) as Millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +63,20 @@ mod tests {
             Some(1_700_000_000)
         );
         assert_eq!(parse_http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn iso8601_round_trip() {
+        let ms = 1_795_000_000_123;
+        assert_eq!(parse_iso8601(&iso8601(ms)), Some(ms));
+        assert_eq!(
+            parse_iso8601("2026-11-24T12:00:00Z"),
+            Some(1_795_521_600_000)
+        );
+        assert_eq!(
+            parse_iso8601("2026-11-24T13:00:00+01:00"),
+            Some(1_795_521_600_000)
+        );
+        assert_eq!(parse_iso8601("tomorrow"), None);
     }
 }

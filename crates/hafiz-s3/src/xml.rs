@@ -19,7 +19,7 @@ pub fn from_xml<T: for<'de> Deserialize<'de>>(body: &[u8]) -> S3Result<T> {
     quick_xml::de::from_str(text).map_err(|_| S3Error::new(S3ErrorCode::MalformedXML))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct Owner {
     #[serde(rename = "ID")]
     pub id: String,
@@ -249,12 +249,18 @@ pub struct DeletedEntry {
     pub key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_marker: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_marker_version_id: Option<String>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteErrorEntry {
     pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
     pub code: String,
     pub message: String,
 }
@@ -433,6 +439,146 @@ pub struct Grantee {
 pub struct VersioningConfiguration {
     #[serde(rename = "@xmlns")]
     pub xmlns: &'static str,
+    #[serde(rename = "Status", skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VersioningConfigurationIn {
+    pub status: Option<String>,
+    pub mfa_delete: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListVersionsResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub name: String,
+    pub prefix: String,
+    pub key_marker: String,
+    pub version_id_marker: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_key_marker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_version_id_marker: Option<String>,
+    pub max_keys: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding_type: Option<String>,
+    /// Versions and delete markers interleaved in listing order.
+    #[serde(rename = "$value")]
+    pub entries: Vec<VersionListEntry>,
+    pub common_prefixes: Vec<CommonPrefix>,
+}
+
+#[derive(Serialize)]
+pub enum VersionListEntry {
+    Version(VersionEntryXml),
+    DeleteMarker(DeleteMarkerEntry),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VersionEntryXml {
+    pub key: String,
+    pub version_id: String,
+    pub is_latest: bool,
+    pub last_modified: String,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    pub size: u64,
+    pub owner: Owner,
+    pub storage_class: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteMarkerEntry {
+    pub key: String,
+    pub version_id: String,
+    pub is_latest: bool,
+    pub last_modified: String,
+    pub owner: Owner,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaggingIn {
+    pub tag_set: TagSetIn,
+}
+
+#[derive(Deserialize, Default)]
+pub struct TagSetIn {
+    #[serde(rename = "Tag", default)]
+    pub tag: Vec<TagIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagIn {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ObjectLockConfiguration {
+    #[serde(
+        rename = "@xmlns",
+        skip_deserializing,
+        skip_serializing_if = "str::is_empty"
+    )]
+    pub xmlns: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_lock_enabled: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<ObjectLockRule>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ObjectLockRule {
+    pub default_retention: DefaultRetentionXml,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DefaultRetentionXml {
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub years: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RetentionXml {
+    #[serde(
+        rename = "@xmlns",
+        skip_deserializing,
+        skip_serializing_if = "str::is_empty"
+    )]
+    pub xmlns: &'static str,
+    pub mode: Option<String>,
+    pub retain_until_date: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LegalHoldXml {
+    #[serde(
+        rename = "@xmlns",
+        skip_deserializing,
+        skip_serializing_if = "str::is_empty"
+    )]
+    pub xmlns: &'static str,
+    pub status: String,
 }
 
 #[derive(Serialize)]

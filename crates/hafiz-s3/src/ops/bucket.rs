@@ -79,10 +79,20 @@ pub async fn create_bucket(mut ctx: Ctx) -> S3Result<Response> {
             .extra("LocationConstraint", loc));
         }
     }
+    // Object lock at creation turns versioning on, and it stays on.
+    let lock = crate::ops::header_str(&ctx.headers, "x-amz-bucket-object-lock-enabled")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     let info = BucketInfo {
         name: ctx.bucket.clone(),
         created: now_millis(),
         region: region.clone(),
+        versioning: if lock {
+            hafiz_meta::Versioning::Enabled
+        } else {
+            hafiz_meta::Versioning::Unversioned
+        },
+        object_lock: lock.then(hafiz_meta::ObjectLockConfig::default),
+        tags: None,
     };
     ctx.state.meta.apply(Command::CreateBucket(info)).await?;
     let mut r = empty_response(StatusCode::OK);
@@ -140,15 +150,6 @@ pub fn owner_acl(ctx: &Ctx) -> xml::AccessControlPolicy {
 pub async fn get_acl(ctx: Ctx) -> S3Result<Response> {
     require_bucket(&ctx).await?;
     xml_response("AccessControlPolicy", &owner_acl(&ctx))
-}
-
-pub async fn get_versioning(ctx: Ctx) -> S3Result<Response> {
-    require_bucket(&ctx).await?;
-    // Never enabled: no Status element, exactly as AWS answers for such a bucket.
-    xml_response(
-        "VersioningConfiguration",
-        &xml::VersioningConfiguration { xmlns: NS },
-    )
 }
 
 pub async fn not_configured(ctx: Ctx, code: S3ErrorCode) -> S3Result<Response> {

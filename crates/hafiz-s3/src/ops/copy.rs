@@ -18,7 +18,7 @@ use crate::timefmt::iso8601;
 use crate::xml::{self, NS};
 
 /// `x-amz-copy-source`: `[/]bucket/key[?versionId=v]`, URL-encoded.
-pub(crate) fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
+pub(crate) fn parse_copy_source(raw: &str) -> S3Result<(String, String, Option<String>)> {
     let invalid = || {
         S3Error::with_message(
             S3ErrorCode::InvalidArgument,
@@ -28,16 +28,11 @@ pub(crate) fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
     };
     let raw = raw.trim();
     let (path, version) = match raw.split_once('?') {
-        Some((p, q)) => (p, q.strip_prefix("versionId=")),
+        Some((p, q)) => (p, q.strip_prefix("versionId")),
         None => (raw, None),
     };
-    if version.is_some_and(|v| v != "null") {
-        // Only the null version exists until versioning lands.
-        return Err(S3Error::with_message(
-            S3ErrorCode::NoSuchKey,
-            "The specified version does not exist.",
-        ));
-    }
+    let version = version.map(|v| v.strip_prefix('=').unwrap_or(v));
+    let version = ops::versions::parse_version_id(version)?;
     let decoded = percent_decode_str(path)
         .decode_utf8()
         .map_err(|_| invalid())?;
@@ -46,22 +41,27 @@ pub(crate) fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
     if bucket.is_empty() || key.is_empty() {
         return Err(invalid());
     }
-    Ok((bucket.to_string(), key.to_string()))
+    Ok((bucket.to_string(), key.to_string(), version))
 }
 
 async fn source(ctx: &Ctx) -> S3Result<(String, ObjectVersion)> {
     let raw = header_str(&ctx.headers, "x-amz-copy-source").unwrap_or("");
-    let (bucket, key) = parse_copy_source(raw)?;
+    let (bucket, key, version_id) = parse_copy_source(raw)?;
     validate_key(&key)?;
-    let v = match ctx.state.meta.object(&bucket, &key).await? {
-        Some(v) => v,
-        None => {
-            if ctx.state.meta.bucket(&bucket).await?.is_none() {
-                return Err(S3Error::new(S3ErrorCode::NoSuchBucket).extra("BucketName", bucket));
+    // A delete marker as the source answers as S3 does: 404 (current) or 400
+    // (named; S3 refuses to copy from a delete marker).
+    let v = ops::versions::resolve(ctx, &bucket, &key, version_id.as_deref())
+        .await
+        .map_err(|e| {
+            if e.code == S3ErrorCode::MethodNotAllowed {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    "The source of a copy request may not specifically refer to a delete marker by version id.",
+                )
+            } else {
+                e
             }
-            return Err(S3Error::new(S3ErrorCode::NoSuchKey).extra("Key", key));
-        }
-    };
+        })?;
     conditions::check_copy_source(&ctx.headers, &v.etag, v.last_modified)?;
     Ok((bucket, v))
 }
@@ -169,14 +169,23 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
         .clone()
         .expect("ingested versions carry a checksum");
     let (etag, modified) = (version.etag.clone(), version.last_modified);
-    crate::ops::put::commit_version(&ctx, version, WriteCondition::None).await?;
+    let version_id = crate::ops::put::commit_version(&ctx, version, WriteCondition::None).await?;
     let body = xml::CopyResult {
         xmlns: NS,
         etag: quoted(&etag),
         last_modified: iso8601(modified),
         checksums: xml::ObjectChecksums::single(checksum.algorithm, checksum.value),
     };
-    xml_response("CopyObjectResult", &body)
+    let mut r = xml_response("CopyObjectResult", &body)?;
+    ops::versions::version_header(r.headers_mut(), &version_id);
+    if src.version_id != hafiz_meta::NULL_VERSION {
+        ops::insert(
+            r.headers_mut(),
+            "x-amz-copy-source-version-id",
+            &src.version_id,
+        );
+    }
+    Ok(r)
 }
 
 pub async fn upload_part_copy(ctx: Ctx) -> S3Result<Response> {
@@ -231,16 +240,17 @@ mod tests {
     fn copy_source_forms() {
         assert_eq!(
             parse_copy_source("/b/a%20b/c%3Fd").unwrap(),
-            ("b".into(), "a b/c?d".into())
+            ("b".into(), "a b/c?d".into(), None)
         );
         assert_eq!(
             parse_copy_source("b/k%C3%A9").unwrap(),
-            ("b".into(), "ké".into())
+            ("b".into(), "ké".into(), None)
         );
         assert_eq!(
             parse_copy_source("b/k?versionId=null").unwrap(),
-            ("b".into(), "k".into())
+            ("b".into(), "k".into(), Some("null".into()))
         );
+        assert!(parse_copy_source("b/k?versionId=v1").is_err());
         assert!(parse_copy_source("b").is_err());
         assert!(parse_copy_source("/b/").is_err());
     }

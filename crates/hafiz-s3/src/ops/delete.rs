@@ -1,12 +1,13 @@
 //! DeleteObject and DeleteObjects, and the release of blobs metadata no longer needs.
 
 use axum::response::Response;
-use hafiz_meta::Command;
+use hafiz_meta::{Command, ObjectVersion, Outcome};
 use http::StatusCode;
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::ops::{require_bucket, validate_key};
+use crate::ops::{insert, require_bucket, validate_key, versions};
 use crate::server::{Ctx, empty_response, xml_response};
+use crate::timefmt::now_millis;
 use crate::xml::{self, NS};
 
 /// Delete blobs after the metadata commit that dropped them. A failure here only leaves
@@ -32,18 +33,59 @@ pub(crate) async fn release(ctx: &Ctx, blobs: Vec<String>) {
 /// How long a replaced or deleted object's data stays readable for reads in flight.
 const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(300);
 
-pub async fn delete_object(ctx: Ctx) -> S3Result<Response> {
-    validate_key(&ctx.key)?;
+/// Delete one key or one version; a versioning bucket gets a delete marker when no
+/// version is named.
+async fn delete_one(
+    ctx: &Ctx,
+    key: &str,
+    version_id: Option<String>,
+    bypass: bool,
+) -> S3Result<Outcome> {
+    let st = versions::stamp();
+    let marker = ObjectVersion {
+        key: key.to_string(),
+        version_id: st.version_id,
+        order: st.order,
+        last_modified: st.last_modified,
+        delete_marker: true,
+        storage_class: "STANDARD".into(),
+        ..Default::default()
+    };
     let out = ctx
         .state
         .meta
         .apply(Command::DeleteObject {
             bucket: ctx.bucket.clone(),
-            key: ctx.key.clone(),
+            key: key.to_string(),
+            version_id,
+            marker: Some(marker),
+            bypass_governance: bypass,
+            now: now_millis(),
         })
         .await?;
-    release(&ctx, out.released_blobs).await;
-    Ok(empty_response(StatusCode::NO_CONTENT))
+    release(ctx, out.released_blobs.clone()).await;
+    Ok(out)
+}
+
+pub async fn delete_object(ctx: Ctx) -> S3Result<Response> {
+    validate_key(&ctx.key)?;
+    let version_id = versions::requested_version(&ctx)?;
+    let out = delete_one(
+        &ctx,
+        &ctx.key,
+        version_id,
+        crate::ops::lock::bypass_governance(&ctx.headers),
+    )
+    .await?;
+    let mut r = empty_response(StatusCode::NO_CONTENT);
+    if let Some(id) = &out.version_id {
+        // Named versions are echoed as given, `null` included.
+        insert(r.headers_mut(), "x-amz-version-id", id);
+    }
+    if out.delete_marker {
+        insert(r.headers_mut(), "x-amz-delete-marker", "true");
+    }
+    Ok(r)
 }
 
 pub async fn delete_objects(mut ctx: Ctx) -> S3Result<Response> {
@@ -85,35 +127,39 @@ pub async fn delete_objects(mut ctx: Ctx) -> S3Result<Response> {
     let quiet = req.quiet.unwrap_or(false);
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
+    let bypass = crate::ops::lock::bypass_governance(&ctx.headers);
     for obj in req.object {
-        if let Err(e) = validate_key(&obj.key)
-            .and_then(|_| crate::ops::check_version_id(obj.version_id.as_deref()))
+        let version_id = match validate_key(&obj.key)
+            .and_then(|_| versions::parse_version_id(obj.version_id.as_deref()))
         {
-            errors.push(xml::DeleteErrorEntry {
-                key: obj.key,
-                code: e.code.as_str().into(),
-                message: e.message,
-            });
-            continue;
-        }
-        let cmd = Command::DeleteObject {
-            bucket: ctx.bucket.clone(),
-            key: obj.key.clone(),
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(xml::DeleteErrorEntry {
+                    key: obj.key,
+                    version_id: obj.version_id,
+                    code: e.code.as_str().into(),
+                    message: e.message,
+                });
+                continue;
+            }
         };
-        match ctx.state.meta.apply(cmd).await {
+        let named = version_id.is_some();
+        match delete_one(&ctx, &obj.key, version_id, bypass).await {
             Ok(out) => {
-                release(&ctx, out.released_blobs).await;
                 if !quiet {
+                    let marker_id = out.delete_marker.then(|| out.version_id.clone()).flatten();
                     deleted.push(xml::DeletedEntry {
                         key: obj.key,
-                        version_id: obj.version_id,
+                        version_id: if named { out.version_id } else { None },
+                        delete_marker: out.delete_marker.then_some(true),
+                        delete_marker_version_id: marker_id,
                     });
                 }
             }
             Err(e) => {
-                let e = S3Error::from(e);
                 errors.push(xml::DeleteErrorEntry {
                     key: obj.key,
+                    version_id: obj.version_id,
                     code: e.code.as_str().into(),
                     message: e.message,
                 });

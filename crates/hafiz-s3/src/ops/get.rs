@@ -9,22 +9,18 @@ use http::{HeaderMap, StatusCode};
 use crate::checksum;
 use crate::conditions;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::ops::{self, header_str, insert, quoted, validate_key};
+use crate::ops::{self, header_str, insert, lock, quoted, validate_key, versions};
 use crate::range::{self, ByteRange};
 use crate::server::{Ctx, xml_response};
 use crate::timefmt::http_date;
-use crate::xml::{self, NS};
+use crate::xml;
 
-/// The current version of the request's key, with the right error when there is none.
+/// The version a request reads (its `versionId`, or the current version), with the
+/// right error when there is none.
 pub(crate) async fn current_version(ctx: &Ctx) -> S3Result<ObjectVersion> {
     validate_key(&ctx.key)?;
-    match ctx.state.meta.object(&ctx.bucket, &ctx.key).await? {
-        Some(v) => Ok(v),
-        None => {
-            ops::require_bucket(ctx).await?;
-            Err(S3Error::new(S3ErrorCode::NoSuchKey).extra("Key", ctx.key.clone()))
-        }
-    }
+    let vid = versions::requested_version(ctx)?;
+    versions::resolve(ctx, &ctx.bucket, &ctx.key, vid.as_deref()).await
 }
 
 /// Byte offsets of each part of a multipart object.
@@ -99,6 +95,8 @@ pub(crate) fn object_headers(h: &mut HeaderMap, v: &ObjectVersion) {
     if !v.tags.is_empty() {
         insert(h, "x-amz-tagging-count", &v.tags.len().to_string());
     }
+    versions::version_header(h, &v.version_id);
+    lock::response_headers(h, v);
 }
 
 pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
@@ -206,22 +204,6 @@ pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
 pub async fn get_object_acl(ctx: Ctx) -> S3Result<Response> {
     current_version(&ctx).await?;
     xml_response("AccessControlPolicy", &crate::ops::bucket::owner_acl(&ctx))
-}
-
-pub async fn get_object_tagging(ctx: Ctx) -> S3Result<Response> {
-    let v = current_version(&ctx).await?;
-    let tag = v
-        .tags
-        .into_iter()
-        .map(|(key, value)| xml::Tag { key, value })
-        .collect();
-    xml_response(
-        "Tagging",
-        &xml::Tagging {
-            xmlns: NS,
-            tag_set: xml::TagSet { tag },
-        },
-    )
 }
 
 pub async fn get_object_attributes(ctx: Ctx) -> S3Result<Response> {

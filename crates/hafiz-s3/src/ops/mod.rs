@@ -6,8 +6,11 @@ mod copy;
 mod delete;
 mod get;
 mod list;
+mod lock;
 mod multipart;
 mod put;
+mod tagging;
+pub(crate) mod versions;
 
 use std::sync::Arc;
 
@@ -25,24 +28,7 @@ use crate::range::ByteRange;
 use crate::router::Op;
 use crate::server::Ctx;
 
-/// Only the `null` version exists until versioning lands: any other version id is
-/// refused rather than silently acting on the current object.
-pub(crate) fn check_version_id(v: Option<&str>) -> S3Result<()> {
-    match v {
-        None | Some("null") => Ok(()),
-        Some(other) => Err(S3Error::with_message(
-            S3ErrorCode::InvalidArgument,
-            "Invalid version id specified",
-        )
-        .extra("ArgumentName", "versionId")
-        .extra("ArgumentValue", other.to_string())),
-    }
-}
-
 pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
-    if !ctx.key.is_empty() {
-        check_version_id(ctx.query.get("versionId"))?;
-    }
     match ctx.op {
         Op::ListBuckets => bucket::list_buckets(ctx).await,
         Op::CreateBucket => bucket::create_bucket(ctx).await,
@@ -50,7 +36,19 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         Op::DeleteBucket => bucket::delete_bucket(ctx).await,
         Op::GetBucketLocation => bucket::get_location(ctx).await,
         Op::GetBucketAcl => bucket::get_acl(ctx).await,
-        Op::GetBucketVersioning => bucket::get_versioning(ctx).await,
+        Op::GetBucketVersioning => versions::get_versioning(ctx).await,
+        Op::PutBucketVersioning => versions::put_versioning(ctx).await,
+        Op::ListObjectVersions => versions::list_object_versions(ctx).await,
+        Op::PutBucketTagging => tagging::put_bucket_tagging(ctx).await,
+        Op::DeleteBucketTagging => tagging::delete_bucket_tagging(ctx).await,
+        Op::GetObjectLockConfiguration => lock::get_config(ctx).await,
+        Op::PutObjectLockConfiguration => lock::put_config(ctx).await,
+        Op::PutObjectTagging => tagging::put_object_tagging(ctx).await,
+        Op::DeleteObjectTagging => tagging::delete_object_tagging(ctx).await,
+        Op::GetObjectRetention => lock::get_retention(ctx).await,
+        Op::PutObjectRetention => lock::put_retention(ctx).await,
+        Op::GetObjectLegalHold => lock::get_legal_hold(ctx).await,
+        Op::PutObjectLegalHold => lock::put_legal_hold(ctx).await,
         Op::GetBucketPolicyStatus | Op::GetBucketPolicy => {
             bucket::not_configured(ctx, S3ErrorCode::NoSuchBucketPolicy).await
         }
@@ -61,7 +59,7 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
             )
             .await
         }
-        Op::GetBucketTagging => bucket::not_configured(ctx, S3ErrorCode::NoSuchTagSet).await,
+        Op::GetBucketTagging => tagging::get_bucket_tagging(ctx).await,
         Op::ListObjects => list::list_objects_v1(ctx).await,
         Op::ListObjectsV2 => list::list_objects_v2(ctx).await,
         Op::ListMultipartUploads => multipart::list_uploads(ctx).await,
@@ -73,7 +71,7 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         Op::DeleteObject => delete::delete_object(ctx).await,
         Op::GetObjectAcl => get::get_object_acl(ctx).await,
         Op::GetObjectAttributes => get::get_object_attributes(ctx).await,
-        Op::GetObjectTagging => get::get_object_tagging(ctx).await,
+        Op::GetObjectTagging => tagging::get_object_tagging(ctx).await,
         Op::CreateMultipartUpload => multipart::create(ctx).await,
         Op::UploadPart => multipart::upload_part(ctx).await,
         Op::UploadPartCopy => copy::upload_part_copy(ctx).await,
@@ -190,26 +188,7 @@ pub(crate) fn tagging(h: &HeaderMap) -> S3Result<Vec<(String, String)>> {
             (dec(k), dec(v))
         })
         .collect();
-    if tags.len() > 10 {
-        return Err(S3Error::with_message(
-            S3ErrorCode::InvalidTag,
-            "Object tags cannot be greater than 10",
-        ));
-    }
-    for (i, (k, v)) in tags.iter().enumerate() {
-        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidTag,
-                "The TagKey you have provided is invalid",
-            ));
-        }
-        if tags[..i].iter().any(|(k2, _)| k2 == k) {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidTag,
-                "Cannot provide multiple Tags with the same key",
-            ));
-        }
-    }
+    tagging::validate_tags(&tags, tagging::MAX_OBJECT_TAGS, S3ErrorCode::InvalidTag)?;
     Ok(tags)
 }
 

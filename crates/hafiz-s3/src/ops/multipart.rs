@@ -318,12 +318,14 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
     {
         return Err(checksum::mismatch(alg));
     }
+    let st = ops::versions::stamp();
     let version = ObjectVersion {
         key: ctx.key.clone(),
-        version_id: "null".into(),
+        version_id: st.version_id,
+        order: st.order,
         size: chosen.iter().map(|p| p.size).sum(),
         etag: etag.clone(),
-        last_modified: now_millis(),
+        last_modified: st.last_modified,
         headers: upload.headers.clone(),
         user_meta: upload.user_meta.clone(),
         storage_class: upload.storage_class.clone(),
@@ -341,6 +343,7 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
                 .collect(),
         ),
         data: ObjectData::Blobs(chosen.iter().map(|p| p.data.clone()).collect()),
+        ..Default::default()
     };
     let cmd = Command::CompleteUpload {
         bucket: ctx.bucket.clone(),
@@ -350,6 +353,7 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
         condition,
     };
     let out = ctx.state.meta.apply(cmd).await?;
+    let out_version = out.version_id.clone();
     ops::delete::release(&ctx, out.released_blobs).await;
     let (checksums, checksum_type) = match &object_checksum {
         Some(c) if upload.checksum_algorithm.is_some() => (
@@ -377,6 +381,9 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
     )?;
     if let (Some(c), Some(_)) = (&object_checksum, upload.checksum_algorithm) {
         checksum_headers(r.headers_mut(), c);
+    }
+    if let Some(id) = &out_version {
+        ops::versions::version_header(r.headers_mut(), id);
     }
     Ok(r)
 }

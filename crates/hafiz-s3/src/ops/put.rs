@@ -2,15 +2,16 @@
 //! metadata command (which also checks the conditional-write headers atomically).
 
 use axum::response::Response;
-use hafiz_meta::{Checksum, ChecksumType, Command, ObjectVersion, command::WriteCondition};
+use hafiz_meta::{
+    Checksum, ChecksumType, Command, NULL_VERSION, ObjectVersion, command::WriteCondition,
+};
 use http::{HeaderMap, StatusCode};
 
 use crate::checksum;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ingest::{self, IngestLimits, MAX_PUT_SIZE};
-use crate::ops::{self, header_str, insert, quoted, require_bucket};
+use crate::ops::{self, header_str, insert, lock, quoted, require_bucket, versions};
 use crate::server::{Ctx, empty_response};
-use crate::timefmt::now_millis;
 
 /// `If-None-Match: *` / `If-Match: etag` on PutObject and CompleteMultipartUpload.
 pub(crate) fn write_condition(h: &HeaderMap) -> S3Result<WriteCondition> {
@@ -39,18 +40,22 @@ pub(crate) struct ObjectMeta {
     pub tags: Vec<(String, String)>,
 }
 
-/// The `null` version holding one ingested body (PutObject and CopyObject).
+/// A new version holding one ingested body (PutObject and CopyObject). It gets a
+/// minted id; the commit makes it the `null` version where the bucket is not
+/// versioning.
 pub(crate) fn ingested_version(
     key: &str,
     got: ingest::Ingested,
     meta: ObjectMeta,
 ) -> ObjectVersion {
+    let st = versions::stamp();
     ObjectVersion {
         key: key.to_string(),
-        version_id: "null".into(),
+        version_id: st.version_id,
+        order: st.order,
         size: got.size,
         etag: got.md5_hex,
-        last_modified: now_millis(),
+        last_modified: st.last_modified,
         headers: meta.headers,
         user_meta: meta.user_meta,
         storage_class: meta.storage_class,
@@ -62,16 +67,17 @@ pub(crate) fn ingested_version(
         }),
         parts: None,
         data: ops::data_of(got.stored),
+        ..Default::default()
     }
 }
 
 /// Commit a new current version; its blobs are released if the commit fails, the
-/// replaced version's blobs if it succeeds.
+/// replaced version's blobs if it succeeds. Returns the version id it got.
 pub(crate) async fn commit_version(
     ctx: &Ctx,
     version: ObjectVersion,
     condition: WriteCondition,
-) -> S3Result<()> {
+) -> S3Result<String> {
     let new_blobs = version.blob_ids();
     let cmd = Command::PutObject {
         bucket: ctx.bucket.clone(),
@@ -81,7 +87,7 @@ pub(crate) async fn commit_version(
     match ctx.state.meta.apply(cmd).await {
         Ok(out) => {
             ops::delete::release(ctx, out.released_blobs).await;
-            Ok(())
+            Ok(out.version_id.unwrap_or_else(|| NULL_VERSION.to_string()))
         }
         Err(e) => {
             ops::delete::release(ctx, new_blobs).await;
@@ -106,7 +112,8 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     let spec = ingest::checksum_spec(h)?;
     let md5 = ingest::content_md5(h)?;
     let declared_len = ingest::declared_length(h)?;
-    require_bucket(&ctx).await?;
+    let bucket = require_bucket(&ctx).await?;
+    let (retention, legal_hold) = lock::put_headers(h, &bucket)?;
 
     let state = ctx.state.clone();
     let placement = ops::placement(&ctx);
@@ -122,7 +129,7 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
         },
     )
     .await?;
-    let version = ingested_version(
+    let mut version = ingested_version(
         &ctx.key,
         got,
         ObjectMeta {
@@ -132,13 +139,16 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
             tags,
         },
     );
+    version.retention = retention;
+    version.legal_hold = legal_hold;
     let checksum = version
         .checksum
         .clone()
         .expect("ingested versions carry a checksum");
     let etag = version.etag.clone();
-    commit_version(&ctx, version, condition).await?;
+    let version_id = commit_version(&ctx, version, condition).await?;
     let mut r = empty_response(StatusCode::OK);
+    versions::version_header(r.headers_mut(), &version_id);
     insert(r.headers_mut(), "etag", &quoted(&etag));
     checksum_headers(r.headers_mut(), &checksum);
     Ok(r)

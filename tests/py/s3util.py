@@ -344,3 +344,35 @@ def unsigned_chunked_body(data: bytes, chunk_size: int, trailer: dict[str, str] 
         out += f"{k}:{v}\r\n".encode()
     out += b"\r\n"
     return bytes(out)
+
+
+# --------------------------------------------------------------------------
+# Versioned buckets
+# --------------------------------------------------------------------------
+
+def empty_versioned_bucket(client, name: str) -> None:
+    """Best effort: abort uploads, delete every version and delete marker
+    (bypassing GOVERNANCE retention), then the bucket. Buckets holding
+    COMPLIANCE-locked or legally held versions are left behind, silently."""
+    try:
+        for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=name):
+            for up in page.get("Uploads", []):
+                client.abort_multipart_upload(Bucket=name, Key=up["Key"], UploadId=up["UploadId"])
+    except Exception:
+        pass
+    try:
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=name):
+            objs = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            if objs:
+                client.delete_objects(
+                    Bucket=name, Delete={"Objects": objs, "Quiet": True}, BypassGovernanceRetention=True
+                )
+    except Exception:
+        pass
+    try:
+        client.delete_bucket(Bucket=name)
+    except Exception:
+        pass

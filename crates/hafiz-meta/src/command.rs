@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    BucketInfo, Millis, ObjectLockConfig, ObjectVersion, PartInfo, Retention, UploadInfo,
-    Versioning,
+    BucketInfo, CorsRule, Millis, ObjectLockConfig, ObjectVersion, PartInfo, Retention, UploadInfo,
+    Versioning, WebsiteConfig,
 };
 
 /// A condition on the current version of a key, checked atomically with a write.
@@ -89,6 +89,8 @@ pub enum BucketChange {
     Tags(Option<Vec<(String, String)>>),
     /// Turn object lock on (a versioning bucket only) or change its default retention.
     ObjectLock(ObjectLockConfig),
+    Cors(Option<Vec<CorsRule>>),
+    Website(Option<WebsiteConfig>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -43,6 +43,48 @@ pub struct BucketInfo {
     /// Bucket tags (None: no tag set, as opposed to an empty one).
     #[serde(default)]
     pub tags: Option<Vec<(String, String)>>,
+    #[serde(default)]
+    pub cors: Option<Vec<CorsRule>>,
+    #[serde(default)]
+    pub website: Option<WebsiteConfig>,
+}
+
+/// One CORS rule as PutBucketCors gives it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CorsRule {
+    pub id: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: Option<u32>,
+}
+
+/// Static website hosting: either every request redirects elsewhere, or objects are
+/// served with index and error documents and routing rules.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WebsiteConfig {
+    pub index_suffix: Option<String>,
+    pub error_key: Option<String>,
+    pub redirect_all: Option<RedirectAll>,
+    pub routing_rules: Vec<RoutingRule>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RedirectAll {
+    pub host_name: String,
+    pub protocol: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RoutingRule {
+    pub key_prefix_equals: Option<String>,
+    pub http_error_code_equals: Option<u16>,
+    pub host_name: Option<String>,
+    pub protocol: Option<String>,
+    pub replace_key_prefix_with: Option<String>,
+    pub replace_key_with: Option<String>,
+    pub http_redirect_code: Option<u16>,
 }
 
 /// A bucket's versioning state. Once enabled it can be suspended but never return

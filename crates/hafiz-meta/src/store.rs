@@ -752,6 +752,8 @@ impl Inner {
                         b.versioning = v;
                     }
                     BucketChange::Tags(tags) => b.tags = tags,
+                    BucketChange::Cors(rules) => b.cors = rules,
+                    BucketChange::Website(w) => b.website = w,
                     BucketChange::ObjectLock(cfg) => {
                         if b.object_lock.is_none() && b.versioning != Versioning::Enabled {
                             return Err(MetaError::InvalidBucketState(

@@ -57,6 +57,9 @@ pub enum S3ErrorCode {
     ObjectLockConfigurationNotFoundError,
     NoSuchObjectLockConfiguration,
     BadRequest,
+    NoSuchCORSConfiguration,
+    NoSuchWebsiteConfiguration,
+    AccessForbidden,
 }
 
 impl S3ErrorCode {
@@ -116,6 +119,9 @@ impl S3ErrorCode {
             ObjectLockConfigurationNotFoundError => "ObjectLockConfigurationNotFoundError",
             NoSuchObjectLockConfiguration => "NoSuchObjectLockConfiguration",
             BadRequest => "BadRequest",
+            NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
+            NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
+            AccessForbidden => "AccessForbidden",
         }
     }
 
@@ -126,7 +132,8 @@ impl S3ErrorCode {
             | InvalidAccessKeyId
             | SignatureDoesNotMatch
             | RequestTimeTooSkewed
-            | ExpiredToken => StatusCode::FORBIDDEN,
+            | ExpiredToken
+            | AccessForbidden => StatusCode::FORBIDDEN,
             NoSuchBucket
             | NoSuchKey
             | NoSuchUpload
@@ -134,7 +141,9 @@ impl S3ErrorCode {
             | NoSuchTagSet
             | NoSuchVersion
             | ObjectLockConfigurationNotFoundError
-            | NoSuchObjectLockConfiguration => StatusCode::NOT_FOUND,
+            | NoSuchObjectLockConfiguration
+            | NoSuchCORSConfiguration
+            | NoSuchWebsiteConfiguration => StatusCode::NOT_FOUND,
             BucketAlreadyExists
             | BucketAlreadyOwnedByYou
             | BucketNotEmpty
@@ -198,6 +207,10 @@ impl S3ErrorCode {
             NoSuchBucketPolicy => "The bucket policy does not exist",
             NoSuchTagSet => "The TagSet does not exist",
             NoSuchVersion => "The specified version does not exist.",
+            NoSuchCORSConfiguration => "The CORS configuration does not exist",
+            NoSuchWebsiteConfiguration => {
+                "The specified bucket does not have a website configuration"
+            }
             ObjectLockConfigurationNotFoundError => {
                 "Object Lock configuration does not exist for this bucket"
             }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 pub mod checksum;
 pub mod conditions;
+pub mod cors;
 pub mod error;
 pub mod ingest;
 mod ops;
@@ -13,6 +14,7 @@ pub mod range;
 pub mod router;
 pub mod server;
 pub mod timefmt;
+pub mod website;
 pub mod xml;
 
 pub use error::{S3Error, S3ErrorCode, S3Result};

@@ -49,6 +49,13 @@ pub enum Op {
     PutObjectRetention,
     GetObjectLegalHold,
     PutObjectLegalHold,
+    GetBucketCors,
+    PutBucketCors,
+    DeleteBucketCors,
+    GetBucketWebsite,
+    PutBucketWebsite,
+    DeleteBucketWebsite,
+    PreflightCors,
 }
 
 impl Op {
@@ -95,6 +102,13 @@ impl Op {
             Op::PutObjectRetention => "PutObjectRetention",
             Op::GetObjectLegalHold => "GetObjectLegalHold",
             Op::PutObjectLegalHold => "PutObjectLegalHold",
+            Op::GetBucketCors => "GetBucketCors",
+            Op::PutBucketCors => "PutBucketCors",
+            Op::DeleteBucketCors => "DeleteBucketCors",
+            Op::GetBucketWebsite => "GetBucketWebsite",
+            Op::PutBucketWebsite => "PutBucketWebsite",
+            Op::DeleteBucketWebsite => "DeleteBucketWebsite",
+            Op::PreflightCors => "PreflightCors",
         }
     }
 }
@@ -218,6 +232,10 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
                     Op::GetBucketEncryption
                 } else if q.has("tagging") {
                     Op::GetBucketTagging
+                } else if q.has("cors") {
+                    Op::GetBucketCors
+                } else if q.has("website") {
+                    Op::GetBucketWebsite
                 } else if q.has("versions") {
                     Op::ListObjectVersions
                 } else if q.has("object-lock") {
@@ -233,6 +251,11 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
                 }
             }
             Method::PUT if q.has("versioning") => Op::PutBucketVersioning,
+            Method::PUT if q.has("cors") => Op::PutBucketCors,
+            Method::DELETE if q.has("cors") => Op::DeleteBucketCors,
+            Method::PUT if q.has("website") => Op::PutBucketWebsite,
+            Method::DELETE if q.has("website") => Op::DeleteBucketWebsite,
+            Method::OPTIONS => Op::PreflightCors,
             Method::PUT if q.has("tagging") => Op::PutBucketTagging,
             Method::PUT if q.has("object-lock") => Op::PutObjectLockConfiguration,
             Method::DELETE if q.has("tagging") => Op::DeleteBucketTagging,
@@ -256,6 +279,7 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
             Method::DELETE if q.has("tagging") => Op::DeleteObjectTagging,
             Method::GET if !has_other_subresource(q) => Op::GetObject,
             Method::HEAD => Op::HeadObject,
+            Method::OPTIONS => Op::PreflightCors,
             Method::PUT if q.has("partNumber") && q.has("uploadId") => {
                 if headers.contains_key("x-amz-copy-source") {
                     Op::UploadPartCopy

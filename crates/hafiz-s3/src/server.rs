@@ -23,6 +23,8 @@ pub struct S3Config {
     pub region: String,
     /// Enables virtual-host-style addressing (`bucket.domain`).
     pub domain: Option<String>,
+    /// Static website endpoint: `bucket.website_domain`.
+    pub website_domain: Option<String>,
 }
 
 /// The account that owns every bucket until IAM lands.
@@ -116,9 +118,17 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
     let started = std::time::Instant::now();
     let in_flight = InFlight::enter();
     let mut op: Option<Op> = None;
-    let result = route(state.clone(), parts, body, request_id.clone(), &mut op)
-        .instrument(span.clone())
-        .await;
+    let mut cors: Option<HeaderMap> = None;
+    let result = route(
+        state.clone(),
+        parts,
+        body,
+        request_id.clone(),
+        &mut op,
+        &mut cors,
+    )
+    .instrument(span.clone())
+    .await;
     drop(in_flight);
     let op_name = op.map(Op::name).unwrap_or("Unknown");
     let status = match &result {
@@ -164,6 +174,11 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
         h.insert("x-amz-id-2", v);
     }
     h.insert(http::header::SERVER, HeaderValue::from_static("Hafiz"));
+    if let Some(cors) = cors {
+        for (name, value) in cors.iter() {
+            h.append(name.clone(), value.clone());
+        }
+    }
     resp
 }
 
@@ -190,13 +205,35 @@ async fn route(
     body: Body,
     request_id: String,
     op_out: &mut Option<Op>,
+    cors_out: &mut Option<HeaderMap>,
 ) -> S3Result<Response> {
     let raw_path = parts.uri.path();
     let raw_query = parts.uri.query();
+    if let Some(wd) = state.config.website_domain.as_deref()
+        && let Some(bucket) = crate::website::website_bucket(&parts.headers, wd)
+    {
+        *op_out = Some(Op::GetObject);
+        return Ok(
+            crate::website::serve(&state, bucket, raw_path, &parts.method, &parts.headers).await,
+        );
+    }
     let target = router::target(raw_path, &parts.headers, state.config.domain.as_deref())?;
     let query = Query::parse(raw_query);
     let op = router::operation(&parts.method, &target, &query, &parts.headers)?;
     *op_out = Some(op);
+    if op == Op::PreflightCors {
+        let bucket = target.bucket.as_deref().unwrap_or_default();
+        return crate::cors::preflight(&state, bucket, &parts.headers).await;
+    }
+    // A browser's cross-origin request: the rule that allows it decides the CORS
+    // headers of whatever the answer is (errors included, so scripts can read them).
+    if let Some(bucket) = target.bucket.as_deref()
+        && parts.headers.contains_key("origin")
+    {
+        *cors_out =
+            crate::cors::actual_request_headers(&state, bucket, &parts.method, &parts.headers)
+                .await;
+    }
     let authed = if auth::sigv2::is_v2(&parts.headers, raw_query) {
         // SigV2 signs the path with the bucket in it, even for virtual-host requests.
         let resource = match (&target.bucket, target.bucket_from_host) {

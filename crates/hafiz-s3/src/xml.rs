@@ -654,6 +654,65 @@ mod tests {
     use super::*;
 
     #[test]
+    fn version_listing_keeps_versions_and_markers_interleaved() {
+        let owner = Owner {
+            id: "o".into(),
+            display_name: "d".into(),
+        };
+        let v = |id: &str| {
+            VersionListEntry::Version(VersionEntryXml {
+                key: "k".into(),
+                version_id: id.into(),
+                is_latest: false,
+                last_modified: "t".into(),
+                etag: "\"e\"".into(),
+                size: 1,
+                owner: owner.clone(),
+                storage_class: "STANDARD".into(),
+            })
+        };
+        let r = ListVersionsResult {
+            xmlns: NS,
+            name: "b".into(),
+            prefix: "".into(),
+            key_marker: "".into(),
+            version_id_marker: "".into(),
+            next_key_marker: None,
+            next_version_id_marker: None,
+            max_keys: 1000,
+            delimiter: None,
+            is_truncated: false,
+            encoding_type: None,
+            entries: vec![
+                v("v3"),
+                VersionListEntry::DeleteMarker(DeleteMarkerEntry {
+                    key: "k".into(),
+                    version_id: "m2".into(),
+                    is_latest: false,
+                    last_modified: "t".into(),
+                    owner: owner.clone(),
+                }),
+                v("v1"),
+            ],
+            common_prefixes: vec![CommonPrefix {
+                prefix: "p/".into(),
+            }],
+        };
+        let x = to_xml("ListVersionsResult", &r).unwrap();
+        let a = x.find("<VersionId>v3</VersionId>").unwrap();
+        let b = x
+            .find("<DeleteMarker><Key>k</Key><VersionId>m2</VersionId>")
+            .unwrap();
+        let c = x.find("<VersionId>v1</VersionId>").unwrap();
+        assert!(a < b && b < c, "{x}");
+        assert!(x.contains("<IsTruncated>false</IsTruncated>"));
+        assert!(
+            x.contains("<CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes>"),
+            "{x}"
+        );
+    }
+
+    #[test]
     fn list_result_serializes_repeated_elements_and_namespace() {
         let r = ListBucketResultV2 {
             xmlns: NS,

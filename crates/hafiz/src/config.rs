@@ -33,6 +33,7 @@ pub struct FileConfig {
     pub data: Option<OneOrMany>,
     pub region: Option<String>,
     pub domain: Option<String>,
+    pub website_domain: Option<String>,
     pub parity: Option<usize>,
     pub meta_dir: Option<PathBuf>,
     pub scanner_interval: Option<u64>,
@@ -103,5 +104,6 @@ pub struct NodeConfig {
     pub storage: StorageConfig,
     pub region: String,
     pub domain: Option<String>,
+    pub website_domain: Option<String>,
     pub scanner_interval: std::time::Duration,
 }

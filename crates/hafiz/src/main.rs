@@ -83,7 +83,7 @@ enum AdminCmd {
 /// Where a node's data lives.
 #[derive(clap::Args)]
 struct StorageArgs {
-    /// TOML config file (keys: address, data, region, domain, parity, meta_dir, scanner_interval).
+    /// TOML config file (keys: address, data, region, domain, website_domain, parity, meta_dir, scanner_interval).
     #[arg(long, env = "HAFIZ_CONFIG")]
     config: Option<PathBuf>,
     /// Data drive directory; repeat it, or use ranges like /mnt/disk{1...8} [default: ./hafiz-data]
@@ -133,6 +133,10 @@ struct ServerArgs {
     /// Enables virtual-host-style buckets (`bucket.DOMAIN`)
     #[arg(long, env = "HAFIZ_DOMAIN")]
     domain: Option<String>,
+    /// Serves static websites of buckets with a website configuration at
+    /// `bucket.WEBSITE_DOMAIN`, to anonymous clients
+    #[arg(long, env = "HAFIZ_WEBSITE_DOMAIN")]
+    website_domain: Option<String>,
     /// Seconds between full verification passes of the background scanner [default: 86400]
     #[arg(long, env = "HAFIZ_SCANNER_INTERVAL")]
     scanner_interval: Option<u64>,
@@ -164,6 +168,10 @@ impl ServerArgs {
             storage,
             region,
             domain: self.domain.or(file.domain).filter(|d| !d.is_empty()),
+            website_domain: self
+                .website_domain
+                .or(file.website_domain)
+                .filter(|d| !d.is_empty()),
             scanner_interval: Duration::from_secs(
                 self.scanner_interval
                     .or(file.scanner_interval)
@@ -255,6 +263,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         config: S3Config {
             region: cfg.region.clone(),
             domain: cfg.domain.clone(),
+            website_domain: cfg.website_domain.clone(),
         },
         owner: OwnerInfo {
             id: owner_id,

@@ -92,7 +92,7 @@ pub async fn create_bucket(mut ctx: Ctx) -> S3Result<Response> {
             hafiz_meta::Versioning::Unversioned
         },
         object_lock: lock.then(hafiz_meta::ObjectLockConfig::default),
-        tags: None,
+        ..Default::default()
     };
     ctx.state.meta.apply(Command::CreateBucket(info)).await?;
     let mut r = empty_response(StatusCode::OK);

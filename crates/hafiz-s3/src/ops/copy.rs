@@ -118,7 +118,10 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
         Some(_) => ops::storage_class(&ctx.headers)?,
         None => src.storage_class.clone(),
     };
-    let same_object = src_bucket == ctx.bucket && src.key == ctx.key;
+    // Copying a named older version onto its own key restores it: allowed as on AWS.
+    let named_version =
+        header_str(&ctx.headers, "x-amz-copy-source").is_some_and(|s| s.contains("?versionId="));
+    let same_object = src_bucket == ctx.bucket && src.key == ctx.key && !named_version;
     if same_object
         && !replace_meta
         && storage_class == src.storage_class

@@ -4,8 +4,8 @@
 mod bucket;
 mod copy;
 mod delete;
-mod get;
-mod list;
+pub(crate) mod get;
+pub(crate) mod list;
 mod lock;
 mod multipart;
 mod put;
@@ -38,6 +38,14 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         Op::GetBucketAcl => bucket::get_acl(ctx).await,
         Op::GetBucketVersioning => versions::get_versioning(ctx).await,
         Op::PutBucketVersioning => versions::put_versioning(ctx).await,
+        Op::GetBucketCors => crate::cors::get_bucket_cors(ctx).await,
+        Op::PutBucketCors => crate::cors::put_bucket_cors(ctx).await,
+        Op::DeleteBucketCors => crate::cors::delete_bucket_cors(ctx).await,
+        Op::GetBucketWebsite => crate::website::get_bucket_website(ctx).await,
+        Op::PutBucketWebsite => crate::website::put_bucket_website(ctx).await,
+        Op::DeleteBucketWebsite => crate::website::delete_bucket_website(ctx).await,
+        // Answered before authentication (server.rs); never dispatched.
+        Op::PreflightCors => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
         Op::ListObjectVersions => versions::list_object_versions(ctx).await,
         Op::PutBucketTagging => tagging::put_bucket_tagging(ctx).await,
         Op::DeleteBucketTagging => tagging::delete_bucket_tagging(ctx).await,

@@ -148,7 +148,12 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     let etag = version.etag.clone();
     let version_id = commit_version(&ctx, version, condition).await?;
     let mut r = empty_response(StatusCode::OK);
-    versions::version_header(r.headers_mut(), &version_id);
+    if bucket.versioning == hafiz_meta::Versioning::Unversioned {
+        versions::version_header(r.headers_mut(), &version_id);
+    } else {
+        // A suspended bucket names the `null` version, as AWS does.
+        insert(r.headers_mut(), "x-amz-version-id", &version_id);
+    }
     insert(r.headers_mut(), "etag", &quoted(&etag));
     checksum_headers(r.headers_mut(), &checksum);
     Ok(r)

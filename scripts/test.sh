@@ -7,6 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
 [[ "$target_dir" = /* ]] || target_dir="$PWD/$target_dir"
 export HAFIZ_BIN="$target_dir/debug/hafiz"
+export HAFIZ_REQUIRE_BROWSER=1
 
 cargo build -p hafiz
 if cargo nextest --version >/dev/null 2>&1; then

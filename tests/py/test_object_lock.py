@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -302,8 +303,6 @@ def test_retention_expired_allows_delete(s3, lock_bucket):
     vid = put_locked(s3, lock_bucket, "k", b"briefly", "COMPLIANCE", in_future(seconds=2))
     with s3_error("AccessDenied", 403):
         s3.delete_object(Bucket=lock_bucket, Key="k", VersionId=vid)
-    import time
-
     time.sleep(max(0.0, (retention(s3, lock_bucket, "k", vid)["RetainUntilDate"] - now()).total_seconds()) + 0.5)
     resp = s3.delete_object(Bucket=lock_bucket, Key="k", VersionId=vid)
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 204
@@ -409,14 +408,16 @@ def test_put_object_retention_sets_and_validates(s3, lock_bucket):
     s3.delete_object(Bucket=lock_bucket, Key="k", VersionId=v2)
 
     # A retain-until date in the past is refused.
+    v3 = s3.put_object(Bucket=lock_bucket, Key="k", Body=b"3")["VersionId"]
     with s3_error("InvalidArgument", 400):
         s3.put_object_retention(
             Bucket=lock_bucket,
             Key="k",
-            VersionId=v2 if False else v1,
+            VersionId=v3,
             Retention={"Mode": "GOVERNANCE", "RetainUntilDate": now().replace(microsecond=0) - DAY},
-            BypassGovernanceRetention=True,
         )
+    with s3_error("NoSuchObjectLockConfiguration", 404):
+        s3.get_object_retention(Bucket=lock_bucket, Key="k", VersionId=v3)
     with s3_error("NoSuchKey", 404):
         s3.put_object_retention(
             Bucket=lock_bucket, Key="missing", Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until}

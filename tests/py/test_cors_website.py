@@ -340,6 +340,11 @@ def test_website_endpoint_serves_index_error_and_redirects(s3w, web_server):
     r = site_get(web_server, b, "/gone/x.html")
     assert r.status_code == 301 and r.headers["Location"] == "https://example.com/moved.html"
     assert site_get(web_server, b, "/index.html", "PUT").status_code == 405
+    # An object stored with a website redirect location redirects on the website.
+    s3w.put_object(Bucket=b, Key="promo", Body=b"", WebsiteRedirectLocation="/docs/page.html")
+    assert s3w.head_object(Bucket=b, Key="promo")["WebsiteRedirectLocation"] == "/docs/page.html"
+    r = site_get(web_server, b, "/promo")
+    assert r.status_code == 301 and r.headers["Location"] == "/docs/page.html"
     # The S3 API on the same objects still needs a signature.
     assert requests.get(f"{web_server.endpoint}/{b}/index.html", timeout=10).status_code == 403
 

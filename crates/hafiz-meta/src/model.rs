@@ -190,6 +190,9 @@ pub struct ContentHeaders {
     pub content_language: Option<String>,
     pub cache_control: Option<String>,
     pub expires: Option<String>,
+    /// `x-amz-website-redirect-location`: the website endpoint redirects here.
+    #[serde(default)]
+    pub website_redirect: Option<String>,
 }
 
 /// One version of one object. Unversioned buckets hold a single `null` version per key.

@@ -309,8 +309,16 @@ async fn object_response(
     crate::ops::get::get_object(ctx, *method == Method::HEAD).await
 }
 
+/// The current version of a key as the website sees it (delete markers: absent).
+async fn current(state: &S3State, bucket: &str, key: &str) -> Option<hafiz_meta::ObjectVersion> {
+    match state.meta.object(bucket, key).await {
+        Ok(Some(v)) if !v.delete_marker => Some(v),
+        _ => None,
+    }
+}
+
 async fn exists(state: &S3State, bucket: &str, key: &str) -> bool {
-    matches!(state.meta.object(bucket, key).await, Ok(Some(v)) if !v.delete_marker)
+    current(state, bucket, key).await.is_some()
 }
 
 /// Serve a website request. Anonymous: a bucket is public on the website endpoint
@@ -379,7 +387,11 @@ pub async fn serve(
     } else {
         key.clone()
     };
-    if exists(state, bucket, &object_key).await {
+    if let Some(v) = current(state, bucket, &object_key).await {
+        // An object stored with x-amz-website-redirect-location redirects.
+        if let Some(to) = &v.headers.website_redirect {
+            return redirect(to, 301);
+        }
         return match object_response(state, bucket, &object_key, method, headers).await {
             Ok(r) => r,
             Err(e) => html_error(e.code.status(), e.code.as_str(), &e.message),

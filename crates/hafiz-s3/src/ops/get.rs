@@ -76,6 +76,7 @@ pub(crate) fn object_headers(h: &mut HeaderMap, v: &ObjectVersion) {
         ("content-language", &c.content_language),
         ("cache-control", &c.cache_control),
         ("expires", &c.expires),
+        ("x-amz-website-redirect-location", &c.website_redirect),
     ] {
         if let Some(value) = value {
             insert(h, name, value);

@@ -134,6 +134,7 @@ pub(crate) fn content_headers(h: &HeaderMap) -> ContentHeaders {
         content_language: get("content-language"),
         cache_control: get("cache-control"),
         expires: get("expires"),
+        website_redirect: get("x-amz-website-redirect-location"),
     }
 }
 

@@ -196,6 +196,31 @@ def test_default_retention_applies_to_multipart_upload(s3, lock_bucket):
         s3.delete_object(Bucket=lock_bucket, Key="mp", VersionId=done["VersionId"])
 
 
+def test_lock_headers_on_create_multipart_upload_reach_the_object(s3, lock_bucket):
+    until = in_future(days=2)
+    up = s3.create_multipart_upload(
+        Bucket=lock_bucket,
+        Key="mpl",
+        ObjectLockMode="COMPLIANCE",
+        ObjectLockRetainUntilDate=until,
+        ObjectLockLegalHoldStatus="ON",
+    )
+    data = os.urandom(10_000)
+    part = s3.upload_part(Bucket=lock_bucket, Key="mpl", UploadId=up["UploadId"], PartNumber=1, Body=data)
+    done = s3.complete_multipart_upload(
+        Bucket=lock_bucket,
+        Key="mpl",
+        UploadId=up["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    got = retention(s3, lock_bucket, "mpl", done["VersionId"])
+    assert got["Mode"] == "COMPLIANCE"
+    assert_same_time(got["RetainUntilDate"], until)
+    assert legal_hold(s3, lock_bucket, "mpl", done["VersionId"]) == "ON"
+    with s3_error("AccessDenied", 403):
+        s3.delete_object(Bucket=lock_bucket, Key="mpl", VersionId=done["VersionId"])
+
+
 # --------------------------------------------------------------------------
 # Lock headers on PutObject
 # --------------------------------------------------------------------------

@@ -293,6 +293,11 @@ pub struct UploadInfo {
     pub tags: Vec<(String, String)>,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_type: Option<ChecksumType>,
+    /// Object lock asked for at creation, given to the completed object.
+    #[serde(default)]
+    pub retention: Option<Retention>,
+    #[serde(default)]
+    pub legal_hold: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

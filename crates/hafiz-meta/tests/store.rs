@@ -148,6 +148,8 @@ async fn multipart_complete_checks_etags_and_releases_unused_parts() {
         tags: vec![],
         checksum_algorithm: None,
         checksum_type: None,
+        retention: None,
+        legal_hold: None,
     };
     s.apply_sync(Command::CreateUpload(upload)).unwrap();
     for (n, blob) in [(1, "p1"), (2, "p2"), (3, "p3")] {

@@ -70,6 +70,22 @@ pub(crate) fn put_headers(
     h: &HeaderMap,
     bucket: &BucketInfo,
 ) -> S3Result<(Option<Retention>, Option<bool>)> {
+    lock_headers(h, bucket, true)
+}
+
+/// The same headers on CreateMultipartUpload, which has no body to check.
+pub(crate) fn upload_headers(
+    h: &HeaderMap,
+    bucket: &BucketInfo,
+) -> S3Result<(Option<Retention>, Option<bool>)> {
+    lock_headers(h, bucket, false)
+}
+
+fn lock_headers(
+    h: &HeaderMap,
+    bucket: &BucketInfo,
+    needs_integrity: bool,
+) -> S3Result<(Option<Retention>, Option<bool>)> {
     let mode = header_str(h, "x-amz-object-lock-mode");
     let until = header_str(h, "x-amz-object-lock-retain-until-date");
     let hold = header_str(h, "x-amz-object-lock-legal-hold");
@@ -85,7 +101,7 @@ pub(crate) fn put_headers(
         || crate::checksum::ALL
             .iter()
             .any(|a| h.contains_key(crate::checksum::header_name(*a)));
-    if !has_integrity {
+    if needs_integrity && !has_integrity {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidRequest,
             "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters",

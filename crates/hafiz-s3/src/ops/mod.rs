@@ -6,7 +6,7 @@ mod copy;
 mod delete;
 pub(crate) mod get;
 pub(crate) mod list;
-mod lock;
+pub(crate) mod lock;
 mod multipart;
 mod put;
 mod tagging;

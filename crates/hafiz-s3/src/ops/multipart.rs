@@ -96,6 +96,8 @@ pub async fn create(ctx: Ctx) -> S3Result<Response> {
         }
         (_, t) => t,
     };
+    let bucket = require_bucket(&ctx).await?;
+    let (retention, legal_hold) = ops::lock::upload_headers(h, &bucket)?;
     let info = UploadInfo {
         bucket: ctx.bucket.clone(),
         key: ctx.key.clone(),
@@ -107,6 +109,8 @@ pub async fn create(ctx: Ctx) -> S3Result<Response> {
         tags: ops::tagging(h)?,
         checksum_algorithm,
         checksum_type,
+        retention,
+        legal_hold,
     };
     let upload_id = info.upload_id.clone();
     ctx.state.meta.apply(Command::CreateUpload(info)).await?;
@@ -343,6 +347,8 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
                 .collect(),
         ),
         data: ObjectData::Blobs(chosen.iter().map(|p| p.data.clone()).collect()),
+        retention: upload.retention,
+        legal_hold: upload.legal_hold,
         ..Default::default()
     };
     let cmd = Command::CompleteUpload {

@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::response::Response;
-use hafiz_meta::{BucketChange, Command, CorsRule};
+use hafiz_meta::{BucketChange, CorsRule};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
@@ -241,17 +241,6 @@ pub async fn get_bucket_cors(ctx: Ctx) -> S3Result<Response> {
     )
 }
 
-async fn set_rules(ctx: &Ctx, rules: Option<Vec<CorsRule>>) -> S3Result<()> {
-    ctx.state
-        .meta
-        .apply(Command::UpdateBucket {
-            name: ctx.bucket.clone(),
-            change: BucketChange::Cors(rules),
-        })
-        .await?;
-    Ok(())
-}
-
 pub async fn put_bucket_cors(mut ctx: Ctx) -> S3Result<Response> {
     let body = ctx.body.collect_limited(64 * 1024).await?;
     let cfg: CorsConfigurationXml = xml::from_xml(&body)?;
@@ -268,12 +257,12 @@ pub async fn put_bucket_cors(mut ctx: Ctx) -> S3Result<Response> {
         })
         .collect();
     validate(&rules)?;
-    set_rules(&ctx, Some(rules)).await?;
+    crate::ops::update_bucket(&ctx, BucketChange::Cors(Some(rules))).await?;
     Ok(empty_response(StatusCode::OK))
 }
 
 pub async fn delete_bucket_cors(ctx: Ctx) -> S3Result<Response> {
-    set_rules(&ctx, None).await?;
+    crate::ops::update_bucket(&ctx, BucketChange::Cors(None)).await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 

@@ -140,6 +140,11 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A parameter's value, None when absent or empty (as S3 treats empty markers).
+    pub fn non_empty(&self, name: &str) -> Option<String> {
+        self.get(name).filter(|v| !v.is_empty()).map(str::to_string)
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.0.iter().any(|(k, _)| k == name)
     }

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::response::Response;
-use hafiz_meta::{BucketChange, Command, RedirectAll, RoutingRule, WebsiteConfig};
+use hafiz_meta::{BucketChange, RedirectAll, RoutingRule, WebsiteConfig};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
@@ -202,27 +202,16 @@ pub async fn get_bucket_website(ctx: Ctx) -> S3Result<Response> {
     xml_response("WebsiteConfiguration", &to_xml(cfg))
 }
 
-async fn set_config(ctx: &Ctx, cfg: Option<WebsiteConfig>) -> S3Result<()> {
-    ctx.state
-        .meta
-        .apply(Command::UpdateBucket {
-            name: ctx.bucket.clone(),
-            change: BucketChange::Website(cfg),
-        })
-        .await?;
-    Ok(())
-}
-
 pub async fn put_bucket_website(mut ctx: Ctx) -> S3Result<Response> {
     let body = ctx.body.collect_limited(256 * 1024).await?;
     let x: WebsiteConfigurationXml = xml::from_xml(&body)?;
     let cfg = from_xml(x)?;
-    set_config(&ctx, Some(cfg)).await?;
+    crate::ops::update_bucket(&ctx, BucketChange::Website(Some(cfg))).await?;
     Ok(empty_response(StatusCode::OK))
 }
 
 pub async fn delete_bucket_website(ctx: Ctx) -> S3Result<Response> {
-    set_config(&ctx, None).await?;
+    crate::ops::update_bucket(&ctx, BucketChange::Website(None)).await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 

@@ -111,10 +111,7 @@ fn render(ctx: &Ctx, page: ListPage, enc: &Encoder, owner: bool) -> Page {
 }
 
 fn delimiter(ctx: &Ctx) -> Option<String> {
-    ctx.query
-        .get("delimiter")
-        .filter(|d| !d.is_empty())
-        .map(str::to_string)
+    ctx.query.non_empty("delimiter")
 }
 
 pub async fn list_objects_v1(ctx: Ctx) -> S3Result<Response> {
@@ -154,11 +151,7 @@ pub async fn list_objects_v2(ctx: Ctx) -> S3Result<Response> {
     require_bucket(&ctx).await?;
     let prefix = ctx.query.get("prefix").unwrap_or("").to_string();
     let delim = delimiter(&ctx);
-    let start_after = ctx
-        .query
-        .get("start-after")
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let start_after = ctx.query.non_empty("start-after");
     let token = ctx.query.get("continuation-token").map(str::to_string);
     let after = match &token {
         Some(t) => Some(

@@ -3,7 +3,7 @@
 
 use axum::response::Response;
 use hafiz_meta::{
-    BucketChange, BucketInfo, Command, DefaultRetention, ObjectChange, ObjectLockConfig, Retention,
+    BucketChange, BucketInfo, DefaultRetention, ObjectChange, ObjectLockConfig, Retention,
     RetentionMode,
 };
 use http::{HeaderMap, StatusCode};
@@ -204,13 +204,11 @@ pub async fn put_config(mut ctx: Ctx) -> S3Result<Response> {
             })
         }
     };
-    ctx.state
-        .meta
-        .apply(Command::UpdateBucket {
-            name: ctx.bucket.clone(),
-            change: BucketChange::ObjectLock(ObjectLockConfig { default_retention }),
-        })
-        .await?;
+    crate::ops::update_bucket(
+        &ctx,
+        BucketChange::ObjectLock(ObjectLockConfig { default_retention }),
+    )
+    .await?;
     Ok(empty_response(StatusCode::OK))
 }
 

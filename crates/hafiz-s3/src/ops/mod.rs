@@ -89,6 +89,18 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
     }
 }
 
+/// Change one part of a bucket's configuration.
+pub(crate) async fn update_bucket(ctx: &Ctx, change: hafiz_meta::BucketChange) -> S3Result<()> {
+    ctx.state
+        .meta
+        .apply(hafiz_meta::Command::UpdateBucket {
+            name: ctx.bucket.clone(),
+            change,
+        })
+        .await?;
+    Ok(())
+}
+
 /// The bucket must exist (NoSuchBucket otherwise).
 pub(crate) async fn require_bucket(ctx: &Ctx) -> S3Result<hafiz_meta::BucketInfo> {
     ctx.state.meta.bucket(&ctx.bucket).await?.ok_or_else(|| {

@@ -463,21 +463,9 @@ pub async fn list_uploads(ctx: Ctx) -> S3Result<Response> {
     let max = crate::ops::list::max_keys(&ctx, "max-uploads")?;
     require_bucket(&ctx).await?;
     let prefix = ctx.query.get("prefix").unwrap_or("").to_string();
-    let delimiter = ctx
-        .query
-        .get("delimiter")
-        .filter(|d| !d.is_empty())
-        .map(str::to_string);
-    let key_marker = ctx
-        .query
-        .get("key-marker")
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
-    let upload_id_marker = ctx
-        .query
-        .get("upload-id-marker")
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let delimiter = ctx.query.non_empty("delimiter");
+    let key_marker = ctx.query.non_empty("key-marker");
+    let upload_id_marker = ctx.query.non_empty("upload-id-marker");
     let q = UploadListQuery {
         prefix: prefix.clone(),
         delimiter: delimiter.clone(),

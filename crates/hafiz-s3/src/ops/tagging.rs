@@ -5,7 +5,7 @@ use hafiz_meta::{BucketChange, Command, MetaError, ObjectChange};
 use http::StatusCode;
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::ops::{require_bucket, validate_key, versions};
+use crate::ops::{self, require_bucket, validate_key, versions};
 use crate::server::{Ctx, empty_response, xml_response};
 use crate::xml::{self, NS};
 
@@ -152,26 +152,15 @@ pub async fn get_bucket_tagging(ctx: Ctx) -> S3Result<Response> {
     }
 }
 
-async fn set_bucket_tags(ctx: &Ctx, tags: Option<Vec<(String, String)>>) -> S3Result<()> {
-    ctx.state
-        .meta
-        .apply(Command::UpdateBucket {
-            name: ctx.bucket.clone(),
-            change: BucketChange::Tags(tags),
-        })
-        .await?;
-    Ok(())
-}
-
 pub async fn put_bucket_tagging(mut ctx: Ctx) -> S3Result<Response> {
     let tags = tags_from_body(&mut ctx).await?;
     validate_tags(&tags, MAX_BUCKET_TAGS, S3ErrorCode::InvalidTag)?;
-    set_bucket_tags(&ctx, Some(tags)).await?;
+    ops::update_bucket(&ctx, BucketChange::Tags(Some(tags))).await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 
 pub async fn delete_bucket_tagging(ctx: Ctx) -> S3Result<Response> {
-    set_bucket_tags(&ctx, None).await?;
+    ops::update_bucket(&ctx, BucketChange::Tags(None)).await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 

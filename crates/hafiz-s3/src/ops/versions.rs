@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::response::Response;
 use hafiz_meta::{
-    BucketChange, Command, Millis, NULL_VERSION, ObjectVersion, VersionEntry, VersionListQuery,
-    Versioning, mint_version_id, version_id_order,
+    BucketChange, Millis, NULL_VERSION, ObjectVersion, VersionEntry, VersionListQuery, Versioning,
+    mint_version_id, version_id_order,
 };
 use http::HeaderMap;
 
@@ -149,13 +149,7 @@ pub async fn put_versioning(mut ctx: Ctx) -> S3Result<Response> {
             ));
         }
     };
-    ctx.state
-        .meta
-        .apply(Command::UpdateBucket {
-            name: ctx.bucket.clone(),
-            change: BucketChange::Versioning(v),
-        })
-        .await?;
+    crate::ops::update_bucket(&ctx, BucketChange::Versioning(v)).await?;
     Ok(empty_response(http::StatusCode::OK))
 }
 
@@ -163,21 +157,9 @@ pub async fn list_object_versions(ctx: Ctx) -> S3Result<Response> {
     let enc = Encoder::from_query(&ctx)?;
     let max = max_keys(&ctx, "max-keys")?;
     let prefix = ctx.query.get("prefix").unwrap_or("").to_string();
-    let delimiter = ctx
-        .query
-        .get("delimiter")
-        .filter(|d| !d.is_empty())
-        .map(str::to_string);
-    let key_marker = ctx
-        .query
-        .get("key-marker")
-        .filter(|k| !k.is_empty())
-        .map(str::to_string);
-    let version_id_marker = ctx
-        .query
-        .get("version-id-marker")
-        .filter(|v| !v.is_empty())
-        .map(str::to_string);
+    let delimiter = ctx.query.non_empty("delimiter");
+    let key_marker = ctx.query.non_empty("key-marker");
+    let version_id_marker = ctx.query.non_empty("version-id-marker");
     if version_id_marker.is_some() && key_marker.is_none() {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidArgument,

@@ -80,6 +80,7 @@ pub enum Command {
         key: String,
         upload_id: String,
     },
+    Iam(crate::iam::IamCommand),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -22,6 +22,14 @@ pub enum MetaError {
     ObjectLocked,
     #[error("invalid bucket state: {0}")]
     InvalidBucketState(String),
+    #[error("{0}")]
+    NoSuchEntity(String),
+    #[error("{0}")]
+    EntityAlreadyExists(String),
+    #[error("{0}")]
+    DeleteConflict(String),
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("no such upload")]
     NoSuchUpload,
     #[error("precondition failed")]

@@ -18,15 +18,18 @@ pub enum Table {
     Parts,
     /// Store bookkeeping: the applied-command sequence number of this mirror.
     System,
+    /// IAM users, groups, managed policies and access keys.
+    Iam,
 }
 
 impl Table {
-    const ALL: [Table; 5] = [
+    const ALL: [Table; 6] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
         Table::Parts,
         Table::System,
+        Table::Iam,
     ];
 
     fn cf_name(self) -> &'static str {
@@ -36,6 +39,7 @@ impl Table {
             Table::Uploads => "uploads",
             Table::Parts => "parts",
             Table::System => "system",
+            Table::Iam => "iam",
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod command;
 pub mod error;
+pub mod iam;
 mod keys;
 mod kv;
 pub mod list;
@@ -71,4 +72,14 @@ pub trait Metadata: Send + Sync + 'static {
     ) -> MetaResult<std::collections::HashMap<String, u64>>;
     /// Whether the store can take writes.
     async fn ready(&self) -> bool;
+    async fn iam_user(&self, name: &str) -> MetaResult<Option<iam::IamUser>>;
+    async fn iam_users(&self) -> MetaResult<Vec<iam::IamUser>>;
+    async fn iam_group(&self, name: &str) -> MetaResult<Option<iam::IamGroup>>;
+    async fn iam_policy(&self, name: &str) -> MetaResult<Option<iam::ManagedPolicy>>;
+    async fn iam_policies(&self) -> MetaResult<Vec<iam::ManagedPolicy>>;
+    async fn access_key(&self, id: &str) -> MetaResult<Option<iam::AccessKey>>;
+    async fn access_keys(&self, user: &str) -> MetaResult<Vec<iam::AccessKey>>;
+    /// Changes whenever an IAM command is applied: callers cache what they derive
+    /// from IAM rows (parsed policies) and drop it when this moves.
+    fn iam_generation(&self) -> u64;
 }

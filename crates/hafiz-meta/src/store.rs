@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::Metadata;
 use crate::command::{BucketChange, Command, ObjectChange, Outcome, WriteCondition};
 use crate::error::{MetaError, MetaResult};
+use crate::iam::{self, AccessKey, IamGroup, IamRows, IamUser, IamWrite, ManagedPolicy};
 use crate::keys;
 use crate::kv::{Kv, KvStats, Op, ReadMode, Table};
 use crate::list::{
@@ -76,6 +77,8 @@ struct Inner {
     synced: Condvar,
     /// Group syncs run (commands per sync = written / wal_syncs).
     wal_syncs: AtomicU64,
+    /// Bumped by every IAM command (see `Metadata::iam_generation`).
+    iam_generation: AtomicU64,
 }
 
 /// What `/metrics` shows of the metadata store.
@@ -172,6 +175,7 @@ impl MetaStore {
                 }),
                 synced: Condvar::new(),
                 wal_syncs: AtomicU64::new(0),
+                iam_generation: AtomicU64::new(0),
             }),
         })
     }
@@ -326,6 +330,20 @@ fn part_blob(p: &PartInfo) -> Option<String> {
 }
 
 impl Inner {
+    fn iam_row<T: DeserializeOwned>(&self, mode: ReadMode, row: &[u8]) -> MetaResult<Option<T>> {
+        self.kv()
+            .get_in(mode, Table::Iam, row)?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    fn iam_rows<T: DeserializeOwned>(&self, prefix: &[u8]) -> MetaResult<Vec<T>> {
+        self.kv()
+            .scan(Table::Iam, prefix, prefix)
+            .map(|r| r.and_then(|(_, v)| decode(&v)))
+            .collect()
+    }
+
     /// Reads go to the first healthy mirror.
     fn kv(&self) -> Arc<Kv> {
         self.mirrors
@@ -867,6 +885,29 @@ impl Inner {
                 );
                 self.put_version(&b, version, &mut ops, &mut out)?;
             }
+            Command::Iam(cmd) => {
+                for w in iam::plan(self, cmd)? {
+                    let (row, value) = match w {
+                        IamWrite::User(n, v) => {
+                            (iam::rows::user(&n), v.map(|v| encode(&v)).transpose()?)
+                        }
+                        IamWrite::Group(n, v) => {
+                            (iam::rows::group(&n), v.map(|v| encode(&v)).transpose()?)
+                        }
+                        IamWrite::Policy(n, v) => {
+                            (iam::rows::policy(&n), v.map(|v| encode(&v)).transpose()?)
+                        }
+                        IamWrite::Key(n, v) => {
+                            (iam::rows::key(&n), v.map(|v| encode(&v)).transpose()?)
+                        }
+                    };
+                    ops.push(match value {
+                        Some(v) => Op::Put(Table::Iam, row, v),
+                        None => Op::Delete(Table::Iam, row),
+                    });
+                }
+                self.iam_generation.fetch_add(1, Ordering::Release);
+            }
             Command::AbortUpload {
                 bucket,
                 key,
@@ -909,8 +950,67 @@ impl Inner {
     }
 }
 
+impl IamRows for Inner {
+    fn user(&self, name: &str) -> MetaResult<Option<IamUser>> {
+        self.iam_row(ReadMode::Any, &iam::rows::user(name))
+    }
+    fn group(&self, name: &str) -> MetaResult<Option<IamGroup>> {
+        self.iam_row(ReadMode::Any, &iam::rows::group(name))
+    }
+    fn policy(&self, name: &str) -> MetaResult<Option<ManagedPolicy>> {
+        self.iam_row(ReadMode::Any, &iam::rows::policy(name))
+    }
+    fn key(&self, id: &str) -> MetaResult<Option<AccessKey>> {
+        self.iam_row(ReadMode::Any, &iam::rows::key(id))
+    }
+    fn keys_of(&self, user: &str) -> MetaResult<Vec<AccessKey>> {
+        Ok(self
+            .iam_rows::<AccessKey>(iam::rows::KEYS)?
+            .into_iter()
+            .filter(|k| k.user == user)
+            .collect())
+    }
+}
+
 #[async_trait]
 impl Metadata for MetaStore {
+    async fn iam_user(&self, name: &str) -> MetaResult<Option<IamUser>> {
+        let row = iam::rows::user(name);
+        self.read(move |i, mode| i.iam_row(mode, &row)).await
+    }
+
+    async fn iam_users(&self) -> MetaResult<Vec<IamUser>> {
+        self.blocking(|i| i.iam_rows(iam::rows::USERS)).await
+    }
+
+    async fn iam_group(&self, name: &str) -> MetaResult<Option<IamGroup>> {
+        let row = iam::rows::group(name);
+        self.read(move |i, mode| i.iam_row(mode, &row)).await
+    }
+
+    async fn iam_policy(&self, name: &str) -> MetaResult<Option<ManagedPolicy>> {
+        let row = iam::rows::policy(name);
+        self.read(move |i, mode| i.iam_row(mode, &row)).await
+    }
+
+    async fn iam_policies(&self) -> MetaResult<Vec<ManagedPolicy>> {
+        self.blocking(|i| i.iam_rows(iam::rows::POLICIES)).await
+    }
+
+    async fn access_key(&self, id: &str) -> MetaResult<Option<AccessKey>> {
+        let row = iam::rows::key(id);
+        self.read(move |i, mode| i.iam_row(mode, &row)).await
+    }
+
+    async fn access_keys(&self, user: &str) -> MetaResult<Vec<AccessKey>> {
+        let user = user.to_string();
+        self.blocking(move |i| i.keys_of(&user)).await
+    }
+
+    fn iam_generation(&self) -> u64 {
+        self.inner.iam_generation.load(Ordering::Acquire)
+    }
+
     async fn apply(&self, cmd: Command) -> MetaResult<Outcome> {
         self.blocking(move |i| i.apply(cmd)).await
     }

@@ -1,0 +1,378 @@
+//! IAM entities (users, groups, access keys, managed policies) and the commands that
+//! change them, with AWS's rules: unique names, at most two access keys per user, no
+//! deleting a user or policy that still has attachments (DeleteConflict).
+//!
+//! Policy documents are stored as the JSON text the client sent; they are parsed and
+//! validated by the caller (hafiz-iam) before a command is built.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{MetaError, MetaResult};
+use crate::model::Millis;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IamUser {
+    pub name: String,
+    /// Stable id (`AIDA…`), what `aws:userid` is.
+    pub id: String,
+    pub path: String,
+    pub created: Millis,
+    pub groups: Vec<String>,
+    /// Inline policies: name → JSON document.
+    pub inline_policies: BTreeMap<String, String>,
+    /// Names of attached managed policies.
+    pub attached_policies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IamGroup {
+    pub name: String,
+    pub id: String,
+    pub path: String,
+    pub created: Millis,
+    pub members: Vec<String>,
+    pub inline_policies: BTreeMap<String, String>,
+    pub attached_policies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManagedPolicy {
+    pub name: String,
+    pub id: String,
+    pub path: String,
+    pub description: String,
+    pub document: String,
+    pub created: Millis,
+    /// Users and groups it is attached to.
+    pub attachments: u32,
+}
+
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessKey {
+    pub access_key_id: String,
+    pub secret_key: String,
+    pub user: String,
+    pub active: bool,
+    pub created: Millis,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret (logs, panics, test failures).
+        f.debug_struct("AccessKey")
+            .field("access_key_id", &self.access_key_id)
+            .field("user", &self.user)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+/// AWS allows two access keys per user.
+pub const MAX_KEYS_PER_USER: usize = 2;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum IamCommand {
+    CreateUser(IamUser),
+    DeleteUser {
+        name: String,
+    },
+    CreateAccessKey(AccessKey),
+    UpdateAccessKey {
+        user: String,
+        access_key_id: String,
+        active: bool,
+    },
+    DeleteAccessKey {
+        user: String,
+        access_key_id: String,
+    },
+    PutUserPolicy {
+        user: String,
+        name: String,
+        document: String,
+    },
+    DeleteUserPolicy {
+        user: String,
+        name: String,
+    },
+    CreatePolicy(ManagedPolicy),
+    DeletePolicy {
+        name: String,
+    },
+    AttachUserPolicy {
+        user: String,
+        policy: String,
+    },
+    DetachUserPolicy {
+        user: String,
+        policy: String,
+    },
+    CreateGroup(IamGroup),
+    DeleteGroup {
+        name: String,
+    },
+    AddUserToGroup {
+        group: String,
+        user: String,
+    },
+    RemoveUserFromGroup {
+        group: String,
+        user: String,
+    },
+    PutGroupPolicy {
+        group: String,
+        name: String,
+        document: String,
+    },
+    DeleteGroupPolicy {
+        group: String,
+        name: String,
+    },
+    AttachGroupPolicy {
+        group: String,
+        policy: String,
+    },
+    DetachGroupPolicy {
+        group: String,
+        policy: String,
+    },
+}
+
+/// Row keys in the IAM table: one namespace per kind.
+pub(crate) mod rows {
+    pub fn user(name: &str) -> Vec<u8> {
+        format!("u/{name}").into_bytes()
+    }
+    pub fn group(name: &str) -> Vec<u8> {
+        format!("g/{name}").into_bytes()
+    }
+    pub fn policy(name: &str) -> Vec<u8> {
+        format!("p/{name}").into_bytes()
+    }
+    pub fn key(id: &str) -> Vec<u8> {
+        format!("k/{id}").into_bytes()
+    }
+    pub const USERS: &[u8] = b"u/";
+    pub const POLICIES: &[u8] = b"p/";
+    pub const KEYS: &[u8] = b"k/";
+}
+
+/// What an IAM command reads and writes, over the store's rows. Implemented by the
+/// store so that the rules below stay free of RocksDB.
+pub(crate) trait IamRows {
+    fn user(&self, name: &str) -> MetaResult<Option<IamUser>>;
+    fn group(&self, name: &str) -> MetaResult<Option<IamGroup>>;
+    fn policy(&self, name: &str) -> MetaResult<Option<ManagedPolicy>>;
+    fn key(&self, id: &str) -> MetaResult<Option<AccessKey>>;
+    fn keys_of(&self, user: &str) -> MetaResult<Vec<AccessKey>>;
+}
+
+/// The rows a command writes: Some = put, None = delete.
+pub(crate) enum IamWrite {
+    User(String, Option<IamUser>),
+    Group(String, Option<IamGroup>),
+    Policy(String, Option<ManagedPolicy>),
+    Key(String, Option<AccessKey>),
+}
+
+fn no_such(kind: &str, name: &str) -> MetaError {
+    MetaError::NoSuchEntity(format!("The {kind} with name {name} cannot be found."))
+}
+
+fn exists(kind: &str, name: &str) -> MetaError {
+    MetaError::EntityAlreadyExists(format!("{kind} with name {name} already exists."))
+}
+
+/// Check a command against the current rows and say what to write.
+pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWrite>> {
+    use IamCommand as C;
+    let user = |name: &str| rows.user(name)?.ok_or_else(|| no_such("user", name));
+    let group = |name: &str| rows.group(name)?.ok_or_else(|| no_such("group", name));
+    let policy = |name: &str| rows.policy(name)?.ok_or_else(|| no_such("policy", name));
+    Ok(match cmd {
+        C::CreateUser(u) => {
+            if rows.user(&u.name)?.is_some() {
+                return Err(exists("User", &u.name));
+            }
+            vec![IamWrite::User(u.name.clone(), Some(u))]
+        }
+        C::DeleteUser { name } => {
+            let u = user(&name)?;
+            if !rows.keys_of(&name)?.is_empty()
+                || !u.inline_policies.is_empty()
+                || !u.attached_policies.is_empty()
+                || !u.groups.is_empty()
+            {
+                return Err(MetaError::DeleteConflict(
+                    "Cannot delete entity, must delete access keys, policies and group memberships first.".into(),
+                ));
+            }
+            vec![IamWrite::User(name, None)]
+        }
+        C::CreateAccessKey(k) => {
+            user(&k.user)?;
+            if rows.keys_of(&k.user)?.len() >= MAX_KEYS_PER_USER {
+                return Err(MetaError::LimitExceeded(format!(
+                    "Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}"
+                )));
+            }
+            vec![IamWrite::Key(k.access_key_id.clone(), Some(k))]
+        }
+        C::UpdateAccessKey {
+            user: u,
+            access_key_id,
+            active,
+        } => {
+            user(&u)?;
+            let mut k = rows
+                .key(&access_key_id)?
+                .filter(|k| k.user == u)
+                .ok_or_else(|| no_such("Access Key", &access_key_id))?;
+            k.active = active;
+            vec![IamWrite::Key(access_key_id, Some(k))]
+        }
+        C::DeleteAccessKey {
+            user: u,
+            access_key_id,
+        } => {
+            user(&u)?;
+            rows.key(&access_key_id)?
+                .filter(|k| k.user == u)
+                .ok_or_else(|| no_such("Access Key", &access_key_id))?;
+            vec![IamWrite::Key(access_key_id, None)]
+        }
+        C::PutUserPolicy {
+            user: u,
+            name,
+            document,
+        } => {
+            let mut x = user(&u)?;
+            x.inline_policies.insert(name, document);
+            vec![IamWrite::User(u, Some(x))]
+        }
+        C::DeleteUserPolicy { user: u, name } => {
+            let mut x = user(&u)?;
+            if x.inline_policies.remove(&name).is_none() {
+                return Err(no_such("user policy", &name));
+            }
+            vec![IamWrite::User(u, Some(x))]
+        }
+        C::CreatePolicy(p) => {
+            if rows.policy(&p.name)?.is_some() {
+                return Err(exists("A policy called", &p.name));
+            }
+            vec![IamWrite::Policy(p.name.clone(), Some(p))]
+        }
+        C::DeletePolicy { name } => {
+            let p = policy(&name)?;
+            if p.attachments > 0 {
+                return Err(MetaError::DeleteConflict(
+                    "Cannot delete a policy attached to entities.".into(),
+                ));
+            }
+            vec![IamWrite::Policy(name, None)]
+        }
+        C::AttachUserPolicy { user: u, policy: p } => {
+            let mut x = user(&u)?;
+            let mut pol = policy(&p)?;
+            if x.attached_policies.contains(&p) {
+                return Ok(Vec::new());
+            }
+            x.attached_policies.push(p.clone());
+            pol.attachments += 1;
+            vec![IamWrite::User(u, Some(x)), IamWrite::Policy(p, Some(pol))]
+        }
+        C::DetachUserPolicy { user: u, policy: p } => {
+            let mut x = user(&u)?;
+            let mut pol = policy(&p)?;
+            if !x.attached_policies.contains(&p) {
+                return Err(no_such("attached policy", &p));
+            }
+            x.attached_policies.retain(|a| a != &p);
+            pol.attachments = pol.attachments.saturating_sub(1);
+            vec![IamWrite::User(u, Some(x)), IamWrite::Policy(p, Some(pol))]
+        }
+        C::CreateGroup(g) => {
+            if rows.group(&g.name)?.is_some() {
+                return Err(exists("Group", &g.name));
+            }
+            vec![IamWrite::Group(g.name.clone(), Some(g))]
+        }
+        C::DeleteGroup { name } => {
+            let g = group(&name)?;
+            if !g.members.is_empty()
+                || !g.inline_policies.is_empty()
+                || !g.attached_policies.is_empty()
+            {
+                return Err(MetaError::DeleteConflict(
+                    "Cannot delete entity, must remove users and policies from group first.".into(),
+                ));
+            }
+            vec![IamWrite::Group(name, None)]
+        }
+        C::AddUserToGroup { group: g, user: u } => {
+            let mut gx = group(&g)?;
+            let mut ux = user(&u)?;
+            if gx.members.contains(&u) {
+                return Ok(Vec::new());
+            }
+            gx.members.push(u.clone());
+            ux.groups.push(g.clone());
+            vec![IamWrite::Group(g, Some(gx)), IamWrite::User(u, Some(ux))]
+        }
+        C::RemoveUserFromGroup { group: g, user: u } => {
+            let mut gx = group(&g)?;
+            let mut ux = user(&u)?;
+            if !gx.members.contains(&u) {
+                return Err(no_such("group member", &u));
+            }
+            gx.members.retain(|m| m != &u);
+            ux.groups.retain(|m| m != &g);
+            vec![IamWrite::Group(g, Some(gx)), IamWrite::User(u, Some(ux))]
+        }
+        C::PutGroupPolicy {
+            group: g,
+            name,
+            document,
+        } => {
+            let mut gx = group(&g)?;
+            gx.inline_policies.insert(name, document);
+            vec![IamWrite::Group(g, Some(gx))]
+        }
+        C::DeleteGroupPolicy { group: g, name } => {
+            let mut gx = group(&g)?;
+            if gx.inline_policies.remove(&name).is_none() {
+                return Err(no_such("group policy", &name));
+            }
+            vec![IamWrite::Group(g, Some(gx))]
+        }
+        C::AttachGroupPolicy {
+            group: g,
+            policy: p,
+        } => {
+            let mut gx = group(&g)?;
+            let mut pol = policy(&p)?;
+            if gx.attached_policies.contains(&p) {
+                return Ok(Vec::new());
+            }
+            gx.attached_policies.push(p.clone());
+            pol.attachments += 1;
+            vec![IamWrite::Group(g, Some(gx)), IamWrite::Policy(p, Some(pol))]
+        }
+        C::DetachGroupPolicy {
+            group: g,
+            policy: p,
+        } => {
+            let mut gx = group(&g)?;
+            let mut pol = policy(&p)?;
+            if !gx.attached_policies.contains(&p) {
+                return Err(no_such("attached policy", &p));
+            }
+            gx.attached_policies.retain(|a| a != &p);
+            pol.attachments = pol.attachments.saturating_sub(1);
+            vec![IamWrite::Group(g, Some(gx)), IamWrite::Policy(p, Some(pol))]
+        }
+    })
+}

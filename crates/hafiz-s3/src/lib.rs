@@ -2,12 +2,14 @@
 //! errors, and one handler per operation family in [`ops`]. It sees metadata and data
 //! only through the `hafiz_meta::Metadata` and `hafiz_storage::BlobStore` traits.
 
+pub mod access;
 pub mod auth;
 pub mod body;
 pub mod checksum;
 pub mod conditions;
 pub mod cors;
 pub mod error;
+pub mod iam_api;
 pub mod ingest;
 mod ops;
 pub mod range;

@@ -56,6 +56,8 @@ pub enum Op {
     PutBucketWebsite,
     DeleteBucketWebsite,
     PreflightCors,
+    /// The IAM query API (a POST to `/` signed for `iam`).
+    IamApi,
 }
 
 impl Op {
@@ -109,6 +111,7 @@ impl Op {
             Op::PutBucketWebsite => "PutBucketWebsite",
             Op::DeleteBucketWebsite => "DeleteBucketWebsite",
             Op::PreflightCors => "PreflightCors",
+            Op::IamApi => "IAM",
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::body::RequestBody;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops;
 use crate::router::{self, Op, Query};
+use crate::access;
 use crate::xml::{self, ErrorBody, ExtraField};
 
 pub struct S3Config {
@@ -32,6 +33,8 @@ pub struct S3Config {
 pub struct OwnerInfo {
     pub id: String,
     pub display_name: String,
+    /// The 12-digit account id in ARNs (`arn:aws:iam::ACCOUNT:user/NAME`).
+    pub account_id: String,
 }
 
 pub struct S3State {
@@ -217,6 +220,14 @@ async fn route(
             crate::website::serve(&state, bucket, raw_path, &parts.method, &parts.headers).await,
         );
     }
+    // The IAM query API shares the endpoint: a POST to `/` signed for `iam`.
+    if parts.method == Method::POST
+        && raw_path == "/"
+        && access::signed_service(&parts.headers).as_deref() == Some("iam")
+    {
+        *op_out = Some(Op::IamApi);
+        return Ok(iam_request(&state, &parts, body, &request_id).await);
+    }
     let target = router::target(raw_path, &parts.headers, state.config.domain.as_deref())?;
     let query = Query::parse(raw_query);
     let op = router::operation(&parts.method, &target, &query, &parts.headers)?;
@@ -277,6 +288,52 @@ async fn route(
         request_id,
     };
     ops::dispatch(ctx).await
+}
+
+/// An IAM API call: the small form body is read first, because IAM clients sign its
+/// hash without sending `x-amz-content-sha256`.
+async fn iam_request(
+    state: &Arc<S3State>,
+    parts: &http::request::Parts,
+    body: Body,
+    request_id: &str,
+) -> Response {
+    use crate::iam_api::{self, IamError};
+    let bytes = match axum::body::to_bytes(body, 256 * 1024).await {
+        Ok(b) => b,
+        Err(_) => {
+            return S3Error::new(S3ErrorCode::IncompleteBody)
+                .into_iam()
+                .response(request_id);
+        }
+    };
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let raw_query = parts.uri.query();
+    let secrets = access::request_secrets(state, &parts.headers, raw_query).await;
+    let authed = match auth::authenticate_service(
+        &parts.method,
+        parts.uri.path(),
+        raw_query,
+        &parts.headers,
+        &state.config.region,
+        SystemTime::now(),
+        &secrets,
+        Some(&sha),
+    ) {
+        Ok(a) => a,
+        Err(e) => return e.into_iam().response(request_id),
+    };
+    let principal = match &authed.auth.identity {
+        Identity::AccessKey(k) => secrets.principal(k),
+        Identity::Anonymous => access::Principal::Anonymous,
+    };
+    let form = iam_api::parse_form(&bytes);
+    let action = iam_api::action_of(&form).unwrap_or("").to_string();
+    // Only root manages IAM for now. HAFIZ-IAM-PENDING: users allowed iam:* by policy.
+    if principal != access::Principal::Root {
+        return IamError::access_denied(&action).response(request_id);
+    }
+    iam_api::handle(state, form, request_id).await
 }
 
 pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool) -> Response {

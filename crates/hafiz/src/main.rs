@@ -182,6 +182,12 @@ impl ServerArgs {
     }
 }
 
+/// A stable 12-digit account id derived from the root key's owner id.
+fn account_id(owner_id: &str) -> String {
+    let n = u64::from_str_radix(&owner_id[..15], 16).unwrap_or(0);
+    format!("{:012}", n % 1_000_000_000_000)
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -266,6 +272,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             website_domain: cfg.website_domain.clone(),
         },
         owner: OwnerInfo {
+            account_id: account_id(&owner_id),
             id: owner_id,
             display_name: "hafiz".into(),
         },

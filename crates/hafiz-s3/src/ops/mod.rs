@@ -45,7 +45,7 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         Op::PutBucketWebsite => crate::website::put_bucket_website(ctx).await,
         Op::DeleteBucketWebsite => crate::website::delete_bucket_website(ctx).await,
         // Answered before authentication (server.rs); never dispatched.
-        Op::PreflightCors => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
+        Op::PreflightCors | Op::IamApi => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
         Op::ListObjectVersions => versions::list_object_versions(ctx).await,
         Op::PutBucketTagging => tagging::put_bucket_tagging(ctx).await,
         Op::DeleteBucketTagging => tagging::delete_bucket_tagging(ctx).await,

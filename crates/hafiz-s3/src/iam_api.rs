@@ -74,7 +74,9 @@ impl From<MetaError> for IamError {
             MetaError::EntityAlreadyExists(m) => {
                 IamError::new(StatusCode::CONFLICT, "EntityAlreadyExists", m)
             }
-            MetaError::DeleteConflict(m) => IamError::new(StatusCode::CONFLICT, "DeleteConflict", m),
+            MetaError::DeleteConflict(m) => {
+                IamError::new(StatusCode::CONFLICT, "DeleteConflict", m)
+            }
             MetaError::LimitExceeded(m) => IamError::new(StatusCode::CONFLICT, "LimitExceeded", m),
             other => {
                 tracing::error!(error = %other, "IAM request failed");
@@ -294,9 +296,8 @@ fn policy_xml(d: &mut Doc, arns: &Arns, p: &ManagedPolicy) {
 /// Policy documents arrive URL-encoded JSON; they must parse as an identity policy.
 fn policy_document(form: &Form) -> IamResult<String> {
     let doc = form.required("PolicyDocument")?;
-    crate::access::validate_identity_policy(doc).map_err(|m| {
-        IamError::new(StatusCode::BAD_REQUEST, "MalformedPolicyDocument", m)
-    })?;
+    crate::access::validate_identity_policy(doc)
+        .map_err(|m| IamError::new(StatusCode::BAD_REQUEST, "MalformedPolicyDocument", m))?;
     Ok(doc.to_string())
 }
 
@@ -707,11 +708,17 @@ mod tests {
     fn names_and_arns() {
         let f = Form(vec![("UserName".into(), "bad name".into())]);
         assert_eq!(f.name("UserName").unwrap_err().code, "ValidationError");
-        let a = Arns { account: "123456789012" };
+        let a = Arns {
+            account: "123456789012",
+        };
         assert_eq!(
-            a.policy_name("arn:aws:iam::123456789012:policy/team/ro").unwrap(),
+            a.policy_name("arn:aws:iam::123456789012:policy/team/ro")
+                .unwrap(),
             "ro"
         );
-        assert!(a.policy_name("arn:aws:iam::aws:policy/ReadOnlyAccess").is_err());
+        assert!(
+            a.policy_name("arn:aws:iam::aws:policy/ReadOnlyAccess")
+                .is_err()
+        );
     }
 }

@@ -12,12 +12,12 @@ use hafiz_storage::BlobStore;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use tracing::Instrument;
 
+use crate::access;
 use crate::auth::{self, Identity, SecretLookup};
 use crate::body::RequestBody;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops;
 use crate::router::{self, Op, Query};
-use crate::access;
 use crate::xml::{self, ErrorBody, ExtraField};
 
 pub struct S3Config {
@@ -43,6 +43,8 @@ pub struct S3State {
     pub secrets: Arc<dyn SecretLookup>,
     pub config: S3Config,
     pub owner: OwnerInfo,
+    /// IAM users' parsed policies, dropped whenever IAM changes.
+    pub iam_cache: access::PolicyCache,
 }
 
 impl S3State {
@@ -65,6 +67,7 @@ pub struct Ctx {
     pub headers: HeaderMap,
     pub body: RequestBody,
     pub request_id: String,
+    pub caller: access::Caller,
 }
 
 pub fn app(state: Arc<S3State>) -> axum::Router {
@@ -95,6 +98,7 @@ fn new_request_id() -> String {
 async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
     let request_id = new_request_id();
     let (parts, body) = req.into_parts();
+
     // hyper sends `100 Continue` only when the body is read. An answer given without
     // reading it (an empty body, or an early error) leaves clients such as botocore
     // waiting on the connection; closing it after the response keeps them in step.
@@ -245,6 +249,7 @@ async fn route(
             crate::cors::actual_request_headers(&state, bucket, &parts.method, &parts.headers)
                 .await;
     }
+    let secrets = access::request_secrets(&state, &parts.headers, raw_query).await;
     let authed = if auth::sigv2::is_v2(&parts.headers, raw_query) {
         // SigV2 signs the path with the bucket in it, even for virtual-host requests.
         let resource = match (&target.bucket, target.bucket_from_host) {
@@ -257,7 +262,7 @@ async fn route(
             raw_query,
             &parts.headers,
             SystemTime::now(),
-            state.secrets.as_ref(),
+            &secrets,
         )?
     } else {
         auth::authenticate(
@@ -267,25 +272,50 @@ async fn route(
             &parts.headers,
             &state.config.region,
             SystemTime::now(),
-            state.secrets.as_ref(),
+            &secrets,
         )?
     };
-    match authed.identity {
+    let principal = match &authed.identity {
         // Anonymous access needs bucket policies (IAM issue); until then it is refused.
         Identity::Anonymous => return Err(S3Error::new(S3ErrorCode::AccessDenied)),
-        Identity::AccessKey(_) => {}
-    }
+        Identity::AccessKey(k) => secrets.principal(k),
+    };
+    let caller = access::Caller {
+        principal,
+        peer: parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip()),
+        presigned: raw_query
+            .is_some_and(|q| q.contains("X-Amz-Signature=") || q.contains("Signature=")),
+        sigv2: auth::sigv2::is_v2(&parts.headers, raw_query),
+    };
+    let bucket = target.bucket.unwrap_or_default();
+    let key = target.key.unwrap_or_default();
+    access::authorize_s3(
+        &state,
+        &access::RequestFacts {
+            op,
+            bucket: &bucket,
+            key: &key,
+            query: &query,
+            headers: &parts.headers,
+            caller: &caller,
+        },
+    )
+    .await?;
     tracing::debug!(op = op.name(), "dispatch");
     let ctx = Ctx {
         state,
         op,
         method: parts.method,
-        bucket: target.bucket.unwrap_or_default(),
-        key: target.key.unwrap_or_default(),
+        bucket,
+        key,
         query,
         headers: parts.headers,
         body: RequestBody::new(body, authed.payload),
         request_id,
+        caller,
     };
     ops::dispatch(ctx).await
 }
@@ -329,8 +359,7 @@ async fn iam_request(
     };
     let form = iam_api::parse_form(&bytes);
     let action = iam_api::action_of(&form).unwrap_or("").to_string();
-    // Only root manages IAM for now. HAFIZ-IAM-PENDING: users allowed iam:* by policy.
-    if principal != access::Principal::Root {
+    if !access::authorize_iam(state, &principal, &action, &form).await {
         return IamError::access_denied(&action).response(request_id);
     }
     iam_api::handle(state, form, request_id).await

@@ -294,6 +294,12 @@ async fn object_response(
         headers: headers.clone(),
         body: RequestBody::new(Body::empty(), PayloadCheck::Unsigned),
         request_id: String::new(),
+        caller: crate::access::Caller {
+            principal: crate::access::Principal::Anonymous,
+            peer: None,
+            presigned: false,
+            sigv2: false,
+        },
     };
     crate::ops::get::get_object(ctx, *method == Method::HEAD).await
 }

@@ -276,6 +276,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             id: owner_id,
             display_name: "hafiz".into(),
         },
+        iam_cache: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(cfg.address)
         .await
@@ -286,16 +287,19 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let server = tokio::spawn(
         axum::serve(
             listener,
-            hafiz_s3::app(state).route(
-                "/metrics",
-                axum::routing::get({
-                    let meta = meta.clone();
-                    move || {
-                        prometheus::record_meta(&meta);
-                        std::future::ready(metrics.render())
-                    }
-                }),
-            ),
+            hafiz_s3::app(state)
+                .route(
+                    "/metrics",
+                    axum::routing::get({
+                        let meta = meta.clone();
+                        move || {
+                            prometheus::record_meta(&meta);
+                            std::future::ready(metrics.render())
+                        }
+                    }),
+                )
+                // The peer address is `aws:SourceIp` in policy conditions.
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async {
             let _ = stop_rx.await;

@@ -144,7 +144,25 @@ pub async fn delete_objects(mut ctx: Ctx) -> S3Result<Response> {
             }
         };
         let named = version_id.is_some();
-        match delete_one(&ctx, &obj.key, version_id, bypass).await {
+        let facts = crate::access::RequestFacts {
+            op: ctx.op,
+            bucket: &ctx.bucket,
+            key: &obj.key,
+            query: &ctx.query,
+            headers: &ctx.headers,
+            caller: &ctx.caller,
+        };
+        let action = if named {
+            "s3:DeleteObjectVersion"
+        } else {
+            "s3:DeleteObject"
+        };
+        let allowed = crate::access::authorize_action(&ctx.state, &facts, action, &obj.key).await;
+        let result = match allowed {
+            Ok(()) => delete_one(&ctx, &obj.key, version_id, bypass).await,
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(out) => {
                 if !quiet {
                     let marker_id = out.delete_marker.then(|| out.version_id.clone()).flatten();

@@ -12,6 +12,8 @@ mod put;
 mod tagging;
 pub(crate) mod versions;
 
+pub(crate) use copy::parse_copy_source as copy_source;
+
 use std::sync::Arc;
 
 use axum::body::Body;

@@ -1,0 +1,415 @@
+//! Who is asking: the access key a request claims (before its signature is checked),
+//! the secrets it may be checked against (the root key, or an active IAM user key
+//! from metadata), and the principal it resolves to.
+
+pub mod actions;
+mod policies;
+
+pub use policies::{PolicyCache, UserAccess};
+
+use std::collections::HashMap;
+
+use hafiz_meta::iam::AccessKey;
+use http::HeaderMap;
+
+use crate::auth::{SecretLookup, canonical};
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::router::Op;
+use crate::server::S3State;
+
+/// The principal behind an authenticated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Anonymous,
+    /// The account's root credentials: allowed everything.
+    Root,
+    User {
+        name: String,
+        access_key_id: String,
+    },
+}
+
+/// The access key id a request names, from whichever auth form it uses (SigV4 or
+/// SigV2, header or query). Not yet verified.
+pub fn claimed_access_key(headers: &HeaderMap, raw_query: Option<&str>) -> Option<String> {
+    if let Some(v) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(i) = v.find("Credential=") {
+            let rest = &v[i + "Credential=".len()..];
+            return rest.split('/').next().map(str::to_string);
+        }
+        // SigV2: `AWS AKID:signature`.
+        return v
+            .strip_prefix("AWS ")
+            .and_then(|r| r.split(':').next())
+            .map(|s| s.trim().to_string());
+    }
+    let raw = raw_query?;
+    canonical::raw_query_pairs(raw).find_map(|(k, v)| match k {
+        "X-Amz-Credential" => {
+            let decoded = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+            decoded.split('/').next().map(str::to_string)
+        }
+        "AWSAccessKeyId" => Some(
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned(),
+        ),
+        _ => None,
+    })
+}
+
+/// The service a SigV4 request was signed for (`s3`, `iam`, `sts`), from its
+/// credential scope.
+pub fn signed_service(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let rest = &v[v.find("Credential=")? + "Credential=".len()..];
+    let scope = rest.split([',', ' ']).next()?;
+    scope.split('/').nth(3).map(str::to_string)
+}
+
+/// The secrets one request can be verified with: the root key, plus the IAM key it
+/// claims when that key exists and is active (an inactive key is unknown, so the
+/// request fails with InvalidAccessKeyId at once).
+pub struct RequestSecrets<'a> {
+    root: &'a dyn SecretLookup,
+    user_key: Option<AccessKey>,
+}
+
+impl SecretLookup for RequestSecrets<'_> {
+    fn secret_key(&self, access_key: &str) -> Option<String> {
+        self.root.secret_key(access_key).or_else(|| {
+            self.user_key
+                .as_ref()
+                .filter(|k| k.access_key_id == access_key && k.active)
+                .map(|k| k.secret_key.clone())
+        })
+    }
+}
+
+impl RequestSecrets<'_> {
+    /// The principal an authenticated access key id stands for.
+    pub fn principal(&self, access_key: &str) -> Principal {
+        if self.root.secret_key(access_key).is_some() {
+            return Principal::Root;
+        }
+        match &self.user_key {
+            Some(k) if k.access_key_id == access_key => Principal::User {
+                name: k.user.clone(),
+                access_key_id: k.access_key_id.clone(),
+            },
+            _ => Principal::Anonymous,
+        }
+    }
+}
+
+pub async fn request_secrets<'a>(
+    state: &'a S3State,
+    headers: &HeaderMap,
+    raw_query: Option<&str>,
+) -> RequestSecrets<'a> {
+    let claimed = claimed_access_key(headers, raw_query);
+    let user_key = match claimed {
+        Some(id) if state.secrets.secret_key(&id).is_none() => {
+            state.meta.access_key(&id).await.ok().flatten()
+        }
+        _ => None,
+    };
+    RequestSecrets {
+        root: state.secrets.as_ref(),
+        user_key,
+    }
+}
+
+/// Who sent a request and how: what authorization needs besides the request itself.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub peer: Option<std::net::IpAddr>,
+    pub presigned: bool,
+    pub sigv2: bool,
+}
+
+/// What authorization looks at in a request.
+#[derive(Clone, Copy)]
+pub struct RequestFacts<'a> {
+    pub op: crate::router::Op,
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub query: &'a crate::router::Query,
+    pub headers: &'a HeaderMap,
+    pub caller: &'a Caller,
+}
+
+/// Whether `principal` may make this request. Root may do anything; an IAM user what
+/// its policies allow (explicit deny wins, nothing allowed by default).
+pub async fn authorize_s3(state: &S3State, facts: &RequestFacts<'_>) -> S3Result<()> {
+    let versioned = facts.query.has("versionId");
+    let action = actions::action(facts.op, versioned);
+    if facts.op == Op::DeleteObjects {
+        // Checked per key by the handler, as S3 does.
+        return Ok(());
+    }
+    authorize_action(state, facts, action, facts.key).await?;
+    // A copy also reads its source.
+    if matches!(facts.op, Op::CopyObject | Op::UploadPartCopy)
+        && let Some(src) = facts
+            .headers
+            .get("x-amz-copy-source")
+            .and_then(|v| v.to_str().ok())
+        && let Ok((b, k, v)) = crate::ops::copy_source(src)
+    {
+        let src_facts = RequestFacts {
+            bucket: &b,
+            ..*facts
+        };
+        let action = if v.is_some() {
+            "s3:GetObjectVersion"
+        } else {
+            "s3:GetObject"
+        };
+        authorize_action(state, &src_facts, action, &k).await?;
+    }
+    if facts
+        .headers
+        .contains_key("x-amz-bypass-governance-retention")
+    {
+        authorize_action(state, facts, "s3:BypassGovernanceRetention", facts.key).await?;
+    }
+    Ok(())
+}
+
+/// One action on one key (DeleteObjects checks each of its keys this way).
+pub async fn authorize_action(
+    state: &S3State,
+    facts: &RequestFacts<'_>,
+    action: &str,
+    key: &str,
+) -> S3Result<()> {
+    let name = match &facts.caller.principal {
+        Principal::Root => return Ok(()),
+        Principal::Anonymous => return Err(S3Error::new(S3ErrorCode::AccessDenied)),
+        Principal::User { name, .. } => name,
+    };
+    let Some(access) = state.iam_cache.user(state, name).await? else {
+        return Err(S3Error::new(S3ErrorCode::AccessDenied));
+    };
+    let mut keys = condition_keys(state, facts, &access.user);
+    if access.needs_object_tags
+        && !key.is_empty()
+        && let Ok(Some(v)) = state.meta.object(facts.bucket, key).await
+    {
+        for (k, val) in v.tags {
+            keys.insert(format!("s3:ExistingObjectTag/{k}"), vec![val]);
+        }
+    }
+    let ctx = hafiz_iam::RequestContext {
+        action: action.to_string(),
+        resource: actions::resource(facts.bucket, key),
+        principal: Some(hafiz_iam::Principal::user(
+            state.owner.account_id.clone(),
+            access.user.name.clone(),
+            access.user.id.clone(),
+        )),
+        keys,
+    };
+    let refs: Vec<&hafiz_iam::Policy> = access.policies.iter().collect();
+    match hafiz_iam::evaluate_identity(&refs, &ctx) {
+        hafiz_iam::Decision::Allow => Ok(()),
+        _ => Err(S3Error::new(S3ErrorCode::AccessDenied)),
+    }
+}
+
+/// Whether `principal` may call `iam:<action>` on the entity the form names. Root
+/// may; a user when its policies allow it.
+pub async fn authorize_iam(
+    state: &S3State,
+    principal: &Principal,
+    action: &str,
+    form: &[(String, String)],
+) -> bool {
+    let name = match principal {
+        Principal::Root => return true,
+        Principal::Anonymous => return false,
+        Principal::User { name, .. } => name,
+    };
+    let Ok(Some(access)) = state.iam_cache.user(state, name).await else {
+        return false;
+    };
+    let field = |f: &str| form.iter().find(|(k, _)| k == f).map(|(_, v)| v.as_str());
+    let account = &state.owner.account_id;
+    let resource = if let Some(arn) = field("PolicyArn") {
+        arn.to_string()
+    } else if let Some(u) = field("UserName") {
+        format!("arn:aws:iam::{account}:user/{u}")
+    } else if let Some(g) = field("GroupName") {
+        format!("arn:aws:iam::{account}:group/{g}")
+    } else {
+        "*".to_string()
+    };
+    let mut keys = HashMap::new();
+    keys.insert("aws:username".to_string(), vec![access.user.name.clone()]);
+    keys.insert("aws:userid".to_string(), vec![access.user.id.clone()]);
+    let ctx = hafiz_iam::RequestContext {
+        action: format!("iam:{action}"),
+        resource,
+        principal: Some(hafiz_iam::Principal::user(
+            account.clone(),
+            access.user.name.clone(),
+            access.user.id.clone(),
+        )),
+        keys,
+    };
+    let refs: Vec<&hafiz_iam::Policy> = access.policies.iter().collect();
+    hafiz_iam::evaluate_identity(&refs, &ctx) == hafiz_iam::Decision::Allow
+}
+
+/// The condition keys S3 defines for a request, from what it carries.
+fn condition_keys(
+    _state: &S3State,
+    facts: &RequestFacts<'_>,
+    user: &hafiz_meta::iam::IamUser,
+) -> HashMap<String, Vec<String>> {
+    let mut k: HashMap<String, Vec<String>> = HashMap::new();
+    let mut put = |name: &str, v: String| {
+        k.insert(name.to_string(), vec![v]);
+    };
+    if let Some(ip) = facts.caller.peer {
+        put("aws:SourceIp", ip.to_string());
+    }
+    put("aws:SecureTransport", "false".into());
+    let now = time::OffsetDateTime::now_utc();
+    put(
+        "aws:CurrentTime",
+        crate::timefmt::iso8601(crate::timefmt::now_millis()),
+    );
+    put("aws:EpochTime", now.unix_timestamp().to_string());
+    put("aws:username", user.name.clone());
+    put("aws:userid", user.id.clone());
+    put("aws:PrincipalType", "User".into());
+    let header = |n: &str| facts.headers.get(n).and_then(|v| v.to_str().ok());
+    if let Some(ua) = header("user-agent") {
+        put("aws:UserAgent", ua.to_string());
+    }
+    if let Some(r) = header("referer") {
+        put("aws:Referer", r.to_string());
+    }
+    put(
+        "s3:signatureversion",
+        if facts.caller.sigv2 {
+            "AWS"
+        } else {
+            "AWS4-HMAC-SHA256"
+        }
+        .into(),
+    );
+    put(
+        "s3:authType",
+        if facts.caller.presigned {
+            "REST-QUERY-STRING"
+        } else {
+            "REST-HEADER"
+        }
+        .into(),
+    );
+    if matches!(
+        facts.op,
+        Op::ListObjects | Op::ListObjectsV2 | Op::ListObjectVersions | Op::ListMultipartUploads
+    ) {
+        // S3 evaluates s3:prefix as "" when a listing names none.
+        put(
+            "s3:prefix",
+            facts.query.get("prefix").unwrap_or("").to_string(),
+        );
+        if let Some(d) = facts.query.get("delimiter") {
+            put("s3:delimiter", d.to_string());
+        }
+        if let Some(m) = facts.query.get("max-keys") {
+            put("s3:max-keys", m.to_string());
+        }
+    }
+    if let Some(v) = facts.query.get("versionId") {
+        put("s3:VersionId", v.to_string());
+    }
+    for (h, key) in [
+        ("x-amz-acl", "s3:x-amz-acl"),
+        ("x-amz-content-sha256", "s3:x-amz-content-sha256"),
+        ("x-amz-copy-source", "s3:x-amz-copy-source"),
+        ("x-amz-metadata-directive", "s3:x-amz-metadata-directive"),
+        ("x-amz-storage-class", "s3:x-amz-storage-class"),
+        (
+            "x-amz-server-side-encryption",
+            "s3:x-amz-server-side-encryption",
+        ),
+        ("x-amz-object-lock-mode", "s3:object-lock-mode"),
+        (
+            "x-amz-object-lock-retain-until-date",
+            "s3:object-lock-retain-until-date",
+        ),
+        ("x-amz-object-lock-legal-hold", "s3:object-lock-legal-hold"),
+    ] {
+        if let Some(v) = header(h) {
+            put(key, v.to_string());
+        }
+    }
+    if let Ok(tags) = crate::ops::tagging(facts.headers)
+        && !tags.is_empty()
+    {
+        k.insert(
+            "s3:RequestObjectTagKeys".into(),
+            tags.iter().map(|(t, _)| t.clone()).collect(),
+        );
+        for (t, v) in tags {
+            k.insert(format!("s3:RequestObjectTag/{t}"), vec![v]);
+        }
+    }
+    k
+}
+
+/// A policy document given to PutUserPolicy, PutGroupPolicy or CreatePolicy: it must
+/// parse as an identity policy (no Principal). The message is AWS's
+/// MalformedPolicyDocument text.
+pub fn validate_identity_policy(doc: &str) -> Result<(), String> {
+    let p = hafiz_iam::Policy::parse(doc).map_err(|e| e.to_string())?;
+    hafiz_iam::validate_identity_policy(&p).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_key_from_every_auth_form() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::AUTHORIZATION,
+            "AWS4-HMAC-SHA256 Credential=AKIAUSER/20261124/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=x"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(claimed_access_key(&h, None).as_deref(), Some("AKIAUSER"));
+        assert_eq!(signed_service(&h).as_deref(), Some("iam"));
+        h.insert(
+            http::header::AUTHORIZATION,
+            "AWS AKIDV2:sig=".parse().unwrap(),
+        );
+        assert_eq!(claimed_access_key(&h, None).as_deref(), Some("AKIDV2"));
+        let empty = HeaderMap::new();
+        assert_eq!(
+            claimed_access_key(
+                &empty,
+                Some("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKQ%2F20261124%2Fus-east-1%2Fs3%2Faws4_request")
+            )
+            .as_deref(),
+            Some("AKQ")
+        );
+        assert_eq!(
+            claimed_access_key(&empty, Some("AWSAccessKeyId=AKV2Q&Signature=s&Expires=1"))
+                .as_deref(),
+            Some("AKV2Q")
+        );
+        assert_eq!(claimed_access_key(&empty, None), None);
+    }
+}

@@ -92,6 +92,8 @@ pub enum BucketChange {
     ObjectLock(ObjectLockConfig),
     Cors(Option<Vec<CorsRule>>),
     Website(Option<WebsiteConfig>),
+    Policy(Option<String>),
+    PublicAccessBlock(Option<crate::model::PublicAccessBlock>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -47,6 +47,20 @@ pub struct BucketInfo {
     pub cors: Option<Vec<CorsRule>>,
     #[serde(default)]
     pub website: Option<WebsiteConfig>,
+    /// The bucket policy, as the JSON the owner put.
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub public_access_block: Option<PublicAccessBlock>,
+}
+
+/// S3 Block Public Access settings of a bucket.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
 }
 
 /// One CORS rule as PutBucketCors gives it.

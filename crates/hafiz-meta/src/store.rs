@@ -772,6 +772,8 @@ impl Inner {
                     BucketChange::Tags(tags) => b.tags = tags,
                     BucketChange::Cors(rules) => b.cors = rules,
                     BucketChange::Website(w) => b.website = w,
+                    BucketChange::Policy(p) => b.policy = p,
+                    BucketChange::PublicAccessBlock(p) => b.public_access_block = p,
                     BucketChange::ObjectLock(cfg) => {
                         if b.object_lock.is_none() && b.versioning != Versioning::Enabled {
                             return Err(MetaError::InvalidBucketState(

@@ -60,6 +60,8 @@ pub enum S3ErrorCode {
     NoSuchCORSConfiguration,
     NoSuchWebsiteConfiguration,
     AccessForbidden,
+    MalformedPolicy,
+    NoSuchPublicAccessBlockConfiguration,
 }
 
 impl S3ErrorCode {
@@ -122,6 +124,8 @@ impl S3ErrorCode {
             NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
             NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
             AccessForbidden => "AccessForbidden",
+            MalformedPolicy => "MalformedPolicy",
+            NoSuchPublicAccessBlockConfiguration => "NoSuchPublicAccessBlockConfiguration",
         }
     }
 
@@ -143,7 +147,8 @@ impl S3ErrorCode {
             | ObjectLockConfigurationNotFoundError
             | NoSuchObjectLockConfiguration
             | NoSuchCORSConfiguration
-            | NoSuchWebsiteConfiguration => StatusCode::NOT_FOUND,
+            | NoSuchWebsiteConfiguration
+            | NoSuchPublicAccessBlockConfiguration => StatusCode::NOT_FOUND,
             BucketAlreadyExists
             | BucketAlreadyOwnedByYou
             | BucketNotEmpty
@@ -208,6 +213,9 @@ impl S3ErrorCode {
             NoSuchTagSet => "The TagSet does not exist",
             NoSuchVersion => "The specified version does not exist.",
             NoSuchCORSConfiguration => "The CORS configuration does not exist",
+            NoSuchPublicAccessBlockConfiguration => {
+                "The public access block configuration was not found"
+            }
             NoSuchWebsiteConfiguration => {
                 "The specified bucket does not have a website configuration"
             }

@@ -56,6 +56,11 @@ pub enum Op {
     PutBucketWebsite,
     DeleteBucketWebsite,
     PreflightCors,
+    PutBucketPolicy,
+    DeleteBucketPolicy,
+    GetPublicAccessBlock,
+    PutPublicAccessBlock,
+    DeletePublicAccessBlock,
     /// The IAM query API (a POST to `/` signed for `iam`).
     IamApi,
 }
@@ -111,6 +116,11 @@ impl Op {
             Op::PutBucketWebsite => "PutBucketWebsite",
             Op::DeleteBucketWebsite => "DeleteBucketWebsite",
             Op::PreflightCors => "PreflightCors",
+            Op::PutBucketPolicy => "PutBucketPolicy",
+            Op::DeleteBucketPolicy => "DeleteBucketPolicy",
+            Op::GetPublicAccessBlock => "GetPublicAccessBlock",
+            Op::PutPublicAccessBlock => "PutPublicAccessBlock",
+            Op::DeletePublicAccessBlock => "DeletePublicAccessBlock",
             Op::IamApi => "IAM",
         }
     }
@@ -240,6 +250,8 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
                     Op::GetBucketEncryption
                 } else if q.has("tagging") {
                     Op::GetBucketTagging
+                } else if q.has("publicAccessBlock") {
+                    Op::GetPublicAccessBlock
                 } else if q.has("cors") {
                     Op::GetBucketCors
                 } else if q.has("website") {
@@ -260,6 +272,10 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
             }
             Method::PUT if q.has("versioning") => Op::PutBucketVersioning,
             Method::PUT if q.has("cors") => Op::PutBucketCors,
+            Method::PUT if q.has("policy") => Op::PutBucketPolicy,
+            Method::DELETE if q.has("policy") => Op::DeleteBucketPolicy,
+            Method::PUT if q.has("publicAccessBlock") => Op::PutPublicAccessBlock,
+            Method::DELETE if q.has("publicAccessBlock") => Op::DeletePublicAccessBlock,
             Method::DELETE if q.has("cors") => Op::DeleteBucketCors,
             Method::PUT if q.has("website") => Op::PutBucketWebsite,
             Method::DELETE if q.has("website") => Op::DeleteBucketWebsite,

@@ -276,8 +276,8 @@ async fn route(
         )?
     };
     let principal = match &authed.identity {
-        // Anonymous access needs bucket policies (IAM issue); until then it is refused.
-        Identity::Anonymous => return Err(S3Error::new(S3ErrorCode::AccessDenied)),
+        // Anonymous requests get only what a bucket policy grants to everyone.
+        Identity::Anonymous => access::Principal::Anonymous,
         Identity::AccessKey(k) => secrets.principal(k),
     };
     let caller = access::Caller {

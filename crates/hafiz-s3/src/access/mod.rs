@@ -188,16 +188,34 @@ pub async fn authorize_action(
     action: &str,
     key: &str,
 ) -> S3Result<()> {
-    let name = match &facts.caller.principal {
+    let denied = || S3Error::new(S3ErrorCode::AccessDenied);
+    let user = match &facts.caller.principal {
+        // The account's root key is allowed everything, bucket policies included (as
+        // MinIO's root; on AWS only an explicit Deny in a bucket policy binds root).
         Principal::Root => return Ok(()),
-        Principal::Anonymous => return Err(S3Error::new(S3ErrorCode::AccessDenied)),
-        Principal::User { name, .. } => name,
+        Principal::Anonymous => None,
+        Principal::User { name, .. } => match state.iam_cache.user(state, name).await? {
+            Some(a) => Some(a),
+            None => return Err(denied()),
+        },
     };
-    let Some(access) = state.iam_cache.user(state, name).await? else {
-        return Err(S3Error::new(S3ErrorCode::AccessDenied));
+    let bucket_policy = match facts.bucket {
+        "" => None,
+        b => state.iam_cache.bucket_policy(state, b).await?,
     };
-    let mut keys = condition_keys(state, facts, &access.user);
-    if access.needs_object_tags
+    // Anonymous access exists only through a bucket policy that Block Public Access
+    // does not restrict.
+    if user.is_none()
+        && bucket_policy
+            .as_ref()
+            .is_none_or(|p| p.restrict_public && crate::ops::policy_is_public(&p.policy))
+    {
+        return Err(denied());
+    }
+    let mut keys = condition_keys(facts, user.as_ref().map(|u| &u.user));
+    let needs_tags = user.as_ref().is_some_and(|u| u.needs_object_tags)
+        || bucket_policy.as_ref().is_some_and(|p| p.needs_object_tags);
+    if needs_tags
         && !key.is_empty()
         && let Ok(Some(v)) = state.meta.object(facts.bucket, key).await
     {
@@ -208,17 +226,30 @@ pub async fn authorize_action(
     let ctx = hafiz_iam::RequestContext {
         action: action.to_string(),
         resource: actions::resource(facts.bucket, key),
-        principal: Some(hafiz_iam::Principal::user(
-            state.owner.account_id.clone(),
-            access.user.name.clone(),
-            access.user.id.clone(),
-        )),
+        principal: user.as_ref().map(|u| {
+            hafiz_iam::Principal::user(
+                state.owner.account_id.clone(),
+                u.user.name.clone(),
+                u.user.id.clone(),
+            )
+        }),
         keys,
     };
-    let refs: Vec<&hafiz_iam::Policy> = access.policies.iter().collect();
-    match hafiz_iam::evaluate_identity(&refs, &ctx) {
-        hafiz_iam::Decision::Allow => Ok(()),
-        _ => Err(S3Error::new(S3ErrorCode::AccessDenied)),
+    let identity = match &user {
+        Some(u) => {
+            let refs: Vec<&hafiz_iam::Policy> = u.policies.iter().collect();
+            hafiz_iam::evaluate_identity(&refs, &ctx)
+        }
+        None => hafiz_iam::Decision::NotApplicable,
+    };
+    let resource = match &bucket_policy {
+        Some(p) => hafiz_iam::evaluate_resource(&p.policy, &ctx),
+        None => hafiz_iam::Decision::NotApplicable,
+    };
+    if hafiz_iam::is_allowed(identity, resource) {
+        Ok(())
+    } else {
+        Err(denied())
     }
 }
 
@@ -268,9 +299,8 @@ pub async fn authorize_iam(
 
 /// The condition keys S3 defines for a request, from what it carries.
 fn condition_keys(
-    _state: &S3State,
     facts: &RequestFacts<'_>,
-    user: &hafiz_meta::iam::IamUser,
+    user: Option<&hafiz_meta::iam::IamUser>,
 ) -> HashMap<String, Vec<String>> {
     let mut k: HashMap<String, Vec<String>> = HashMap::new();
     let mut put = |name: &str, v: String| {
@@ -286,9 +316,14 @@ fn condition_keys(
         crate::timefmt::iso8601(crate::timefmt::now_millis()),
     );
     put("aws:EpochTime", now.unix_timestamp().to_string());
-    put("aws:username", user.name.clone());
-    put("aws:userid", user.id.clone());
-    put("aws:PrincipalType", "User".into());
+    match user {
+        Some(u) => {
+            put("aws:username", u.name.clone());
+            put("aws:userid", u.id.clone());
+            put("aws:PrincipalType", "User".into());
+        }
+        None => put("aws:PrincipalType", "Anonymous".into()),
+    }
     let header = |n: &str| facts.headers.get(n).and_then(|v| v.to_str().ok());
     if let Some(ua) = header("user-agent") {
         put("aws:UserAgent", ua.to_string());

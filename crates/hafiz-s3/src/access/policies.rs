@@ -19,12 +19,57 @@ pub struct UserAccess {
     pub needs_object_tags: bool,
 }
 
+/// A bucket's policy, parsed.
+pub struct BucketPolicy {
+    pub policy: Policy,
+    /// Block Public Access's RestrictPublicBuckets is on.
+    pub restrict_public: bool,
+    pub needs_object_tags: bool,
+}
+
 #[derive(Default)]
 pub struct PolicyCache {
     inner: Mutex<(u64, HashMap<String, Arc<UserAccess>>)>,
+    /// Per bucket: the policy text last parsed, and the result.
+    buckets: Mutex<HashMap<String, (String, bool, Arc<BucketPolicy>)>>,
 }
 
 impl PolicyCache {
+    /// A bucket's policy (None: the bucket has none, or does not exist).
+    pub async fn bucket_policy(
+        &self,
+        state: &S3State,
+        bucket: &str,
+    ) -> S3Result<Option<Arc<BucketPolicy>>> {
+        let Some(b) = state.meta.bucket(bucket).await? else {
+            return Ok(None);
+        };
+        let Some(doc) = b.policy else {
+            return Ok(None);
+        };
+        let restrict = b
+            .public_access_block
+            .is_some_and(|p| p.restrict_public_buckets);
+        let mut cache = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((text, r, p)) = cache.get(bucket)
+            && *text == doc
+            && *r == restrict
+        {
+            return Ok(Some(p.clone()));
+        }
+        let Ok(policy) = Policy::parse(&doc) else {
+            tracing::warn!(bucket, "ignoring a bucket policy that does not parse");
+            return Ok(None);
+        };
+        let p = Arc::new(BucketPolicy {
+            needs_object_tags: doc.contains("ExistingObjectTag"),
+            policy,
+            restrict_public: restrict,
+        });
+        cache.insert(bucket.to_string(), (doc, restrict, p.clone()));
+        Ok(Some(p))
+    }
+
     /// The user's access, None if the user no longer exists.
     pub async fn user(&self, state: &S3State, name: &str) -> S3Result<Option<Arc<UserAccess>>> {
         let generation = state.meta.iam_generation();

@@ -8,11 +8,13 @@ pub(crate) mod get;
 pub(crate) mod list;
 pub(crate) mod lock;
 mod multipart;
+mod policy;
 mod put;
 mod tagging;
 pub(crate) mod versions;
 
 pub(crate) use copy::parse_copy_source as copy_source;
+pub(crate) use policy::is_public as policy_is_public;
 
 use std::sync::Arc;
 
@@ -59,9 +61,13 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         Op::PutObjectRetention => lock::put_retention(ctx).await,
         Op::GetObjectLegalHold => lock::get_legal_hold(ctx).await,
         Op::PutObjectLegalHold => lock::put_legal_hold(ctx).await,
-        Op::GetBucketPolicyStatus | Op::GetBucketPolicy => {
-            bucket::not_configured(ctx, S3ErrorCode::NoSuchBucketPolicy).await
-        }
+        Op::GetBucketPolicy => policy::get_bucket_policy(ctx).await,
+        Op::PutBucketPolicy => policy::put_bucket_policy(ctx).await,
+        Op::DeleteBucketPolicy => policy::delete_bucket_policy(ctx).await,
+        Op::GetBucketPolicyStatus => policy::get_policy_status(ctx).await,
+        Op::GetPublicAccessBlock => policy::get_public_access_block(ctx).await,
+        Op::PutPublicAccessBlock => policy::put_public_access_block(ctx).await,
+        Op::DeletePublicAccessBlock => policy::delete_public_access_block(ctx).await,
         Op::GetBucketEncryption => {
             bucket::not_configured(
                 ctx,

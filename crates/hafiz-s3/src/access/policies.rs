@@ -31,8 +31,11 @@ pub struct BucketPolicy {
 pub struct PolicyCache {
     inner: Mutex<(u64, HashMap<String, Arc<UserAccess>>)>,
     /// Per bucket: the policy text last parsed, and the result.
-    buckets: Mutex<HashMap<String, (String, bool, Arc<BucketPolicy>)>>,
+    buckets: Mutex<HashMap<String, ParsedBucketPolicy>>,
 }
+
+/// The policy text and RestrictPublicBuckets setting a parse was made from.
+type ParsedBucketPolicy = (String, bool, Arc<BucketPolicy>);
 
 impl PolicyCache {
     /// A bucket's policy (None: the bucket has none, or does not exist).

@@ -89,6 +89,8 @@ class Server:
     proc: subprocess.Popen | None = None
     # `--data` values to pass instead of data_arg(data_dir) (tests choosing their own drives).
     data: list[str] | None = None
+    # Extra environment for the server process (e.g. HAFIZ_* knobs).
+    env_extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
@@ -111,6 +113,7 @@ class Server:
         if self.secret_key is not None:
             env["HAFIZ_ROOT_SECRET_KEY"] = self.secret_key
         env.setdefault("RUST_BACKTRACE", "1")
+        env.update(self.env_extra)
         args = [
             str(require_bin()),
             "server",
@@ -212,6 +215,7 @@ class ServerFactory:
         wait: bool = True,
         port: int | None = None,
         data: list[str] | None = None,
+        env_extra: dict[str, str] | None = None,
     ) -> Server:
         """Start a server. access_key/secret_key "" means fresh random keys,
         None means leave the env vars unset (the server generates or reuses
@@ -231,6 +235,7 @@ class ServerFactory:
                 secret_key=secret_key,
                 extra_args=list(extra_args or []),
                 data=list(data) if data else None,
+                env_extra=dict(env_extra or {}),
             )
             server.start()
             self.servers.append(server)

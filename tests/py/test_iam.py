@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import boto3
@@ -279,3 +280,92 @@ def test_aws_cli_manages_users(aws):
     aws("iam", "delete-user", "--user-name", name)
     failed = aws("iam", "get-user", "--user-name", name, check=False)
     assert failed.returncode != 0 and "NoSuchEntity" in failed.stderr
+
+
+# --- STS ---------------------------------------------------------------------------
+
+
+def sts_client(server, access_key, secret_key, session_token=None):
+    # No client-side validation: the expiry test asks for a 2-second session.
+    return boto3.session.Session().client(
+        "sts",
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=session_token,
+        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
+    )
+
+
+def temp_s3(server, creds, token=True):
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"] if token else None,
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
+    )
+
+
+def test_assume_role_gives_the_callers_permissions_narrowed_by_a_session_policy(iam, hafiz, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    _, key = new_user(iam, policy({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"}))
+    sts = sts_client(hafiz, key["AccessKeyId"], key["SecretAccessKey"])
+    out = sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/any", RoleSessionName="s1")
+    creds = out["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA") and creds["SessionToken"]
+    assert out["AssumedRoleUser"]["Arn"].endswith("/s1")
+    temp = temp_s3(hafiz, creds)
+    assert temp.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    temp.put_object(Bucket=bucket, Key="k2", Body=b"w")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        temp.delete_object(Bucket=bucket, Key="k")  # not in the user's policy
+    assert code_of(e) == "AccessDenied"
+    # A session policy narrows further.
+    narrow = sts.assume_role(
+        RoleArn="arn:aws:iam::000000000000:role/any",
+        RoleSessionName="s2",
+        Policy=policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}),
+    )["Credentials"]
+    ro = temp_s3(hafiz, narrow)
+    assert ro.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ro.put_object(Bucket=bucket, Key="k3", Body=b"x")
+    assert code_of(e) == "AccessDenied"
+    # Without its session token the key is refused; temporary keys get no more keys.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        temp_s3(hafiz, creds, token=False).get_object(Bucket=bucket, Key="k")
+    assert code_of(e) == "InvalidToken"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sts_client(hafiz, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).assume_role(
+            RoleArn="arn:aws:iam::000000000000:role/any", RoleSessionName="again"
+        )
+    assert code_of(e) == "AccessDenied"
+
+
+def test_temporary_credentials_expire_and_go_with_their_user(server_factory):
+    server = server_factory.start(env_extra={"HAFIZ_STS_MIN_DURATION": "1"})
+    iam = iam_client(server)
+    s3 = server.client()
+    b = f"sts-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=b)
+    name, key = new_user(iam, policy({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}))
+    sts = sts_client(server, key["AccessKeyId"], key["SecretAccessKey"])
+    short = sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/r", RoleSessionName="short", DurationSeconds=2)["Credentials"]
+    temp_s3(server, short).list_objects_v2(Bucket=b)
+    time.sleep(2.5)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        temp_s3(server, short).list_objects_v2(Bucket=b)
+    assert code_of(e) == "ExpiredToken"
+    # Revoked with the user: deleting the user deletes its sessions.
+    longer = sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/r", RoleSessionName="long")["Credentials"]
+    temp_s3(server, longer).list_objects_v2(Bucket=b)
+    iam.delete_user_policy(UserName=name, PolicyName="p")
+    iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName=name)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        temp_s3(server, longer).list_objects_v2(Bucket=b)
+    assert code_of(e) == "InvalidAccessKeyId"

@@ -56,6 +56,28 @@ pub struct AccessKey {
     pub user: String,
     pub active: bool,
     pub created: Millis,
+    /// Temporary credentials (STS): their session and expiry.
+    #[serde(default)]
+    pub session: Option<Session>,
+}
+
+/// What STS AssumeRole gave a temporary key: it acts for `user` (or for the root
+/// account when `user` is empty), at most with `policy`, until `expires`.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Session {
+    pub token: String,
+    pub expires: Millis,
+    pub policy: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("expires", &self.expires)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for AccessKey {
@@ -79,6 +101,8 @@ pub enum IamCommand {
         name: String,
     },
     CreateAccessKey(AccessKey),
+    /// Temporary credentials from STS (not counted against the user's two keys).
+    CreateSessionKey(AccessKey),
     UpdateAccessKey {
         user: String,
         access_key_id: String,
@@ -200,7 +224,8 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
         }
         C::DeleteUser { name } => {
             let u = user(&name)?;
-            if !rows.keys_of(&name)?.is_empty()
+            let keys = rows.keys_of(&name)?;
+            if keys.iter().any(|k| k.session.is_none())
                 || !u.inline_policies.is_empty()
                 || !u.attached_policies.is_empty()
                 || !u.groups.is_empty()
@@ -209,14 +234,30 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
                     "Cannot delete entity, must delete access keys, policies and group memberships first.".into(),
                 ));
             }
-            vec![IamWrite::User(name, None)]
+            // Its temporary credentials go with it.
+            let mut w: Vec<IamWrite> = keys
+                .into_iter()
+                .map(|k| IamWrite::Key(k.access_key_id, None))
+                .collect();
+            w.push(IamWrite::User(name, None));
+            w
         }
         C::CreateAccessKey(k) => {
             user(&k.user)?;
-            if rows.keys_of(&k.user)?.len() >= MAX_KEYS_PER_USER {
+            let long_term = rows
+                .keys_of(&k.user)?
+                .into_iter()
+                .filter(|k| k.session.is_none());
+            if long_term.count() >= MAX_KEYS_PER_USER {
                 return Err(MetaError::LimitExceeded(format!(
                     "Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}"
                 )));
+            }
+            vec![IamWrite::Key(k.access_key_id.clone(), Some(k))]
+        }
+        C::CreateSessionKey(k) => {
+            if !k.user.is_empty() {
+                user(&k.user)?;
             }
             vec![IamWrite::Key(k.access_key_id.clone(), Some(k))]
         }

@@ -29,6 +29,7 @@ fn key(user: &str, id: &str) -> IamCommand {
         user: user.into(),
         active: true,
         created: 1,
+        session: None,
     })
 }
 

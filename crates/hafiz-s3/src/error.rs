@@ -62,6 +62,7 @@ pub enum S3ErrorCode {
     AccessForbidden,
     MalformedPolicy,
     NoSuchPublicAccessBlockConfiguration,
+    InvalidToken,
 }
 
 impl S3ErrorCode {
@@ -126,6 +127,7 @@ impl S3ErrorCode {
             AccessForbidden => "AccessForbidden",
             MalformedPolicy => "MalformedPolicy",
             NoSuchPublicAccessBlockConfiguration => "NoSuchPublicAccessBlockConfiguration",
+            InvalidToken => "InvalidToken",
         }
     }
 
@@ -212,6 +214,8 @@ impl S3ErrorCode {
             NoSuchBucketPolicy => "The bucket policy does not exist",
             NoSuchTagSet => "The TagSet does not exist",
             NoSuchVersion => "The specified version does not exist.",
+            InvalidToken => "The provided token is malformed or otherwise invalid.",
+            ExpiredToken => "The provided token has expired.",
             NoSuchCORSConfiguration => "The CORS configuration does not exist",
             NoSuchPublicAccessBlockConfiguration => {
                 "The public access block configuration was not found"

@@ -46,6 +46,14 @@ impl IamError {
         )
     }
 
+    pub fn access_denied_sts() -> IamError {
+        IamError::new(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Temporary credentials cannot be used to request more temporary credentials.",
+        )
+    }
+
     pub fn response(&self, request_id: &str) -> Response {
         let body = format!(
             "<ErrorResponse xmlns=\"{NS}\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
@@ -171,7 +179,7 @@ fn lower_first(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn random_id(prefix: &str, len: usize) -> String {
+pub(crate) fn random_id(prefix: &str, len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut rng = rand::thread_rng();
     let mut s = prefix.to_string();
@@ -181,7 +189,7 @@ fn random_id(prefix: &str, len: usize) -> String {
     s
 }
 
-fn random_secret() -> String {
+pub(crate) fn random_secret() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut rng = rand::thread_rng();
     (0..40)
@@ -388,6 +396,7 @@ async fn run(state: &S3State, form: &Form, action: &str) -> IamResult<Doc> {
                 user: u.name.clone(),
                 active: true,
                 created: now_millis(),
+                session: None,
             };
             apply(state, IamCommand::CreateAccessKey(k.clone())).await?;
             d.open("AccessKey")
@@ -401,7 +410,13 @@ async fn run(state: &S3State, form: &Form, action: &str) -> IamResult<Doc> {
         "ListAccessKeys" => {
             let u = user(state, form.name("UserName")?).await?;
             d.open("AccessKeyMetadata");
-            for k in state.meta.access_keys(&u.name).await? {
+            for k in state
+                .meta
+                .access_keys(&u.name)
+                .await?
+                .into_iter()
+                .filter(|k| k.session.is_none())
+            {
                 d.open("member")
                     .el("UserName", &k.user)
                     .el("AccessKeyId", &k.access_key_id)

@@ -15,6 +15,7 @@ mod ops;
 pub mod range;
 pub mod router;
 pub mod server;
+pub mod sts_api;
 pub mod timefmt;
 pub mod website;
 pub mod xml;

@@ -26,6 +26,8 @@ pub struct S3Config {
     pub domain: Option<String>,
     /// Static website endpoint: `bucket.website_domain`.
     pub website_domain: Option<String>,
+    /// Shortest STS session in seconds (AWS: 900); lowered only to test expiry.
+    pub sts_min_duration: Option<i64>,
 }
 
 /// The account that owns every bucket until IAM lands.
@@ -227,7 +229,10 @@ async fn route(
     // The IAM query API shares the endpoint: a POST to `/` signed for `iam`.
     if parts.method == Method::POST
         && raw_path == "/"
-        && access::signed_service(&parts.headers).as_deref() == Some("iam")
+        && matches!(
+            access::signed_service(&parts.headers).as_deref(),
+            Some("iam" | "sts")
+        )
     {
         *op_out = Some(Op::IamApi);
         return Ok(iam_request(&state, &parts, body, &request_id).await);
@@ -250,6 +255,7 @@ async fn route(
                 .await;
     }
     let secrets = access::request_secrets(&state, &parts.headers, raw_query).await;
+    secrets.check_session(&parts.headers, raw_query)?;
     let authed = if auth::sigv2::is_v2(&parts.headers, raw_query) {
         // SigV2 signs the path with the bucket in it, even for virtual-host requests.
         let resource = match (&target.bucket, target.bucket_from_host) {
@@ -340,6 +346,9 @@ async fn iam_request(
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     let raw_query = parts.uri.query();
     let secrets = access::request_secrets(state, &parts.headers, raw_query).await;
+    if let Err(e) = secrets.check_session(&parts.headers, raw_query) {
+        return e.into_iam().response(request_id);
+    }
     let authed = match auth::authenticate_service(
         &parts.method,
         parts.uri.path(),
@@ -358,6 +367,9 @@ async fn iam_request(
         Identity::Anonymous => access::Principal::Anonymous,
     };
     let form = iam_api::parse_form(&bytes);
+    if authed.service.as_deref() == Some("sts") {
+        return crate::sts_api::handle(state, &principal, &form, request_id).await;
+    }
     let action = iam_api::action_of(&form).unwrap_or("").to_string();
     if !access::authorize_iam(state, &principal, &action, &form).await {
         return IamError::access_denied(&action).response(request_id);

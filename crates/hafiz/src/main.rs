@@ -270,6 +270,10 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             region: cfg.region.clone(),
             domain: cfg.domain.clone(),
             website_domain: cfg.website_domain.clone(),
+            // Undocumented on purpose: lets tests watch temporary credentials expire.
+            sts_min_duration: std::env::var("HAFIZ_STS_MIN_DURATION")
+                .ok()
+                .and_then(|v| v.parse().ok()),
         },
         owner: OwnerInfo {
             account_id: account_id(&owner_id),

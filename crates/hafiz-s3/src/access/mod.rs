@@ -23,10 +23,23 @@ pub enum Principal {
     Anonymous,
     /// The account's root credentials: allowed everything.
     Root,
+    /// Temporary credentials the root account took with STS: everything its session
+    /// policy allows (everything without one).
+    RootSession {
+        access_key_id: String,
+        policy: Option<String>,
+    },
     User {
         name: String,
         access_key_id: String,
+        /// Temporary credentials: the user's permissions, narrowed by this policy.
+        session: Option<SessionGrant>,
     },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionGrant {
+    pub policy: Option<String>,
 }
 
 /// The access key id a request names, from whichever auth form it uses (SigV4 or
@@ -96,11 +109,55 @@ impl RequestSecrets<'_> {
             return Principal::Root;
         }
         match &self.user_key {
-            Some(k) if k.access_key_id == access_key => Principal::User {
-                name: k.user.clone(),
-                access_key_id: k.access_key_id.clone(),
+            Some(k) if k.access_key_id == access_key => match &k.session {
+                Some(s) if k.user.is_empty() => Principal::RootSession {
+                    access_key_id: k.access_key_id.clone(),
+                    policy: s.policy.clone(),
+                },
+                session => Principal::User {
+                    name: k.user.clone(),
+                    access_key_id: k.access_key_id.clone(),
+                    session: session.as_ref().map(|s| SessionGrant {
+                        policy: s.policy.clone(),
+                    }),
+                },
             },
             _ => Principal::Anonymous,
+        }
+    }
+
+    /// Temporary credentials must come with their session token and be unexpired:
+    /// ExpiredToken or InvalidToken otherwise, before the signature is even checked.
+    pub fn check_session(&self, headers: &HeaderMap, raw_query: Option<&str>) -> S3Result<()> {
+        let Some(session) = self.user_key.as_ref().and_then(|k| k.session.as_ref()) else {
+            return Ok(());
+        };
+        if session.expires <= crate::timefmt::now_millis() {
+            return Err(S3Error::new(S3ErrorCode::ExpiredToken));
+        }
+        let sent = headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| {
+                raw_query.and_then(|q| {
+                    canonical::raw_query_pairs(q).find_map(|(k, v)| {
+                        (k == "X-Amz-Security-Token").then(|| {
+                            percent_encoding::percent_decode_str(v)
+                                .decode_utf8_lossy()
+                                .into_owned()
+                        })
+                    })
+                })
+            });
+        // Tokens are bearer secrets: compared in constant time.
+        let ok = sent.is_some_and(|t| {
+            subtle::ConstantTimeEq::ct_eq(t.as_bytes(), session.token.as_bytes()).into()
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(S3Error::new(S3ErrorCode::InvalidToken))
         }
     }
 }
@@ -193,7 +250,21 @@ pub async fn authorize_action(
         // The account's root key is allowed everything, bucket policies included (as
         // MinIO's root; on AWS only an explicit Deny in a bucket policy binds root).
         Principal::Root => return Ok(()),
+        Principal::RootSession { policy: None, .. } => return Ok(()),
+        Principal::RootSession {
+            policy: Some(doc), ..
+        } => {
+            return if session_allows(doc, facts, action, key) {
+                Ok(())
+            } else {
+                Err(denied())
+            };
+        }
         Principal::Anonymous => None,
+        Principal::User {
+            session: Some(SessionGrant { policy: Some(doc) }),
+            ..
+        } if !session_allows(doc, facts, action, key) => return Err(denied()),
         Principal::User { name, .. } => match state.iam_cache.user(state, name).await? {
             Some(a) => Some(a),
             None => return Err(denied()),
@@ -253,6 +324,21 @@ pub async fn authorize_action(
     }
 }
 
+/// Whether a session policy allows an action (it can only narrow what the session's
+/// owner may do).
+fn session_allows(doc: &str, facts: &RequestFacts<'_>, action: &str, key: &str) -> bool {
+    let Ok(policy) = hafiz_iam::Policy::parse(doc) else {
+        return false;
+    };
+    let ctx = hafiz_iam::RequestContext {
+        action: action.to_string(),
+        resource: actions::resource(facts.bucket, key),
+        principal: None,
+        keys: condition_keys(facts, None),
+    };
+    hafiz_iam::evaluate_identity(&[&policy], &ctx) == hafiz_iam::Decision::Allow
+}
+
 /// Whether `principal` may call `iam:<action>` on the entity the form names. Root
 /// may; a user when its policies allow it.
 pub async fn authorize_iam(
@@ -263,7 +349,11 @@ pub async fn authorize_iam(
 ) -> bool {
     let name = match principal {
         Principal::Root => return true,
-        Principal::Anonymous => return false,
+        // Temporary credentials do not manage IAM.
+        Principal::Anonymous | Principal::RootSession { .. } => return false,
+        Principal::User {
+            session: Some(_), ..
+        } => return false,
         Principal::User { name, .. } => name,
     };
     let Ok(Some(access)) = state.iam_cache.user(state, name).await else {

@@ -1,0 +1,170 @@
+//! STS on the S3 endpoint (SigV4 service `sts`), as MinIO and Garage clients use it:
+//! AssumeRole hands the caller temporary credentials (access key, secret, session
+//! token, expiry) that act with the caller's own permissions, narrowed by an optional
+//! session policy.
+
+use axum::body::Body;
+use axum::response::Response;
+use hafiz_meta::Command;
+use hafiz_meta::iam::{AccessKey, IamCommand, Session};
+use http::{HeaderValue, StatusCode};
+use quick_xml::escape::escape;
+
+use crate::access::Principal;
+use crate::iam_api::{IamError, random_id, random_secret};
+use crate::server::S3State;
+use crate::timefmt::{iso8601, now_millis};
+
+const NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// AWS's shortest session; `HAFIZ_STS_MIN_DURATION` lowers it (tests of expiry).
+const MIN_DURATION: i64 = 900;
+const MAX_DURATION: i64 = 43_200;
+const DEFAULT_DURATION: i64 = 3_600;
+
+fn error(request_id: &str, e: IamError) -> Response {
+    let body = format!(
+        "<ErrorResponse xmlns=\"{NS}\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
+        e.code,
+        escape(&e.message)
+    );
+    xml(e.status, body)
+}
+
+fn xml(status: StatusCode, body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml"),
+    );
+    r
+}
+
+fn invalid(message: impl Into<String>) -> IamError {
+    IamError {
+        status: StatusCode::BAD_REQUEST,
+        code: "ValidationError",
+        message: message.into(),
+    }
+}
+
+pub async fn handle(
+    state: &S3State,
+    principal: &Principal,
+    form: &[(String, String)],
+    request_id: &str,
+) -> Response {
+    match assume_role(state, principal, form, request_id).await {
+        Ok(r) => r,
+        Err(e) => error(request_id, e),
+    }
+}
+
+async fn assume_role(
+    state: &S3State,
+    principal: &Principal,
+    form: &[(String, String)],
+    request_id: &str,
+) -> Result<Response, IamError> {
+    let field = |f: &str| form.iter().find(|(k, _)| k == f).map(|(_, v)| v.as_str());
+    match field("Action") {
+        Some("AssumeRole") => {}
+        Some(other) => {
+            return Err(IamError {
+                status: StatusCode::BAD_REQUEST,
+                code: "InvalidAction",
+                message: format!("Could not find operation {other} for version 2011-06-15"),
+            });
+        }
+        None => {
+            return Err(IamError {
+                status: StatusCode::BAD_REQUEST,
+                code: "MissingAction",
+                message: "Missing Action".into(),
+            });
+        }
+    }
+    // Temporary credentials are issued for a long-term identity only.
+    let user = match principal {
+        Principal::Root => String::new(),
+        Principal::User {
+            name,
+            session: None,
+            ..
+        } => name.clone(),
+        _ => return Err(IamError::access_denied_sts()),
+    };
+    let min = state.config.sts_min_duration.unwrap_or(MIN_DURATION);
+    let duration = match field("DurationSeconds") {
+        None => DEFAULT_DURATION,
+        Some(d) => d
+            .parse::<i64>()
+            .ok()
+            .filter(|d| (min..=MAX_DURATION).contains(d))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "1 validation error detected: Value '{d}' at 'durationSeconds' failed to satisfy constraint: Member must have value between {min} and {MAX_DURATION}"
+                ))
+            })?,
+    };
+    let session_name = field("RoleSessionName")
+        .filter(|n| !n.is_empty())
+        .unwrap_or("hafiz-session")
+        .to_string();
+    if session_name.len() > 64
+        || !session_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    {
+        return Err(invalid(
+            "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*",
+        ));
+    }
+    let policy = match field("Policy").filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => {
+            crate::access::validate_identity_policy(p).map_err(|m| IamError {
+                status: StatusCode::BAD_REQUEST,
+                code: "MalformedPolicyDocument",
+                message: m,
+            })?;
+            Some(p.to_string())
+        }
+    };
+    let now = now_millis();
+    let key = AccessKey {
+        access_key_id: random_id("ASIA", 16),
+        secret_key: random_secret(),
+        user: user.clone(),
+        active: true,
+        created: now,
+        session: Some(Session {
+            token: format!("{}{}", random_secret(), random_secret()),
+            expires: now + duration * 1000,
+            policy,
+            name: session_name.clone(),
+        }),
+    };
+    state
+        .meta
+        .apply(Command::Iam(IamCommand::CreateSessionKey(key.clone())))
+        .await?;
+    let session = key.session.as_ref().expect("just set");
+    let account = &state.owner.account_id;
+    let role = field("RoleArn")
+        .and_then(|a| a.rsplit('/').next())
+        .filter(|r| !r.is_empty())
+        .unwrap_or("hafiz");
+    let body = format!(
+        "<AssumeRoleResponse xmlns=\"{NS}\"><AssumeRoleResult><Credentials><AccessKeyId>{}</AccessKeyId><SecretAccessKey>{}</SecretAccessKey><SessionToken>{}</SessionToken><Expiration>{}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>{}:{}</AssumedRoleId><Arn>arn:aws:sts::{account}:assumed-role/{}/{}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></AssumeRoleResponse>",
+        key.access_key_id,
+        escape(&key.secret_key),
+        escape(&session.token),
+        iso8601(session.expires),
+        key.access_key_id,
+        escape(&session_name),
+        escape(role),
+        escape(&session_name),
+    );
+    Ok(xml(StatusCode::OK, body))
+}

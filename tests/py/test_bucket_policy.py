@@ -141,3 +141,61 @@ def test_bucket_policy_grants_and_denies_iam_users(s3, hafiz, bucket):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         admin.get_object(Bucket=bucket, Key="secret/k")
     assert code_of(e) == "AccessDenied"  # the bucket policy's Deny beats the user's Allow
+
+
+# --- canned ACLs ---------------------------------------------------------------------
+
+
+def test_canned_acls_map_to_public_read(s3, hafiz, bucket):
+    s3.put_object(Bucket=bucket, Key="open", Body=b"o", ACL="public-read")
+    s3.put_object(Bucket=bucket, Key="closed", Body=b"c", ACL="bucket-owner-full-control")
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"p")
+    base = f"{hafiz.endpoint}/{bucket}"
+    assert requests.get(f"{base}/open", timeout=10).content == b"o"
+    assert requests.get(f"{base}/closed", timeout=10).status_code == 403
+    assert requests.get(f"{base}/plain", timeout=10).status_code == 403
+    grants = s3.get_object_acl(Bucket=bucket, Key="open")["Grants"]
+    assert {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"} in grants
+    assert len(s3.get_object_acl(Bucket=bucket, Key="plain")["Grants"]) == 1
+    # PutObjectAcl flips it either way.
+    s3.put_object_acl(Bucket=bucket, Key="plain", ACL="public-read")
+    assert requests.get(f"{base}/plain", timeout=10).content == b"p"
+    s3.put_object_acl(Bucket=bucket, Key="open", ACL="private")
+    assert requests.get(f"{base}/open", timeout=10).status_code == 403
+    # Anonymous writes never come from an ACL.
+    assert requests.put(f"{base}/new", data=b"x", timeout=10).status_code == 403
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="rw", Body=b"x", ACL="public-read-write")
+    assert code_of(e) == "NotImplemented"
+
+
+def test_public_read_bucket_can_be_listed_anonymously(s3, hafiz):
+    b = f"acl-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=b, ACL="public-read")
+    s3.put_object(Bucket=b, Key="k", Body=b"v")
+    r = requests.get(f"{hafiz.endpoint}/{b}?list-type=2", timeout=10)
+    assert r.status_code == 200 and "<Key>k</Key>" in r.text
+    assert requests.get(f"{hafiz.endpoint}/{b}/k", timeout=10).status_code == 403  # objects stay private
+    s3.put_bucket_acl(Bucket=b, ACL="private")
+    assert requests.get(f"{hafiz.endpoint}/{b}?list-type=2", timeout=10).status_code == 403
+    s3.delete_object(Bucket=b, Key="k")
+    s3.delete_bucket(Bucket=b)
+
+
+def test_block_public_access_and_acls(s3, hafiz, bucket):
+    s3.put_object(Bucket=bucket, Key="open", Body=b"o", ACL="public-read")
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": False,
+        },
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="more", Body=b"x", ACL="public-read")
+    assert code_of(e) == "AccessDenied"
+    assert requests.get(f"{hafiz.endpoint}/{bucket}/open", timeout=10).status_code == 403
+    s3.delete_public_access_block(Bucket=bucket)
+    assert requests.get(f"{hafiz.endpoint}/{bucket}/open", timeout=10).content == b"o"

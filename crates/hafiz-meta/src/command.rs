@@ -93,6 +93,7 @@ pub enum BucketChange {
     Cors(Option<Vec<CorsRule>>),
     Website(Option<WebsiteConfig>),
     Policy(Option<String>),
+    PublicRead(bool),
     PublicAccessBlock(Option<crate::model::PublicAccessBlock>),
 }
 
@@ -102,6 +103,7 @@ pub enum ObjectChange {
     /// Set, extend or (GOVERNANCE, with bypass) shorten or remove the retention.
     Retention(Option<Retention>),
     LegalHold(bool),
+    PublicRead(bool),
 }
 
 /// What an applied command left behind.

@@ -52,6 +52,9 @@ pub struct BucketInfo {
     pub policy: Option<String>,
     #[serde(default)]
     pub public_access_block: Option<PublicAccessBlock>,
+    /// The canned ACL `public-read`: everyone may list the bucket.
+    #[serde(default)]
+    pub public_read: bool,
 }
 
 /// S3 Block Public Access settings of a bucket.
@@ -239,6 +242,9 @@ pub struct ObjectVersion {
     /// None until a legal hold is first set (S3 tells "never set" from OFF).
     #[serde(default)]
     pub legal_hold: Option<bool>,
+    /// The canned ACL `public-read`: everyone may read this version.
+    #[serde(default)]
+    pub public_read: bool,
 }
 
 impl ObjectVersion {
@@ -312,6 +318,9 @@ pub struct UploadInfo {
     pub retention: Option<Retention>,
     #[serde(default)]
     pub legal_hold: Option<bool>,
+    /// The canned ACL `public-read`: everyone may read this version.
+    #[serde(default)]
+    pub public_read: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -56,6 +56,8 @@ pub enum Op {
     PutBucketWebsite,
     DeleteBucketWebsite,
     PreflightCors,
+    PutBucketAcl,
+    PutObjectAcl,
     PutBucketPolicy,
     DeleteBucketPolicy,
     GetPublicAccessBlock,
@@ -116,6 +118,8 @@ impl Op {
             Op::PutBucketWebsite => "PutBucketWebsite",
             Op::DeleteBucketWebsite => "DeleteBucketWebsite",
             Op::PreflightCors => "PreflightCors",
+            Op::PutBucketAcl => "PutBucketAcl",
+            Op::PutObjectAcl => "PutObjectAcl",
             Op::PutBucketPolicy => "PutBucketPolicy",
             Op::DeleteBucketPolicy => "DeleteBucketPolicy",
             Op::GetPublicAccessBlock => "GetPublicAccessBlock",
@@ -271,6 +275,7 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
                 }
             }
             Method::PUT if q.has("versioning") => Op::PutBucketVersioning,
+            Method::PUT if q.has("acl") => Op::PutBucketAcl,
             Method::PUT if q.has("cors") => Op::PutBucketCors,
             Method::PUT if q.has("policy") => Op::PutBucketPolicy,
             Method::DELETE if q.has("policy") => Op::DeleteBucketPolicy,
@@ -298,6 +303,7 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
             Method::GET if q.has("retention") => Op::GetObjectRetention,
             Method::GET if q.has("legal-hold") => Op::GetObjectLegalHold,
             Method::PUT if q.has("tagging") => Op::PutObjectTagging,
+            Method::PUT if q.has("acl") => Op::PutObjectAcl,
             Method::PUT if q.has("retention") => Op::PutObjectRetention,
             Method::PUT if q.has("legal-hold") => Op::PutObjectLegalHold,
             Method::DELETE if q.has("tagging") => Op::DeleteObjectTagging,

@@ -274,14 +274,19 @@ pub async fn authorize_action(
         "" => None,
         b => state.iam_cache.bucket_policy(state, b).await?,
     };
-    // Anonymous access exists only through a bucket policy that Block Public Access
-    // does not restrict.
-    if user.is_none()
-        && bucket_policy
+    // Anonymous access exists only through a public-read ACL or a bucket policy, and
+    // only where Block Public Access does not restrict it.
+    if user.is_none() {
+        let policy_usable = bucket_policy
             .as_ref()
-            .is_none_or(|p| p.restrict_public && crate::ops::policy_is_public(&p.policy))
-    {
-        return Err(denied());
+            .is_some_and(|p| !(p.restrict_public && crate::ops::policy_is_public(&p.policy)));
+        if !policy_usable {
+            return if public_acl_allows(state, facts, action, key).await {
+                Ok(())
+            } else {
+                Err(denied())
+            };
+        }
     }
     let mut keys = condition_keys(facts, user.as_ref().map(|u| &u.user));
     let needs_tags = user.as_ref().is_some_and(|u| u.needs_object_tags)
@@ -317,10 +322,41 @@ pub async fn authorize_action(
         Some(p) => hafiz_iam::evaluate_resource(&p.policy, &ctx),
         None => hafiz_iam::Decision::NotApplicable,
     };
-    if hafiz_iam::is_allowed(identity, resource) {
+    if hafiz_iam::is_allowed(identity, resource)
+        || (user.is_none()
+            && resource != hafiz_iam::Decision::ExplicitDeny
+            && public_acl_allows(state, facts, action, key).await)
+    {
         Ok(())
     } else {
         Err(denied())
+    }
+}
+
+/// Whether a `public-read` canned ACL lets everyone do this: read an object, or list
+/// a bucket, unless Block Public Access ignores public ACLs.
+async fn public_acl_allows(
+    state: &S3State,
+    facts: &RequestFacts<'_>,
+    action: &str,
+    key: &str,
+) -> bool {
+    let Ok(Some(b)) = state.meta.bucket(facts.bucket).await else {
+        return false;
+    };
+    if b.public_access_block.is_some_and(|p| p.ignore_public_acls) {
+        return false;
+    }
+    match action {
+        "s3:ListBucket" => b.public_read,
+        "s3:GetObject" | "s3:GetObjectVersion" => {
+            let v = match facts.query.get("versionId") {
+                Some(id) => state.meta.object_version(facts.bucket, key, id).await,
+                None => state.meta.object(facts.bucket, key).await,
+            };
+            matches!(v, Ok(Some(v)) if v.public_read)
+        }
+        _ => false,
     }
 }
 

@@ -92,6 +92,8 @@ pub async fn create_bucket(mut ctx: Ctx) -> S3Result<Response> {
             hafiz_meta::Versioning::Unversioned
         },
         object_lock: lock.then(hafiz_meta::ObjectLockConfig::default),
+        public_read: crate::ops::acl::requested(&ctx.headers, &BucketInfo::default())?
+            .unwrap_or(false),
         ..Default::default()
     };
     ctx.state.meta.apply(Command::CreateBucket(info)).await?;
@@ -129,27 +131,52 @@ pub async fn get_location(ctx: Ctx) -> S3Result<Response> {
     )
 }
 
-pub fn owner_acl(ctx: &Ctx) -> xml::AccessControlPolicy {
+/// The owner's FULL_CONTROL, plus READ for everyone when the canned ACL was
+/// `public-read`.
+pub fn acl(ctx: &Ctx, public_read: bool) -> xml::AccessControlPolicy {
+    const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+    let mut grant = vec![xml::Grant {
+        grantee: xml::Grantee {
+            xmlns_xsi: XSI,
+            xsi_type: "CanonicalUser",
+            id: Some(ctx.state.owner.id.clone()),
+            display_name: Some(ctx.state.owner.display_name.clone()),
+            uri: None,
+        },
+        permission: "FULL_CONTROL".into(),
+    }];
+    if public_read {
+        grant.push(xml::Grant {
+            grantee: xml::Grantee {
+                xmlns_xsi: XSI,
+                xsi_type: "Group",
+                id: None,
+                display_name: None,
+                uri: Some(ALL_USERS.into()),
+            },
+            permission: "READ".into(),
+        });
+    }
     xml::AccessControlPolicy {
         xmlns: NS,
         owner: ctx.state.owner_xml(),
-        access_control_list: xml::AccessControlList {
-            grant: vec![xml::Grant {
-                grantee: xml::Grantee {
-                    xmlns_xsi: "http://www.w3.org/2001/XMLSchema-instance",
-                    xsi_type: "CanonicalUser",
-                    id: ctx.state.owner.id.clone(),
-                    display_name: ctx.state.owner.display_name.clone(),
-                },
-                permission: "FULL_CONTROL".into(),
-            }],
-        },
+        access_control_list: xml::AccessControlList { grant },
     }
 }
 
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+
 pub async fn get_acl(ctx: Ctx) -> S3Result<Response> {
-    require_bucket(&ctx).await?;
-    xml_response("AccessControlPolicy", &owner_acl(&ctx))
+    let b = require_bucket(&ctx).await?;
+    xml_response("AccessControlPolicy", &acl(&ctx, b.public_read))
+}
+
+/// PutBucketAcl with a canned ACL header (grant lists in the body are not served).
+pub async fn put_acl(ctx: Ctx) -> S3Result<Response> {
+    let b = require_bucket(&ctx).await?;
+    let public = crate::ops::acl::requested(&ctx.headers, &b)?.unwrap_or(false);
+    crate::ops::update_bucket(&ctx, hafiz_meta::BucketChange::PublicRead(public)).await?;
+    Ok(empty_response(StatusCode::OK))
 }
 
 pub async fn not_configured(ctx: Ctx, code: S3ErrorCode) -> S3Result<Response> {

@@ -106,7 +106,8 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
     validate_key(&ctx.key)?;
     let replace_meta = directive(&ctx, "x-amz-metadata-directive")?;
     let replace_tags = directive(&ctx, "x-amz-tagging-directive")?;
-    require_bucket(&ctx).await?;
+    let dest_bucket = require_bucket(&ctx).await?;
+    let public_read = ops::acl::requested(&ctx.headers, &dest_bucket)?.unwrap_or(false);
     let (src_bucket, src) = source(&ctx).await?;
     if src.size > MAX_PUT_SIZE {
         return Err(S3Error::with_message(
@@ -166,7 +167,8 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
         storage_class,
         tags,
     };
-    let version = crate::ops::put::ingested_version(&ctx.key, got, meta);
+    let mut version = crate::ops::put::ingested_version(&ctx.key, got, meta);
+    version.public_read = public_read;
     let checksum = version
         .checksum
         .clone()

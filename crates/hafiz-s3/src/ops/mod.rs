@@ -1,6 +1,7 @@
 //! One module per family of S3 operations, and what they share: reading object
 //! headers from a request, writing them into a response, and streaming object data.
 
+pub(crate) mod acl;
 mod bucket;
 mod copy;
 mod delete;
@@ -10,7 +11,7 @@ pub(crate) mod lock;
 mod multipart;
 mod policy;
 mod put;
-mod tagging;
+pub(crate) mod tagging;
 pub(crate) mod versions;
 
 pub(crate) use copy::parse_copy_source as copy_source;
@@ -40,6 +41,8 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         Op::DeleteBucket => bucket::delete_bucket(ctx).await,
         Op::GetBucketLocation => bucket::get_location(ctx).await,
         Op::GetBucketAcl => bucket::get_acl(ctx).await,
+        Op::PutBucketAcl => bucket::put_acl(ctx).await,
+        Op::PutObjectAcl => acl::put_object_acl(ctx).await,
         Op::GetBucketVersioning => versions::get_versioning(ctx).await,
         Op::PutBucketVersioning => versions::put_versioning(ctx).await,
         Op::GetBucketCors => crate::cors::get_bucket_cors(ctx).await,

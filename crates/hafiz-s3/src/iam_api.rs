@@ -311,16 +311,21 @@ fn policy_document(form: &Form) -> IamResult<String> {
 
 /// Serve one IAM API call. The caller has authenticated the request and checked
 /// that the principal may call `iam:<Action>`.
+/// The response, and the error code and message when it is an error (for the audit
+/// log).
 pub async fn handle(
     state: &S3State,
     form_pairs: Vec<(String, String)>,
     request_id: &str,
-) -> Response {
+) -> (Response, Option<(String, String)>) {
     let form = Form(form_pairs);
     let action = form.get("Action").unwrap_or("").to_string();
     match run(state, &form, &action).await {
-        Ok(doc) => doc.finish(request_id),
-        Err(e) => e.response(request_id),
+        Ok(doc) => (doc.finish(request_id), None),
+        Err(e) => (
+            e.response(request_id),
+            Some((e.code.to_string(), e.message)),
+        ),
     }
 }
 

@@ -3,6 +3,7 @@
 //! only through the `hafiz_meta::Metadata` and `hafiz_storage::BlobStore` traits.
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod checksum;

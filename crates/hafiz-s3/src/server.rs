@@ -47,6 +47,8 @@ pub struct S3State {
     pub owner: OwnerInfo,
     /// IAM users' parsed policies, dropped whenever IAM changes.
     pub iam_cache: access::PolicyCache,
+    /// Where audit records go (None: no audit log).
+    pub audit: Option<crate::audit::AuditLog>,
 }
 
 impl S3State {
@@ -126,19 +128,13 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
     );
     let started = std::time::Instant::now();
     let in_flight = InFlight::enter();
-    let mut op: Option<Op> = None;
-    let mut cors: Option<HeaderMap> = None;
-    let result = route(
-        state.clone(),
-        parts,
-        body,
-        request_id.clone(),
-        &mut op,
-        &mut cors,
-    )
-    .instrument(span.clone())
-    .await;
+    let mut info = RouteInfo::default();
+    let audit_facts = state.audit.as_ref().map(|_| AuditFacts::of(&parts));
+    let result = route(state.clone(), parts, body, request_id.clone(), &mut info)
+        .instrument(span.clone())
+        .await;
     drop(in_flight);
+    let op = info.op;
     let op_name = op.map(Op::name).unwrap_or("Unknown");
     let status = match &result {
         Ok(r) => r.status().as_u16(),
@@ -169,6 +165,10 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
         "request"
     );
     let failed = result.is_err();
+    let failure = result
+        .as_ref()
+        .err()
+        .map(|e| (e.code.as_str().to_string(), e.message.clone()));
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => error_response(&e, &resource, &request_id, method == Method::HEAD),
@@ -183,12 +183,198 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
         h.insert("x-amz-id-2", v);
     }
     h.insert(http::header::SERVER, HeaderValue::from_static("Hafiz"));
-    if let Some(cors) = cors {
+    if let Some(cors) = info.cors.take() {
         for (name, value) in cors.iter() {
             h.append(name.clone(), value.clone());
         }
     }
+    if let (Some(log), Some(facts)) = (&state.audit, audit_facts) {
+        let error = match &failure {
+            Some((c, m)) => Some((c.clone(), m.clone())),
+            None => info.error.take(),
+        };
+        let sent = resp
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        log.record(audit_record(
+            &state,
+            &info,
+            facts,
+            &request_id,
+            status,
+            error,
+            sent,
+            elapsed,
+        ));
+    }
     resp
+}
+
+/// What routing learned about a request, for metrics, CORS and the audit log.
+#[derive(Default)]
+struct RouteInfo {
+    op: Option<Op>,
+    cors: Option<HeaderMap>,
+    principal: Option<access::Principal>,
+    bucket: String,
+    key: String,
+    /// IAM/STS: the service and the Action of the form.
+    service_action: Option<(&'static str, String)>,
+    /// An error answered as a response (IAM's format), for the audit log.
+    error: Option<(String, String)>,
+}
+
+/// The parts of a request the audit record needs, taken before routing consumes it.
+struct AuditFacts {
+    time: String,
+    peer: Option<String>,
+    user_agent: Option<String>,
+    params: serde_json::Map<String, serde_json::Value>,
+    received: u64,
+}
+
+impl AuditFacts {
+    fn of(parts: &http::request::Parts) -> AuditFacts {
+        let mut params = serde_json::Map::new();
+        for (k, v) in Query::parse(parts.uri.query()).0 {
+            if !crate::audit::is_secret_param(&k) {
+                params.insert(k, serde_json::Value::String(v));
+            }
+        }
+        AuditFacts {
+            time: crate::timefmt::iso8601(crate::timefmt::now_millis()),
+            peer: parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+            user_agent: parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            params,
+            received: parts
+                .headers
+                .get("x-amz-decoded-content-length")
+                .or_else(|| parts.headers.get(http::header::CONTENT_LENGTH))
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(0),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn audit_record(
+    state: &S3State,
+    info: &RouteInfo,
+    facts: AuditFacts,
+    request_id: &str,
+    status: u16,
+    error: Option<(String, String)>,
+    sent: u64,
+    elapsed: std::time::Duration,
+) -> crate::audit::AuditRecord {
+    use crate::audit::{AdditionalData, AuditRecord, AuditResource, UserIdentity};
+    let account = state.owner.account_id.clone();
+    let identity = match &info.principal {
+        None | Some(access::Principal::Anonymous) => UserIdentity {
+            kind: "AnonymousUser",
+            principal_id: None,
+            arn: None,
+            account_id: None,
+            access_key_id: None,
+            user_name: None,
+        },
+        Some(access::Principal::Root) => UserIdentity {
+            kind: "Root",
+            principal_id: Some(account.clone()),
+            arn: Some(format!("arn:aws:iam::{account}:root")),
+            account_id: Some(account.clone()),
+            access_key_id: None,
+            user_name: None,
+        },
+        Some(access::Principal::RootSession { access_key_id, .. }) => UserIdentity {
+            kind: "AssumedRole",
+            principal_id: Some(account.clone()),
+            arn: Some(format!("arn:aws:iam::{account}:root")),
+            account_id: Some(account.clone()),
+            access_key_id: Some(access_key_id.clone()),
+            user_name: None,
+        },
+        Some(access::Principal::User {
+            name,
+            access_key_id,
+            session,
+        }) => UserIdentity {
+            kind: if session.is_some() {
+                "AssumedRole"
+            } else {
+                "IAMUser"
+            },
+            principal_id: Some(name.clone()),
+            arn: Some(format!("arn:aws:iam::{account}:user/{name}")),
+            account_id: Some(account.clone()),
+            access_key_id: Some(access_key_id.clone()),
+            user_name: Some(name.clone()),
+        },
+    };
+    let mut params = facts.params;
+    if !info.bucket.is_empty() {
+        params.insert("bucketName".into(), info.bucket.clone().into());
+    }
+    if !info.key.is_empty() {
+        params.insert("key".into(), info.key.clone().into());
+    }
+    let (source, name) = match &info.service_action {
+        Some((service, action)) => (*service, action.clone()),
+        None => (
+            "s3.amazonaws.com",
+            info.op.map(Op::name).unwrap_or("Unknown").to_string(),
+        ),
+    };
+    let mut resources = Vec::new();
+    if !info.bucket.is_empty() {
+        resources.push(AuditResource {
+            kind: "AWS::S3::Bucket",
+            arn: format!("arn:aws:s3:::{}", info.bucket),
+        });
+    }
+    if !info.key.is_empty() {
+        resources.push(AuditResource {
+            kind: "AWS::S3::Object",
+            arn: format!("arn:aws:s3:::{}/{}", info.bucket, info.key),
+        });
+    }
+    let (error_code, error_message) = match error {
+        Some((c, m)) => (Some(c), Some(m)),
+        None => (None, None),
+    };
+    AuditRecord {
+        event_version: "1.09",
+        event_time: facts.time,
+        event_source: source,
+        event_name: name,
+        aws_region: state.config.region.clone(),
+        source_ip_address: facts.peer,
+        user_agent: facts.user_agent,
+        user_identity: identity,
+        request_parameters: params,
+        response_elements: None,
+        request_id: request_id.to_string(),
+        event_id: uuid::Uuid::new_v4().to_string(),
+        event_type: "AwsApiCall",
+        error_code,
+        error_message,
+        resources,
+        additional_event_data: AdditionalData {
+            bytes_transferred_in: facts.received,
+            bytes_transferred_out: sent,
+            duration_ms: elapsed.as_secs_f64() * 1000.0,
+            http_status: status,
+        },
+    }
 }
 
 /// Counts requests being served (`hafiz_s3_requests_in_flight`), also when a
@@ -213,15 +399,15 @@ async fn route(
     parts: http::request::Parts,
     body: Body,
     request_id: String,
-    op_out: &mut Option<Op>,
-    cors_out: &mut Option<HeaderMap>,
+    info: &mut RouteInfo,
 ) -> S3Result<Response> {
     let raw_path = parts.uri.path();
     let raw_query = parts.uri.query();
     if let Some(wd) = state.config.website_domain.as_deref()
         && let Some(bucket) = crate::website::website_bucket(&parts.headers, wd)
     {
-        *op_out = Some(Op::GetObject);
+        info.op = Some(Op::GetObject);
+        info.bucket = bucket.to_string();
         return Ok(
             crate::website::serve(&state, bucket, raw_path, &parts.method, &parts.headers).await,
         );
@@ -234,13 +420,13 @@ async fn route(
             Some("iam" | "sts")
         )
     {
-        *op_out = Some(Op::IamApi);
-        return Ok(iam_request(&state, &parts, body, &request_id).await);
+        info.op = Some(Op::IamApi);
+        return Ok(iam_request(&state, &parts, body, &request_id, info).await);
     }
     let target = router::target(raw_path, &parts.headers, state.config.domain.as_deref())?;
     let query = Query::parse(raw_query);
     let op = router::operation(&parts.method, &target, &query, &parts.headers)?;
-    *op_out = Some(op);
+    info.op = Some(op);
     if op == Op::PreflightCors {
         let bucket = target.bucket.as_deref().unwrap_or_default();
         return crate::cors::preflight(&state, bucket, &parts.headers).await;
@@ -250,7 +436,7 @@ async fn route(
     if let Some(bucket) = target.bucket.as_deref()
         && parts.headers.contains_key("origin")
     {
-        *cors_out =
+        info.cors =
             crate::cors::actual_request_headers(&state, bucket, &parts.method, &parts.headers)
                 .await;
     }
@@ -298,6 +484,9 @@ async fn route(
     };
     let bucket = target.bucket.unwrap_or_default();
     let key = target.key.unwrap_or_default();
+    info.principal = Some(caller.principal.clone());
+    info.bucket = bucket.clone();
+    info.key = key.clone();
     access::authorize_s3(
         &state,
         &access::RequestFacts {
@@ -333,21 +522,22 @@ async fn iam_request(
     parts: &http::request::Parts,
     body: Body,
     request_id: &str,
+    info: &mut RouteInfo,
 ) -> Response {
     use crate::iam_api::{self, IamError};
+    let fail = |e: IamError, info: &mut RouteInfo| {
+        info.error = Some((e.code.to_string(), e.message.clone()));
+        e.response(request_id)
+    };
     let bytes = match axum::body::to_bytes(body, 256 * 1024).await {
         Ok(b) => b,
-        Err(_) => {
-            return S3Error::new(S3ErrorCode::IncompleteBody)
-                .into_iam()
-                .response(request_id);
-        }
+        Err(_) => return fail(S3Error::new(S3ErrorCode::IncompleteBody).into_iam(), info),
     };
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     let raw_query = parts.uri.query();
     let secrets = access::request_secrets(state, &parts.headers, raw_query).await;
     if let Err(e) = secrets.check_session(&parts.headers, raw_query) {
-        return e.into_iam().response(request_id);
+        return fail(e.into_iam(), info);
     }
     let authed = match auth::authenticate_service(
         &parts.method,
@@ -360,21 +550,33 @@ async fn iam_request(
         Some(&sha),
     ) {
         Ok(a) => a,
-        Err(e) => return e.into_iam().response(request_id),
+        Err(e) => return fail(e.into_iam(), info),
     };
     let principal = match &authed.auth.identity {
         Identity::AccessKey(k) => secrets.principal(k),
         Identity::Anonymous => access::Principal::Anonymous,
     };
+    info.principal = Some(principal.clone());
     let form = iam_api::parse_form(&bytes);
-    if authed.service.as_deref() == Some("sts") {
+    let action = iam_api::action_of(&form).unwrap_or("").to_string();
+    let sts = authed.service.as_deref() == Some("sts");
+    info.service_action = Some((
+        if sts {
+            "sts.amazonaws.com"
+        } else {
+            "iam.amazonaws.com"
+        },
+        action.clone(),
+    ));
+    if sts {
         return crate::sts_api::handle(state, &principal, &form, request_id).await;
     }
-    let action = iam_api::action_of(&form).unwrap_or("").to_string();
     if !access::authorize_iam(state, &principal, &action, &form).await {
-        return IamError::access_denied(&action).response(request_id);
+        return fail(IamError::access_denied(&action), info);
     }
-    iam_api::handle(state, form, request_id).await
+    let (response, error) = iam_api::handle(state, form, request_id).await;
+    info.error = error;
+    response
 }
 
 pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool) -> Response {

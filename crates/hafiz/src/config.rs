@@ -106,4 +106,5 @@ pub struct NodeConfig {
     pub domain: Option<String>,
     pub website_domain: Option<String>,
     pub scanner_interval: std::time::Duration,
+    pub audit: Option<hafiz_s3::audit::AuditConfig>,
 }

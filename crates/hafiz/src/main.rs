@@ -143,6 +143,16 @@ struct ServerArgs {
     /// Log format
     #[arg(long, env = "HAFIZ_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Write an audit record (CloudTrail JSON lines) of every request into this
+    /// directory (`audit.log`, rotated to `audit-<millis>.log`)
+    #[arg(long, env = "HAFIZ_AUDIT_DIR")]
+    audit_dir: Option<PathBuf>,
+    /// Rotate the audit log once it holds this many bytes
+    #[arg(long, env = "HAFIZ_AUDIT_MAX_BYTES", default_value_t = 100 << 20)]
+    audit_max_bytes: u64,
+    /// Delete rotated audit logs older than this many days
+    #[arg(long, env = "HAFIZ_AUDIT_RETENTION_DAYS", default_value_t = 30)]
+    audit_retention_days: u64,
     /// Export request spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318)
     #[arg(long, env = "HAFIZ_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
@@ -172,6 +182,11 @@ impl ServerArgs {
                 .website_domain
                 .or(file.website_domain)
                 .filter(|d| !d.is_empty()),
+            audit: self.audit_dir.map(|dir| hafiz_s3::audit::AuditConfig {
+                dir,
+                max_file_bytes: self.audit_max_bytes.max(1),
+                retention: Duration::from_secs(self.audit_retention_days * 86_400),
+            }),
             scanner_interval: Duration::from_secs(
                 self.scanner_interval
                     .or(file.scanner_interval)
@@ -281,6 +296,12 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             display_name: "hafiz".into(),
         },
         iam_cache: Default::default(),
+        audit: cfg
+            .audit
+            .clone()
+            .map(hafiz_s3::audit::AuditLog::start)
+            .transpose()
+            .context("cannot open the audit log directory")?,
     });
     let listener = tokio::net::TcpListener::bind(cfg.address)
         .await

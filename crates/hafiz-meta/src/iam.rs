@@ -103,6 +103,10 @@ pub enum IamCommand {
     CreateAccessKey(AccessKey),
     /// Temporary credentials from STS (not counted against the user's two keys).
     CreateSessionKey(AccessKey),
+    /// Remove temporary credentials that expired before `now` (the scanner's sweep).
+    RemoveExpiredSessions {
+        now: Millis,
+    },
     UpdateAccessKey {
         user: String,
         access_key_id: String,
@@ -191,6 +195,7 @@ pub(crate) trait IamRows {
     fn policy(&self, name: &str) -> MetaResult<Option<ManagedPolicy>>;
     fn key(&self, id: &str) -> MetaResult<Option<AccessKey>>;
     fn keys_of(&self, user: &str) -> MetaResult<Vec<AccessKey>>;
+    fn all_keys(&self) -> MetaResult<Vec<AccessKey>>;
 }
 
 /// The rows a command writes: Some = put, None = delete.
@@ -261,6 +266,12 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
             }
             vec![IamWrite::Key(k.access_key_id.clone(), Some(k))]
         }
+        C::RemoveExpiredSessions { now } => rows
+            .all_keys()?
+            .into_iter()
+            .filter(|k| k.session.as_ref().is_some_and(|s| s.expires <= now))
+            .map(|k| IamWrite::Key(k.access_key_id, None))
+            .collect(),
         C::UpdateAccessKey {
             user: u,
             access_key_id,

@@ -969,10 +969,13 @@ impl IamRows for Inner {
     }
     fn keys_of(&self, user: &str) -> MetaResult<Vec<AccessKey>> {
         Ok(self
-            .iam_rows::<AccessKey>(iam::rows::KEYS)?
+            .all_keys()?
             .into_iter()
             .filter(|k| k.user == user)
             .collect())
+    }
+    fn all_keys(&self) -> MetaResult<Vec<AccessKey>> {
+        self.iam_rows::<AccessKey>(iam::rows::KEYS)
     }
 }
 

@@ -210,3 +210,36 @@ async fn policies_and_groups_count_their_attachments() {
     )
     .unwrap();
 }
+
+#[tokio::test]
+async fn expired_sessions_are_swept_and_live_ones_kept() {
+    use hafiz_meta::iam::Session;
+    let (_d, s) = store();
+    iam(&s, user("dave")).unwrap();
+    iam(&s, key("dave", "LONG")).unwrap();
+    for (id, expires) in [("OLD", 100), ("NEW", 10_000)] {
+        iam(
+            &s,
+            IamCommand::CreateSessionKey(AccessKey {
+                access_key_id: id.into(),
+                secret_key: "s".into(),
+                user: "dave".into(),
+                active: true,
+                created: 1,
+                session: Some(Session {
+                    token: "t".into(),
+                    expires,
+                    policy: None,
+                    name: "n".into(),
+                }),
+            }),
+        )
+        .unwrap();
+    }
+    // Temporary keys do not count against the two-key limit.
+    iam(&s, key("dave", "LONG2")).unwrap();
+    iam(&s, IamCommand::RemoveExpiredSessions { now: 5_000 }).unwrap();
+    assert!(s.access_key("OLD").await.unwrap().is_none());
+    assert!(s.access_key("NEW").await.unwrap().is_some());
+    assert!(s.access_key("LONG").await.unwrap().is_some());
+}

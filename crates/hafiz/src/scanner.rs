@@ -10,6 +10,8 @@ use hafiz_storage::{BlobStore, ErasureStore};
 
 /// How often drives are re-checked and read-reported damage is healed.
 const TICK: Duration = Duration::from_secs(2);
+/// How often expired temporary (STS) credentials are removed.
+const SESSION_SWEEP: Duration = Duration::from_secs(60);
 /// Verified blobs per second during a full pass, so healing never starves requests.
 const VERIFY_RATE: u32 = 200;
 /// Shards without metadata younger than this may belong to a write in flight.
@@ -17,7 +19,22 @@ const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
 pub async fn run(meta: MetaStore, blobs: ErasureStore, interval: Duration) {
     let mut last_full = Instant::now();
+    let mut last_sweep = Instant::now();
     loop {
+        if last_sweep.elapsed() >= SESSION_SWEEP {
+            last_sweep = Instant::now();
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            let cmd =
+                hafiz_meta::Command::Iam(hafiz_meta::iam::IamCommand::RemoveExpiredSessions {
+                    now,
+                });
+            if let Err(e) = meta.apply(cmd).await {
+                tracing::warn!(error = %e, "could not remove expired temporary credentials");
+            }
+        }
         // Drive checks touch the filesystem (format files, statvfs): off the runtime,
         // so a hung drive cannot stall request handling.
         let (b, m) = (blobs.clone(), meta.clone());

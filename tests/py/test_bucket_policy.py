@@ -162,11 +162,33 @@ def test_canned_acls_map_to_public_read(s3, hafiz, bucket):
     assert requests.get(f"{base}/plain", timeout=10).content == b"p"
     s3.put_object_acl(Bucket=bucket, Key="open", ACL="private")
     assert requests.get(f"{base}/open", timeout=10).status_code == 403
-    # Anonymous writes never come from an ACL.
+    # Anonymous writes need a public-read-write bucket.
     assert requests.put(f"{base}/new", data=b"x", timeout=10).status_code == 403
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        s3.put_object(Bucket=bucket, Key="rw", Body=b"x", ACL="public-read-write")
-    assert code_of(e) == "NotImplemented"
+        s3.put_object(Bucket=bucket, Key="bad", Body=b"x", ACL="everyone-everything")
+    assert code_of(e) == "InvalidArgument"
+
+
+def test_public_read_write_and_authenticated_read(s3, hafiz):
+    b = f"acl-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=b, ACL="public-read-write")
+    grants = s3.get_bucket_acl(Bucket=b)["Grants"]
+    assert {g["Permission"] for g in grants if g["Grantee"].get("URI", "").endswith("AllUsers")} == {"READ", "WRITE"}
+    assert requests.put(f"{hafiz.endpoint}/{b}/dropped", data=b"anon", timeout=10).status_code == 200
+    assert s3.get_object(Bucket=b, Key="dropped")["Body"].read() == b"anon"
+    s3.put_object(Bucket=b, Key="members", Body=b"m", ACL="authenticated-read")
+    assert requests.get(f"{hafiz.endpoint}/{b}/members", timeout=10).status_code == 403
+    _, key = new_user(iam_client(hafiz))  # a user with no policies at all
+    user = s3_for(hafiz, key)
+    assert user.get_object(Bucket=b, Key="members")["Body"].read() == b"m"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        user.get_object(Bucket=b, Key="dropped")  # private object
+    assert code_of(e) == "AccessDenied"
+    s3.put_bucket_acl(Bucket=b, ACL="private")
+    assert requests.put(f"{hafiz.endpoint}/{b}/again", data=b"x", timeout=10).status_code == 403
+    for k in ("dropped", "members"):
+        s3.delete_object(Bucket=b, Key=k)
+    s3.delete_bucket(Bucket=b)
 
 
 def test_public_read_bucket_can_be_listed_anonymously(s3, hafiz):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 
+import botocore.exceptions
 import pytest
 from botocore.exceptions import ClientError
 
@@ -731,3 +732,13 @@ def test_cli_versioning(aws, s3, plain_bucket, tmp_path):
         "--version-id", versions[1]["VersionId"], old,
     )
     assert old.read_bytes() == first.read_bytes()
+
+
+def test_mfa_delete_cannot_be_enabled_without_an_mfa_device(s3, bucket):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_versioning(
+            Bucket=bucket,
+            VersioningConfiguration={"Status": "Enabled", "MFADelete": "Enabled"},
+        )
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)

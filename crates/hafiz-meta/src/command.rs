@@ -93,7 +93,7 @@ pub enum BucketChange {
     Cors(Option<Vec<CorsRule>>),
     Website(Option<WebsiteConfig>),
     Policy(Option<String>),
-    PublicRead(bool),
+    Acl(crate::model::CannedAcl),
     PublicAccessBlock(Option<crate::model::PublicAccessBlock>),
 }
 
@@ -103,7 +103,7 @@ pub enum ObjectChange {
     /// Set, extend or (GOVERNANCE, with bypass) shorten or remove the retention.
     Retention(Option<Retention>),
     LegalHold(bool),
-    PublicRead(bool),
+    Acl(crate::model::CannedAcl),
 }
 
 /// What an applied command left behind.

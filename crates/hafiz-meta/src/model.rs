@@ -52,9 +52,31 @@ pub struct BucketInfo {
     pub policy: Option<String>,
     #[serde(default)]
     pub public_access_block: Option<PublicAccessBlock>,
-    /// The canned ACL `public-read`: everyone may list the bucket.
     #[serde(default)]
-    pub public_read: bool,
+    pub acl: CannedAcl,
+}
+
+/// What a canned ACL grants beyond the owner's FULL_CONTROL. The other canned ACLs
+/// (`bucket-owner-read`, `bucket-owner-full-control`, `aws-exec-read`,
+/// `log-delivery-write`) grant to principals that do not exist in a one-account store
+/// (another bucket owner, EC2, S3 log delivery), so they leave the resource private.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum CannedAcl {
+    #[default]
+    Private,
+    /// Everyone may read (objects) or list (buckets).
+    PublicRead,
+    /// Also: everyone may write objects into the bucket.
+    PublicReadWrite,
+    /// Every authenticated principal may read or list.
+    AuthenticatedRead,
+}
+
+impl CannedAcl {
+    /// Whether Block Public Access counts it as public.
+    pub fn is_public(self) -> bool {
+        self != CannedAcl::Private
+    }
 }
 
 /// S3 Block Public Access settings of a bucket.
@@ -242,9 +264,8 @@ pub struct ObjectVersion {
     /// None until a legal hold is first set (S3 tells "never set" from OFF).
     #[serde(default)]
     pub legal_hold: Option<bool>,
-    /// The canned ACL `public-read`: everyone may read this version.
     #[serde(default)]
-    pub public_read: bool,
+    pub acl: CannedAcl,
 }
 
 impl ObjectVersion {
@@ -318,9 +339,8 @@ pub struct UploadInfo {
     pub retention: Option<Retention>,
     #[serde(default)]
     pub legal_hold: Option<bool>,
-    /// The canned ACL `public-read`: everyone may read this version.
     #[serde(default)]
-    pub public_read: bool,
+    pub acl: CannedAcl,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -773,7 +773,7 @@ impl Inner {
                     BucketChange::Cors(rules) => b.cors = rules,
                     BucketChange::Website(w) => b.website = w,
                     BucketChange::Policy(p) => b.policy = p,
-                    BucketChange::PublicRead(p) => b.public_read = p,
+                    BucketChange::Acl(a) => b.acl = a,
                     BucketChange::PublicAccessBlock(p) => b.public_access_block = p,
                     BucketChange::ObjectLock(cfg) => {
                         if b.object_lock.is_none() && b.versioning != Versioning::Enabled {
@@ -809,7 +809,7 @@ impl Inner {
                 match change {
                     ObjectChange::Tags(tags) => v.tags = tags,
                     ObjectChange::LegalHold(on) => v.legal_hold = Some(on),
-                    ObjectChange::PublicRead(p) => v.public_read = p,
+                    ObjectChange::Acl(a) => v.acl = a,
                     ObjectChange::Retention(new) => {
                         if let Some(old) = v.retention.filter(|r| r.until > now) {
                             let weakens = match new {

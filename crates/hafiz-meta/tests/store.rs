@@ -150,7 +150,7 @@ async fn multipart_complete_checks_etags_and_releases_unused_parts() {
         checksum_type: None,
         retention: None,
         legal_hold: None,
-        public_read: false,
+        acl: Default::default(),
     };
     s.apply_sync(Command::CreateUpload(upload)).unwrap();
     for (n, blob) in [(1, "p1"), (2, "p2"), (3, "p3")] {

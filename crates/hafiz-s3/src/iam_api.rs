@@ -274,19 +274,25 @@ impl Arns<'_> {
     }
 }
 
-fn user_xml(d: &mut Doc, arns: &Arns, u: &IamUser) {
-    d.open("User")
-        .el("Path", &u.path)
+/// A user's fields; callers wrap them in `<User>` or a list's `<member>`.
+fn user_fields(d: &mut Doc, arns: &Arns, u: &IamUser) {
+    d.el("Path", &u.path)
         .el("UserName", &u.name)
         .el("UserId", &u.id)
         .el("Arn", &arns.user(u))
-        .el("CreateDate", &iso8601(u.created))
-        .close("User");
+        .el("CreateDate", &iso8601(u.created));
 }
 
-fn policy_xml(d: &mut Doc, arns: &Arns, p: &ManagedPolicy) {
-    d.open("Policy")
-        .el("PolicyName", &p.name)
+fn group_fields(d: &mut Doc, arns: &Arns, g: &IamGroup) {
+    d.el("Path", &g.path)
+        .el("GroupName", &g.name)
+        .el("GroupId", &g.id)
+        .el("Arn", &arns.group(g))
+        .el("CreateDate", &iso8601(g.created));
+}
+
+fn policy_fields(d: &mut Doc, arns: &Arns, p: &ManagedPolicy) {
+    d.el("PolicyName", &p.name)
         .el("PolicyId", &p.id)
         .el("Arn", &arns.policy(p))
         .el("Path", &p.path)
@@ -298,7 +304,13 @@ fn policy_xml(d: &mut Doc, arns: &Arns, p: &ManagedPolicy) {
     if !p.description.is_empty() {
         d.el("Description", &p.description);
     }
-    d.close("Policy");
+}
+
+/// `<name>` around what `fields` writes.
+fn wrapped(d: &mut Doc, name: &str, fields: impl FnOnce(&mut Doc)) {
+    d.open(name);
+    fields(d);
+    d.close(name);
 }
 
 /// Policy documents arrive URL-encoded JSON; they must parse as an identity policy.
@@ -352,6 +364,16 @@ async fn user(state: &S3State, name: &str) -> IamResult<IamUser> {
     })
 }
 
+async fn managed_policy(state: &S3State, name: &str) -> IamResult<ManagedPolicy> {
+    state.meta.iam_policy(name).await?.ok_or_else(|| {
+        IamError::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchEntity",
+            format!("Policy {name} was not found."),
+        )
+    })
+}
+
 async fn run(state: &S3State, form: &Form, action: &str) -> IamResult<Doc> {
     let arns = Arns {
         account: &state.owner.account_id,
@@ -367,24 +389,18 @@ async fn run(state: &S3State, form: &Form, action: &str) -> IamResult<Doc> {
                 ..Default::default()
             };
             apply(state, IamCommand::CreateUser(u.clone())).await?;
-            user_xml(&mut d, &arns, &u);
+            wrapped(&mut d, "User", |d| user_fields(d, &arns, &u));
         }
         "GetUser" => {
             let u = user(state, form.name("UserName")?).await?;
-            user_xml(&mut d, &arns, &u);
+            wrapped(&mut d, "User", |d| user_fields(d, &arns, &u));
         }
         "ListUsers" => {
             let prefix = form.get("PathPrefix").unwrap_or("/");
             d.open("Users");
             for u in state.meta.iam_users().await? {
                 if u.path.starts_with(prefix) {
-                    d.open("member");
-                    d.el("Path", &u.path)
-                        .el("UserName", &u.name)
-                        .el("UserId", &u.id)
-                        .el("Arn", &arns.user(&u))
-                        .el("CreateDate", &iso8601(u.created));
-                    d.close("member");
+                    wrapped(&mut d, "member", |d| user_fields(d, &arns, &u));
                 }
             }
             d.close("Users").el("IsTruncated", "false");
@@ -518,28 +534,16 @@ async fn run(state: &S3State, form: &Form, action: &str) -> IamResult<Doc> {
                 attachments: 0,
             };
             apply(state, IamCommand::CreatePolicy(p.clone())).await?;
-            policy_xml(&mut d, &arns, &p);
+            wrapped(&mut d, "Policy", |d| policy_fields(d, &arns, &p));
         }
         "GetPolicy" => {
             let name = arns.policy_name(form.required("PolicyArn")?)?;
-            let p = state.meta.iam_policy(&name).await?.ok_or_else(|| {
-                IamError::new(
-                    StatusCode::NOT_FOUND,
-                    "NoSuchEntity",
-                    format!("Policy {name} was not found."),
-                )
-            })?;
-            policy_xml(&mut d, &arns, &p);
+            let p = managed_policy(state, &name).await?;
+            wrapped(&mut d, "Policy", |d| policy_fields(d, &arns, &p));
         }
         "GetPolicyVersion" => {
             let name = arns.policy_name(form.required("PolicyArn")?)?;
-            let p = state.meta.iam_policy(&name).await?.ok_or_else(|| {
-                IamError::new(
-                    StatusCode::NOT_FOUND,
-                    "NoSuchEntity",
-                    format!("Policy {name} was not found."),
-                )
-            })?;
+            let p = managed_policy(state, &name).await?;
             d.open("PolicyVersion")
                 .el("Document", &url_encode(&p.document))
                 .el("VersionId", "v1")
@@ -553,17 +557,7 @@ async fn run(state: &S3State, form: &Form, action: &str) -> IamResult<Doc> {
             d.open("Policies");
             for p in state.meta.iam_policies().await? {
                 if !only_attached || p.attachments > 0 {
-                    d.body.push_str("<member>");
-                    let mut inner = Doc::new("");
-                    policy_xml(&mut inner, &arns, &p);
-                    // policy_xml wraps in <Policy>; list members are unwrapped.
-                    let body = inner
-                        .body
-                        .trim_start_matches("<Policy>")
-                        .trim_end_matches("</Policy>")
-                        .to_string();
-                    d.body.push_str(&body);
-                    d.body.push_str("</member>");
+                    wrapped(&mut d, "member", |d| policy_fields(d, &arns, &p));
                 }
             }
             d.close("Policies").el("IsTruncated", "false");
@@ -604,13 +598,7 @@ async fn run(state: &S3State, form: &Form, action: &str) -> IamResult<Doc> {
                 ..Default::default()
             };
             apply(state, IamCommand::CreateGroup(g.clone())).await?;
-            d.open("Group")
-                .el("Path", &g.path)
-                .el("GroupName", &g.name)
-                .el("GroupId", &g.id)
-                .el("Arn", &arns.group(&g))
-                .el("CreateDate", &iso8601(g.created))
-                .close("Group");
+            wrapped(&mut d, "Group", |d| group_fields(d, &arns, &g));
         }
         "GetGroup" => {
             let name = form.name("GroupName")?;
@@ -621,23 +609,11 @@ async fn run(state: &S3State, form: &Form, action: &str) -> IamResult<Doc> {
                     format!("The group with name {name} cannot be found."),
                 )
             })?;
-            d.open("Group")
-                .el("Path", &g.path)
-                .el("GroupName", &g.name)
-                .el("GroupId", &g.id)
-                .el("Arn", &arns.group(&g))
-                .el("CreateDate", &iso8601(g.created))
-                .close("Group");
+            wrapped(&mut d, "Group", |d| group_fields(d, &arns, &g));
             d.open("Users");
             for m in &g.members {
                 if let Some(u) = state.meta.iam_user(m).await? {
-                    d.open("member");
-                    d.el("Path", &u.path)
-                        .el("UserName", &u.name)
-                        .el("UserId", &u.id)
-                        .el("Arn", &arns.user(&u))
-                        .el("CreateDate", &iso8601(u.created));
-                    d.close("member");
+                    wrapped(&mut d, "member", |d| user_fields(d, &arns, &u));
                 }
             }
             d.close("Users").el("IsTruncated", "false");

@@ -18,7 +18,7 @@ use crate::router::Op;
 use crate::server::S3State;
 
 /// The principal behind an authenticated request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Principal {
     Anonymous,
     /// The account's root credentials: allowed everything.
@@ -27,7 +27,7 @@ pub enum Principal {
     /// policy allows (everything without one).
     RootSession {
         access_key_id: String,
-        policy: Option<String>,
+        policy: Option<std::sync::Arc<hafiz_iam::Policy>>,
     },
     User {
         name: String,
@@ -37,9 +37,10 @@ pub enum Principal {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SessionGrant {
-    pub policy: Option<String>,
+    /// Parsed once per session (see `PolicyCache::session_policy`).
+    pub policy: Option<std::sync::Arc<hafiz_iam::Policy>>,
 }
 
 /// The access key id a request names, from whichever auth form it uses (SigV4 or
@@ -89,6 +90,7 @@ pub fn signed_service(headers: &HeaderMap) -> Option<String> {
 pub struct RequestSecrets<'a> {
     root: &'a dyn SecretLookup,
     user_key: Option<AccessKey>,
+    session_policy: Option<std::sync::Arc<hafiz_iam::Policy>>,
 }
 
 impl SecretLookup for RequestSecrets<'_> {
@@ -110,15 +112,15 @@ impl RequestSecrets<'_> {
         }
         match &self.user_key {
             Some(k) if k.access_key_id == access_key => match &k.session {
-                Some(s) if k.user.is_empty() => Principal::RootSession {
+                Some(_) if k.user.is_empty() => Principal::RootSession {
                     access_key_id: k.access_key_id.clone(),
-                    policy: s.policy.clone(),
+                    policy: self.session_policy.clone(),
                 },
                 session => Principal::User {
                     name: k.user.clone(),
                     access_key_id: k.access_key_id.clone(),
-                    session: session.as_ref().map(|s| SessionGrant {
-                        policy: s.policy.clone(),
+                    session: session.as_ref().map(|_| SessionGrant {
+                        policy: self.session_policy.clone(),
                     }),
                 },
             },
@@ -174,9 +176,14 @@ pub async fn request_secrets<'a>(
         }
         _ => None,
     };
+    let session_policy = user_key
+        .as_ref()
+        .and_then(|k| Some((k, k.session.as_ref()?.policy.as_ref()?)))
+        .map(|(k, doc)| state.iam_cache.session_policy(&k.access_key_id, doc));
     RequestSecrets {
         root: state.secrets.as_ref(),
         user_key,
+        session_policy,
     }
 }
 
@@ -250,44 +257,33 @@ pub async fn authorize_action(
         // The account's root key is allowed everything, bucket policies included (as
         // MinIO's root; on AWS only an explicit Deny in a bucket policy binds root).
         Principal::Root => return Ok(()),
-        Principal::RootSession { policy: None, .. } => return Ok(()),
-        Principal::RootSession {
-            policy: Some(doc), ..
-        } => {
-            return if session_allows(doc, facts, action, key) {
-                Ok(())
-            } else {
-                Err(denied())
+        Principal::RootSession { policy, .. } => {
+            return match policy {
+                Some(p) if !session_allows(p, facts, action, key) => Err(denied()),
+                _ => Ok(()),
             };
         }
         Principal::Anonymous => None,
         Principal::User {
-            session: Some(SessionGrant { policy: Some(doc) }),
+            session: Some(SessionGrant { policy: Some(p) }),
             ..
-        } if !session_allows(doc, facts, action, key) => return Err(denied()),
+        } if !session_allows(p, facts, action, key) => return Err(denied()),
         Principal::User { name, .. } => match state.iam_cache.user(state, name).await? {
             Some(a) => Some(a),
             None => return Err(denied()),
         },
     };
-    let bucket_policy = match facts.bucket {
+    // One read of the bucket serves its policy and its ACL.
+    let bucket = match facts.bucket {
         "" => None,
-        b => state.iam_cache.bucket_policy(state, b).await?,
+        b => state.meta.bucket(b).await?,
     };
-    // Anonymous access exists only through a public-read ACL or a bucket policy, and
-    // only where Block Public Access does not restrict it.
-    if user.is_none() {
-        let policy_usable = bucket_policy
-            .as_ref()
-            .is_some_and(|p| !(p.restrict_public && crate::ops::policy_is_public(&p.policy)));
-        if !policy_usable {
-            return if public_acl_allows(state, facts, action, key).await {
-                Ok(())
-            } else {
-                Err(denied())
-            };
-        }
-    }
+    let bucket_policy = bucket
+        .as_ref()
+        .and_then(|b| state.iam_cache.bucket_policy(b));
+    // Anonymous callers may not use a public policy Block Public Access restricts.
+    let bucket_policy =
+        bucket_policy.filter(|p| user.is_some() || !(p.restrict_public && p.public));
     let mut keys = condition_keys(facts, user.as_ref().map(|u| &u.user));
     let needs_tags = user.as_ref().is_some_and(|u| u.needs_object_tags)
         || bucket_policy.as_ref().is_some_and(|p| p.needs_object_tags);
@@ -322,10 +318,11 @@ pub async fn authorize_action(
         Some(p) => hafiz_iam::evaluate_resource(&p.policy, &ctx),
         None => hafiz_iam::Decision::NotApplicable,
     };
+    let explicit_deny = identity == hafiz_iam::Decision::ExplicitDeny
+        || resource == hafiz_iam::Decision::ExplicitDeny;
     if hafiz_iam::is_allowed(identity, resource)
-        || (user.is_none()
-            && resource != hafiz_iam::Decision::ExplicitDeny
-            && public_acl_allows(state, facts, action, key).await)
+        || (!explicit_deny
+            && acl_allows(state, bucket.as_ref(), facts, action, key, user.is_some()).await)
     {
         Ok(())
     } else {
@@ -333,28 +330,38 @@ pub async fn authorize_action(
     }
 }
 
-/// Whether a `public-read` canned ACL lets everyone do this: read an object, or list
-/// a bucket, unless Block Public Access ignores public ACLs.
-async fn public_acl_allows(
+/// Whether a canned ACL grants this: reading an object or listing a bucket
+/// (`public-read`, `public-read-write`, and `authenticated-read` for signed
+/// requests), or writing objects into a `public-read-write` bucket. Block Public
+/// Access's IgnorePublicAcls turns all of them off.
+async fn acl_allows(
     state: &S3State,
+    bucket: Option<&hafiz_meta::BucketInfo>,
     facts: &RequestFacts<'_>,
     action: &str,
     key: &str,
+    authenticated: bool,
 ) -> bool {
-    let Ok(Some(b)) = state.meta.bucket(facts.bucket).await else {
+    use hafiz_meta::CannedAcl as A;
+    let Some(b) = bucket else {
         return false;
     };
     if b.public_access_block.is_some_and(|p| p.ignore_public_acls) {
         return false;
     }
+    let reads = |acl: A| {
+        matches!(acl, A::PublicRead | A::PublicReadWrite)
+            || (acl == A::AuthenticatedRead && authenticated)
+    };
     match action {
-        "s3:ListBucket" => b.public_read,
+        "s3:ListBucket" => reads(b.acl),
+        "s3:PutObject" | "s3:DeleteObject" => b.acl == A::PublicReadWrite,
         "s3:GetObject" | "s3:GetObjectVersion" => {
             let v = match facts.query.get("versionId") {
                 Some(id) => state.meta.object_version(facts.bucket, key, id).await,
                 None => state.meta.object(facts.bucket, key).await,
             };
-            matches!(v, Ok(Some(v)) if v.public_read)
+            matches!(v, Ok(Some(v)) if reads(v.acl))
         }
         _ => false,
     }
@@ -362,17 +369,19 @@ async fn public_acl_allows(
 
 /// Whether a session policy allows an action (it can only narrow what the session's
 /// owner may do).
-fn session_allows(doc: &str, facts: &RequestFacts<'_>, action: &str, key: &str) -> bool {
-    let Ok(policy) = hafiz_iam::Policy::parse(doc) else {
-        return false;
-    };
+fn session_allows(
+    policy: &hafiz_iam::Policy,
+    facts: &RequestFacts<'_>,
+    action: &str,
+    key: &str,
+) -> bool {
     let ctx = hafiz_iam::RequestContext {
         action: action.to_string(),
         resource: actions::resource(facts.bucket, key),
         principal: None,
         keys: condition_keys(facts, None),
     };
-    hafiz_iam::evaluate_identity(&[&policy], &ctx) == hafiz_iam::Decision::Allow
+    hafiz_iam::evaluate_identity(&[policy], &ctx) == hafiz_iam::Decision::Allow
 }
 
 /// Whether `principal` may call `iam:<action>` on the entity the form names. Root

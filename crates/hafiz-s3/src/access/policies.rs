@@ -24,6 +24,8 @@ pub struct BucketPolicy {
     pub policy: Policy,
     /// Block Public Access's RestrictPublicBuckets is on.
     pub restrict_public: bool,
+    /// It grants something to everyone.
+    pub public: bool,
     pub needs_object_tags: bool,
 }
 
@@ -32,45 +34,63 @@ pub struct PolicyCache {
     inner: Mutex<(u64, HashMap<String, Arc<UserAccess>>)>,
     /// Per bucket: the policy text last parsed, and the result.
     buckets: Mutex<HashMap<String, ParsedBucketPolicy>>,
+    /// Temporary keys' session policies by access key id (a key's policy never changes).
+    sessions: Mutex<HashMap<String, Arc<Policy>>>,
 }
+
+/// Bounds the session-policy cache; expired sessions fall out when it is cleared.
+const MAX_CACHED_SESSIONS: usize = 10_000;
 
 /// The policy text and RestrictPublicBuckets setting a parse was made from.
 type ParsedBucketPolicy = (String, bool, Arc<BucketPolicy>);
 
 impl PolicyCache {
-    /// A bucket's policy (None: the bucket has none, or does not exist).
-    pub async fn bucket_policy(
-        &self,
-        state: &S3State,
-        bucket: &str,
-    ) -> S3Result<Option<Arc<BucketPolicy>>> {
-        let Some(b) = state.meta.bucket(bucket).await? else {
-            return Ok(None);
-        };
-        let Some(doc) = b.policy else {
-            return Ok(None);
-        };
+    /// A bucket's policy, parsed (None: it has none). Parsed again only when the
+    /// policy text or the bucket's Block Public Access settings change.
+    pub fn bucket_policy(&self, b: &hafiz_meta::BucketInfo) -> Option<Arc<BucketPolicy>> {
+        let doc = b.policy.as_ref()?;
         let restrict = b
             .public_access_block
             .is_some_and(|p| p.restrict_public_buckets);
         let mut cache = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((text, r, p)) = cache.get(bucket)
-            && *text == doc
+        if let Some((text, r, p)) = cache.get(&b.name)
+            && text == doc
             && *r == restrict
         {
-            return Ok(Some(p.clone()));
+            return Some(p.clone());
         }
-        let Ok(policy) = Policy::parse(&doc) else {
-            tracing::warn!(bucket, "ignoring a bucket policy that does not parse");
-            return Ok(None);
+        let Ok(policy) = Policy::parse(doc) else {
+            tracing::warn!(bucket = %b.name, "ignoring a bucket policy that does not parse");
+            return None;
         };
         let p = Arc::new(BucketPolicy {
             needs_object_tags: doc.contains("ExistingObjectTag"),
+            public: crate::ops::policy_is_public(&policy),
             policy,
             restrict_public: restrict,
         });
-        cache.insert(bucket.to_string(), (doc, restrict, p.clone()));
-        Ok(Some(p))
+        cache.insert(b.name.clone(), (doc.clone(), restrict, p.clone()));
+        Some(p)
+    }
+
+    /// A temporary key's session policy, parsed once per key.
+    pub fn session_policy(&self, access_key_id: &str, doc: &str) -> Arc<Policy> {
+        let mut cache = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = cache.get(access_key_id) {
+            return p.clone();
+        }
+        // Validated when the session was issued; one that no longer parses allows
+        // nothing (no statements), never everything.
+        let p = Arc::new(Policy::parse(doc).unwrap_or(Policy {
+            version: None,
+            id: None,
+            statements: Vec::new(),
+        }));
+        if cache.len() >= MAX_CACHED_SESSIONS {
+            cache.clear();
+        }
+        cache.insert(access_key_id.to_string(), p.clone());
+        p
     }
 
     /// The user's access, None if the user no longer exists.

@@ -3,7 +3,7 @@
 //! "not configured" answers for policy, encryption and tagging).
 
 use axum::response::Response;
-use hafiz_meta::{BucketInfo, Command};
+use hafiz_meta::{BucketInfo, CannedAcl, Command};
 use http::StatusCode;
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
@@ -92,8 +92,7 @@ pub async fn create_bucket(mut ctx: Ctx) -> S3Result<Response> {
             hafiz_meta::Versioning::Unversioned
         },
         object_lock: lock.then(hafiz_meta::ObjectLockConfig::default),
-        public_read: crate::ops::acl::requested(&ctx.headers, &BucketInfo::default())?
-            .unwrap_or(false),
+        acl: crate::ops::acl::requested(&ctx.headers, &BucketInfo::default())?.unwrap_or_default(),
         ..Default::default()
     };
     ctx.state.meta.apply(Command::CreateBucket(info)).await?;
@@ -131,10 +130,19 @@ pub async fn get_location(ctx: Ctx) -> S3Result<Response> {
     )
 }
 
-/// The owner's FULL_CONTROL, plus READ for everyone when the canned ACL was
-/// `public-read`.
-pub fn acl(ctx: &Ctx, public_read: bool) -> xml::AccessControlPolicy {
+/// The owner's FULL_CONTROL plus what the canned ACL grants, as S3 shows it.
+pub fn acl(ctx: &Ctx, canned: CannedAcl) -> xml::AccessControlPolicy {
     const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+    let group = |uri: &str, permission: &str| xml::Grant {
+        grantee: xml::Grantee {
+            xmlns_xsi: XSI,
+            xsi_type: "Group",
+            id: None,
+            display_name: None,
+            uri: Some(uri.into()),
+        },
+        permission: permission.into(),
+    };
     let mut grant = vec![xml::Grant {
         grantee: xml::Grantee {
             xmlns_xsi: XSI,
@@ -145,17 +153,14 @@ pub fn acl(ctx: &Ctx, public_read: bool) -> xml::AccessControlPolicy {
         },
         permission: "FULL_CONTROL".into(),
     }];
-    if public_read {
-        grant.push(xml::Grant {
-            grantee: xml::Grantee {
-                xmlns_xsi: XSI,
-                xsi_type: "Group",
-                id: None,
-                display_name: None,
-                uri: Some(ALL_USERS.into()),
-            },
-            permission: "READ".into(),
-        });
+    match canned {
+        CannedAcl::Private => {}
+        CannedAcl::PublicRead => grant.push(group(ALL_USERS, "READ")),
+        CannedAcl::PublicReadWrite => {
+            grant.push(group(ALL_USERS, "READ"));
+            grant.push(group(ALL_USERS, "WRITE"));
+        }
+        CannedAcl::AuthenticatedRead => grant.push(group(AUTHENTICATED_USERS, "READ")),
     }
     xml::AccessControlPolicy {
         xmlns: NS,
@@ -164,18 +169,19 @@ pub fn acl(ctx: &Ctx, public_read: bool) -> xml::AccessControlPolicy {
     }
 }
 
+const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 
 pub async fn get_acl(ctx: Ctx) -> S3Result<Response> {
     let b = require_bucket(&ctx).await?;
-    xml_response("AccessControlPolicy", &acl(&ctx, b.public_read))
+    xml_response("AccessControlPolicy", &acl(&ctx, b.acl))
 }
 
 /// PutBucketAcl with a canned ACL header (grant lists in the body are not served).
 pub async fn put_acl(ctx: Ctx) -> S3Result<Response> {
     let b = require_bucket(&ctx).await?;
-    let public = crate::ops::acl::requested(&ctx.headers, &b)?.unwrap_or(false);
-    crate::ops::update_bucket(&ctx, hafiz_meta::BucketChange::PublicRead(public)).await?;
+    let canned = crate::ops::acl::requested(&ctx.headers, &b)?.unwrap_or_default();
+    crate::ops::update_bucket(&ctx, hafiz_meta::BucketChange::Acl(canned)).await?;
     Ok(empty_response(StatusCode::OK))
 }
 

@@ -44,7 +44,8 @@ pub(crate) fn parse_copy_source(raw: &str) -> S3Result<(String, String, Option<S
     Ok((bucket.to_string(), key.to_string(), version))
 }
 
-async fn source(ctx: &Ctx) -> S3Result<(String, ObjectVersion)> {
+/// The copy source's bucket and version, and whether the request named the version.
+async fn source(ctx: &Ctx) -> S3Result<(String, ObjectVersion, bool)> {
     let raw = header_str(&ctx.headers, "x-amz-copy-source").unwrap_or("");
     let (bucket, key, version_id) = parse_copy_source(raw)?;
     validate_key(&key)?;
@@ -63,7 +64,7 @@ async fn source(ctx: &Ctx) -> S3Result<(String, ObjectVersion)> {
             }
         })?;
     conditions::check_copy_source(&ctx.headers, &v.etag, v.last_modified)?;
-    Ok((bucket, v))
+    Ok((bucket, v, version_id.is_some()))
 }
 
 fn copy_checksum_spec(ctx: &Ctx, src: &ObjectVersion) -> S3Result<ChecksumSpec> {
@@ -107,8 +108,8 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
     let replace_meta = directive(&ctx, "x-amz-metadata-directive")?;
     let replace_tags = directive(&ctx, "x-amz-tagging-directive")?;
     let dest_bucket = require_bucket(&ctx).await?;
-    let public_read = ops::acl::requested(&ctx.headers, &dest_bucket)?.unwrap_or(false);
-    let (src_bucket, src) = source(&ctx).await?;
+    let acl = ops::acl::requested(&ctx.headers, &dest_bucket)?.unwrap_or_default();
+    let (src_bucket, src, named_version) = source(&ctx).await?;
     if src.size > MAX_PUT_SIZE {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidRequest,
@@ -120,8 +121,6 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
         None => src.storage_class.clone(),
     };
     // Copying a named older version onto its own key restores it: allowed as on AWS.
-    let named_version =
-        header_str(&ctx.headers, "x-amz-copy-source").is_some_and(|s| s.contains("?versionId="));
     let same_object = src_bucket == ctx.bucket && src.key == ctx.key && !named_version;
     if same_object
         && !replace_meta
@@ -168,7 +167,7 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
         tags,
     };
     let mut version = crate::ops::put::ingested_version(&ctx.key, got, meta);
-    version.public_read = public_read;
+    version.acl = acl;
     let checksum = version
         .checksum
         .clone()
@@ -197,7 +196,7 @@ pub async fn upload_part_copy(ctx: Ctx) -> S3Result<Response> {
     validate_key(&ctx.key)?;
     let number = multipart::part_number_param(&ctx)?;
     let upload = multipart::require_upload(&ctx).await?;
-    let (_, src) = source(&ctx).await?;
+    let (_, src, _) = source(&ctx).await?;
     let range = match header_str(&ctx.headers, "x-amz-copy-source-range") {
         Some(r) => Some(range::parse_copy_range(r, src.size)?),
         None => None,

@@ -204,10 +204,7 @@ pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
 
 pub async fn get_object_acl(ctx: Ctx) -> S3Result<Response> {
     let v = current_version(&ctx).await?;
-    xml_response(
-        "AccessControlPolicy",
-        &crate::ops::bucket::acl(&ctx, v.public_read),
-    )
+    xml_response("AccessControlPolicy", &crate::ops::bucket::acl(&ctx, v.acl))
 }
 
 pub async fn get_object_attributes(ctx: Ctx) -> S3Result<Response> {

@@ -98,7 +98,7 @@ pub async fn create(ctx: Ctx) -> S3Result<Response> {
     };
     let bucket = require_bucket(&ctx).await?;
     let (retention, legal_hold) = ops::lock::upload_headers(h, &bucket)?;
-    let public_read = ops::acl::requested(h, &bucket)?.unwrap_or(false);
+    let acl = ops::acl::requested(h, &bucket)?.unwrap_or_default();
     let info = UploadInfo {
         bucket: ctx.bucket.clone(),
         key: ctx.key.clone(),
@@ -112,7 +112,7 @@ pub async fn create(ctx: Ctx) -> S3Result<Response> {
         checksum_type,
         retention,
         legal_hold,
-        public_read,
+        acl,
     };
     let upload_id = info.upload_id.clone();
     ctx.state.meta.apply(Command::CreateUpload(info)).await?;
@@ -351,7 +351,7 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
         data: ObjectData::Blobs(chosen.iter().map(|p| p.data.clone()).collect()),
         retention: upload.retention,
         legal_hold: upload.legal_hold,
-        public_read: upload.public_read,
+        acl: upload.acl,
         ..Default::default()
     };
     let cmd = Command::CompleteUpload {

@@ -114,7 +114,7 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     let declared_len = ingest::declared_length(h)?;
     let bucket = require_bucket(&ctx).await?;
     let (retention, legal_hold) = lock::put_headers(h, &bucket)?;
-    let public_read = ops::acl::requested(h, &bucket)?.unwrap_or(false);
+    let acl = ops::acl::requested(h, &bucket)?.unwrap_or_default();
 
     let state = ctx.state.clone();
     let placement = ops::placement(&ctx);
@@ -142,7 +142,7 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     );
     version.retention = retention;
     version.legal_hold = legal_hold;
-    version.public_read = public_read;
+    version.acl = acl;
     let checksum = version
         .checksum
         .clone()

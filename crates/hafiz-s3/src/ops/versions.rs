@@ -135,9 +135,11 @@ pub async fn put_versioning(mut ctx: Ctx) -> S3Result<Response> {
     let body = ctx.body.collect_limited(64 * 1024).await?;
     let cfg: xml::VersioningConfigurationIn = xml::from_xml(&body)?;
     if cfg.mfa_delete.as_deref() == Some("Enabled") {
+        // Enabling MFA delete needs a valid `x-amz-mfa` device code, and no MFA
+        // device exists on this server, so the authentication cannot succeed.
         return Err(S3Error::with_message(
-            S3ErrorCode::NotImplemented,
-            "MFA Delete is not supported",
+            S3ErrorCode::AccessDenied,
+            "Mfa Authentication must be used for this request",
         ));
     }
     let v = match cfg.status.as_deref() {

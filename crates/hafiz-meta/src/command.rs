@@ -95,6 +95,7 @@ pub enum BucketChange {
     Policy(Option<String>),
     Acl(crate::model::CannedAcl),
     PublicAccessBlock(Option<crate::model::PublicAccessBlock>),
+    Quota(Option<crate::model::Quota>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -119,4 +120,6 @@ pub struct Outcome {
     pub version_id: Option<String>,
     /// DeleteObject: the version removed or added was a delete marker.
     pub delete_marker: bool,
+    /// How the bucket's usage changed.
+    pub usage: crate::model::UsageDelta,
 }

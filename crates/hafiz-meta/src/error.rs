@@ -30,6 +30,9 @@ pub enum MetaError {
     DeleteConflict(String),
     #[error("{0}")]
     LimitExceeded(String),
+    /// A bucket or account quota would be exceeded.
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("no such upload")]
     NoSuchUpload,
     #[error("precondition failed")]

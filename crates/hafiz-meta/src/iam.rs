@@ -24,6 +24,46 @@ pub struct IamUser {
     pub inline_policies: BTreeMap<String, String>,
     /// Names of attached managed policies.
     pub attached_policies: Vec<String>,
+    /// The account (tenant) the user belongs to; "" is the default account.
+    #[serde(default)]
+    pub account: String,
+}
+
+/// A tenant: it owns users and buckets, and may have a quota over all its buckets.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    /// 12 digits, what ARNs of its users carry.
+    pub id: String,
+    pub created: Millis,
+    pub quota: Option<crate::model::Quota>,
+}
+
+/// What a rate limit applies to.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub enum RateScope {
+    /// Requests signed with one access key.
+    Key,
+    /// Requests to one bucket.
+    Bucket,
+}
+
+impl RateScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateScope::Key => "keys",
+            RateScope::Bucket => "buckets",
+        }
+    }
+}
+
+/// Token-bucket limits; None is unlimited.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RateLimit {
+    pub scope: RateScope,
+    pub name: String,
+    pub requests_per_second: Option<f64>,
+    pub bytes_per_second: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -166,6 +206,20 @@ pub enum IamCommand {
         group: String,
         policy: String,
     },
+    CreateAccount(Account),
+    /// Refused while the account owns users (buckets are checked by the store).
+    DeleteAccount {
+        name: String,
+    },
+    SetAccountQuota {
+        name: String,
+        quota: Option<crate::model::Quota>,
+    },
+    PutRateLimit(RateLimit),
+    DeleteRateLimit {
+        scope: RateScope,
+        name: String,
+    },
 }
 
 /// Row keys in the IAM table: one namespace per kind.
@@ -182,6 +236,15 @@ pub(crate) mod rows {
     pub fn key(id: &str) -> Vec<u8> {
         format!("k/{id}").into_bytes()
     }
+    pub fn account(name: &str) -> Vec<u8> {
+        format!("a/{name}").into_bytes()
+    }
+    pub fn rate_limit(scope: super::RateScope, name: &str) -> Vec<u8> {
+        format!("r/{}/{name}", scope.as_str()).into_bytes()
+    }
+    pub const ACCOUNTS: &[u8] = b"a/";
+    pub const RATE_LIMITS: &[u8] = b"r/";
+    pub const GROUPS: &[u8] = b"g/";
     pub const USERS: &[u8] = b"u/";
     pub const POLICIES: &[u8] = b"p/";
     pub const KEYS: &[u8] = b"k/";
@@ -196,6 +259,9 @@ pub(crate) trait IamRows {
     fn key(&self, id: &str) -> MetaResult<Option<AccessKey>>;
     fn keys_of(&self, user: &str) -> MetaResult<Vec<AccessKey>>;
     fn all_keys(&self) -> MetaResult<Vec<AccessKey>>;
+    fn account(&self, name: &str) -> MetaResult<Option<Account>>;
+    fn all_users(&self) -> MetaResult<Vec<IamUser>>;
+    fn rate_limit(&self, scope: RateScope, name: &str) -> MetaResult<Option<RateLimit>>;
 }
 
 /// The rows a command writes: Some = put, None = delete.
@@ -204,6 +270,8 @@ pub(crate) enum IamWrite {
     Group(String, Option<IamGroup>),
     Policy(String, Option<ManagedPolicy>),
     Key(String, Option<AccessKey>),
+    Account(String, Option<Account>),
+    RateLimit(RateScope, String, Option<RateLimit>),
 }
 
 fn no_such(kind: &str, name: &str) -> MetaError {
@@ -224,6 +292,9 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
         C::CreateUser(u) => {
             if rows.user(&u.name)?.is_some() {
                 return Err(exists("User", &u.name));
+            }
+            if !u.account.is_empty() && rows.account(&u.account)?.is_none() {
+                return Err(no_such("account", &u.account));
             }
             vec![IamWrite::User(u.name.clone(), Some(u))]
         }
@@ -425,6 +496,35 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
             gx.attached_policies.retain(|a| a != &p);
             pol.attachments = pol.attachments.saturating_sub(1);
             vec![IamWrite::Group(g, Some(gx)), IamWrite::Policy(p, Some(pol))]
+        }
+        C::CreateAccount(a) => {
+            if rows.account(&a.name)?.is_some() {
+                return Err(exists("Account", &a.name));
+            }
+            vec![IamWrite::Account(a.name.clone(), Some(a))]
+        }
+        C::DeleteAccount { name } => {
+            rows.account(&name)?
+                .ok_or_else(|| no_such("account", &name))?;
+            if rows.all_users()?.iter().any(|u| u.account == name) {
+                return Err(MetaError::DeleteConflict(format!(
+                    "Cannot delete account {name}: it still has users."
+                )));
+            }
+            vec![IamWrite::Account(name, None)]
+        }
+        C::SetAccountQuota { name, quota } => {
+            let mut a = rows
+                .account(&name)?
+                .ok_or_else(|| no_such("account", &name))?;
+            a.quota = quota;
+            vec![IamWrite::Account(name, Some(a))]
+        }
+        C::PutRateLimit(l) => vec![IamWrite::RateLimit(l.scope, l.name.clone(), Some(l))],
+        C::DeleteRateLimit { scope, name } => {
+            rows.rate_limit(scope, &name)?
+                .ok_or_else(|| no_such("rate limit", &name))?;
+            vec![IamWrite::RateLimit(scope, name, None)]
         }
     })
 }

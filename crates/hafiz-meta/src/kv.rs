@@ -18,18 +18,21 @@ pub enum Table {
     Parts,
     /// Store bookkeeping: the applied-command sequence number of this mirror.
     System,
-    /// IAM users, groups, managed policies and access keys.
+    /// IAM users, groups, managed policies and access keys; accounts; rate limits.
     Iam,
+    /// Usage counters of buckets (`b/NAME`) and accounts (`a/NAME`).
+    Usage,
 }
 
 impl Table {
-    const ALL: [Table; 6] = [
+    const ALL: [Table; 7] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
         Table::Parts,
         Table::System,
         Table::Iam,
+        Table::Usage,
     ];
 
     fn cf_name(self) -> &'static str {
@@ -40,6 +43,7 @@ impl Table {
             Table::Parts => "parts",
             Table::System => "system",
             Table::Iam => "iam",
+            Table::Usage => "usage",
         }
     }
 }

@@ -82,4 +82,12 @@ pub trait Metadata: Send + Sync + 'static {
     /// Changes whenever an IAM command is applied: callers cache what they derive
     /// from IAM rows (parsed policies) and drop it when this moves.
     fn iam_generation(&self) -> u64;
+    async fn iam_groups(&self) -> MetaResult<Vec<iam::IamGroup>>;
+    async fn account(&self, name: &str) -> MetaResult<Option<iam::Account>>;
+    async fn accounts(&self) -> MetaResult<Vec<iam::Account>>;
+    async fn rate_limits(&self) -> MetaResult<Vec<iam::RateLimit>>;
+    /// Bytes and object versions a bucket holds (exact: kept by `apply`).
+    async fn bucket_usage(&self, bucket: &str) -> MetaResult<Usage>;
+    /// The sum of the usage of an account's buckets.
+    async fn account_usage(&self, account: &str) -> MetaResult<Usage>;
 }

@@ -54,6 +54,68 @@ pub struct BucketInfo {
     pub public_access_block: Option<PublicAccessBlock>,
     #[serde(default)]
     pub acl: CannedAcl,
+    /// The account (tenant) that owns the bucket; "" is the default account.
+    #[serde(default)]
+    pub account: String,
+    #[serde(default)]
+    pub quota: Option<Quota>,
+}
+
+/// Limits on what a bucket or an account holds; None is unlimited.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Quota {
+    pub max_bytes: Option<u64>,
+    /// Object versions (delete markers do not count).
+    pub max_objects: Option<u64>,
+}
+
+impl Quota {
+    /// Whether `usage` is over a limit.
+    pub fn exceeded_by(&self, usage: Usage) -> bool {
+        self.max_bytes.is_some_and(|m| usage.bytes > m)
+            || self.max_objects.is_some_and(|m| usage.objects > m)
+    }
+}
+
+/// What a bucket or an account holds: bytes and object versions, every version
+/// counted, delete markers not.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Usage {
+    pub bytes: u64,
+    pub objects: u64,
+}
+
+/// A change to a [`Usage`], as one command makes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageDelta {
+    pub bytes: i64,
+    pub objects: i64,
+}
+
+impl UsageDelta {
+    pub fn is_zero(self) -> bool {
+        self.bytes == 0 && self.objects == 0
+    }
+
+    /// Whether the change adds anything (and so must respect quotas).
+    pub fn grows(self) -> bool {
+        self.bytes > 0 || self.objects > 0
+    }
+
+    /// Count `v` coming (`sign` 1) or going (`sign` -1).
+    pub fn count(&mut self, v: &ObjectVersion, sign: i64) {
+        if !v.delete_marker {
+            self.bytes += sign * v.size as i64;
+            self.objects += sign;
+        }
+    }
+
+    pub fn applied_to(self, u: Usage) -> Usage {
+        Usage {
+            bytes: u.bytes.saturating_add_signed(self.bytes),
+            objects: u.objects.saturating_add_signed(self.objects),
+        }
+    }
 }
 
 /// What a canned ACL grants beyond the owner's FULL_CONTROL. The other canned ACLs

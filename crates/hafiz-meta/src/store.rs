@@ -13,7 +13,10 @@ use serde::de::DeserializeOwned;
 use crate::Metadata;
 use crate::command::{BucketChange, Command, ObjectChange, Outcome, WriteCondition};
 use crate::error::{MetaError, MetaResult};
-use crate::iam::{self, AccessKey, IamGroup, IamRows, IamUser, IamWrite, ManagedPolicy};
+use crate::iam::{
+    self, AccessKey, Account, IamCommand, IamGroup, IamRows, IamUser, IamWrite, ManagedPolicy,
+    RateLimit, RateScope,
+};
 use crate::keys;
 use crate::kv::{Kv, KvStats, Op, ReadMode, Table};
 use crate::list::{
@@ -21,7 +24,7 @@ use crate::list::{
 };
 use crate::model::{
     BlobLocation, BucketInfo, Millis, NULL_VERSION, ObjectData, ObjectVersion, PartInfo, Retention,
-    RetentionMode, UploadInfo, Versioning, version_id_order,
+    RetentionMode, UploadInfo, Usage, UsageDelta, Versioning, version_id_order,
 };
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> MetaResult<Vec<u8>> {
@@ -595,6 +598,7 @@ impl Inner {
             }
             ops.push(Op::Delete(Table::Objects, row));
             out.released_blobs.extend(v.blob_ids());
+            out.usage.count(&v, -1);
             out.removed = true;
         }
         Ok(())
@@ -631,6 +635,7 @@ impl Inner {
             keys::version_row_key(&b.name, &version),
             encode(&version)?,
         ));
+        out.usage.count(&version, 1);
         out.version_id = Some(version.version_id);
         Ok(())
     }
@@ -646,6 +651,7 @@ impl Inner {
         for (row, v) in self.versions(bucket, key)? {
             ops.push(Op::Delete(Table::Objects, row.into_vec()));
             out.released_blobs.extend(v.blob_ids());
+            out.usage.count(&v, -1);
             out.removed = true;
         }
         Ok(())
@@ -670,10 +676,58 @@ impl Inner {
         Ok(())
     }
 
+    fn usage_of(&self, row: &[u8]) -> MetaResult<Usage> {
+        Ok(self
+            .kv()
+            .get(Table::Usage, row)?
+            .map(|v| decode(&v))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Ops that move the bucket's (and its account's) usage by `delta`; refused when
+    /// the change grows past a quota. Runs under the apply lock, so counters are exact.
+    fn charge_usage(&self, b: &BucketInfo, delta: UsageDelta, ops: &mut Vec<Op>) -> MetaResult<()> {
+        let row = usage_row::bucket(&b.name);
+        let usage = delta.applied_to(self.usage_of(&row)?);
+        if delta.grows() && b.quota.is_some_and(|q| q.exceeded_by(usage)) {
+            return Err(MetaError::QuotaExceeded(format!(
+                "The bucket quota of {} is exceeded.",
+                b.name
+            )));
+        }
+        ops.push(Op::Put(Table::Usage, row, encode(&usage)?));
+        if !b.account.is_empty() {
+            let row = usage_row::account(&b.account);
+            let usage = delta.applied_to(self.usage_of(&row)?);
+            if delta.grows()
+                && IamRows::account(self, &b.account)?
+                    .and_then(|a| a.quota)
+                    .is_some_and(|q| q.exceeded_by(usage))
+            {
+                return Err(MetaError::QuotaExceeded(format!(
+                    "The quota of account {} is exceeded.",
+                    b.account
+                )));
+            }
+            ops.push(Op::Put(Table::Usage, row, encode(&usage)?));
+        }
+        Ok(())
+    }
+
+    fn all_buckets(&self) -> MetaResult<Vec<BucketInfo>> {
+        self.kv()
+            .scan(Table::Buckets, b"", b"")
+            .map(|r| r.and_then(|(_, v)| decode(&v)))
+            .collect()
+    }
+
     fn apply(&self, cmd: Command) -> MetaResult<Outcome> {
         let mut seq = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut ops = Vec::new();
         let mut out = Outcome::default();
+        // The bucket whose objects the command adds or removes (for usage counters).
+        let mut counted: Option<BucketInfo> = None;
         match cmd {
             Command::CreateBucket(info) => {
                 if self.bucket(&info.name)?.is_some() {
@@ -702,6 +756,7 @@ impl Inner {
                     let u: UploadInfo = decode(&row?.1)?;
                     self.drop_upload(&name, &u.key, &u.upload_id, &mut ops, &mut out)?;
                 }
+                ops.push(Op::Delete(Table::Usage, usage_row::bucket(&name)));
                 ops.push(Op::Delete(Table::Buckets, name.into_bytes()));
             }
             Command::PutObject {
@@ -712,6 +767,7 @@ impl Inner {
                 let b = self.require_bucket(&bucket)?;
                 self.check_condition(&bucket, &version.key, &condition)?;
                 self.put_version(&b, version, &mut ops, &mut out)?;
+                counted = Some(b);
             }
             Command::DeleteObject {
                 bucket,
@@ -732,6 +788,7 @@ impl Inner {
                             }
                             ops.push(Op::Delete(Table::Objects, row));
                             out.released_blobs.extend(v.blob_ids());
+                            out.usage.count(&v, -1);
                             out.removed = true;
                             out.delete_marker = v.delete_marker;
                         }
@@ -752,6 +809,7 @@ impl Inner {
                         out.delete_marker = true;
                     }
                 }
+                counted = Some(b);
             }
             Command::UpdateBucket { name, change } => {
                 let mut b = self.require_bucket(&name)?;
@@ -775,6 +833,7 @@ impl Inner {
                     BucketChange::Policy(p) => b.policy = p,
                     BucketChange::Acl(a) => b.acl = a,
                     BucketChange::PublicAccessBlock(p) => b.public_access_block = p,
+                    BucketChange::Quota(q) => b.quota = q,
                     BucketChange::ObjectLock(cfg) => {
                         if b.object_lock.is_none() && b.versioning != Versioning::Enabled {
                             return Err(MetaError::InvalidBucketState(
@@ -888,8 +947,16 @@ impl Inner {
                         .filter(|b| !used.contains(b)),
                 );
                 self.put_version(&b, version, &mut ops, &mut out)?;
+                counted = Some(b);
             }
             Command::Iam(cmd) => {
+                if let IamCommand::DeleteAccount { name } = &cmd
+                    && self.all_buckets()?.iter().any(|b| &b.account == name)
+                {
+                    return Err(MetaError::DeleteConflict(format!(
+                        "Cannot delete account {name}: it still owns buckets."
+                    )));
+                }
                 for w in iam::plan(self, cmd)? {
                     let (row, value) = match w {
                         IamWrite::User(n, v) => {
@@ -904,6 +971,13 @@ impl Inner {
                         IamWrite::Key(n, v) => {
                             (iam::rows::key(&n), v.map(|v| encode(&v)).transpose()?)
                         }
+                        IamWrite::Account(n, v) => {
+                            (iam::rows::account(&n), v.map(|v| encode(&v)).transpose()?)
+                        }
+                        IamWrite::RateLimit(scope, n, v) => (
+                            iam::rows::rate_limit(scope, &n),
+                            v.map(|v| encode(&v)).transpose()?,
+                        ),
                     };
                     ops.push(match value {
                         Some(v) => Op::Put(Table::Iam, row, v),
@@ -922,6 +996,11 @@ impl Inner {
                 }
                 self.drop_upload(&bucket, &key, &upload_id, &mut ops, &mut out)?;
             }
+        }
+        if let Some(b) = counted
+            && !out.usage.is_zero()
+        {
+            self.charge_usage(&b, out.usage, &mut ops)?;
         }
         self.write_all(ops, *seq + 1)?;
         *seq += 1;
@@ -977,6 +1056,25 @@ impl IamRows for Inner {
     fn all_keys(&self) -> MetaResult<Vec<AccessKey>> {
         self.iam_rows::<AccessKey>(iam::rows::KEYS)
     }
+    fn account(&self, name: &str) -> MetaResult<Option<Account>> {
+        self.iam_row(ReadMode::Any, &iam::rows::account(name))
+    }
+    fn all_users(&self) -> MetaResult<Vec<IamUser>> {
+        self.iam_rows(iam::rows::USERS)
+    }
+    fn rate_limit(&self, scope: RateScope, name: &str) -> MetaResult<Option<RateLimit>> {
+        self.iam_row(ReadMode::Any, &iam::rows::rate_limit(scope, name))
+    }
+}
+
+/// Row keys in the usage table.
+mod usage_row {
+    pub fn bucket(name: &str) -> Vec<u8> {
+        format!("b/{name}").into_bytes()
+    }
+    pub fn account(name: &str) -> Vec<u8> {
+        format!("a/{name}").into_bytes()
+    }
 }
 
 #[async_trait]
@@ -1018,6 +1116,33 @@ impl Metadata for MetaStore {
         self.inner.iam_generation.load(Ordering::Acquire)
     }
 
+    async fn iam_groups(&self) -> MetaResult<Vec<IamGroup>> {
+        self.blocking(|i| i.iam_rows(iam::rows::GROUPS)).await
+    }
+
+    async fn account(&self, name: &str) -> MetaResult<Option<Account>> {
+        let row = iam::rows::account(name);
+        self.read(move |i, mode| i.iam_row(mode, &row)).await
+    }
+
+    async fn accounts(&self) -> MetaResult<Vec<Account>> {
+        self.blocking(|i| i.iam_rows(iam::rows::ACCOUNTS)).await
+    }
+
+    async fn rate_limits(&self) -> MetaResult<Vec<RateLimit>> {
+        self.blocking(|i| i.iam_rows(iam::rows::RATE_LIMITS)).await
+    }
+
+    async fn bucket_usage(&self, bucket: &str) -> MetaResult<Usage> {
+        let row = usage_row::bucket(bucket);
+        self.blocking(move |i| i.usage_of(&row)).await
+    }
+
+    async fn account_usage(&self, account: &str) -> MetaResult<Usage> {
+        let row = usage_row::account(account);
+        self.blocking(move |i| i.usage_of(&row)).await
+    }
+
     async fn apply(&self, cmd: Command) -> MetaResult<Outcome> {
         self.blocking(move |i| i.apply(cmd)).await
     }
@@ -1028,13 +1153,7 @@ impl Metadata for MetaStore {
     }
 
     async fn buckets(&self) -> MetaResult<Vec<BucketInfo>> {
-        self.blocking(|i| {
-            i.kv()
-                .scan(Table::Buckets, &[], &[])
-                .map(|r| r.and_then(|(_, v)| decode(&v)))
-                .collect()
-        })
-        .await
+        self.blocking(|i| i.all_buckets()).await
     }
 
     async fn object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectVersion>> {

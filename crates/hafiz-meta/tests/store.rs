@@ -451,3 +451,134 @@ async fn listing_stays_exact_over_ten_thousand_keys() {
         assert_eq!(got, want, "prefix {prefix:?} delimiter {delim:?}");
     }
 }
+
+fn sized(key: &str, size: u64) -> ObjectVersion {
+    ObjectVersion {
+        size,
+        ..version(key, "e", 1, None)
+    }
+}
+
+fn set_quota(s: &MetaStore, b: &str, q: Quota) {
+    s.apply_sync(Command::UpdateBucket {
+        name: b.into(),
+        change: BucketChange::Quota(Some(q)),
+    })
+    .unwrap();
+}
+
+#[tokio::test]
+async fn bucket_quota_refuses_growth_but_not_shrinking() {
+    let (_d, s) = store();
+    bucket(&s, "q");
+    set_quota(
+        &s,
+        "q",
+        Quota {
+            max_bytes: Some(100),
+            max_objects: Some(2),
+        },
+    );
+    put(&s, "q", sized("a", 60), WriteCondition::None).unwrap();
+    // Over the byte limit: refused, and nothing of it is counted.
+    let e = put(&s, "q", sized("b", 41), WriteCondition::None).unwrap_err();
+    assert!(matches!(e, MetaError::QuotaExceeded(_)), "{e:?}");
+    assert_eq!(
+        s.bucket_usage("q").await.unwrap(),
+        Usage {
+            bytes: 60,
+            objects: 1
+        }
+    );
+    assert!(s.object("q", "b").await.unwrap().is_none());
+    put(&s, "q", sized("b", 40), WriteCondition::None).unwrap();
+    // The object limit.
+    let e = put(&s, "q", sized("c", 0), WriteCondition::None).unwrap_err();
+    assert!(matches!(e, MetaError::QuotaExceeded(_)), "{e:?}");
+    // Overwriting with something smaller shrinks usage and is allowed at the limit.
+    put(&s, "q", sized("a", 10), WriteCondition::None).unwrap();
+    assert_eq!(
+        s.bucket_usage("q").await.unwrap(),
+        Usage {
+            bytes: 50,
+            objects: 2
+        }
+    );
+    s.apply_sync(Command::DeleteObject {
+        bucket: "q".into(),
+        key: "b".into(),
+        version_id: None,
+        marker: None,
+        bypass_governance: false,
+        now: 0,
+    })
+    .unwrap();
+    put(&s, "q", sized("c", 50), WriteCondition::None).unwrap();
+    assert_eq!(
+        s.bucket_usage("q").await.unwrap(),
+        Usage {
+            bytes: 60,
+            objects: 2
+        }
+    );
+}
+
+#[tokio::test]
+async fn account_quota_spans_its_buckets_and_concurrent_writers_stay_exact() {
+    let (_d, s) = store();
+    s.apply_sync(Command::Iam(iam::IamCommand::CreateAccount(iam::Account {
+        name: "acme".into(),
+        id: "123456789012".into(),
+        created: 0,
+        quota: Some(Quota {
+            max_bytes: None,
+            max_objects: Some(25),
+        }),
+    })))
+    .unwrap();
+    for b in ["x", "y"] {
+        s.apply_sync(Command::CreateBucket(BucketInfo {
+            name: b.into(),
+            region: "r".into(),
+            account: "acme".into(),
+            ..Default::default()
+        }))
+        .unwrap();
+    }
+    // 4 threads race 10 puts each into two buckets: exactly 25 may land.
+    let s = std::sync::Arc::new(s);
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                (0..10)
+                    .filter(|i| {
+                        let b = if (t + i) % 2 == 0 { "x" } else { "y" };
+                        put(&s, b, sized(&format!("k{t}-{i}"), 3), WriteCondition::None).is_ok()
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let landed: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(landed, 25);
+    let (x, y) = (
+        s.bucket_usage("x").await.unwrap(),
+        s.bucket_usage("y").await.unwrap(),
+    );
+    assert_eq!(x.objects + y.objects, 25);
+    assert_eq!(
+        s.account_usage("acme").await.unwrap(),
+        Usage {
+            bytes: 75,
+            objects: 25
+        }
+    );
+    // An account that owns buckets cannot go.
+    let e = s
+        .apply_sync(Command::Iam(iam::IamCommand::DeleteAccount {
+            name: "acme".into(),
+        }))
+        .unwrap_err();
+    assert!(matches!(e, MetaError::DeleteConflict(_)), "{e:?}");
+}

@@ -50,8 +50,14 @@ impl Model {
 
 const KEYS: [&str; 3] = ["a", "a/b", "b"];
 
+/// Each version's size, told by its etag (`e<n>`), so the model can sum usage.
+fn size_of(etag: &str) -> u64 {
+    etag[1..].parse::<u64>().unwrap() * 10 + 1
+}
+
 fn version(key: &str, id: String, order: u64, etag: &str, marker: bool) -> ObjectVersion {
     ObjectVersion {
+        size: if marker { 0 } else { size_of(etag) },
         key: key.into(),
         version_id: id,
         etag: etag.into(),
@@ -119,6 +125,19 @@ async fn check(s: &MetaStore, m: &Model) {
         .map(|(k, _)| k.clone())
         .collect();
     assert_eq!(listed, visible);
+
+    // The usage counter kept by apply equals what the versions hold.
+    let (bytes, objects) = m
+        .keys
+        .values()
+        .flatten()
+        .filter(|(_, marker, _)| !marker)
+        .fold((0, 0), |(b, o), (_, _, etag)| (b + size_of(etag), o + 1));
+    assert_eq!(
+        s.bucket_usage("b").await.unwrap(),
+        Usage { bytes, objects },
+        "usage"
+    );
 
     for key in KEYS {
         let versions = m.keys.get(key).cloned().unwrap_or_default();

@@ -49,6 +49,8 @@ pub enum S3ErrorCode {
     ServiceUnavailable,
     SignatureDoesNotMatch,
     SlowDown,
+    /// Hafiz's bucket and account quotas (AWS has none; MinIO answers 400 too).
+    QuotaExceeded,
     XAmzContentSHA256Mismatch,
     ConditionalRequestConflict,
     NoSuchVersion,
@@ -114,6 +116,7 @@ impl S3ErrorCode {
             ServiceUnavailable => "ServiceUnavailable",
             SignatureDoesNotMatch => "SignatureDoesNotMatch",
             SlowDown => "SlowDown",
+            QuotaExceeded => "QuotaExceeded",
             XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
             ConditionalRequestConflict => "ConditionalRequestConflict",
             NoSuchVersion => "NoSuchVersion",
@@ -244,6 +247,7 @@ impl S3ErrorCode {
                 "The request signature we calculated does not match the signature you provided. Check your key and signing method."
             }
             SlowDown => "Please reduce your request rate.",
+            QuotaExceeded => "The write would exceed a bucket or account quota.",
             ServiceUnavailable => "Service is unable to handle request.",
             XAmzContentSHA256Mismatch => {
                 "The provided 'x-amz-content-sha256' header does not match what was computed."
@@ -329,6 +333,7 @@ impl From<hafiz_meta::MetaError> for S3Error {
                 "Access Denied because object protected by object lock.",
             ),
             M::InvalidBucketState(m) => S3Error::with_message(S3ErrorCode::InvalidBucketState, m),
+            M::QuotaExceeded(m) => S3Error::with_message(S3ErrorCode::QuotaExceeded, m),
             M::InvalidPart(n) => {
                 S3Error::new(S3ErrorCode::InvalidPart).extra("PartNumber", n.to_string())
             }

@@ -14,6 +14,7 @@ pub mod iam_api;
 pub mod ingest;
 mod ops;
 pub mod range;
+pub mod ratelimit;
 pub mod router;
 pub mod server;
 pub mod sts_api;

@@ -49,6 +49,8 @@ pub struct S3State {
     pub iam_cache: access::PolicyCache,
     /// Where audit records go (None: no audit log).
     pub audit: Option<crate::audit::AuditLog>,
+    /// Per-key and per-bucket rate limits.
+    pub limiter: crate::ratelimit::RateLimiter,
 }
 
 impl S3State {
@@ -155,6 +157,9 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
         && method != Method::HEAD
     {
         metrics::counter!("hafiz_s3_sent_bytes_total", "op" => op_name).increment(len);
+        state
+            .limiter
+            .charge(info.key_id.as_deref(), &info.bucket, len);
     }
     tracing::debug!(
         id = %request_id,
@@ -224,6 +229,8 @@ struct RouteInfo {
     service_action: Option<(&'static str, String)>,
     /// An error answered as a response (IAM's format), for the audit log.
     error: Option<(String, String)>,
+    /// The access key that signed it (rate limits charge the bytes sent to it).
+    key_id: Option<String>,
 }
 
 /// The parts of a request the audit record needs, taken before routing consumes it.
@@ -472,6 +479,26 @@ async fn route(
         Identity::Anonymous => access::Principal::Anonymous,
         Identity::AccessKey(k) => secrets.principal(k),
     };
+    let key_id = match &authed.identity {
+        Identity::AccessKey(k) => Some(k.clone()),
+        Identity::Anonymous => None,
+    };
+    let bucket_name = target.bucket.as_deref().unwrap_or_default();
+    state.limiter.refresh(state.meta.as_ref()).await;
+    let bytes_in = crate::ingest::declared_length(&parts.headers)
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    if let Err(slow) = state
+        .limiter
+        .admit(key_id.as_deref(), bucket_name, bytes_in)
+    {
+        return Err(
+            S3Error::new(S3ErrorCode::SlowDown)
+                .header("retry-after", slow.retry_after_secs().to_string()),
+        );
+    }
+    info.key_id = key_id;
     let caller = access::Caller {
         principal,
         peer: parts

@@ -296,6 +296,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             display_name: "hafiz".into(),
         },
         iam_cache: Default::default(),
+        limiter: Default::default(),
         audit: cfg
             .audit
             .clone()

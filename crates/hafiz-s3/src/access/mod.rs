@@ -299,11 +299,7 @@ pub async fn authorize_action(
         action: action.to_string(),
         resource: actions::resource(facts.bucket, key),
         principal: user.as_ref().map(|u| {
-            hafiz_iam::Principal::user(
-                state.owner.account_id.clone(),
-                u.user.name.clone(),
-                u.user.id.clone(),
-            )
+            hafiz_iam::Principal::user(u.account_id.clone(), u.user.name.clone(), u.user.id.clone())
         }),
         keys,
     };
@@ -320,13 +316,36 @@ pub async fn authorize_action(
     };
     let explicit_deny = identity == hafiz_iam::Decision::ExplicitDeny
         || resource == hafiz_iam::Decision::ExplicitDeny;
-    if hafiz_iam::is_allowed(identity, resource)
+    // Another account's bucket (accounts are tenants): as on AWS across accounts,
+    // both the user's own policies and the bucket's policy must allow.
+    let cross_account = matches!((&user, &bucket), (Some(u), Some(b)) if u.user.account != b.account);
+    let allowed = if cross_account {
+        !explicit_deny
+            && identity == hafiz_iam::Decision::Allow
+            && resource == hafiz_iam::Decision::Allow
+    } else {
+        hafiz_iam::is_allowed(identity, resource)
+    };
+    if allowed
         || (!explicit_deny
             && acl_allows(state, bucket.as_ref(), facts, action, key, user.is_some()).await)
     {
         Ok(())
     } else {
         Err(denied())
+    }
+}
+
+/// The account (tenant) whose buckets a caller lists and creates into: None for root
+/// (every bucket; creates into the default account) and anonymous callers.
+pub async fn caller_account(state: &S3State, principal: &Principal) -> S3Result<Option<String>> {
+    match principal {
+        Principal::User { name, .. } => Ok(state
+            .iam_cache
+            .user(state, name)
+            .await?
+            .map(|u| u.user.account.clone())),
+        _ => Ok(None),
     }
 }
 
@@ -404,6 +423,11 @@ pub async fn authorize_iam(
     let Ok(Some(access)) = state.iam_cache.user(state, name).await else {
         return false;
     };
+    // The IAM API manages the default account; tenants are managed by operators
+    // through the admin API, so a tenant's user never reaches another's users.
+    if !access.user.account.is_empty() {
+        return false;
+    }
     let field = |f: &str| form.iter().find(|(k, _)| k == f).map(|(_, v)| v.as_str());
     let account = &state.owner.account_id;
     let resource = if let Some(arn) = field("PolicyArn") {

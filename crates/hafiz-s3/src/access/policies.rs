@@ -13,6 +13,8 @@ use crate::server::S3State;
 /// What authorization needs about one user.
 pub struct UserAccess {
     pub user: IamUser,
+    /// The 12-digit id of the user's account (the default account's for "").
+    pub account_id: String,
     pub policies: Vec<Policy>,
     /// Whether any policy mentions `s3:ExistingObjectTag`, which costs a read of the
     /// object's tags to evaluate.
@@ -133,7 +135,16 @@ impl PolicyCache {
                 }
             })
             .collect();
+        let account_id = match user.account.as_str() {
+            "" => state.owner.account_id.clone(),
+            a => match state.meta.account(a).await? {
+                Some(a) => a.id,
+                // Its account is gone: the user reaches nothing.
+                None => return Ok(None),
+            },
+        };
         let access = Arc::new(UserAccess {
+            account_id,
             user,
             policies,
             needs_object_tags,

@@ -40,9 +40,12 @@ pub fn valid_bucket_name(name: &str) -> bool {
 pub async fn list_buckets(ctx: Ctx) -> S3Result<Response> {
     let prefix = ctx.query.get("prefix").unwrap_or("");
     let buckets = ctx.state.meta.buckets().await?;
+    // A tenant's users see their account's buckets only.
+    let account = crate::access::caller_account(&ctx.state, &ctx.caller.principal).await?;
     let entries = buckets
         .into_iter()
         .filter(|b| b.name.starts_with(prefix))
+        .filter(|b| account.as_ref().is_none_or(|a| &b.account == a))
         .map(|b| xml::BucketEntry {
             name: b.name,
             creation_date: iso8601(b.created),
@@ -79,6 +82,7 @@ pub async fn create_bucket(mut ctx: Ctx) -> S3Result<Response> {
             .extra("LocationConstraint", loc));
         }
     }
+    let account = crate::access::caller_account(&ctx.state, &ctx.caller.principal).await?;
     // Object lock at creation turns versioning on, and it stays on.
     let lock = crate::ops::header_str(&ctx.headers, "x-amz-bucket-object-lock-enabled")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
@@ -93,9 +97,27 @@ pub async fn create_bucket(mut ctx: Ctx) -> S3Result<Response> {
         },
         object_lock: lock.then(hafiz_meta::ObjectLockConfig::default),
         acl: crate::ops::acl::requested(&ctx.headers, &BucketInfo::default())?.unwrap_or_default(),
+        account: account.clone().unwrap_or_default(),
         ..Default::default()
     };
-    ctx.state.meta.apply(Command::CreateBucket(info)).await?;
+    match ctx.state.meta.apply(Command::CreateBucket(info)).await {
+        Ok(_) => {}
+        // Bucket names are global: another account's bucket is "already exists".
+        Err(hafiz_meta::MetaError::BucketExists(name))
+            if account.is_some()
+                && ctx
+                    .state
+                    .meta
+                    .bucket(&name)
+                    .await?
+                    .is_some_and(|b| Some(&b.account) != account.as_ref()) =>
+        {
+            return Err(
+                S3Error::new(S3ErrorCode::BucketAlreadyExists).extra("BucketName", name)
+            );
+        }
+        Err(e) => return Err(e.into()),
+    }
     let mut r = empty_response(StatusCode::OK);
     crate::ops::insert(r.headers_mut(), "location", &format!("/{}", ctx.bucket));
     Ok(r)

@@ -11,6 +11,7 @@ pub(crate) mod lock;
 mod multipart;
 mod policy;
 mod put;
+mod quota;
 pub(crate) mod tagging;
 pub(crate) mod versions;
 

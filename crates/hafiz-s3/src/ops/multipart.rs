@@ -207,6 +207,8 @@ pub async fn upload_part(mut ctx: Ctx) -> S3Result<Response> {
     }
     let md5 = ingest::content_md5(&ctx.headers)?;
     let declared_len = ingest::declared_length(&ctx.headers)?;
+    let bucket = ops::require_bucket(&ctx).await?;
+    ops::quota::check_room(&ctx.state, &bucket, None, declared_len).await?;
     let state = ctx.state.clone();
     let placement = ops::placement(&ctx);
     let got = ingest::ingest(

@@ -115,6 +115,7 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     let bucket = require_bucket(&ctx).await?;
     let (retention, legal_hold) = lock::put_headers(h, &bucket)?;
     let acl = ops::acl::requested(h, &bucket)?.unwrap_or_default();
+    ops::quota::check_room(&ctx.state, &bucket, Some(&ctx.key), declared_len).await?;
 
     let state = ctx.state.clone();
     let placement = ops::placement(&ctx);

@@ -110,7 +110,7 @@ start_server() {
   local drives="$1"
   shift
   port="$(free_port)"
-  "$HAFIZ" server --address "127.0.0.1:$port" "$@" --log-format json \
+  "$HAFIZ" server --address "127.0.0.1:$port" --admin-address 127.0.0.1:0 "$@" --log-format json \
     >>"$work/$drives/server.log" 2>&1 &
   server_pid=$!
   local ready=""

@@ -91,10 +91,16 @@ class Server:
     data: list[str] | None = None
     # Extra environment for the server process (e.g. HAFIZ_* knobs).
     env_extra: dict[str, str] = field(default_factory=dict)
+    # The admin API's port (`--admin-address`).
+    admin_port: int = field(default_factory=lambda: free_port())
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def admin_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
 
     def log(self) -> str:
         try:
@@ -119,6 +125,8 @@ class Server:
             "server",
             "--address",
             f"127.0.0.1:{self.port}",
+            "--admin-address",
+            f"127.0.0.1:{self.admin_port}",
             *[a for d in (self.data or [data_arg(self.data_dir)]) for a in ("--data", d)],
             *self.extra_args,
         ]

@@ -149,10 +149,7 @@ impl Form {
     /// An IAM entity name: 1–128 characters of `[\w+=,.@-]`.
     fn name(&self, field: &str) -> IamResult<&str> {
         let v = self.required(field)?;
-        let ok = v.len() <= 128
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
-        if !ok {
+        if !valid_entity_name(v) {
             return Err(IamError::validation(format!(
                 "1 validation error detected: Value '{v}' at '{}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+",
                 lower_first(field)
@@ -179,7 +176,15 @@ fn lower_first(s: &str) -> String {
         .unwrap_or_default()
 }
 
-pub(crate) fn random_id(prefix: &str, len: usize) -> String {
+/// IAM's rule for user, group and policy names: `[\w+=,.@-]{1,128}`.
+pub fn valid_entity_name(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+pub fn random_id(prefix: &str, len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut rng = rand::thread_rng();
     let mut s = prefix.to_string();
@@ -189,7 +194,7 @@ pub(crate) fn random_id(prefix: &str, len: usize) -> String {
     s
 }
 
-pub(crate) fn random_secret() -> String {
+pub fn random_secret() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut rng = rand::thread_rng();
     (0..40)

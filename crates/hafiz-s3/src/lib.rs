@@ -23,4 +23,5 @@ pub mod website;
 pub mod xml;
 
 pub use error::{S3Error, S3ErrorCode, S3Result};
+pub use ops::{check_bucket_policy, release_blobs, valid_bucket_name};
 pub use server::{OwnerInfo, S3Config, S3State, app};

@@ -275,8 +275,14 @@ mod tests {
         let e = l.admit_at(None, "b", 0, t0).unwrap_err();
         assert!((e.retry_after.as_secs_f64() - 2.0).abs() < 1e-9, "{e:?}");
         assert_eq!(e.retry_after_secs(), 2);
-        assert!(l.admit_at(None, "b", 0, t0 + Duration::from_millis(1999)).is_err());
-        assert_eq!(l.admit_at(None, "b", 0, t0 + Duration::from_secs(2)), Ok(()));
+        assert!(
+            l.admit_at(None, "b", 0, t0 + Duration::from_millis(1999))
+                .is_err()
+        );
+        assert_eq!(
+            l.admit_at(None, "b", 0, t0 + Duration::from_secs(2)),
+            Ok(())
+        );
         // Other buckets never notice.
         assert_eq!(l.admit_at(None, "c", 5000, t0), Ok(()));
     }

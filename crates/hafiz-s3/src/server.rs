@@ -430,6 +430,11 @@ async fn route(
         info.op = Some(Op::IamApi);
         return Ok(iam_request(&state, &parts, body, &request_id, info).await);
     }
+    if access::signed_service(&parts.headers).as_deref() == Some("hafiz-admin") {
+        return Err(crate::auth::sigv4::malformed(
+            "incorrect service \"hafiz-admin\". This endpoint belongs to \"s3\"; the admin API has its own listener.",
+        ));
+    }
     let target = router::target(raw_path, &parts.headers, state.config.domain.as_deref())?;
     let query = Query::parse(raw_query);
     let op = router::operation(&parts.method, &target, &query, &parts.headers)?;
@@ -493,10 +498,8 @@ async fn route(
         .limiter
         .admit(key_id.as_deref(), bucket_name, bytes_in)
     {
-        return Err(
-            S3Error::new(S3ErrorCode::SlowDown)
-                .header("retry-after", slow.retry_after_secs().to_string()),
-        );
+        return Err(S3Error::new(S3ErrorCode::SlowDown)
+            .header("retry-after", slow.retry_after_secs().to_string()));
     }
     info.key_id = key_id;
     let caller = access::Caller {

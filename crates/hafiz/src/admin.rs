@@ -3,9 +3,9 @@
 //! itself through its scanner.
 
 use anyhow::Context;
-use hafiz_meta::Metadata;
 
 use crate::config::StorageConfig;
+use crate::control::{HealEvent, heal_pass};
 use crate::node;
 
 pub async fn heal(
@@ -14,46 +14,43 @@ pub async fn heal(
     dry_run: bool,
 ) -> anyhow::Result<()> {
     let node = node::open(cfg).context("cannot open the node (is the server still running?)")?;
-    let blobs = node.meta.referenced_blobs(bucket.clone()).await?;
-    let (mut damaged, mut rebuilt, mut failed) = (0u64, 0u64, 0u64);
     println!(
-        "checking {} blob(s){}",
-        blobs.len(),
+        "checking the blobs{}",
         bucket
+            .as_ref()
             .map(|b| format!(" of bucket {b}"))
             .unwrap_or_default()
     );
-    for (id, size) in &blobs {
-        match node.blobs.heal(id, *size, dry_run).await {
-            Ok(r) if !r.damaged.is_empty() => {
-                damaged += 1;
-                rebuilt += r.rebuilt as u64;
-                println!(
-                    "{id}: damaged shards {:?}, rebuilt {}",
-                    r.damaged, r.rebuilt
-                );
-            }
-            Ok(_) => {}
-            Err(e) => {
-                failed += 1;
-                println!("{id}: cannot heal: {e}");
-            }
-        }
-    }
-    if !dry_run && failed == 0 {
-        node.blobs.finish_full_heal();
-    }
+    let c = heal_pass(
+        &node.meta,
+        &node.blobs,
+        bucket,
+        dry_run,
+        |e| match e {
+            HealEvent::Damaged {
+                id,
+                shards,
+                rebuilt,
+            } => println!("{id}: damaged shards {shards:?}, rebuilt {rebuilt}"),
+            HealEvent::Failed { id, error } => println!("{id}: cannot heal: {error}"),
+        },
+        |_| {},
+    )
+    .await?;
     println!(
-        "{} blob(s) checked, {damaged} damaged, {rebuilt} shard(s) rebuilt, {failed} unrecoverable{}",
-        blobs.len(),
+        "{} blob(s) checked, {} damaged, {} shard(s) rebuilt, {} unrecoverable{}",
+        c.checked,
+        c.damaged,
+        c.rebuilt,
+        c.failed,
         if dry_run {
             " (dry run: nothing written)"
         } else {
             ""
         }
     );
-    if failed > 0 {
-        anyhow::bail!("{failed} blob(s) could not be healed");
+    if c.failed > 0 {
+        anyhow::bail!("{} blob(s) could not be healed", c.failed);
     }
     Ok(())
 }

@@ -30,6 +30,7 @@ impl OneOrMany {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub address: Option<String>,
+    pub admin_address: Option<String>,
     pub data: Option<OneOrMany>,
     pub region: Option<String>,
     pub domain: Option<String>,
@@ -53,6 +54,10 @@ impl FileConfig {
         if let Some(a) = &self.address {
             a.parse::<SocketAddr>()
                 .with_context(|| format!("address: {a:?} is not HOST:PORT"))?;
+        }
+        if let Some(a) = &self.admin_address {
+            a.parse::<SocketAddr>()
+                .with_context(|| format!("admin_address: {a:?} is not HOST:PORT"))?;
         }
         if let Some(r) = &self.region {
             validate_region(r)?;
@@ -101,6 +106,8 @@ pub struct StorageConfig {
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     pub address: SocketAddr,
+    /// The admin API's listener.
+    pub admin_address: SocketAddr,
     pub storage: StorageConfig,
     pub region: String,
     pub domain: Option<String>,

@@ -3,6 +3,7 @@
 
 mod admin;
 mod config;
+mod control;
 mod credentials;
 mod node;
 mod prometheus;
@@ -127,6 +128,9 @@ struct ServerArgs {
     /// S3 listener [default: 127.0.0.1:9000]
     #[arg(long, env = "HAFIZ_ADDRESS")]
     address: Option<SocketAddr>,
+    /// Admin API listener (JSON REST, SigV4 service `hafiz-admin`) [default: 127.0.0.1:9001]
+    #[arg(long, env = "HAFIZ_ADMIN_ADDRESS")]
+    admin_address: Option<SocketAddr>,
     /// Region reported to clients and checked in signatures [default: us-east-1]
     #[arg(long, env = "HAFIZ_REGION")]
     region: Option<String>,
@@ -168,6 +172,13 @@ impl ServerArgs {
                 .with_context(|| format!("address: {a:?} is not HOST:PORT"))?,
             (None, None) => "127.0.0.1:9000".parse()?,
         };
+        let admin_address = match (self.admin_address, file.admin_address) {
+            (Some(a), _) => a,
+            (None, Some(a)) => a
+                .parse()
+                .with_context(|| format!("admin_address: {a:?} is not HOST:PORT"))?,
+            (None, None) => "127.0.0.1:9001".parse()?,
+        };
         let region = self
             .region
             .or(file.region)
@@ -175,6 +186,7 @@ impl ServerArgs {
         config::validate_region(&region)?;
         Ok(NodeConfig {
             address,
+            admin_address,
             storage,
             region,
             domain: self.domain.or(file.domain).filter(|d| !d.is_empty()),
@@ -308,6 +320,33 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", cfg.address))?;
     tracing::info!(address = %listener.local_addr()?, layout = %blobs.layout_summary(), region = %cfg.region, "hafiz S3 listening");
+    let admin_listener = tokio::net::TcpListener::bind(cfg.admin_address)
+        .await
+        .with_context(|| format!("cannot listen on {} (admin API)", cfg.admin_address))?;
+    let admin_state = Arc::new(hafiz_admin::AdminState {
+        s3: state.clone(),
+        node: Arc::new(control::NodeControl::new(
+            meta.clone(),
+            blobs.clone(),
+            listener.local_addr()?.to_string(),
+            cfg.audit.as_ref().map(|a| a.dir.clone()),
+        )),
+        s3_address: listener.local_addr()?.to_string(),
+        admin_address: admin_listener.local_addr()?.to_string(),
+        started: std::time::Instant::now(),
+    });
+    tracing::info!(address = %admin_listener.local_addr()?, "hafiz admin API listening");
+    let (admin_stop_tx, admin_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let admin_server = tokio::spawn(
+        axum::serve(
+            admin_listener,
+            hafiz_admin::app(admin_state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = admin_stop_rx.await;
+        })
+        .into_future(),
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
@@ -340,11 +379,13 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         _ = shutdown_signal() => {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stop_tx.send(());
+            let _ = admin_stop_tx.send(());
             if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
                 tracing::warn!("in-flight requests did not finish in time; exiting");
             }
         }
     }
+    admin_server.abort();
     meta.flush().context("cannot flush the metadata store")?;
     tracing::info!("stopped");
     Ok(())

@@ -318,7 +318,8 @@ pub async fn authorize_action(
         || resource == hafiz_iam::Decision::ExplicitDeny;
     // Another account's bucket (accounts are tenants): as on AWS across accounts,
     // both the user's own policies and the bucket's policy must allow.
-    let cross_account = matches!((&user, &bucket), (Some(u), Some(b)) if u.user.account != b.account);
+    let cross_account =
+        matches!((&user, &bucket), (Some(u), Some(b)) if u.user.account != b.account);
     let allowed = if cross_account {
         !explicit_deny
             && identity == hafiz_iam::Decision::Allow
@@ -411,23 +412,6 @@ pub async fn authorize_iam(
     action: &str,
     form: &[(String, String)],
 ) -> bool {
-    let name = match principal {
-        Principal::Root => return true,
-        // Temporary credentials do not manage IAM.
-        Principal::Anonymous | Principal::RootSession { .. } => return false,
-        Principal::User {
-            session: Some(_), ..
-        } => return false,
-        Principal::User { name, .. } => name,
-    };
-    let Ok(Some(access)) = state.iam_cache.user(state, name).await else {
-        return false;
-    };
-    // The IAM API manages the default account; tenants are managed by operators
-    // through the admin API, so a tenant's user never reaches another's users.
-    if !access.user.account.is_empty() {
-        return false;
-    }
     let field = |f: &str| form.iter().find(|(k, _)| k == f).map(|(_, v)| v.as_str());
     let account = &state.owner.account_id;
     let resource = if let Some(arn) = field("PolicyArn") {
@@ -439,14 +423,41 @@ pub async fn authorize_iam(
     } else {
         "*".to_string()
     };
+    authorize_operator(state, principal, &format!("iam:{action}"), resource).await
+}
+
+/// Whether `principal` may perform an operator action (`iam:*`, `admin:*`): root may;
+/// a long-term user of the default account when its policies allow it. Temporary
+/// credentials and tenants' users never manage the store: tenants are managed by
+/// operators, so a tenant's user never reaches another's users.
+pub async fn authorize_operator(
+    state: &S3State,
+    principal: &Principal,
+    action: &str,
+    resource: String,
+) -> bool {
+    let name = match principal {
+        Principal::Root => return true,
+        Principal::Anonymous | Principal::RootSession { .. } => return false,
+        Principal::User {
+            session: Some(_), ..
+        } => return false,
+        Principal::User { name, .. } => name,
+    };
+    let Ok(Some(access)) = state.iam_cache.user(state, name).await else {
+        return false;
+    };
+    if !access.user.account.is_empty() {
+        return false;
+    }
     let mut keys = HashMap::new();
     keys.insert("aws:username".to_string(), vec![access.user.name.clone()]);
     keys.insert("aws:userid".to_string(), vec![access.user.id.clone()]);
     let ctx = hafiz_iam::RequestContext {
-        action: format!("iam:{action}"),
+        action: action.to_string(),
         resource,
         principal: Some(hafiz_iam::Principal::user(
-            account.clone(),
+            access.account_id.clone(),
             access.user.name.clone(),
             access.user.id.clone(),
         )),

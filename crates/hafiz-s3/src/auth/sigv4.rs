@@ -19,7 +19,8 @@ pub const TERMINATOR: &str = "aws4_request";
 /// AWS allows 15 minutes between the request time and the server's clock.
 pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 /// Services whose names are accepted in a credential scope.
-pub const SERVICES: &[&str] = &["s3", "iam", "sts"];
+/// `hafiz-admin` is accepted only by the admin listener (the S3 gateway refuses it).
+pub const SERVICES: &[&str] = &["s3", "iam", "sts", "hafiz-admin"];
 
 const AMZ_DATE: &[BorrowedFormatItem<'static>] =
     format_description!("[year][month][day]T[hour][minute][second]Z");

@@ -112,9 +112,7 @@ pub async fn create_bucket(mut ctx: Ctx) -> S3Result<Response> {
                     .await?
                     .is_some_and(|b| Some(&b.account) != account.as_ref()) =>
         {
-            return Err(
-                S3Error::new(S3ErrorCode::BucketAlreadyExists).extra("BucketName", name)
-            );
+            return Err(S3Error::new(S3ErrorCode::BucketAlreadyExists).extra("BucketName", name));
         }
         Err(e) => return Err(e.into()),
     }

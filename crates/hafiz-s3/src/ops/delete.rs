@@ -13,13 +13,18 @@ use crate::xml::{self, NS};
 /// Delete blobs after the metadata commit that dropped them. A failure here only leaves
 /// an orphan, which the start-up sweep collects; it never fails the request.
 pub(crate) async fn release(ctx: &Ctx, blobs: Vec<String>) {
+    release_blobs(&ctx.state, blobs);
+}
+
+/// Delete blobs a commit no longer references.
+pub fn release_blobs(state: &crate::server::S3State, blobs: Vec<String>) {
     if blobs.is_empty() {
         return;
     }
     // Reads that looked up the old version just before the commit may still be
     // streaming it: the blobs go after a grace period, not at once. A restart in
     // between leaves them as orphans, which the start-up sweep removes.
-    let store = ctx.state.blobs.clone();
+    let store = state.blobs.clone();
     tokio::spawn(async move {
         tokio::time::sleep(RELEASE_GRACE).await;
         for id in blobs {

@@ -15,7 +15,10 @@ mod quota;
 pub(crate) mod tagging;
 pub(crate) mod versions;
 
+pub use bucket::valid_bucket_name;
 pub(crate) use copy::parse_copy_source as copy_source;
+pub use delete::release_blobs;
+pub use policy::check_bucket_policy;
 pub(crate) use policy::is_public as policy_is_public;
 
 use std::sync::Arc;

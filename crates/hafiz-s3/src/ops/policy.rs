@@ -60,8 +60,22 @@ pub async fn put_bucket_policy(mut ctx: Ctx) -> S3Result<Response> {
     let text = std::str::from_utf8(&body).map_err(|_| {
         S3Error::with_message(S3ErrorCode::MalformedPolicy, "Policies must be valid JSON")
     })?;
+    check_bucket_policy(&b, text)?;
+    update_bucket(&ctx, BucketChange::Policy(Some(text.to_string()))).await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+/// Whether `text` may become the policy of bucket `b`: a valid resource policy for
+/// it (MalformedPolicy) that Block Public Access does not forbid (AccessDenied).
+pub fn check_bucket_policy(b: &hafiz_meta::BucketInfo, text: &str) -> S3Result<()> {
+    if text.len() > MAX_POLICY_BYTES {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MalformedPolicy,
+            "Policies must be less than 20KB",
+        ));
+    }
     let policy = Policy::parse(text)
-        .and_then(|p| hafiz_iam::validate_bucket_policy(&p, &ctx.bucket).map(|_| p))
+        .and_then(|p| hafiz_iam::validate_bucket_policy(&p, &b.name).map(|_| p))
         .map_err(|e| S3Error::with_message(S3ErrorCode::MalformedPolicy, e.to_string()))?;
     if b.public_access_block.is_some_and(|p| p.block_public_policy) && is_public(&policy) {
         return Err(S3Error::with_message(
@@ -69,8 +83,7 @@ pub async fn put_bucket_policy(mut ctx: Ctx) -> S3Result<Response> {
             "Access Denied because the bucket's Block Public Access settings block public policies",
         ));
     }
-    update_bucket(&ctx, BucketChange::Policy(Some(text.to_string()))).await?;
-    Ok(empty_response(StatusCode::NO_CONTENT))
+    Ok(())
 }
 
 pub async fn delete_bucket_policy(ctx: Ctx) -> S3Result<Response> {

@@ -39,13 +39,19 @@ pub async fn check_room(
     let fits = |max: Option<u64>, usage: Usage| {
         max.is_none_or(|m| usage.bytes.saturating_sub(replaced).saturating_add(len) <= m)
     };
-    if !fits(limited(bucket.quota), state.meta.bucket_usage(&bucket.name).await?) {
+    if !fits(
+        limited(bucket.quota),
+        state.meta.bucket_usage(&bucket.name).await?,
+    ) {
         return Err(S3Error::with_message(
             S3ErrorCode::QuotaExceeded,
             format!("The bucket quota of {} is exceeded.", bucket.name),
         ));
     }
-    if !fits(limited(account_quota), state.meta.account_usage(&bucket.account).await?) {
+    if !fits(
+        limited(account_quota),
+        state.meta.account_usage(&bucket.account).await?,
+    ) {
         return Err(S3Error::with_message(
             S3ErrorCode::QuotaExceeded,
             format!("The quota of account {} is exceeded.", bucket.account),

@@ -83,6 +83,7 @@ impl Server {
                 .arg("server")
                 .arg("--address")
                 .arg(addr.to_string())
+                .args(["--admin-address", "127.0.0.1:0"])
                 .arg("--data")
                 .arg(&data)
                 .env("HAFIZ_ROOT_ACCESS_KEY", ACCESS_KEY)

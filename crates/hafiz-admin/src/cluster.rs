@@ -1,0 +1,90 @@
+//! The node: server info, drive status, and healing.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::{Extension, body::Bytes};
+use http::StatusCode;
+
+use crate::AdminState;
+use crate::auth::Caller;
+use crate::error::{AdminResult, ErrorBody};
+use crate::model::{ClusterStatus, DriveCounts, HealRequest, HealStatus, ServerInfo, parse};
+
+type St = State<Arc<AdminState>>;
+
+#[utoipa::path(get, path = "/v1/info", operation_id = "GetServerInfo", tag = "cluster",
+    responses((status = 200, body = ServerInfo), (status = 403, body = ErrorBody)))]
+pub async fn info(State(st): St, Extension(c): Extension<Caller>) -> AdminResult<Json<ServerInfo>> {
+    c.require(&st, "GetServerInfo").await?;
+    let buckets = st.s3.meta.buckets().await?;
+    let (mut objects, mut bytes) = (0, 0);
+    for b in &buckets {
+        let u = st.s3.meta.bucket_usage(&b.name).await?;
+        objects += u.objects;
+        bytes += u.bytes;
+    }
+    let drives: Vec<_> = st
+        .node
+        .cluster()
+        .nodes
+        .into_iter()
+        .flat_map(|n| n.drives)
+        .collect();
+    Ok(Json(ServerInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        region: st.s3.config.region.clone(),
+        s3_address: st.s3_address.clone(),
+        admin_address: st.admin_address.clone(),
+        uptime_seconds: st.started.elapsed().as_secs(),
+        buckets: buckets.len(),
+        objects,
+        bytes,
+        drives: DriveCounts {
+            total: drives.len(),
+            online: drives.iter().filter(|d| d.state == "online").count(),
+        },
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/cluster", operation_id = "GetClusterStatus", tag = "cluster",
+    responses((status = 200, body = ClusterStatus)))]
+pub async fn status(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+) -> AdminResult<Json<ClusterStatus>> {
+    c.require(&st, "GetClusterStatus").await?;
+    Ok(Json(st.node.cluster()))
+}
+
+#[utoipa::path(post, path = "/v1/heal", operation_id = "StartHeal", tag = "cluster",
+    request_body = HealRequest,
+    responses((status = 202, body = HealStatus), (status = 409, body = ErrorBody)))]
+pub async fn start_heal(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Bytes,
+) -> AdminResult<(StatusCode, Json<HealStatus>)> {
+    c.require(&st, "StartHeal").await?;
+    let req: HealRequest = if body.is_empty() {
+        HealRequest::default()
+    } else {
+        parse(&body)?
+    };
+    if let Some(b) = &req.bucket {
+        crate::buckets::require_bucket(&st, b).await?;
+    }
+    let s = st.node.start_heal(req.bucket, req.dry_run)?;
+    Ok((StatusCode::ACCEPTED, Json(s)))
+}
+
+#[utoipa::path(get, path = "/v1/heal", operation_id = "GetHealStatus", tag = "cluster",
+    responses((status = 200, body = HealStatus)))]
+pub async fn heal_status(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+) -> AdminResult<Json<HealStatus>> {
+    c.require(&st, "GetHealStatus").await?;
+    Ok(Json(st.node.heal_status()))
+}

@@ -1174,3 +1174,186 @@ fn non_s3_service_with_body_hash() {
     // Without the hash (plain `authenticate`) the header is required.
     assert_eq!(code(auth(&req)), S3ErrorCode::InvalidRequest);
 }
+
+/// Fuzzing of everything a client controls before its signature is checked: the
+/// Authorization header, the SigV4 query parameters, the dates and payload-hash
+/// headers, and aws-chunked framing. Whatever arrives, authentication answers (an
+/// identity or an S3 error) without panicking and promptly.
+mod fuzz {
+    use std::time::Instant;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Far above any real answer: a hang or pathological backtracking shows up.
+    const PROMPT: Duration = Duration::from_millis(500);
+
+    fn signed_get() -> http::Request<()> {
+        Sign::new("GET", "/bucket/key?list-type=2&prefix=a").run().0
+    }
+
+    fn with_header(mut req: http::Request<()>, name: &str, value: &[u8]) -> http::Request<()> {
+        if let Ok(v) = http::HeaderValue::from_bytes(value) {
+            req.headers_mut()
+                .insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), v);
+        }
+        req
+    }
+
+    fn timed(req: &http::Request<()>) -> S3Result<Authenticated> {
+        let started = Instant::now();
+        let r = auth(req);
+        assert!(started.elapsed() < PROMPT, "took {:?}", started.elapsed());
+        r
+    }
+
+    /// Pieces SigV4 headers are made of, so that mutations stay near valid syntax.
+    fn sigv4_piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("AWS4-HMAC-SHA256 ".to_string()),
+            Just("Credential=".to_string()),
+            Just("SignedHeaders=".to_string()),
+            Just("Signature=".to_string()),
+            Just(format!("{AK}/20240517/{REGION}/s3/aws4_request")),
+            Just("host;x-amz-content-sha256;x-amz-date".to_string()),
+            Just(",".to_string()),
+            Just("/".to_string()),
+            Just(";".to_string()),
+            Just("=".to_string()),
+            Just(" ".to_string()),
+            "[0-9a-f]{0,70}",
+            "[ -~]{0,20}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_authorization_header(pieces in proptest::collection::vec(sigv4_piece(), 0..24)) {
+            let value = pieces.concat();
+            let req = with_header(signed_get(), "authorization", value.as_bytes());
+            let r = timed(&req);
+            // Only the genuine header (the one the signer wrote) can authenticate.
+            if let Ok(a) = r {
+                let genuine = signed_get();
+                prop_assert_eq!(a.identity, Identity::AccessKey(AK.to_string()));
+                prop_assert_eq!(
+                    req.headers()["authorization"].as_bytes(),
+                    genuine.headers()["authorization"].as_bytes()
+                );
+            }
+        }
+
+        #[test]
+        fn mutated_signed_header(at in any::<prop::sample::Index>(), byte in 0x20u8..0x7f, cut in any::<bool>()) {
+            let req = signed_get();
+            let mut value = req.headers()["authorization"].as_bytes().to_vec();
+            let i = at.index(value.len());
+            if cut {
+                value.truncate(i);
+            } else {
+                value[i] = byte;
+            }
+            let changed = value != req.headers()["authorization"].as_bytes();
+            let req = with_header(req, "authorization", &value);
+            if timed(&req).is_ok() {
+                let genuine = signed_get();
+                // A change may only be one the grammar ignores, such as the letter
+                // case of the algorithm or the hex digits.
+                prop_assert!(
+                    !changed || value.eq_ignore_ascii_case(genuine.headers()["authorization"].as_bytes()),
+                    "a mutated header authenticated: {}",
+                    String::from_utf8_lossy(&value)
+                );
+            }
+        }
+
+        #[test]
+        fn any_dates_and_payload_hashes(
+            date in "[0-9TZ:\\-]{0,20}|[ -~]{0,30}",
+            sha in "[0-9a-fA-F]{0,70}|STREAMING-[A-Z0-9\\-]{0,40}|UNSIGNED-PAYLOAD|[ -~]{0,30}",
+            decoded_len in "[0-9]{0,25}|[ -~]{0,10}",
+        ) {
+            let mut req = signed_get();
+            req = with_header(req, "x-amz-date", date.as_bytes());
+            req = with_header(req, "x-amz-content-sha256", sha.as_bytes());
+            req = with_header(req, "x-amz-decoded-content-length", decoded_len.as_bytes());
+            let _ = timed(&req);
+            let _ = timed(&with_header(Request::new_get(), "date", date.as_bytes()));
+        }
+
+        #[test]
+        fn any_presigned_query(
+            params in proptest::collection::vec(
+                (prop_oneof![
+                    Just("X-Amz-Algorithm"), Just("X-Amz-Credential"), Just("X-Amz-Date"),
+                    Just("X-Amz-Expires"), Just("X-Amz-SignedHeaders"), Just("X-Amz-Signature"),
+                    Just("X-Amz-Security-Token"), Just("AWSAccessKeyId"), Just("Signature"),
+                    Just("Expires"), Just("x")
+                ], "[ -~]{0,40}"),
+                0..10,
+            )
+        ) {
+            let query: Vec<String> = params
+                .iter()
+                .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC)))
+                .collect();
+            let uri = format!("http://{HOST}/bucket/key?{}", query.join("&"));
+            let Ok(req) = http::Request::builder().uri(uri).header("host", HOST).body(()) else {
+                return Ok(());
+            };
+            let _ = timed(&req);
+        }
+
+        #[test]
+        fn any_chunked_body(
+            body in proptest::collection::vec(
+                prop_oneof![
+                    "[0-9a-fA-F]{1,8}".prop_map(|s| s.into_bytes()),
+                    Just(b";chunk-signature=".to_vec()),
+                    Just(b"\r\n".to_vec()),
+                    Just(b"x-amz-checksum-crc32:".to_vec()),
+                    proptest::collection::vec(any::<u8>(), 0..40),
+                ],
+                0..30,
+            ),
+            unsigned in any::<bool>(),
+            trailer in any::<bool>(),
+        ) {
+            let body = body.concat();
+            let signing = if unsigned {
+                ChunkSigning::Unsigned { trailer }
+            } else {
+                ChunkSigning::Signed {
+                    signing_key: vec![7; 32],
+                    seed_signature: "0".repeat(64),
+                    amz_date: "20240517T123456Z".into(),
+                    scope: format!("20240517/{REGION}/s3/aws4_request"),
+                    trailer,
+                }
+            };
+            let started = Instant::now();
+            let (r, _) = decode_all(all_splits(&body).next().unwrap(), signing, None);
+            prop_assert!(started.elapsed() < PROMPT);
+            // Signed chunks with a made-up key never decode to data.
+            if !unsigned && let Ok(data) = r {
+                prop_assert!(data.is_empty(), "accepted {} bytes of forged chunks", data.len());
+            }
+        }
+    }
+
+    /// A bare GET, for header-only fuzzing.
+    struct Request;
+
+    impl Request {
+        fn new_get() -> http::Request<()> {
+            http::Request::builder()
+                .uri(format!("http://{HOST}/bucket/key"))
+                .header("host", HOST)
+                .body(())
+                .unwrap()
+        }
+    }
+}

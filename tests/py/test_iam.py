@@ -369,3 +369,48 @@ def test_temporary_credentials_expire_and_go_with_their_user(server_factory):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         temp_s3(server, longer).list_objects_v2(Bucket=b)
     assert code_of(e) == "InvalidAccessKeyId"
+
+
+def test_governance_bypass_needs_the_bypass_permission(iam, hafiz, s3):
+    """x-amz-bypass-governance-retention is honoured only for a principal allowed
+    s3:BypassGovernanceRetention: a user allowed every other action cannot use it."""
+    import datetime as dt
+
+    bucket = f"lock-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    until = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).replace(microsecond=0)
+    vid = s3.put_object(
+        Bucket=bucket,
+        Key="k",
+        Body=b"locked",
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=until,
+        ChecksumAlgorithm="CRC32",
+    )["VersionId"]
+    everything_but_bypass = policy(
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:BypassGovernanceRetention", "Resource": "*"},
+    )
+    _, key = new_user(iam, everything_but_bypass)
+    user_s3 = s3_for(hafiz, key)
+    for attempt in (
+        lambda: user_s3.delete_object(Bucket=bucket, Key="k", VersionId=vid, BypassGovernanceRetention=True),
+        lambda: user_s3.put_object_retention(
+            Bucket=bucket, Key="k", VersionId=vid, Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until - dt.timedelta(hours=1)},
+            BypassGovernanceRetention=True, ChecksumAlgorithm="CRC32",
+        ),
+    ):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            attempt()
+        assert code_of(e) == "AccessDenied"
+    # Without the header the lock itself refuses the delete.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        user_s3.delete_object(Bucket=bucket, Key="k", VersionId=vid)
+    assert code_of(e) == "AccessDenied"
+    assert s3.head_object(Bucket=bucket, Key="k", VersionId=vid)["VersionId"] == vid
+    # A user allowed the bypass may use it.
+    _, admin_key = new_user(iam, policy({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}))
+    s3_for(hafiz, admin_key).delete_object(Bucket=bucket, Key="k", VersionId=vid, BypassGovernanceRetention=True)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="k", VersionId=vid)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404

@@ -84,7 +84,7 @@ enum AdminCmd {
 /// Where a node's data lives.
 #[derive(clap::Args)]
 struct StorageArgs {
-    /// TOML config file (keys: address, data, region, domain, website_domain, parity, meta_dir, scanner_interval).
+    /// TOML config file (keys: address, admin_address, data, region, domain, website_domain, parity, meta_dir, scanner_interval).
     #[arg(long, env = "HAFIZ_CONFIG")]
     config: Option<PathBuf>,
     /// Data drive directory; repeat it, or use ranges like /mnt/disk{1...8} [default: ./hafiz-data]

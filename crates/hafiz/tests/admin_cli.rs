@@ -271,6 +271,12 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                    "created": "2026-01-02T03:04:05Z", "secret_key": "TOPSECRETVALUE"}),
         ),
         ("PUT", "/v1/buckets/photos/quota") => json(StatusCode::OK, body),
+        ("PUT", "/v1/rate-limits/buckets/photos") => json(
+            StatusCode::OK,
+            json!({"scope": "buckets", "name": "photos",
+                   "requests_per_second": body["requests_per_second"],
+                   "bytes_per_second": body["bytes_per_second"]}),
+        ),
         ("GET", "/v1/audit/export") => (
             StatusCode::OK,
             Body::from(r#"{"Records":[{"eventName":"PutObject"}]}"#),
@@ -410,6 +416,25 @@ fn signed_commands_send_the_contract_requests() {
         )
     );
     assert_eq!(quota, expected);
+
+    let table = f.ok(&[
+        "ratelimit",
+        "set",
+        "local",
+        "--bucket",
+        "photos",
+        "--bytes-per-second",
+        "5M",
+    ]);
+    assert_eq!(
+        f.last_request(),
+        (
+            "PUT".into(),
+            "/v1/rate-limits/buckets/photos".into(),
+            json!({"bytes_per_second": 5_242_880})
+        )
+    );
+    assert!(table.contains("5.0 MiB"), "{table}");
 
     assert_eq!(
         f.ok(&["user", "remove", "local", "alice"]),

@@ -584,8 +584,10 @@ fn rate_limit_cmd(cmd: RateLimitCmd, json: bool) -> anyhow::Result<()> {
             if requests_per_second.is_none() && bytes_per_second.is_none() {
                 bail!("give --requests-per-second and/or --bytes-per-second");
             }
-            if requests_per_second.is_some_and(|r| !r.is_finite() || r <= 0.0) {
-                bail!("--requests-per-second must be a positive number");
+            // Zero is left to the server: with a burst of at least one it is a
+            // meaningful (if drastic) limit.
+            if requests_per_second.is_some_and(|r| !r.is_finite() || r < 0.0) {
+                bail!("--requests-per-second must be a number >= 0");
             }
             let (scope, name) = rate_target(&target);
             let body = fields(&[

@@ -2,6 +2,7 @@
 //! to the metadata store and the data store.
 
 mod admin;
+mod admin_cli;
 mod config;
 mod control;
 mod credentials;
@@ -46,8 +47,12 @@ enum Cmd {
         #[command(subcommand)]
         command: ConfigCmd,
     },
-    /// Local administration of a node's drives (run against a stopped node).
+    /// Administration: of a running server through its admin API (after `admin alias
+    /// set`), or of a stopped node's drives (`status`, `heal --data`).
     Admin {
+        /// Print the API's JSON instead of a table
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         command: AdminCmd,
     },
@@ -61,8 +66,11 @@ enum ConfigCmd {
 
 #[derive(Subcommand)]
 enum AdminCmd {
-    /// Verify every shard and rebuild missing or rotten ones.
+    /// Verify every shard and rebuild missing or rotten ones: on a running server with
+    /// ALIAS, else on the drives of a stopped node (--data ...).
     Heal {
+        /// Admin API alias; without it the heal runs here on the drives
+        alias: Option<String>,
         #[command(flatten)]
         storage: StorageArgs,
         /// Only the objects of this bucket.
@@ -71,14 +79,17 @@ enum AdminCmd {
         /// Report what is damaged without writing anything.
         #[arg(long)]
         dry_run: bool,
+        /// Show the state of the server's current or last heal instead of starting one
+        #[arg(long, requires = "alias", conflicts_with_all = ["bucket", "dry_run"])]
+        status: bool,
     },
-    /// Drive status: online, offline, healing, free space.
+    /// Drive status of a node, read from its drives: online, offline, healing, free space.
     Status {
         #[command(flatten)]
         storage: StorageArgs,
-        #[arg(long)]
-        json: bool,
     },
+    #[command(flatten)]
+    Api(admin_cli::ApiCmd),
 }
 
 /// Where a node's data lives.
@@ -239,11 +250,25 @@ fn main() -> anyhow::Result<()> {
             result
         }
         Cmd::Admin {
+            json,
             command:
                 AdminCmd::Heal {
+                    alias: Some(alias),
+                    bucket,
+                    dry_run,
+                    status,
+                    storage: _,
+                },
+        } => api_edge(admin_cli::heal(&alias, bucket, dry_run, status, json)),
+        Cmd::Admin {
+            json: _,
+            command:
+                AdminCmd::Heal {
+                    alias: None,
                     storage,
                     bucket,
                     dry_run,
+                    status: _,
                 },
         } => {
             let _telemetry = telemetry::init(LogFormat::Text, None)?;
@@ -251,12 +276,28 @@ fn main() -> anyhow::Result<()> {
             runtime()?.block_on(admin::heal(&storage, bucket, dry_run))
         }
         Cmd::Admin {
-            command: AdminCmd::Status { storage, json },
+            json,
+            command: AdminCmd::Status { storage },
         } => {
             let (storage, _) = storage.resolve()?;
             admin::status(&storage, json)
         }
+        Cmd::Admin {
+            json,
+            command: AdminCmd::Api(cmd),
+        } => api_edge(admin_cli::run(cmd, json)),
     }
+}
+
+/// The admin client's failures are printed as `error: <code>: <message>` (the
+/// contract scripts rely on) with exit code 1, rather than anyhow's `Error: ` debug
+/// form.
+fn api_edge(result: anyhow::Result<()>) -> anyhow::Result<()> {
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {

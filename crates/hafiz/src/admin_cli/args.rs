@@ -1,0 +1,398 @@
+//! The command line of `hafiz admin` for the admin API (docs/admin.md, "The CLI").
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::alias::DEFAULT_REGION;
+use super::size::parse_size;
+
+#[derive(Subcommand)]
+pub enum ApiCmd {
+    /// Named admin endpoints and their keys, kept in $HAFIZ_CONFIG_DIR/aliases.json.
+    Alias {
+        #[command(subcommand)]
+        command: AliasCmd,
+    },
+    /// Server version, uptime, usage and drive count.
+    Info { alias: String },
+    /// Nodes and their drives.
+    Cluster { alias: String },
+    /// IAM users.
+    User {
+        #[command(subcommand)]
+        command: UserCmd,
+    },
+    /// Access keys of IAM users.
+    Key {
+        #[command(subcommand)]
+        command: KeyCmd,
+    },
+    /// IAM groups.
+    Group {
+        #[command(subcommand)]
+        command: GroupCmd,
+    },
+    /// Managed IAM policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCmd,
+    },
+    /// Buckets, their versioning, quota and policy.
+    Bucket {
+        #[command(subcommand)]
+        command: BucketCmd,
+    },
+    /// Accounts (tenants) and their quotas.
+    Account {
+        #[command(subcommand)]
+        command: AccountCmd,
+    },
+    /// Request and bandwidth limits per access key or bucket.
+    Ratelimit {
+        #[command(subcommand)]
+        command: RateLimitCmd,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AliasCmd {
+    /// Add or replace an alias.
+    Set {
+        name: String,
+        /// The admin listener, e.g. http://127.0.0.1:9001
+        url: String,
+        access_key: String,
+        secret_key: String,
+        /// The server's region, part of every signature
+        #[arg(long, default_value = DEFAULT_REGION)]
+        region: String,
+    },
+    List,
+    Remove {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    Add {
+        alias: String,
+        name: String,
+        /// Account (tenant) of the user [default: the default account]
+        #[arg(long)]
+        account: Option<String>,
+    },
+    List {
+        alias: String,
+    },
+    Info {
+        alias: String,
+        name: String,
+    },
+    /// Delete a user with its keys; its policies and groups are detached.
+    Remove {
+        alias: String,
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeyCmd {
+    /// Create an access key; its secret is shown this once.
+    Add {
+        alias: String,
+        user: String,
+    },
+    List {
+        alias: String,
+        user: String,
+    },
+    Enable(KeyRef),
+    Disable(KeyRef),
+    Remove(KeyRef),
+}
+
+#[derive(Args)]
+pub struct KeyRef {
+    pub alias: String,
+    pub user: String,
+    pub key_id: String,
+}
+
+#[derive(Subcommand)]
+pub enum GroupCmd {
+    Add {
+        alias: String,
+        name: String,
+    },
+    List {
+        alias: String,
+    },
+    Info {
+        alias: String,
+        name: String,
+    },
+    Remove {
+        alias: String,
+        name: String,
+    },
+    /// Group membership.
+    Member {
+        #[command(subcommand)]
+        command: MemberCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MemberCmd {
+    Add(Membership),
+    Remove(Membership),
+}
+
+#[derive(Args)]
+pub struct Membership {
+    pub alias: String,
+    pub group: String,
+    pub user: String,
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCmd {
+    /// Create a policy from a JSON document file ("-" reads standard input).
+    Add {
+        alias: String,
+        name: String,
+        file: PathBuf,
+    },
+    List {
+        alias: String,
+    },
+    Info {
+        alias: String,
+        name: String,
+    },
+    /// Delete a policy (refused while it is attached).
+    Remove {
+        alias: String,
+        name: String,
+    },
+    Attach(Attachment),
+    Detach(Attachment),
+}
+
+#[derive(Args)]
+pub struct Attachment {
+    pub alias: String,
+    pub policy: String,
+    #[command(flatten)]
+    pub target: PolicyTarget,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct PolicyTarget {
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub group: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum BucketCmd {
+    Add {
+        alias: String,
+        name: String,
+        /// Owning account [default: the default account]
+        #[arg(long)]
+        account: Option<String>,
+        /// Enable versioning from the start
+        #[arg(long)]
+        versioning: bool,
+        /// Enable object lock (implies versioning)
+        #[arg(long)]
+        object_lock: bool,
+    },
+    List {
+        alias: String,
+    },
+    Info {
+        alias: String,
+        name: String,
+    },
+    /// Delete an empty bucket.
+    Remove {
+        alias: String,
+        name: String,
+    },
+    Versioning {
+        alias: String,
+        name: String,
+        state: VersioningState,
+    },
+    /// The bucket's size and object-count limits.
+    Quota {
+        #[command(subcommand)]
+        command: BucketQuotaCmd,
+    },
+    /// The bucket policy.
+    Policy {
+        #[command(subcommand)]
+        command: BucketPolicyCmd,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum VersioningState {
+    Enable,
+    Suspend,
+}
+
+#[derive(Subcommand)]
+pub enum BucketQuotaCmd {
+    /// Replace the quota (a limit left out is removed).
+    Set {
+        alias: String,
+        name: String,
+        #[command(flatten)]
+        limits: QuotaArgs,
+    },
+    Info {
+        alias: String,
+        name: String,
+    },
+    Clear {
+        alias: String,
+        name: String,
+    },
+}
+
+#[derive(Args, Default)]
+pub struct QuotaArgs {
+    /// Bytes, with an optional K, M, G or T suffix (powers of 1024)
+    #[arg(long, value_parser = parse_size)]
+    pub max_bytes: Option<u64>,
+    /// Object versions (delete markers do not count)
+    #[arg(long)]
+    pub max_objects: Option<u64>,
+}
+
+#[derive(Subcommand)]
+pub enum BucketPolicyCmd {
+    /// Set the policy from a JSON document file ("-" reads standard input).
+    Set {
+        alias: String,
+        name: String,
+        file: PathBuf,
+    },
+    Get {
+        alias: String,
+        name: String,
+    },
+    Remove {
+        alias: String,
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AccountCmd {
+    Add {
+        alias: String,
+        name: String,
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
+    List {
+        alias: String,
+    },
+    Info {
+        alias: String,
+        name: String,
+    },
+    /// Delete an account that owns no users and no buckets.
+    Remove {
+        alias: String,
+        name: String,
+    },
+    /// The account's limits over all its buckets.
+    Quota {
+        #[command(subcommand)]
+        command: AccountQuotaCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AccountQuotaCmd {
+    /// Replace the quota (a limit left out is removed).
+    Set {
+        alias: String,
+        name: String,
+        #[command(flatten)]
+        limits: QuotaArgs,
+    },
+    Clear {
+        alias: String,
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RateLimitCmd {
+    /// Add or replace a limit (a rate left out is unlimited).
+    Set {
+        alias: String,
+        #[command(flatten)]
+        target: RateTarget,
+        #[arg(long)]
+        requests_per_second: Option<f64>,
+        /// Bytes received plus sent per second, with an optional K, M, G or T suffix
+        #[arg(long, value_parser = parse_size)]
+        bytes_per_second: Option<u64>,
+    },
+    List {
+        alias: String,
+    },
+    Info {
+        alias: String,
+        #[command(flatten)]
+        target: RateTarget,
+    },
+    Remove {
+        alias: String,
+        #[command(flatten)]
+        target: RateTarget,
+    },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct RateTarget {
+    /// An access key id
+    #[arg(long)]
+    pub key: Option<String>,
+    #[arg(long)]
+    pub bucket: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCmd {
+    /// Records with FROM <= eventTime < TO, as a CloudTrail file ({"Records":[...]}).
+    Export {
+        alias: String,
+        /// RFC 3339 time, e.g. 2026-01-01T00:00:00Z
+        #[arg(long)]
+        from: String,
+        /// RFC 3339 time (exclusive)
+        #[arg(long)]
+        to: String,
+        /// Write here instead of standard output
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}

@@ -1,20 +1,31 @@
 //! The audit log: one CloudTrail-shaped JSON record per S3, IAM or STS request,
-//! written as JSON lines to rotating files by a background task. The request path
-//! only hands a record to a bounded queue; when the writer falls behind, records are
-//! dropped and counted (`hafiz_audit_dropped_total`), never waited for.
+//! handed to independent sinks: rotating JSON-lines files ([`file`]) and an HTTP
+//! webhook ([`webhook`]). The request path only offers a record to each sink's
+//! bounded queue; a sink that falls behind loses records (counted per sink in
+//! `hafiz_audit_dropped_total{sink}`), it never slows requests or another sink.
 //!
-//! Records carry no secrets: no signatures, credentials, session tokens, request
-//! headers beyond the user agent, or user metadata.
+//! Records carry no secrets: no signatures, credentials, session tokens or request
+//! headers beyond the user agent. User metadata is recorded with the configured
+//! names masked, and configured object keys are replaced by a hash ([`mask`]) before
+//! a record leaves the request path.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+pub mod export;
+mod file;
+pub mod mask;
+mod queue;
+pub mod webhook;
+
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
 
-/// How many records may wait for the writer.
-const QUEUE: usize = 8192;
+pub use export::{ExportError, ExportStats, export, parse_time};
+pub use mask::{AuditMask, MaskConfig};
+pub use webhook::WebhookConfig;
+
+use queue::SinkQueue;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -80,7 +91,7 @@ pub fn is_secret_param(name: &str) -> bool {
         || n == "awsaccesskeyid"
 }
 
-/// Where records go and how long files are kept.
+/// The file sink: where records go and how long files are kept.
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
     pub dir: PathBuf,
@@ -90,101 +101,70 @@ pub struct AuditConfig {
     pub retention: Duration,
 }
 
+/// Which sinks run, and what is masked in every record.
+#[derive(Debug, Clone, Default)]
+pub struct AuditOptions {
+    pub file: Option<AuditConfig>,
+    pub webhook: Option<WebhookConfig>,
+    pub mask: MaskConfig,
+}
+
+impl AuditOptions {
+    pub fn has_sink(&self) -> bool {
+        self.file.is_some() || self.webhook.is_some()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("cannot open the audit log directory {dir}: {source}")]
+    Dir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Webhook(#[from] webhook::WebhookError),
+}
+
 #[derive(Clone)]
 pub struct AuditLog {
-    tx: mpsc::Sender<AuditRecord>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sinks: Vec<SinkQueue>,
+    mask: AuditMask,
 }
 
 impl AuditLog {
-    /// Start the writer task; records go to `dir/audit.log`, rotated files to
-    /// `dir/audit-<millis>.log`.
-    pub fn start(cfg: AuditConfig) -> std::io::Result<AuditLog> {
-        std::fs::create_dir_all(&cfg.dir)?;
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::task::spawn_blocking(move || writer(cfg, rx));
-        Ok(AuditLog { tx })
+    /// Start one background task per configured sink. Must run inside a Tokio
+    /// runtime.
+    pub fn start(opts: AuditOptions) -> Result<AuditLog, AuditError> {
+        let mut sinks = Vec::new();
+        if let Some(cfg) = opts.file {
+            sinks.push(file::start(cfg)?);
+        }
+        if let Some(cfg) = opts.webhook {
+            sinks.push(webhook::start(cfg)?);
+        }
+        Ok(AuditLog {
+            inner: Arc::new(Inner {
+                sinks,
+                mask: AuditMask::new(&opts.mask),
+            }),
+        })
     }
 
-    /// Queue a record without waiting.
+    /// What records built for this log must mask.
+    pub fn mask(&self) -> &AuditMask {
+        &self.inner.mask
+    }
+
+    /// Offer a record to every sink without waiting.
     pub fn record(&self, r: AuditRecord) {
-        if self.tx.try_send(r).is_err() {
-            metrics::counter!("hafiz_audit_dropped_total").increment(1);
-            tracing::warn!("audit queue full: record dropped");
-        }
-    }
-}
-
-fn current(dir: &Path) -> PathBuf {
-    dir.join("audit.log")
-}
-
-fn open(dir: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(current(dir))
-}
-
-/// The writer: drains the queue, writes a batch, flushes, rotates by size and
-/// removes rotated files past their retention.
-fn writer(cfg: AuditConfig, mut rx: mpsc::Receiver<AuditRecord>) {
-    let mut file = match open(&cfg.dir) {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(dir = %cfg.dir.display(), error = %e, "cannot open the audit log");
-            return;
-        }
-    };
-    let mut size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    while let Some(first) = rx.blocking_recv() {
-        let mut batch = vec![first];
-        while let Ok(r) = rx.try_recv() {
-            batch.push(r);
-        }
-        let mut buf = Vec::new();
-        for r in &batch {
-            if serde_json::to_writer(&mut buf, r).is_ok() {
-                buf.push(b'\n');
-            }
-        }
-        if let Err(e) = file.write_all(&buf).and_then(|_| file.flush()) {
-            tracing::error!(error = %e, "audit log write failed");
-            metrics::counter!("hafiz_audit_dropped_total").increment(batch.len() as u64);
-            continue;
-        }
-        metrics::counter!("hafiz_audit_records_total").increment(batch.len() as u64);
-        size += buf.len() as u64;
-        if size >= cfg.max_file_bytes {
-            let rotated = cfg
-                .dir
-                .join(format!("audit-{}.log", crate::timefmt::now_millis()));
-            if std::fs::rename(current(&cfg.dir), &rotated).is_ok()
-                && let Ok(f) = open(&cfg.dir)
-            {
-                file = f;
-                size = 0;
-            }
-            remove_expired(&cfg);
-        }
-    }
-    let _ = file.sync_all();
-}
-
-fn remove_expired(cfg: &AuditConfig) {
-    let Ok(entries) = std::fs::read_dir(&cfg.dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with("audit-")
-            && name.ends_with(".log")
-            && e.metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > cfg.retention)
-        {
-            let _ = std::fs::remove_file(e.path());
+        let r = Arc::new(r);
+        for sink in &self.inner.sinks {
+            sink.offer(r.clone());
         }
     }
 }

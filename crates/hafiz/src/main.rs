@@ -39,7 +39,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Start a node.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Configuration tools.
     Config {
         #[command(subcommand)]

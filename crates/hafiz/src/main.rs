@@ -24,6 +24,8 @@ use crate::telemetry::LogFormat;
 
 /// How long in-flight requests may run after SIGTERM/SIGINT before the process exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long queued audit records may take to reach their sinks at exit.
+const AUDIT_DRAIN: Duration = Duration::from_secs(5);
 
 #[derive(Parser)]
 #[command(
@@ -304,6 +306,12 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         cfg.scanner_interval,
     ));
 
+    let audit = cfg
+        .audit
+        .clone()
+        .map(hafiz_s3::audit::AuditLog::start)
+        .transpose()
+        .context("cannot start the audit log")?;
     let owner_id = hex::encode(sha2::Sha256::digest(creds.access_key.as_bytes()));
     let state = Arc::new(S3State {
         meta: Arc::new(meta.clone()),
@@ -324,12 +332,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             display_name: "hafiz".into(),
         },
         iam_cache: Default::default(),
-        audit: cfg
-            .audit
-            .clone()
-            .map(hafiz_s3::audit::AuditLog::start)
-            .transpose()
-            .context("cannot start the audit log")?,
+        audit: audit.clone(),
     });
     let listener = tokio::net::TcpListener::bind(cfg.address)
         .await
@@ -371,6 +374,11 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
                 tracing::warn!("in-flight requests did not finish in time; exiting");
             }
         }
+    }
+    if let Some(audit) = &audit
+        && !audit.drain(AUDIT_DRAIN).await
+    {
+        tracing::warn!("audit records still queued at exit were not delivered");
     }
     meta.flush().context("cannot flush the metadata store")?;
     tracing::info!("stopped");

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::queue::{Drops, Rx, SinkQueue};
+use super::queue::{Rx, SinkQueue, SinkStats};
 use super::{AuditConfig, AuditError};
 
 pub(super) const CURRENT: &str = "audit.log";
@@ -18,9 +18,9 @@ pub(super) fn start(cfg: AuditConfig) -> Result<SinkQueue, AuditError> {
         dir: cfg.dir.clone(),
         source,
     })?;
-    let (queue, rx, drops) = SinkQueue::new("file");
+    let (queue, rx, stats) = SinkQueue::new("file");
     // Blocking file I/O on its own thread keeps the runtime's workers free.
-    tokio::task::spawn_blocking(move || writer(cfg, rx, drops));
+    tokio::task::spawn_blocking(move || writer(cfg, rx, stats));
     Ok(queue)
 }
 
@@ -37,7 +37,7 @@ fn open(dir: &Path) -> std::io::Result<std::fs::File> {
 
 /// Drains the queue, writes a batch, flushes, rotates by size and removes rotated
 /// files past their retention.
-fn writer(cfg: AuditConfig, mut rx: Rx, drops: Arc<Drops>) {
+fn writer(cfg: AuditConfig, mut rx: Rx, stats: Arc<SinkStats>) {
     let mut file = match open(&cfg.dir) {
         Ok(f) => f,
         Err(e) => {
@@ -59,10 +59,10 @@ fn writer(cfg: AuditConfig, mut rx: Rx, drops: Arc<Drops>) {
         }
         if let Err(e) = file.write_all(&buf).and_then(|_| file.flush()) {
             tracing::error!(error = %e, "audit log write failed");
-            drops.dropped(batch.len() as u64, "write failed");
+            stats.failed(batch.len() as u64, "write failed");
             continue;
         }
-        drops.delivered(batch.len() as u64);
+        stats.delivered(batch.len() as u64);
         size += buf.len() as u64;
         if size >= cfg.max_file_bytes {
             let rotated = cfg.dir.join(format!(

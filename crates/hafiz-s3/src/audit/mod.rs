@@ -160,6 +160,22 @@ impl AuditLog {
         &self.inner.mask
     }
 
+    /// Waits until every record offered so far has been delivered or lost, at most
+    /// `timeout`; false if some are still pending then. For shutdown: the webhook
+    /// task does not outlive the runtime.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.inner.sinks.iter().all(|s| s.pending() == 0) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Offer a record to every sink without waiting.
     pub fn record(&self, r: AuditRecord) {
         let r = Arc::new(r);

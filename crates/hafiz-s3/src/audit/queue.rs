@@ -19,47 +19,63 @@ pub(super) type Rx = mpsc::Receiver<Arc<AuditRecord>>;
 
 pub(super) struct SinkQueue {
     tx: mpsc::Sender<Arc<AuditRecord>>,
-    drops: Arc<Drops>,
+    stats: Arc<SinkStats>,
 }
 
 impl SinkQueue {
-    pub(super) fn new(sink: &'static str) -> (SinkQueue, Rx, Arc<Drops>) {
+    pub(super) fn new(sink: &'static str) -> (SinkQueue, Rx, Arc<SinkStats>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let drops = Arc::new(Drops::new(sink));
+        let stats = Arc::new(SinkStats::new(sink));
         (
             SinkQueue {
                 tx,
-                drops: drops.clone(),
+                stats: stats.clone(),
             },
             rx,
-            drops,
+            stats,
         )
     }
 
     pub(super) fn offer(&self, r: Arc<AuditRecord>) {
+        // Counted before the send so that the sink never sees it below zero.
+        self.stats.pending.fetch_add(1, Ordering::Relaxed);
         if self.tx.try_send(r).is_err() {
-            self.drops.dropped(1, "queue full");
+            self.stats.pending.fetch_sub(1, Ordering::Relaxed);
+            self.stats.dropped(1, "queue full");
         }
+    }
+
+    /// Records accepted and not yet delivered or lost.
+    pub(super) fn pending(&self) -> u64 {
+        self.stats.pending.load(Ordering::Relaxed)
     }
 }
 
-/// Lost and delivered records of one sink.
-pub(super) struct Drops {
+/// Lost, delivered and pending records of one sink.
+pub(super) struct SinkStats {
     sink: &'static str,
+    pending: AtomicU64,
     unreported: AtomicU64,
     last_warn_ms: AtomicI64,
 }
 
-impl Drops {
-    fn new(sink: &'static str) -> Drops {
-        Drops {
+impl SinkStats {
+    fn new(sink: &'static str) -> SinkStats {
+        SinkStats {
             sink,
+            pending: AtomicU64::new(0),
             unreported: AtomicU64::new(0),
             last_warn_ms: AtomicI64::new(i64::MIN),
         }
     }
 
-    pub(super) fn dropped(&self, n: u64, why: &'static str) {
+    /// Records taken from the queue that could not be delivered.
+    pub(super) fn failed(&self, n: u64, why: &'static str) {
+        self.pending.fetch_sub(n, Ordering::Relaxed);
+        self.dropped(n, why);
+    }
+
+    fn dropped(&self, n: u64, why: &'static str) {
         metrics::counter!("hafiz_audit_dropped_total", "sink" => self.sink).increment(n);
         self.unreported.fetch_add(n, Ordering::Relaxed);
         let now = crate::timefmt::now_millis();
@@ -81,6 +97,7 @@ impl Drops {
     }
 
     pub(super) fn delivered(&self, n: u64) {
+        self.pending.fetch_sub(n, Ordering::Relaxed);
         metrics::counter!("hafiz_audit_records_total", "sink" => self.sink).increment(n);
     }
 }

@@ -16,7 +16,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::AuditRecord;
-use super::queue::{Drops, Rx, SinkQueue};
+use super::queue::{Rx, SinkQueue, SinkStats};
 
 /// The first retry waits about this long; each further one twice as long.
 pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -120,8 +120,8 @@ struct Target {
 
 pub(super) fn start(cfg: WebhookConfig) -> Result<SinkQueue, WebhookError> {
     let target = target(&cfg)?;
-    let (queue, rx, drops) = SinkQueue::new("webhook");
-    tokio::spawn(run(cfg, target, rx, drops));
+    let (queue, rx, stats) = SinkQueue::new("webhook");
+    tokio::spawn(run(cfg, target, rx, stats));
     Ok(queue)
 }
 
@@ -158,7 +158,7 @@ fn target(cfg: &WebhookConfig) -> Result<Target, WebhookError> {
     })
 }
 
-async fn run(cfg: WebhookConfig, target: Target, mut rx: Rx, drops: Arc<Drops>) {
+async fn run(cfg: WebhookConfig, target: Target, mut rx: Rx, stats: Arc<SinkStats>) {
     let mut batch: Vec<Arc<AuditRecord>> = Vec::with_capacity(cfg.max_batch);
     let mut backoff = Backoff::new(BACKOFF_MIN, BACKOFF_MAX);
     while let Some(first) = rx.recv().await {
@@ -172,7 +172,7 @@ async fn run(cfg: WebhookConfig, target: Target, mut rx: Rx, drops: Arc<Drops>) 
         }
         let body = json_array(&batch);
         deliver(&target, body, &mut backoff).await;
-        drops.delivered(batch.len() as u64);
+        stats.delivered(batch.len() as u64);
         batch.clear();
     }
 }

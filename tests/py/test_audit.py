@@ -23,7 +23,9 @@ def read_records(audit_dir):
 
 def test_audit_records_of_a_session(server_factory, tmp_path):
     audit_dir = tmp_path / "audit"
-    server = server_factory.start(extra_args=["--audit-dir", str(audit_dir)])
+    server = server_factory.start(
+        extra_args=["--audit-dir", str(audit_dir), "--audit-mask-metadata", "ssn"]
+    )
     s3 = server.client()
     iam = iam_client(server)
     b = f"audit-{uuid.uuid4().hex[:8]}"
@@ -47,6 +49,7 @@ def test_audit_records_of_a_session(server_factory, tmp_path):
     for r in records:
         by_name.setdefault(r["eventName"], []).append(r)
     put = by_name["PutObject"][0]
+    assert put["requestParameters"]["metadata"] == {"ssn": "***"}
     assert put["eventVersion"] == "1.09" and put["eventType"] == "AwsApiCall"
     assert put["eventSource"] == "s3.amazonaws.com" and put["awsRegion"] == "us-east-1"
     assert put["sourceIPAddress"] == "127.0.0.1" and "Boto3" in put["userAgent"]
@@ -74,7 +77,7 @@ def test_audit_records_of_a_session(server_factory, tmp_path):
     assert anonymous and anonymous[0]["errorCode"] == "AccessDenied"
     assert len({r["eventID"] for r in records}) == len(records)
 
-    # No secret, signature or metadata value in any log the server wrote.
+    # No secret, signature or masked metadata value in any log the server wrote.
     text = "".join(f.read_text() for f in audit_dir.iterdir()) + server.log()
     for secret in (server.secret_key, key["SecretAccessKey"], "123-45-6789", "X-Amz-Signature", "Signature="):
         assert secret not in text, secret

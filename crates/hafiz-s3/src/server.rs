@@ -131,7 +131,10 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
     let started = std::time::Instant::now();
     let in_flight = InFlight::enter();
     let mut info = RouteInfo::default();
-    let audit_facts = state.audit.as_ref().map(|_| AuditFacts::of(&parts));
+    let audit_facts = state
+        .audit
+        .as_ref()
+        .map(|log| AuditFacts::of(&parts, log.mask()));
     let result = route(state.clone(), parts, body, request_id.clone(), &mut info)
         .instrument(span.clone())
         .await;
@@ -205,6 +208,7 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
             .unwrap_or(0);
         log.record(audit_record(
             &state,
+            log.mask(),
             &info,
             facts,
             &request_id,
@@ -243,12 +247,39 @@ struct AuditFacts {
 }
 
 impl AuditFacts {
-    fn of(parts: &http::request::Parts) -> AuditFacts {
+    fn of(parts: &http::request::Parts, mask: &crate::audit::AuditMask) -> AuditFacts {
+        use crate::audit::mask::is_metadata;
         let mut params = serde_json::Map::new();
+        let mut metadata = serde_json::Map::new();
+        // A presigned URL may carry user metadata in its query: masked like headers.
         for (k, v) in Query::parse(parts.uri.query()).0 {
-            if !crate::audit::is_secret_param(&k) {
+            if is_metadata(&k) {
+                mask.add_metadata(&mut metadata, &k, &v);
+            } else if !crate::audit::is_secret_param(&k) {
                 params.insert(k, serde_json::Value::String(v));
             }
+        }
+        for (name, value) in &parts.headers {
+            if is_metadata(name.as_str()) {
+                mask.add_metadata(
+                    &mut metadata,
+                    name.as_str(),
+                    &String::from_utf8_lossy(value.as_bytes()),
+                );
+            }
+        }
+        if mask.masks_keys() {
+            // Listing parameters that name keys, masked like the key itself.
+            for p in ["prefix", "start-after", "marker", "key-marker"] {
+                if let Some(serde_json::Value::String(v)) = params.get_mut(p)
+                    && let std::borrow::Cow::Owned(m) = mask.key(v)
+                {
+                    *v = m;
+                }
+            }
+        }
+        if !metadata.is_empty() {
+            params.insert("metadata".into(), metadata.into());
         }
         AuditFacts {
             time: crate::timefmt::iso8601(crate::timefmt::now_millis()),
@@ -275,6 +306,7 @@ impl AuditFacts {
 #[allow(clippy::too_many_arguments)]
 fn audit_record(
     state: &S3State,
+    mask: &crate::audit::AuditMask,
     info: &RouteInfo,
     facts: AuditFacts,
     request_id: &str,
@@ -331,8 +363,9 @@ fn audit_record(
     if !info.bucket.is_empty() {
         params.insert("bucketName".into(), info.bucket.clone().into());
     }
-    if !info.key.is_empty() {
-        params.insert("key".into(), info.key.clone().into());
+    let key = mask.key(&info.key);
+    if !key.is_empty() {
+        params.insert("key".into(), key.as_ref().into());
     }
     let (source, name) = match &info.service_action {
         Some((service, action)) => (*service, action.clone()),
@@ -348,16 +381,22 @@ fn audit_record(
             arn: format!("arn:aws:s3:::{}", info.bucket),
         });
     }
-    if !info.key.is_empty() {
+    if !key.is_empty() {
         resources.push(AuditResource {
             kind: "AWS::S3::Object",
-            arn: format!("arn:aws:s3:::{}/{}", info.bucket, info.key),
+            arn: format!("arn:aws:s3:::{}/{key}", info.bucket),
         });
     }
-    let (error_code, error_message) = match error {
+    let (error_code, mut error_message) = match error {
         Some((c, m)) => (Some(c), Some(m)),
         None => (None, None),
     };
+    // Some error messages quote the key they are about.
+    if let (std::borrow::Cow::Owned(masked), Some(m)) = (&key, &mut error_message)
+        && m.contains(info.key.as_str())
+    {
+        *m = m.replace(info.key.as_str(), masked);
+    }
     AuditRecord {
         event_version: "1.09",
         event_time: facts.time,

@@ -113,5 +113,6 @@ pub struct NodeConfig {
     pub domain: Option<String>,
     pub website_domain: Option<String>,
     pub scanner_interval: std::time::Duration,
-    pub audit: Option<hafiz_s3::audit::AuditConfig>,
+    /// None when no audit sink is configured.
+    pub audit: Option<hafiz_s3::audit::AuditOptions>,
 }

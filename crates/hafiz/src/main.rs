@@ -26,6 +26,8 @@ use crate::telemetry::LogFormat;
 
 /// How long in-flight requests may run after SIGTERM/SIGINT before the process exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long queued audit records may take to reach their sinks at exit.
+const AUDIT_DRAIN: Duration = Duration::from_secs(5);
 
 #[derive(Parser)]
 #[command(
@@ -41,7 +43,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Start a node.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -168,6 +170,21 @@ struct ServerArgs {
     /// Delete rotated audit logs older than this many days
     #[arg(long, env = "HAFIZ_AUDIT_RETENTION_DAYS", default_value_t = 30)]
     audit_retention_days: u64,
+    /// Also POST audit records, in batches as JSON arrays, to this http:// URL
+    /// (retried with backoff; independent of --audit-dir)
+    #[arg(long, env = "HAFIZ_AUDIT_WEBHOOK")]
+    audit_webhook: Option<String>,
+    /// Sent to the audit webhook as `Authorization: Bearer TOKEN`
+    #[arg(long, env = "HAFIZ_AUDIT_WEBHOOK_TOKEN", hide_env_values = true)]
+    audit_webhook_token: Option<String>,
+    /// User-metadata names whose values audit records show as "***" (comma list,
+    /// e.g. email,ssn; any case)
+    #[arg(long, env = "HAFIZ_AUDIT_MASK_METADATA", value_delimiter = ',')]
+    audit_mask_metadata: Vec<String>,
+    /// Object-key globs (`*`, `?`) that audit records show as
+    /// `masked:<sha256 prefix>` (repeatable or comma list, e.g. 'customers/*/pii/*')
+    #[arg(long, env = "HAFIZ_AUDIT_MASK_KEY", value_delimiter = ',')]
+    audit_mask_key: Vec<String>,
     /// Export request spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318)
     #[arg(long, env = "HAFIZ_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
@@ -205,11 +222,24 @@ impl ServerArgs {
                 .website_domain
                 .or(file.website_domain)
                 .filter(|d| !d.is_empty()),
-            audit: self.audit_dir.map(|dir| hafiz_s3::audit::AuditConfig {
-                dir,
-                max_file_bytes: self.audit_max_bytes.max(1),
-                retention: Duration::from_secs(self.audit_retention_days * 86_400),
-            }),
+            audit: Some(hafiz_s3::audit::AuditOptions {
+                file: self.audit_dir.map(|dir| hafiz_s3::audit::AuditConfig {
+                    dir,
+                    max_file_bytes: self.audit_max_bytes.max(1),
+                    retention: Duration::from_secs(self.audit_retention_days * 86_400),
+                }),
+                webhook: self.audit_webhook.filter(|u| !u.is_empty()).map(|url| {
+                    hafiz_s3::audit::WebhookConfig::new(
+                        url,
+                        self.audit_webhook_token.filter(|t| !t.is_empty()),
+                    )
+                }),
+                mask: hafiz_s3::audit::MaskConfig {
+                    metadata: self.audit_mask_metadata,
+                    keys: self.audit_mask_key,
+                },
+            })
+            .filter(hafiz_s3::audit::AuditOptions::has_sink),
             scanner_interval: Duration::from_secs(
                 self.scanner_interval
                     .or(file.scanner_interval)
@@ -329,6 +359,12 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         cfg.scanner_interval,
     ));
 
+    let audit = cfg
+        .audit
+        .clone()
+        .map(hafiz_s3::audit::AuditLog::start)
+        .transpose()
+        .context("cannot start the audit log")?;
     let owner_id = hex::encode(sha2::Sha256::digest(creds.access_key.as_bytes()));
     let state = Arc::new(S3State {
         meta: Arc::new(meta.clone()),
@@ -350,12 +386,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         },
         iam_cache: Default::default(),
         limiter: Default::default(),
-        audit: cfg
-            .audit
-            .clone()
-            .map(hafiz_s3::audit::AuditLog::start)
-            .transpose()
-            .context("cannot open the audit log directory")?,
+        audit: audit.clone(),
     });
     let listener = tokio::net::TcpListener::bind(cfg.address)
         .await
@@ -370,7 +401,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             meta.clone(),
             blobs.clone(),
             listener.local_addr()?.to_string(),
-            cfg.audit.as_ref().map(|a| a.dir.clone()),
+            cfg.audit.as_ref().and_then(|a| a.file.as_ref()).map(|f| f.dir.clone()),
         )),
         s3_address: listener.local_addr()?.to_string(),
         admin_address: admin_listener.local_addr()?.to_string(),
@@ -427,6 +458,11 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         }
     }
     admin_server.abort();
+    if let Some(audit) = &audit
+        && !audit.drain(AUDIT_DRAIN).await
+    {
+        tracing::warn!("audit records still queued at exit were not delivered");
+    }
     meta.flush().context("cannot flush the metadata store")?;
     tracing::info!("stopped");
     Ok(())

@@ -4,6 +4,7 @@
 //! limits are the store's own. The OpenAPI document at `/openapi.json` is generated
 //! from the handlers' annotations. The contract is `docs/admin.md`.
 
+mod audit;
 pub mod auth;
 mod buckets;
 mod cluster;
@@ -131,6 +132,7 @@ pub fn app(state: Arc<AdminState>) -> Router {
                 .put(tenants::put_rate_limit)
                 .delete(tenants::delete_rate_limit),
         )
+        .route("/v1/audit/export", get(audit::export))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

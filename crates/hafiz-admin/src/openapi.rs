@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 
-use crate::{buckets, cluster, error, iam, model, tenants};
+use crate::{audit, buckets, cluster, error, iam, model, tenants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,7 @@ use crate::{buckets, cluster, error, iam, model, tenants};
         tenants::list_accounts, tenants::create_account, tenants::get_account, tenants::delete_account,
         tenants::put_account_quota, tenants::delete_account_quota,
         tenants::list_rate_limits, tenants::get_rate_limit, tenants::put_rate_limit, tenants::delete_rate_limit,
+        audit::export,
     ),
     components(schemas(
         error::ErrorBody, model::User, model::NewUser, model::Key, model::KeyStatus,

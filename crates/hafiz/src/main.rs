@@ -401,7 +401,10 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             meta.clone(),
             blobs.clone(),
             listener.local_addr()?.to_string(),
-            cfg.audit.as_ref().and_then(|a| a.file.as_ref()).map(|f| f.dir.clone()),
+            cfg.audit
+                .as_ref()
+                .and_then(|a| a.file.as_ref())
+                .map(|f| f.dir.clone()),
         )),
         s3_address: listener.local_addr()?.to_string(),
         admin_address: admin_listener.local_addr()?.to_string(),

@@ -25,6 +25,8 @@ pub enum AdminError {
     MalformedPolicy(String),
     #[error("the server keeps no audit log (start it with --audit-dir)")]
     AuditDisabled,
+    #[error("the resource does not support this method")]
+    MethodNotAllowed,
     /// A missing entity: `code` is NoSuchUser, NoSuchBucket, ...
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
@@ -58,6 +60,7 @@ impl AdminError {
             AdminError::InvalidRequest(_) => "InvalidRequest",
             AdminError::MalformedPolicy(_) => "MalformedPolicy",
             AdminError::AuditDisabled => "AuditDisabled",
+            AdminError::MethodNotAllowed => "MethodNotAllowed",
             AdminError::NotFound { code, .. } | AdminError::Conflict { code, .. } => code,
             AdminError::Internal(_) => "InternalError",
         }
@@ -70,6 +73,7 @@ impl AdminError {
             | AdminError::MalformedPolicy(_)
             | AdminError::AuditDisabled => StatusCode::BAD_REQUEST,
             AdminError::NotFound { .. } => StatusCode::NOT_FOUND,
+            AdminError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AdminError::Conflict { .. } => StatusCode::CONFLICT,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

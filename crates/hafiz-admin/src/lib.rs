@@ -133,6 +133,9 @@ pub fn app(state: Arc<AdminState>) -> Router {
                 .delete(tenants::delete_rate_limit),
         )
         .route("/v1/audit/export", get(audit::export))
+        // Inside the authentication layer, so that these answers carry a request id.
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
@@ -140,10 +143,13 @@ pub fn app(state: Arc<AdminState>) -> Router {
     Router::new()
         .route("/openapi.json", get(openapi::document))
         .merge(api)
-        .fallback(not_found)
         .with_state(state)
 }
 
 async fn not_found() -> AdminError {
     AdminError::not_found("NotFound", "No such admin resource.")
+}
+
+async fn method_not_allowed() -> AdminError {
+    AdminError::MethodNotAllowed
 }

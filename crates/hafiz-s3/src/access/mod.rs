@@ -273,9 +273,12 @@ pub async fn authorize_action(
             None => return Err(denied()),
         },
     };
-    // One read of the bucket serves its policy and its ACL.
+    // One read of the bucket serves its policy and its ACL. CreateBucket is judged
+    // by the creator's own policies: a bucket of that name that exists (maybe another
+    // account's) is the handler's BucketAlreadyExists, not a denial.
     let bucket = match facts.bucket {
         "" => None,
+        _ if facts.op == Op::CreateBucket => None,
         b => state.meta.bucket(b).await?,
     };
     let bucket_policy = bucket

@@ -110,6 +110,7 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
     let dest_bucket = require_bucket(&ctx).await?;
     let acl = ops::acl::requested(&ctx.headers, &dest_bucket)?.unwrap_or_default();
     let (src_bucket, src, named_version) = source(&ctx).await?;
+    super::quota::check_room(&ctx.state, &dest_bucket, Some(&ctx.key), Some(src.size)).await?;
     if src.size > MAX_PUT_SIZE {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidRequest,
@@ -202,6 +203,8 @@ pub async fn upload_part_copy(ctx: Ctx) -> S3Result<Response> {
         None => None,
     };
     let len = range.map(|r| r.len()).unwrap_or(src.size);
+    let bucket = ops::require_bucket(&ctx).await?;
+    super::quota::check_room(&ctx.state, &bucket, None, Some(len)).await?;
     let algorithm = upload
         .checksum_algorithm
         .unwrap_or(ChecksumAlgorithm::Crc64Nvme);

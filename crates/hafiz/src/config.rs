@@ -107,4 +107,33 @@ pub struct NodeConfig {
     pub website_domain: Option<String>,
     pub scanner_interval: std::time::Duration,
     pub audit: Option<hafiz_s3::audit::AuditConfig>,
+    pub oidc: Option<hafiz_s3::oidc::OidcConfig>,
+}
+
+/// The OIDC provider settings, checked.
+pub fn oidc(
+    issuer: String,
+    jwks: &str,
+    audience: Option<String>,
+    policy_claim: String,
+) -> anyhow::Result<hafiz_s3::oidc::OidcConfig> {
+    if issuer.is_empty() {
+        bail!("--oidc-issuer is empty");
+    }
+    if policy_claim.is_empty() {
+        bail!("--oidc-policy-claim is empty");
+    }
+    // This build has no TLS client: an https JWKS is refused now rather than failing
+    // every token later.
+    if jwks.starts_with("https://") {
+        bail!(
+            "--oidc-jwks {jwks}: https URLs are not supported; download the JWKS into a file or serve it over http://"
+        );
+    }
+    Ok(hafiz_s3::oidc::OidcConfig {
+        issuer,
+        jwks: hafiz_s3::oidc::JwksSource::parse(jwks),
+        audience: audience.filter(|a| !a.is_empty()),
+        policy_claim,
+    })
 }

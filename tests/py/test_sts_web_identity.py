@@ -344,3 +344,37 @@ def test_an_unreachable_jwks_url_is_an_idp_communication_error(server_factory):
         assume(server, provider.token())
     assert code_of(e) == "IDPCommunicationError"
     server.stop()
+
+
+def test_audit_records_name_the_web_identity_and_hold_no_token(server_factory, provider, tmp_path):
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(provider.jwks))
+    audit_dir = tmp_path / "audit"
+    server = server_factory.start(extra_args=[*oidc_args(str(jwks)), "--audit-dir", str(audit_dir)])
+    b = f"web-{uuid.uuid4().hex[:10]}"
+    server.client().create_bucket(Bucket=b)
+    server.client().put_object(Bucket=b, Key="doc.txt", Body=b"hello")
+    iam_root(server).create_policy(PolicyName="readonly", PolicyDocument=read_policy(b))
+    token = provider.token()
+    creds = assume(server, token)["Credentials"]
+    s3_with(server, creds).get_object(Bucket=b, Key="doc.txt")["Body"].read()
+    with pytest.raises(botocore.exceptions.ClientError):
+        assume(server, provider.token(aud="someone-else"))
+    assert server.stop() == 0
+
+    records = [json.loads(line) for f in sorted(audit_dir.glob("audit*.log")) for line in f.read_text().splitlines()]
+    assumed = [r for r in records if r["eventName"] == "AssumeRoleWithWebIdentity"]
+    assert len(assumed) == 2
+    ok, refused = assumed
+    assert ok["eventSource"] == "sts.amazonaws.com" and ok["errorCode"] is None
+    assert ok["userIdentity"]["type"] == "WebIdentityUser"
+    assert ok["userIdentity"]["userName"] == "alice@example.test"
+    assert ok["userIdentity"]["principalId"] == f"{ISSUER}:alice@example.test"
+    assert ok["userIdentity"]["accessKeyId"] == creds["AccessKeyId"]
+    assert refused["errorCode"] == "InvalidIdentityToken"
+    get = [r for r in records if r["eventName"] == "GetObject"][0]
+    assert get["userIdentity"]["type"] == "WebIdentityUser"
+    assert get["userIdentity"]["arn"].endswith(":assumed-role/web/alice-session")
+    text = "".join(f.read_text() for f in audit_dir.iterdir()) + server.log()
+    for secret in (token, creds["SecretAccessKey"], creds["SessionToken"]):
+        assert secret not in text

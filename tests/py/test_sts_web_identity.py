@@ -4,8 +4,11 @@ thread), and mint tokens with PyJWT. boto3 sends the call unsigned."""
 
 from __future__ import annotations
 
+import datetime
 import http.server
+import ipaddress
 import json
+import ssl
 import threading
 import time
 import uuid
@@ -16,7 +19,10 @@ import jwt
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 from conftest import REGION
 
@@ -332,6 +338,72 @@ def test_keys_from_a_jwks_url(server_factory):
         httpd.shutdown()
         httpd.server_close()
     server.stop()
+
+
+def tls_files(tmp_path):
+    """A CA and a certificate for 127.0.0.1 it signed: (ca.pem, cert.pem, key.pem)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def cert(subject, issuer, public_key, signer, ca, sans=None):
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if sans:
+            b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        return b.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = cert("hafiz test CA", "hafiz test CA", ca_key.public_key(), ca_key, True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = cert("127.0.0.1", "hafiz test CA", key.public_key(), ca_key, False, [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    paths = [tmp_path / n for n in ("ca.pem", "cert.pem", "key.pem")]
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+def test_keys_from_an_https_jwks_url(server_factory, tmp_path):
+    provider = Provider(kid="tls-key")
+    ca, cert, key = tls_files(tmp_path)
+    handler = type("Handler", (_JwksHandler,), {"jwks": json.dumps(provider.jwks).encode(), "hits": 0})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{httpd.server_address[1]}/certs"
+    try:
+        # Trusted through the CA given as the system's roots.
+        server = server_factory.start(extra_args=oidc_args(url), env_extra={"SSL_CERT_FILE": str(ca)})
+        iam_root(server).create_policy(
+            PolicyName="readonly",
+            PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}
+            ),
+        )
+        creds = assume(server, provider.token())["Credentials"]
+        s3_with(server, creds).list_buckets()
+        assert handler.hits >= 1
+        server.stop()
+        # Without that CA the certificate is not trusted: the keys cannot be fetched.
+        untrusting = server_factory.start(extra_args=oidc_args(url))
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            assume(untrusting, provider.token())
+        assert code_of(e) == "IDPCommunicationError"
+        untrusting.stop()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def test_an_unreachable_jwks_url_is_an_idp_communication_error(server_factory):

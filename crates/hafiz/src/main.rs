@@ -160,8 +160,8 @@ struct ServerArgs {
     /// equal it (enables web identities, with --oidc-jwks)
     #[arg(long, env = "HAFIZ_OIDC_ISSUER", requires = "oidc_jwks")]
     oidc_issuer: Option<String>,
-    /// The provider's signing keys: a JWKS file, or an http:// URL (read again when a
-    /// token names an unknown key id, at most every 30 s)
+    /// The provider's signing keys: a JWKS file, or an http(s):// URL (read again when
+    /// a token names an unknown key id, at most every 30 s)
     #[arg(long, env = "HAFIZ_OIDC_JWKS", requires = "oidc_issuer")]
     oidc_jwks: Option<String>,
     /// Client id a token's `aud` must contain [default: any audience]
@@ -244,6 +244,8 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Server(args) => {
+            // Before any HTTP client exists (the OTLP exporter's, the JWKS fetcher's).
+            hafiz_s3::oidc::jwks::install_tls_crypto();
             let telemetry = telemetry::init(args.log_format, args.otlp_endpoint.as_deref())?;
             let cfg = args.resolve()?;
             let result = runtime()?.block_on(serve(cfg));

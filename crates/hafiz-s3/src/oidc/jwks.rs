@@ -41,6 +41,13 @@ impl JwksSource {
     }
 }
 
+/// reqwest is built with rustls but without a crypto provider (its default,
+/// aws-lc-rs, needs cmake and a long C build): ring is installed as the process's
+/// provider. Harmless when one is installed already.
+pub fn install_tls_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub struct KeyStore {
     source: JwksSource,
     http: reqwest::Client,
@@ -55,6 +62,7 @@ struct Cache {
 
 impl KeyStore {
     pub fn new(source: JwksSource) -> Result<KeyStore, WebIdentityError> {
+        install_tls_crypto();
         let http = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .build()

@@ -51,7 +51,8 @@ pub fn install_tls_crypto() {
 pub struct KeyStore {
     source: JwksSource,
     http: reqwest::Client,
-    cache: tokio::sync::Mutex<Cache>,
+    cache: std::sync::Mutex<Cache>,
+    refresh_interval: Duration,
 }
 
 #[derive(Default)]
@@ -71,6 +72,7 @@ impl KeyStore {
             source,
             http,
             cache: Default::default(),
+            refresh_interval: REFRESH_INTERVAL,
         })
     }
 
@@ -78,7 +80,7 @@ impl KeyStore {
     pub async fn load(&self) -> Result<usize, WebIdentityError> {
         let keys = self.read().await?;
         let n = keys.keys.len();
-        let mut cache = self.cache.lock().await;
+        let mut cache = self.lock();
         cache.keys = Some(Arc::new(keys));
         cache.fetched = Some(Instant::now());
         Ok(n)
@@ -87,35 +89,48 @@ impl KeyStore {
     /// The key set, read again first when `kid` is not in it and the last read is
     /// older than the refresh interval.
     pub async fn keys_for(&self, kid: Option<&str>) -> Result<Arc<JwkSet>, WebIdentityError> {
-        let mut cache = self.cache.lock().await;
-        let known = |keys: &JwkSet| match kid {
-            Some(k) => keys.find(k).is_some(),
-            None => !keys.keys.is_empty(),
-        };
-        if let Some(keys) = &cache.keys
-            && known(keys)
         {
-            return Ok(keys.clone());
-        }
-        let may_refresh = cache
-            .fetched
-            .is_none_or(|t| t.elapsed() >= REFRESH_INTERVAL);
-        if !may_refresh {
-            return match &cache.keys {
-                Some(keys) => Ok(keys.clone()),
-                None => Err(WebIdentityError::Fetch(format!(
-                    "the keys of {} could not be read recently",
-                    self.source.describe()
-                ))),
+            let mut cache = self.lock();
+            let known = |keys: &JwkSet| match kid {
+                Some(k) => keys.find(k).is_some(),
+                None => !keys.keys.is_empty(),
             };
+            if let Some(keys) = &cache.keys
+                && known(keys)
+            {
+                return Ok(keys.clone());
+            }
+            if cache
+                .fetched
+                .is_some_and(|t| t.elapsed() < self.refresh_interval)
+            {
+                return match &cache.keys {
+                    Some(keys) => Ok(keys.clone()),
+                    None => Err(WebIdentityError::Fetch(format!(
+                        "the keys of {} could not be read recently",
+                        self.source.describe()
+                    ))),
+                };
+            }
+            // Counted as a read even when it fails, so an unreachable provider is not
+            // retried on every request. The lock is not held across the read: tokens
+            // with known key ids are not held up by a slow provider.
+            cache.fetched = Some(Instant::now());
         }
-        // Counted as a read even when it fails, so an unreachable provider is not
-        // retried on every request.
-        cache.fetched = Some(Instant::now());
         let keys = Arc::new(self.read().await?);
         tracing::info!(source = %self.source.describe(), keys = keys.keys.len(), "read the OIDC provider's signing keys");
-        cache.keys = Some(keys.clone());
+        self.lock().keys = Some(keys.clone());
         Ok(keys)
+    }
+
+    /// Tests of key rotation cannot wait 30 s.
+    #[cfg(test)]
+    pub(crate) fn set_refresh_interval(&mut self, interval: Duration) {
+        self.refresh_interval = interval;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn read(&self) -> Result<JwkSet, WebIdentityError> {

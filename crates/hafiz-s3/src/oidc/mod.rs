@@ -93,6 +93,11 @@ impl WebIdentityVerifier {
         })
     }
 
+    #[cfg(test)]
+    pub(crate) fn set_refresh_interval(&mut self, interval: std::time::Duration) {
+        self.keys.set_refresh_interval(interval);
+    }
+
     pub fn config(&self) -> &OidcConfig {
         &self.config
     }

@@ -250,6 +250,30 @@ async fn unknown_kid_and_garbage_are_refused() {
 }
 
 #[tokio::test]
+async fn a_rotated_key_is_found_by_reading_the_jwks_again() {
+    let k = keys();
+    let mut f = verifier(Some(AUDIENCE)).await;
+    let path = match &f.verifier.config().jwks {
+        JwksSource::File(p) => p.clone(),
+        JwksSource::Url(_) => unreachable!("a file fixture"),
+    };
+    // The provider adds a key; Hafiz still has the old set.
+    let mut rotated = k.jwks.clone();
+    rotated
+        .keys
+        .push(public(&k.rogue, Algorithm::RS256, "rsa-2"));
+    std::fs::write(&path, serde_json::to_vec(&rotated).unwrap()).unwrap();
+    let token = sign(Algorithm::RS256, "rsa-2", &k.rogue, &claims());
+    // Read moments ago: not read again yet.
+    assert_invalid(f.verifier.verify(&token).await);
+    f.verifier.set_refresh_interval(std::time::Duration::ZERO);
+    assert_eq!(
+        f.verifier.verify(&token).await.unwrap().subject,
+        "alice-subject"
+    );
+}
+
+#[tokio::test]
 async fn an_unreachable_jwks_url_is_an_idp_communication_error() {
     // A port just bound and released: nothing listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

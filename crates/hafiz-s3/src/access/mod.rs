@@ -141,10 +141,14 @@ impl RequestSecrets<'_> {
         }
         match &self.user_key {
             Some(k) if k.access_key_id == access_key => match &k.session {
-                Some(s) if s.web_identity.is_some() => Principal::Federated {
+                Some(hafiz_meta::iam::Session {
+                    web_identity: Some(identity),
+                    name,
+                    ..
+                }) => Principal::Federated {
                     access_key_id: k.access_key_id.clone(),
-                    session_name: s.name.clone(),
-                    identity: s.web_identity.clone().unwrap_or_default(),
+                    session_name: name.clone(),
+                    identity: identity.clone(),
                     session: SessionGrant {
                         policy: self.session_policy.clone(),
                     },

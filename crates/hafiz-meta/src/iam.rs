@@ -102,13 +102,32 @@ pub struct AccessKey {
 }
 
 /// What STS AssumeRole gave a temporary key: it acts for `user` (or for the root
-/// account when `user` is empty), at most with `policy`, until `expires`.
+/// account when `user` is empty, or for a web identity), at most with `policy`, until
+/// `expires`.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Session {
     pub token: String,
     pub expires: Millis,
     pub policy: Option<String>,
     pub name: String,
+    /// Set for sessions from AssumeRoleWithWebIdentity: they act for no IAM user (and
+    /// not for root) but with the managed policies the identity provider named.
+    #[serde(default)]
+    pub web_identity: Option<WebIdentity>,
+}
+
+/// Who an OIDC provider vouched for, and what the session may do.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WebIdentity {
+    /// The token's `sub`.
+    pub subject: String,
+    /// The token's `iss`.
+    pub issuer: String,
+    /// The role name from `RoleArn` (only part of the session's ARN).
+    pub role: String,
+    /// Names of managed policies, looked up on every request so that a changed or
+    /// deleted policy takes effect at once.
+    pub policies: Vec<String>,
 }
 
 impl std::fmt::Debug for Session {

@@ -231,6 +231,7 @@ async fn expired_sessions_are_swept_and_live_ones_kept() {
                     expires,
                     policy: None,
                     name: "n".into(),
+                    web_identity: None,
                 }),
             }),
         )

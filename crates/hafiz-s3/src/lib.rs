@@ -12,13 +12,16 @@ pub mod cors;
 pub mod error;
 pub mod iam_api;
 pub mod ingest;
+pub mod oidc;
 mod ops;
 pub mod range;
 pub mod ratelimit;
 pub mod router;
 pub mod server;
 pub mod sts_api;
+pub mod sts_web_identity;
 pub mod timefmt;
+pub mod tls;
 pub mod website;
 pub mod xml;
 

@@ -51,6 +51,8 @@ pub struct S3State {
     pub audit: Option<crate::audit::AuditLog>,
     /// Per-key and per-bucket rate limits.
     pub limiter: crate::ratelimit::RateLimiter,
+    /// Checks tokens for AssumeRoleWithWebIdentity (None: no OIDC provider configured).
+    pub web_identity: Option<crate::oidc::WebIdentityVerifier>,
 }
 
 impl S3State {
@@ -342,6 +344,19 @@ fn audit_record(
             access_key_id: Some(access_key_id.clone()),
             user_name: None,
         },
+        Some(access::Principal::Federated {
+            access_key_id,
+            session_name,
+            identity,
+            ..
+        }) => UserIdentity {
+            kind: "WebIdentityUser",
+            principal_id: Some(format!("{}:{}", identity.issuer, identity.subject)),
+            arn: Some(access::Principal::federated_principal(&account, identity, session_name).arn),
+            account_id: Some(account.clone()),
+            access_key_id: Some(access_key_id.clone()),
+            user_name: Some(identity.subject.clone()),
+        },
         Some(access::Principal::User {
             name,
             access_key_id,
@@ -458,13 +473,14 @@ async fn route(
             crate::website::serve(&state, bucket, raw_path, &parts.method, &parts.headers).await,
         );
     }
-    // The IAM query API shares the endpoint: a POST to `/` signed for `iam`.
+    // The IAM query API shares the endpoint: a POST to `/` signed for `iam` (or `sts`),
+    // or an unsigned STS form (AssumeRoleWithWebIdentity).
     if parts.method == Method::POST
         && raw_path == "/"
-        && matches!(
+        && (matches!(
             access::signed_service(&parts.headers).as_deref(),
             Some("iam" | "sts")
-        )
+        ) || unsigned_service_form(&state, &parts))
     {
         info.op = Some(Op::IamApi);
         return Ok(iam_request(&state, &parts, body, &request_id, info).await);
@@ -584,6 +600,29 @@ async fn route(
     ops::dispatch(ctx).await
 }
 
+/// An unsigned form POST to the service endpoint itself: no S3 request looks like
+/// that (DeleteObjects has a query, browser POST uploads are multipart and go to a
+/// bucket), so it may be an unsigned STS call.
+fn unsigned_service_form(state: &S3State, parts: &http::request::Parts) -> bool {
+    parts.uri.query().is_none_or(str::is_empty)
+        && !parts.headers.contains_key(http::header::AUTHORIZATION)
+        && parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            })
+        && router::target(
+            parts.uri.path(),
+            &parts.headers,
+            state.config.domain.as_deref(),
+        )
+        .is_ok_and(|t| t.bucket.is_none())
+}
+
 /// An IAM API call: the small form body is read first, because IAM clients sign its
 /// hash without sending `x-amz-content-sha256`.
 async fn iam_request(
@@ -602,6 +641,37 @@ async fn iam_request(
         Ok(b) => b,
         Err(_) => return fail(S3Error::new(S3ErrorCode::IncompleteBody).into_iam(), info),
     };
+    let form = iam_api::parse_form(&bytes);
+    let signed_for = access::signed_service(&parts.headers);
+    // The web identity token is the credential: a signature, if any, adds nothing.
+    if iam_api::action_of(&form) == Some(crate::sts_web_identity::ACTION)
+        && signed_for.as_deref() != Some("iam")
+    {
+        info.service_action = Some((
+            "sts.amazonaws.com",
+            crate::sts_web_identity::ACTION.to_string(),
+        ));
+        return match crate::sts_web_identity::assume(state, &form, request_id).await {
+            Ok((response, principal)) => {
+                info.principal = Some(principal);
+                response
+            }
+            Err(e) => {
+                info.error = Some((e.code.to_string(), e.message.clone()));
+                crate::sts_api::error(request_id, e)
+            }
+        };
+    }
+    if signed_for.is_none() {
+        return fail(
+            IamError {
+                status: StatusCode::FORBIDDEN,
+                code: "MissingAuthenticationToken",
+                message: "Request is missing Authentication Token".into(),
+            },
+            info,
+        );
+    }
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     let raw_query = parts.uri.query();
     let secrets = access::request_secrets(state, &parts.headers, raw_query).await;
@@ -626,7 +696,6 @@ async fn iam_request(
         Identity::Anonymous => access::Principal::Anonymous,
     };
     info.principal = Some(principal.clone());
-    let form = iam_api::parse_form(&bytes);
     let action = iam_api::action_of(&form).unwrap_or("").to_string();
     let sts = authed.service.as_deref() == Some("sts");
     info.service_action = Some((

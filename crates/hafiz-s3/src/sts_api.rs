@@ -6,7 +6,7 @@
 use axum::body::Body;
 use axum::response::Response;
 use hafiz_meta::Command;
-use hafiz_meta::iam::{AccessKey, IamCommand, Session};
+use hafiz_meta::iam::{AccessKey, IamCommand, Session, WebIdentity};
 use http::{HeaderValue, StatusCode};
 use quick_xml::escape::escape;
 
@@ -15,13 +15,13 @@ use crate::iam_api::{IamError, random_id, random_secret};
 use crate::server::S3State;
 use crate::timefmt::{iso8601, now_millis};
 
-const NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+pub(crate) const NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// AWS's shortest session; `HAFIZ_STS_MIN_DURATION` lowers it (tests of expiry).
 const MIN_DURATION: i64 = 900;
 const MAX_DURATION: i64 = 43_200;
 const DEFAULT_DURATION: i64 = 3_600;
 
-fn error(request_id: &str, e: IamError) -> Response {
+pub(crate) fn error(request_id: &str, e: IamError) -> Response {
     let body = format!(
         "<ErrorResponse xmlns=\"{NS}\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
         e.code,
@@ -30,7 +30,7 @@ fn error(request_id: &str, e: IamError) -> Response {
     xml(e.status, body)
 }
 
-fn xml(status: StatusCode, body: String) -> Response {
+pub(crate) fn xml(status: StatusCode, body: String) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -40,7 +40,7 @@ fn xml(status: StatusCode, body: String) -> Response {
     r
 }
 
-fn invalid(message: impl Into<String>) -> IamError {
+pub(crate) fn invalid(message: impl Into<String>) -> IamError {
     IamError {
         status: StatusCode::BAD_REQUEST,
         code: "ValidationError",
@@ -94,67 +94,13 @@ async fn assume_role(
         } => name.clone(),
         _ => return Err(IamError::access_denied_sts()),
     };
-    let min = state.config.sts_min_duration.unwrap_or(MIN_DURATION);
-    let duration = match field("DurationSeconds") {
-        None => DEFAULT_DURATION,
-        Some(d) => d
-            .parse::<i64>()
-            .ok()
-            .filter(|d| (min..=MAX_DURATION).contains(d))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "1 validation error detected: Value '{d}' at 'durationSeconds' failed to satisfy constraint: Member must have value between {min} and {MAX_DURATION}"
-                ))
-            })?,
-    };
-    let session_name = field("RoleSessionName")
-        .filter(|n| !n.is_empty())
-        .unwrap_or("hafiz-session")
-        .to_string();
-    if session_name.len() > 64
-        || !session_name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
-    {
-        return Err(invalid(
-            "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*",
-        ));
-    }
-    let policy = match field("Policy").filter(|p| !p.is_empty()) {
-        None => None,
-        Some(p) => {
-            crate::access::validate_identity_policy(p).map_err(|m| IamError {
-                status: StatusCode::BAD_REQUEST,
-                code: "MalformedPolicyDocument",
-                message: m,
-            })?;
-            Some(p.to_string())
-        }
-    };
-    let now = now_millis();
-    let key = AccessKey {
-        access_key_id: random_id("ASIA", 16),
-        secret_key: random_secret(),
-        user: user.clone(),
-        active: true,
-        created: now,
-        session: Some(Session {
-            token: format!("{}{}", random_secret(), random_secret()),
-            expires: now + duration * 1000,
-            policy,
-            name: session_name.clone(),
-        }),
-    };
-    state
-        .meta
-        .apply(Command::Iam(IamCommand::CreateSessionKey(key.clone())))
-        .await?;
+    let duration = duration(state, field("DurationSeconds"))?;
+    let session_name = session_name(field("RoleSessionName"))?;
+    let policy = session_policy(field("Policy"))?;
+    let key = issue_session_key(state, user, duration, policy, session_name.clone(), None).await?;
     let session = key.session.as_ref().expect("just set");
     let account = &state.owner.account_id;
-    let role = field("RoleArn")
-        .and_then(|a| a.rsplit('/').next())
-        .filter(|r| !r.is_empty())
-        .unwrap_or("hafiz");
+    let role = role_name(field("RoleArn"));
     let body = format!(
         "<AssumeRoleResponse xmlns=\"{NS}\"><AssumeRoleResult><Credentials><AccessKeyId>{}</AccessKeyId><SecretAccessKey>{}</SecretAccessKey><SessionToken>{}</SessionToken><Expiration>{}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>{}:{}</AssumedRoleId><Arn>arn:aws:sts::{account}:assumed-role/{}/{}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></AssumeRoleResponse>",
         key.access_key_id,
@@ -167,4 +113,90 @@ async fn assume_role(
         escape(&session_name),
     );
     Ok(xml(StatusCode::OK, body))
+}
+
+/// `DurationSeconds`: 900..=43200 (the lower bound lowered only by the test knob).
+pub(crate) fn duration(state: &S3State, value: Option<&str>) -> Result<i64, IamError> {
+    let min = state.config.sts_min_duration.unwrap_or(MIN_DURATION);
+    match value {
+        None => Ok(DEFAULT_DURATION),
+        Some(d) => d
+            .parse::<i64>()
+            .ok()
+            .filter(|d| (min..=MAX_DURATION).contains(d))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "1 validation error detected: Value '{d}' at 'durationSeconds' failed to satisfy constraint: Member must have value between {min} and {MAX_DURATION}"
+                ))
+            }),
+    }
+}
+
+/// `RoleSessionName`: at most 64 of AWS's `[\w+=,.@-]`; a default when absent.
+pub(crate) fn session_name(value: Option<&str>) -> Result<String, IamError> {
+    let name = value.filter(|n| !n.is_empty()).unwrap_or("hafiz-session");
+    if name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    {
+        return Err(invalid(
+            "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// `Policy`: a session policy, which must parse as an identity policy.
+pub(crate) fn session_policy(value: Option<&str>) -> Result<Option<String>, IamError> {
+    match value.filter(|p| !p.is_empty()) {
+        None => Ok(None),
+        Some(p) => {
+            crate::access::validate_identity_policy(p).map_err(|m| IamError {
+                status: StatusCode::BAD_REQUEST,
+                code: "MalformedPolicyDocument",
+                message: m,
+            })?;
+            Ok(Some(p.to_string()))
+        }
+    }
+}
+
+/// The role name in a `RoleArn` (roles are not entities here: only the session's ARN
+/// shows it).
+pub(crate) fn role_name(arn: Option<&str>) -> &str {
+    arn.and_then(|a| a.rsplit('/').next())
+        .filter(|r| !r.is_empty())
+        .unwrap_or("hafiz")
+}
+
+/// Creates and stores temporary credentials.
+pub(crate) async fn issue_session_key(
+    state: &S3State,
+    user: String,
+    duration: i64,
+    policy: Option<String>,
+    name: String,
+    web_identity: Option<WebIdentity>,
+) -> Result<AccessKey, IamError> {
+    let now = now_millis();
+    let key = AccessKey {
+        access_key_id: random_id("ASIA", 16),
+        secret_key: random_secret(),
+        user,
+        active: true,
+        created: now,
+        session: Some(Session {
+            token: format!("{}{}", random_secret(), random_secret()),
+            expires: now + duration * 1000,
+            policy,
+            name,
+            web_identity,
+        }),
+    };
+    state
+        .meta
+        .apply(Command::Iam(IamCommand::CreateSessionKey(key.clone())))
+        .await?;
+    Ok(key)
 }

@@ -115,4 +115,26 @@ pub struct NodeConfig {
     pub scanner_interval: std::time::Duration,
     /// None when no audit sink is configured.
     pub audit: Option<hafiz_s3::audit::AuditOptions>,
+    pub oidc: Option<hafiz_s3::oidc::OidcConfig>,
+}
+
+/// The OIDC provider settings, checked.
+pub fn oidc(
+    issuer: String,
+    jwks: &str,
+    audience: Option<String>,
+    policy_claim: String,
+) -> anyhow::Result<hafiz_s3::oidc::OidcConfig> {
+    if issuer.is_empty() {
+        bail!("--oidc-issuer is empty");
+    }
+    if policy_claim.is_empty() {
+        bail!("--oidc-policy-claim is empty");
+    }
+    Ok(hafiz_s3::oidc::OidcConfig {
+        issuer,
+        jwks: hafiz_s3::oidc::JwksSource::parse(jwks),
+        audience: audience.filter(|a| !a.is_empty()),
+        policy_claim,
+    })
 }

@@ -188,6 +188,20 @@ struct ServerArgs {
     /// Export request spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318)
     #[arg(long, env = "HAFIZ_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
+    /// OpenID Connect issuer for STS AssumeRoleWithWebIdentity: a token's `iss` must
+    /// equal it (enables web identities, with --oidc-jwks)
+    #[arg(long, env = "HAFIZ_OIDC_ISSUER", requires = "oidc_jwks")]
+    oidc_issuer: Option<String>,
+    /// The provider's signing keys: a JWKS file, or an http(s):// URL (read again when
+    /// a token names an unknown key id, at most every 30 s)
+    #[arg(long, env = "HAFIZ_OIDC_JWKS", requires = "oidc_issuer")]
+    oidc_jwks: Option<String>,
+    /// Client id a token's `aud` must contain [default: any audience]
+    #[arg(long, env = "HAFIZ_OIDC_AUDIENCE")]
+    oidc_audience: Option<String>,
+    /// Token claim naming the session's managed policies (comma-separated string or array)
+    #[arg(long, env = "HAFIZ_OIDC_POLICY_CLAIM", default_value = "policy")]
+    oidc_policy_claim: String,
 }
 
 impl ServerArgs {
@@ -212,7 +226,17 @@ impl ServerArgs {
             .or(file.region)
             .unwrap_or_else(|| "us-east-1".into());
         config::validate_region(&region)?;
+        let oidc = match (self.oidc_issuer, self.oidc_jwks) {
+            (Some(issuer), Some(jwks)) => Some(config::oidc(
+                issuer,
+                &jwks,
+                self.oidc_audience,
+                self.oidc_policy_claim,
+            )?),
+            _ => None,
+        };
         Ok(NodeConfig {
+            oidc,
             address,
             admin_address,
             storage,
@@ -263,6 +287,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Before any HTTP client exists (admin CLI, OTLP, JWKS, audit webhook).
+    hafiz_s3::tls::install_crypto();
     let cli = Cli::parse();
     match cli.command {
         Cmd::Config {
@@ -365,6 +391,10 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         .map(hafiz_s3::audit::AuditLog::start)
         .transpose()
         .context("cannot start the audit log")?;
+    let web_identity = match cfg.oidc.clone() {
+        Some(oidc) => Some(web_identity_verifier(oidc).await?),
+        None => None,
+    };
     let owner_id = hex::encode(sha2::Sha256::digest(creds.access_key.as_bytes()));
     let state = Arc::new(S3State {
         meta: Arc::new(meta.clone()),
@@ -387,6 +417,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         iam_cache: Default::default(),
         limiter: Default::default(),
         audit: audit.clone(),
+        web_identity,
     });
     let listener = tokio::net::TcpListener::bind(cfg.address)
         .await
@@ -469,6 +500,28 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     meta.flush().context("cannot flush the metadata store")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A JWKS file must be readable at startup (a typo should stop the server); a URL
+/// may be down for now and is fetched again when a token arrives.
+async fn web_identity_verifier(
+    oidc: hafiz_s3::oidc::OidcConfig,
+) -> anyhow::Result<hafiz_s3::oidc::WebIdentityVerifier> {
+    let issuer = oidc.issuer.clone();
+    let source = oidc.jwks.clone();
+    let verifier = hafiz_s3::oidc::WebIdentityVerifier::new(oidc)?;
+    match (verifier.load_keys().await, &source) {
+        (Ok(keys), _) => {
+            tracing::info!(%issuer, ?source, keys, "OIDC web identities enabled");
+        }
+        (Err(e), hafiz_s3::oidc::JwksSource::File(_)) => {
+            return Err(e).context("cannot load the OIDC provider's keys (--oidc-jwks)");
+        }
+        (Err(e), hafiz_s3::oidc::JwksSource::Url(_)) => {
+            tracing::warn!(%issuer, error = %e, "OIDC web identities enabled, but the provider's keys cannot be fetched yet");
+        }
+    }
+    Ok(verifier)
 }
 
 async fn shutdown_signal() {

@@ -5,7 +5,7 @@
 pub mod actions;
 mod policies;
 
-pub use policies::{PolicyCache, UserAccess};
+pub use policies::{ManagedSet, PolicyCache, UserAccess};
 
 use std::collections::HashMap;
 
@@ -35,6 +35,35 @@ pub enum Principal {
         /// Temporary credentials: the user's permissions, narrowed by this policy.
         session: Option<SessionGrant>,
     },
+    /// Temporary credentials from AssumeRoleWithWebIdentity: the managed policies the
+    /// identity provider named, narrowed by the session policy.
+    Federated {
+        access_key_id: String,
+        session_name: String,
+        identity: hafiz_meta::iam::WebIdentity,
+        session: SessionGrant,
+    },
+}
+
+impl Principal {
+    /// How policies see a web identity: as the assumed role's session, whose
+    /// `aws:userid` is the token's subject (vouched for by the provider, unlike the
+    /// session name, which the caller picks).
+    pub fn federated_principal(
+        account: &str,
+        identity: &hafiz_meta::iam::WebIdentity,
+        session_name: &str,
+    ) -> hafiz_iam::Principal {
+        hafiz_iam::Principal {
+            arn: format!(
+                "arn:aws:sts::{account}:assumed-role/{}/{session_name}",
+                identity.role
+            ),
+            account: account.to_string(),
+            username: None,
+            userid: identity.subject.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +141,18 @@ impl RequestSecrets<'_> {
         }
         match &self.user_key {
             Some(k) if k.access_key_id == access_key => match &k.session {
+                Some(hafiz_meta::iam::Session {
+                    web_identity: Some(identity),
+                    name,
+                    ..
+                }) => Principal::Federated {
+                    access_key_id: k.access_key_id.clone(),
+                    session_name: name.clone(),
+                    identity: identity.clone(),
+                    session: SessionGrant {
+                        policy: self.session_policy.clone(),
+                    },
+                },
                 Some(_) if k.user.is_empty() => Principal::RootSession {
                     access_key_id: k.access_key_id.clone(),
                     policy: self.session_policy.clone(),
@@ -269,9 +310,25 @@ pub async fn authorize_action(
             ..
         } if !session_allows(p, facts, action, key) => return Err(denied()),
         Principal::User { name, .. } => match state.iam_cache.user(state, name).await? {
-            Some(a) => Some(a),
+            Some(a) => Some(Grant::User(a)),
             None => return Err(denied()),
         },
+        Principal::Federated {
+            session: SessionGrant { policy: Some(p) },
+            ..
+        } if !session_allows(p, facts, action, key) => return Err(denied()),
+        Principal::Federated {
+            identity,
+            session_name,
+            ..
+        } => Some(Grant::Federated {
+            principal: Principal::federated_principal(
+                &state.owner.account_id,
+                identity,
+                session_name,
+            ),
+            policies: state.iam_cache.managed(state, &identity.policies).await?,
+        }),
     };
     // One read of the bucket serves its policy and its ACL. CreateBucket is judged
     // by the creator's own policies: a bucket of that name that exists (maybe another
@@ -287,8 +344,9 @@ pub async fn authorize_action(
     // Anonymous callers may not use a public policy Block Public Access restricts.
     let bucket_policy =
         bucket_policy.filter(|p| user.is_some() || !(p.restrict_public && p.public));
-    let mut keys = condition_keys(facts, user.as_ref().map(|u| &u.user));
-    let needs_tags = user.as_ref().is_some_and(|u| u.needs_object_tags)
+    let principal = user.as_ref().map(Grant::principal);
+    let mut keys = condition_keys(facts, principal.as_ref());
+    let needs_tags = user.as_ref().is_some_and(|u| u.needs_object_tags())
         || bucket_policy.as_ref().is_some_and(|p| p.needs_object_tags);
     if needs_tags
         && !key.is_empty()
@@ -301,14 +359,12 @@ pub async fn authorize_action(
     let ctx = hafiz_iam::RequestContext {
         action: action.to_string(),
         resource: actions::resource(facts.bucket, key),
-        principal: user.as_ref().map(|u| {
-            hafiz_iam::Principal::user(u.account_id.clone(), u.user.name.clone(), u.user.id.clone())
-        }),
+        principal,
         keys,
     };
     let identity = match &user {
         Some(u) => {
-            let refs: Vec<&hafiz_iam::Policy> = u.policies.iter().collect();
+            let refs: Vec<&hafiz_iam::Policy> = u.policies().iter().collect();
             hafiz_iam::evaluate_identity(&refs, &ctx)
         }
         None => hafiz_iam::Decision::NotApplicable,
@@ -321,8 +377,7 @@ pub async fn authorize_action(
         || resource == hafiz_iam::Decision::ExplicitDeny;
     // Another account's bucket (accounts are tenants): as on AWS across accounts,
     // both the user's own policies and the bucket's policy must allow.
-    let cross_account =
-        matches!((&user, &bucket), (Some(u), Some(b)) if u.user.account != b.account);
+    let cross_account = matches!((&user, &bucket), (Some(u), Some(b)) if u.account() != b.account);
     let allowed = if cross_account {
         !explicit_deny
             && identity == hafiz_iam::Decision::Allow
@@ -350,6 +405,47 @@ pub async fn caller_account(state: &S3State, principal: &Principal) -> S3Result<
             .await?
             .map(|u| u.user.account.clone())),
         _ => Ok(None),
+    }
+}
+
+/// The identity policies that apply to a caller.
+enum Grant {
+    User(std::sync::Arc<UserAccess>),
+    Federated {
+        principal: hafiz_iam::Principal,
+        policies: std::sync::Arc<ManagedSet>,
+    },
+}
+
+impl Grant {
+    fn policies(&self) -> &[hafiz_iam::Policy] {
+        match self {
+            Grant::User(u) => &u.policies,
+            Grant::Federated { policies, .. } => &policies.policies,
+        }
+    }
+
+    fn needs_object_tags(&self) -> bool {
+        match self {
+            Grant::User(u) => u.needs_object_tags,
+            Grant::Federated { policies, .. } => policies.needs_object_tags,
+        }
+    }
+
+    fn principal(&self) -> hafiz_iam::Principal {
+        match self {
+            Grant::User(u) => hafiz_iam::Principal::user(&u.account_id, &u.user.name, &u.user.id),
+            Grant::Federated { principal, .. } => principal.clone(),
+        }
+    }
+
+    /// The account (tenant) the caller belongs to; federated sessions are the
+    /// default account's.
+    fn account(&self) -> &str {
+        match self {
+            Grant::User(u) => &u.user.account,
+            Grant::Federated { .. } => "",
+        }
     }
 }
 
@@ -444,7 +540,8 @@ pub async fn authorize_operator(
         Principal::Anonymous | Principal::RootSession { .. } => return false,
         Principal::User {
             session: Some(_), ..
-        } => return false,
+        }
+        | Principal::Federated { .. } => return false,
         Principal::User { name, .. } => name,
     };
     let Ok(Some(access)) = state.iam_cache.user(state, name).await else {
@@ -473,7 +570,7 @@ pub async fn authorize_operator(
 /// The condition keys S3 defines for a request, from what it carries.
 fn condition_keys(
     facts: &RequestFacts<'_>,
-    user: Option<&hafiz_meta::iam::IamUser>,
+    principal: Option<&hafiz_iam::Principal>,
 ) -> HashMap<String, Vec<String>> {
     let mut k: HashMap<String, Vec<String>> = HashMap::new();
     let mut put = |name: &str, v: String| {
@@ -489,11 +586,13 @@ fn condition_keys(
         crate::timefmt::iso8601(crate::timefmt::now_millis()),
     );
     put("aws:EpochTime", now.unix_timestamp().to_string());
-    match user {
-        Some(u) => {
-            put("aws:username", u.name.clone());
-            put("aws:userid", u.id.clone());
-            put("aws:PrincipalType", "User".into());
+    match principal {
+        Some(p) => {
+            if let Some(name) = &p.username {
+                put("aws:username", name.clone());
+            }
+            put("aws:userid", p.userid.clone());
+            put("aws:PrincipalType", p.principal_type().into());
         }
         None => put("aws:PrincipalType", "Anonymous".into()),
     }

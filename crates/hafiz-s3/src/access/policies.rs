@@ -21,6 +21,12 @@ pub struct UserAccess {
     pub needs_object_tags: bool,
 }
 
+/// Managed policies named by a web identity, parsed.
+pub struct ManagedSet {
+    pub policies: Vec<Policy>,
+    pub needs_object_tags: bool,
+}
+
 /// A bucket's policy, parsed.
 pub struct BucketPolicy {
     pub policy: Policy,
@@ -38,7 +44,12 @@ pub struct PolicyCache {
     buckets: Mutex<HashMap<String, ParsedBucketPolicy>>,
     /// Temporary keys' session policies by access key id (a key's policy never changes).
     sessions: Mutex<HashMap<String, Arc<Policy>>>,
+    /// Sets of managed policies by their names, for the IAM generation they were read at.
+    managed: Mutex<(u64, ManagedSets)>,
 }
+
+/// Parsed sets of managed policies, by the names they were read for.
+type ManagedSets = HashMap<Vec<String>, Arc<ManagedSet>>;
 
 /// Bounds the session-policy cache; expired sessions fall out when it is cleared.
 const MAX_CACHED_SESSIONS: usize = 10_000;
@@ -123,18 +134,7 @@ impl PolicyCache {
             }
         }
         let needs_object_tags = docs.iter().any(|d| d.contains("ExistingObjectTag"));
-        let policies = docs
-            .iter()
-            .filter_map(|d| match Policy::parse(d) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    // Documents are validated when stored; one that no longer parses
-                    // grants nothing rather than failing every request.
-                    tracing::warn!(user = %user.name, error = %e, "ignoring a policy that does not parse");
-                    None
-                }
-            })
-            .collect();
+        let policies = parse_all(&docs);
         let account_id = match user.account.as_str() {
             "" => state.owner.account_id.clone(),
             a => match state.meta.account(a).await? {
@@ -156,4 +156,50 @@ impl PolicyCache {
         guard.1.insert(name.to_string(), access.clone());
         Ok(Some(access))
     }
+}
+
+impl PolicyCache {
+    /// The managed policies with these names that exist now (a deleted one no longer
+    /// applies), parsed; read again whenever IAM changes.
+    pub async fn managed(&self, state: &S3State, names: &[String]) -> S3Result<Arc<ManagedSet>> {
+        let generation = state.meta.iam_generation();
+        {
+            let guard = self.managed.lock().unwrap_or_else(|e| e.into_inner());
+            if guard.0 == generation
+                && let Some(set) = guard.1.get(names)
+            {
+                return Ok(set.clone());
+            }
+        }
+        let mut docs = Vec::new();
+        for name in names {
+            if let Some(p) = state.meta.iam_policy(name).await? {
+                docs.push(p.document);
+            }
+        }
+        let set = Arc::new(ManagedSet {
+            needs_object_tags: docs.iter().any(|d| d.contains("ExistingObjectTag")),
+            policies: parse_all(&docs),
+        });
+        let mut guard = self.managed.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.0 != generation || guard.1.len() >= MAX_CACHED_SESSIONS {
+            *guard = (generation, HashMap::new());
+        }
+        guard.1.insert(names.to_vec(), set.clone());
+        Ok(set)
+    }
+}
+
+fn parse_all(docs: &[String]) -> Vec<Policy> {
+    docs.iter()
+        .filter_map(|d| match Policy::parse(d) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                // Documents are validated when stored; one that no longer parses
+                // grants nothing rather than failing every request.
+                tracing::warn!(error = %e, "ignoring a policy that does not parse");
+                None
+            }
+        })
+        .collect()
 }

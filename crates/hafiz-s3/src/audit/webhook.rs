@@ -27,7 +27,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct WebhookConfig {
-    /// `http://…`; the build has no TLS client, see [`WebhookError::Scheme`].
+    /// `http://…` or `https://…` (checked against the system's trusted roots).
     pub url: String,
     /// Sent as `Authorization: Bearer TOKEN`.
     pub token: Option<String>,
@@ -64,9 +64,7 @@ impl std::fmt::Debug for WebhookConfig {
 pub enum WebhookError {
     #[error("audit webhook URL {url:?} does not parse: {reason}")]
     Url { url: String, reason: String },
-    #[error(
-        "audit webhook URL scheme {0:?} is not supported: this build sends plain http (terminate TLS in a local proxy)"
-    )]
+    #[error("audit webhook URL scheme {0:?} is not supported: use http or https")]
     Scheme(String),
     #[error("audit webhook token is not a valid header value")]
     Token,
@@ -130,7 +128,7 @@ fn target(cfg: &WebhookConfig) -> Result<Target, WebhookError> {
         url: cfg.url.clone(),
         reason: e.to_string(),
     })?;
-    if url.scheme() != "http" {
+    if !matches!(url.scheme(), "http" | "https") {
         return Err(WebhookError::Scheme(url.scheme().to_string()));
     }
     let authorization = cfg
@@ -143,6 +141,7 @@ fn target(cfg: &WebhookConfig) -> Result<Target, WebhookError> {
             Ok(v)
         })
         .transpose()?;
+    crate::tls::install_crypto();
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
         // A redirected POST would turn into a GET and lose its body: a 3xx is a
@@ -286,11 +285,12 @@ mod tests {
     }
 
     #[test]
-    fn only_plain_http_urls_are_accepted() {
+    fn only_http_and_https_urls_are_accepted() {
         assert!(matches!(
-            target(&WebhookConfig::new("https://example.invalid/x", None)),
-            Err(WebhookError::Scheme(s)) if s == "https"
+            target(&WebhookConfig::new("ftp://example.invalid/x", None)),
+            Err(WebhookError::Scheme(s)) if s == "ftp"
         ));
+        assert!(target(&WebhookConfig::new("https://example.invalid/x", None)).is_ok());
         assert!(matches!(
             target(&WebhookConfig::new("not a url", None)),
             Err(WebhookError::Url { .. })

@@ -99,3 +99,40 @@ def test_audit_log_rotates_by_size(server_factory, tmp_path):
     assert rotated, list(audit_dir.iterdir())
     names = [r["eventName"] for r in read_records(audit_dir)]
     assert names.count("PutObject") == 20
+
+
+def test_admin_requests_are_audited_without_secrets(server_factory, tmp_path):
+    from admin_client import AdminClient
+
+    audit_dir = tmp_path / "audit"
+    server = server_factory.start(extra_args=["--audit-dir", str(audit_dir)])
+    admin = AdminClient(server.admin_endpoint, server.access_key, server.secret_key)
+    admin.ok("POST", "/v1/users", {"name": "audited"})
+    key = admin.ok("POST", "/v1/users/audited/keys")
+    denied = AdminClient(server.admin_endpoint, key["access_key_id"], key["secret_key"])
+    assert denied.error("GET", "/v1/users") == (403, "AccessDenied")
+    bad = AdminClient(server.admin_endpoint, server.access_key, "wrong-secret")
+    assert bad.error("GET", "/v1/info")[0] == 403
+    deadline = time.time() + 10
+    while True:
+        admin_records = [r for r in read_records(audit_dir) if r["eventSource"] == "hafiz-admin"]
+        if len(admin_records) >= 4 or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    by_name = {(r["eventName"], r["requestParameters"]["path"]): r for r in admin_records}
+    create = by_name[("CreateUser", "/v1/users")]
+    assert create["userIdentity"]["type"] == "Root" and create["errorCode"] is None
+    assert create["additionalEventData"]["httpStatus"] == 201
+    assert create["requestParameters"]["method"] == "POST"
+    made = by_name[("CreateAccessKey", "/v1/users/audited/keys")]
+    assert made["additionalEventData"]["httpStatus"] == 201
+    refused = by_name[("ListUsers", "/v1/users")]
+    assert refused["errorCode"] == "AccessDenied"
+    assert refused["userIdentity"]["type"] == "IAMUser"
+    assert refused["userIdentity"]["accessKeyId"] == key["access_key_id"]
+    unsigned = by_name[("Unknown", "/v1/info")]
+    assert unsigned["errorCode"] == "SignatureDoesNotMatch"
+    assert unsigned["userIdentity"]["type"] == "AnonymousUser"
+    every_log = "".join(p.read_text() for p in audit_dir.iterdir()) + server.log()
+    for secret in (key["secret_key"], server.secret_key):
+        assert secret not in every_log

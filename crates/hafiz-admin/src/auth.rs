@@ -2,20 +2,21 @@
 //! `hafiz-admin` with the same keys as the S3 endpoint; each handler then asks
 //! whether the caller may perform its operation (`admin:<OperationId>`).
 
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hafiz_s3::access::{self, Principal};
+use hafiz_s3::audit::{AdditionalData, AuditRecord, UserIdentity};
 use hafiz_s3::auth::{self, Identity, PayloadCheck};
 use http::HeaderValue;
 use sha2::{Digest, Sha256};
 
 use crate::AdminState;
-use crate::error::{AdminError, REQUEST_ID};
+use crate::error::{AdminError, Failure, REQUEST_ID};
 
 /// The SigV4 service name admin requests are signed for.
 pub const SERVICE: &str = "hafiz-admin";
@@ -27,6 +28,8 @@ const MAX_BODY: usize = 1 << 20;
 #[derive(Clone)]
 pub struct Caller {
     pub principal: Principal,
+    /// The operation the handler asked permission for: the audit record's eventName.
+    operation: Arc<OnceLock<&'static str>>,
 }
 
 impl Caller {
@@ -36,6 +39,7 @@ impl Caller {
         st: &AdminState,
         operation: &'static str,
     ) -> Result<(), AdminError> {
+        let _ = self.operation.set(operation);
         let allowed = access::authorize_operator(
             &st.s3,
             &self.principal,
@@ -55,21 +59,123 @@ impl Caller {
 /// handler with a [`Caller`] and a request id.
 pub async fn authenticate(State(st): State<Arc<AdminState>>, req: Request, next: Next) -> Response {
     let request_id = hex::encode_upper(&uuid::Uuid::new_v4().as_bytes()[..8]);
-    let mut resp = REQUEST_ID
-        .scope(request_id.clone(), async move {
-            match check(&st, req).await {
-                Ok(req) => next.run(req).await,
-                Err(e) => e.into_response(),
+    let started = Instant::now();
+    let facts = st.s3.audit.as_ref().map(|_| AuditFacts::of(&req));
+    let operation = Arc::new(OnceLock::new());
+    let (mut resp, principal) = REQUEST_ID
+        .scope(request_id.clone(), {
+            let (st, operation) = (st.clone(), operation.clone());
+            async move {
+                match check(&st, req, operation).await {
+                    Ok((req, principal)) => (next.run(req).await, Some(principal)),
+                    Err(e) => (e.into_response(), None),
+                }
             }
         })
         .await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amz-request-id", v);
     }
+    if let (Some(log), Some(facts)) = (&st.s3.audit, facts) {
+        log.record(facts.record(
+            &st,
+            principal.as_ref(),
+            operation.get().copied(),
+            &request_id,
+            &resp,
+            started.elapsed(),
+        ));
+    }
     resp
 }
 
-async fn check(st: &AdminState, req: Request) -> Result<Request, AdminError> {
+/// What the audit record needs from the request, taken before it is consumed.
+struct AuditFacts {
+    time: String,
+    peer: Option<String>,
+    user_agent: Option<String>,
+    params: serde_json::Map<String, serde_json::Value>,
+    received: u64,
+}
+
+impl AuditFacts {
+    fn of(req: &Request) -> AuditFacts {
+        let mut params = serde_json::Map::new();
+        params.insert("method".into(), req.method().as_str().into());
+        params.insert("path".into(), req.uri().path().into());
+        for (k, v) in hafiz_s3::router::Query::parse(req.uri().query()).0 {
+            if !hafiz_s3::audit::is_secret_param(&k) {
+                params.insert(k, v.into());
+            }
+        }
+        let header = |name: http::HeaderName| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        AuditFacts {
+            time: hafiz_s3::timefmt::iso8601(hafiz_s3::timefmt::now_millis()),
+            peer: req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+            user_agent: header(http::header::USER_AGENT),
+            params,
+            received: header(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        }
+    }
+
+    /// Request bodies (policy documents, new users' details) are not recorded: the
+    /// method and path name what was changed.
+    fn record(
+        self,
+        st: &AdminState,
+        principal: Option<&Principal>,
+        operation: Option<&'static str>,
+        request_id: &str,
+        resp: &Response,
+        elapsed: std::time::Duration,
+    ) -> AuditRecord {
+        let failure = resp.extensions().get::<Failure>();
+        AuditRecord {
+            event_version: "1.09",
+            event_time: self.time,
+            event_source: "hafiz-admin",
+            event_name: operation.unwrap_or("Unknown").to_string(),
+            aws_region: st.s3.config.region.clone(),
+            source_ip_address: self.peer,
+            user_agent: self.user_agent,
+            user_identity: UserIdentity::of(&st.s3.owner.account_id, principal),
+            request_parameters: self.params,
+            response_elements: None,
+            request_id: request_id.to_string(),
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_type: "AwsApiCall",
+            error_code: failure.map(|f| f.code.to_string()),
+            error_message: failure.map(|f| f.message.clone()),
+            resources: Vec::new(),
+            additional_event_data: AdditionalData {
+                bytes_transferred_in: self.received,
+                bytes_transferred_out: resp
+                    .headers()
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .unwrap_or(0),
+                duration_ms: elapsed.as_secs_f64() * 1000.0,
+                http_status: resp.status().as_u16(),
+            },
+        }
+    }
+}
+
+async fn check(
+    st: &AdminState,
+    req: Request,
+    operation: Arc<OnceLock<&'static str>>,
+) -> Result<(Request, Principal), AdminError> {
     let (mut parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
@@ -126,8 +232,10 @@ async fn check(st: &AdminState, req: Request) -> Result<Request, AdminError> {
             ));
         }
     }
+    let principal = secrets.principal(&key);
     parts.extensions.insert(Caller {
-        principal: secrets.principal(&key),
+        principal: principal.clone(),
+        operation,
     });
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    Ok((Request::from_parts(parts, Body::from(bytes)), principal))
 }

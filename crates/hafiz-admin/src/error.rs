@@ -89,6 +89,13 @@ pub struct ErrorBody {
     pub request_id: String,
 }
 
+/// A failure's code and message, carried on the response for the audit record.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub code: &'static str,
+    pub message: String,
+}
+
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         if let AdminError::Internal(m) = &self {
@@ -99,7 +106,13 @@ impl IntoResponse for AdminError {
             message: self.to_string(),
             request_id: REQUEST_ID.try_with(Clone::clone).unwrap_or_default(),
         };
-        (self.status(), Json(body)).into_response()
+        let failure = Failure {
+            code: self.code(),
+            message: body.message.clone(),
+        };
+        let mut r = (self.status(), Json(body)).into_response();
+        r.extensions_mut().insert(failure);
+        r
     }
 }
 

@@ -319,61 +319,7 @@ fn audit_record(
 ) -> crate::audit::AuditRecord {
     use crate::audit::{AdditionalData, AuditRecord, AuditResource, UserIdentity};
     let account = state.owner.account_id.clone();
-    let identity = match &info.principal {
-        None | Some(access::Principal::Anonymous) => UserIdentity {
-            kind: "AnonymousUser",
-            principal_id: None,
-            arn: None,
-            account_id: None,
-            access_key_id: None,
-            user_name: None,
-        },
-        Some(access::Principal::Root) => UserIdentity {
-            kind: "Root",
-            principal_id: Some(account.clone()),
-            arn: Some(format!("arn:aws:iam::{account}:root")),
-            account_id: Some(account.clone()),
-            access_key_id: None,
-            user_name: None,
-        },
-        Some(access::Principal::RootSession { access_key_id, .. }) => UserIdentity {
-            kind: "AssumedRole",
-            principal_id: Some(account.clone()),
-            arn: Some(format!("arn:aws:iam::{account}:root")),
-            account_id: Some(account.clone()),
-            access_key_id: Some(access_key_id.clone()),
-            user_name: None,
-        },
-        Some(access::Principal::Federated {
-            access_key_id,
-            session_name,
-            identity,
-            ..
-        }) => UserIdentity {
-            kind: "WebIdentityUser",
-            principal_id: Some(format!("{}:{}", identity.issuer, identity.subject)),
-            arn: Some(access::Principal::federated_principal(&account, identity, session_name).arn),
-            account_id: Some(account.clone()),
-            access_key_id: Some(access_key_id.clone()),
-            user_name: Some(identity.subject.clone()),
-        },
-        Some(access::Principal::User {
-            name,
-            access_key_id,
-            session,
-        }) => UserIdentity {
-            kind: if session.is_some() {
-                "AssumedRole"
-            } else {
-                "IAMUser"
-            },
-            principal_id: Some(name.clone()),
-            arn: Some(format!("arn:aws:iam::{account}:user/{name}")),
-            account_id: Some(account.clone()),
-            access_key_id: Some(access_key_id.clone()),
-            user_name: Some(name.clone()),
-        },
-    };
+    let identity = UserIdentity::of(&account, info.principal.as_ref());
     let mut params = facts.params;
     if !info.bucket.is_empty() {
         params.insert("bucketName".into(), info.bucket.clone().into());

@@ -21,6 +21,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::access::Principal;
+
 pub use export::{ExportError, ExportStats, export, parse_time};
 pub use mask::{AuditMask, MaskConfig};
 pub use webhook::WebhookConfig;
@@ -62,6 +64,69 @@ pub struct UserIdentity {
     pub account_id: Option<String>,
     pub access_key_id: Option<String>,
     pub user_name: Option<String>,
+}
+
+impl UserIdentity {
+    /// Who a request came from, as CloudTrail says it (`account`: the default
+    /// account's id, for ARNs).
+    pub fn of(account: &str, principal: Option<&Principal>) -> UserIdentity {
+        let account = account.to_string();
+        match principal {
+            None | Some(Principal::Anonymous) => UserIdentity {
+                kind: "AnonymousUser",
+                principal_id: None,
+                arn: None,
+                account_id: None,
+                access_key_id: None,
+                user_name: None,
+            },
+            Some(Principal::Root) => UserIdentity {
+                kind: "Root",
+                principal_id: Some(account.clone()),
+                arn: Some(format!("arn:aws:iam::{account}:root")),
+                account_id: Some(account.clone()),
+                access_key_id: None,
+                user_name: None,
+            },
+            Some(Principal::RootSession { access_key_id, .. }) => UserIdentity {
+                kind: "AssumedRole",
+                principal_id: Some(account.clone()),
+                arn: Some(format!("arn:aws:iam::{account}:root")),
+                account_id: Some(account.clone()),
+                access_key_id: Some(access_key_id.clone()),
+                user_name: None,
+            },
+            Some(Principal::Federated {
+                access_key_id,
+                session_name,
+                identity,
+                ..
+            }) => UserIdentity {
+                kind: "WebIdentityUser",
+                principal_id: Some(format!("{}:{}", identity.issuer, identity.subject)),
+                arn: Some(Principal::federated_principal(&account, identity, session_name).arn),
+                account_id: Some(account.clone()),
+                access_key_id: Some(access_key_id.clone()),
+                user_name: Some(identity.subject.clone()),
+            },
+            Some(Principal::User {
+                name,
+                access_key_id,
+                session,
+            }) => UserIdentity {
+                kind: if session.is_some() {
+                    "AssumedRole"
+                } else {
+                    "IAMUser"
+                },
+                principal_id: Some(name.clone()),
+                arn: Some(format!("arn:aws:iam::{account}:user/{name}")),
+                account_id: Some(account.clone()),
+                access_key_id: Some(access_key_id.clone()),
+                user_name: Some(name.clone()),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

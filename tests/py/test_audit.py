@@ -136,3 +136,27 @@ def test_admin_requests_are_audited_without_secrets(server_factory, tmp_path):
     every_log = "".join(p.read_text() for p in audit_dir.iterdir()) + server.log()
     for secret in (key["secret_key"], server.secret_key):
         assert secret not in every_log
+
+
+def test_a_tenant_users_records_carry_its_account(server_factory, tmp_path):
+    from admin_client import AdminClient
+
+    audit_dir = tmp_path / "audit"
+    server = server_factory.start(extra_args=["--audit-dir", str(audit_dir)])
+    admin = AdminClient(server.admin_endpoint, server.access_key, server.secret_key)
+    account = admin.ok("POST", "/v1/accounts", {"name": "acme"})
+    admin.ok("POST", "/v1/users", {"name": "wile", "account": "acme"})
+    key = admin.ok("POST", "/v1/users/wile/keys")
+    s3 = s3_for(server, {"AccessKeyId": key["access_key_id"], "SecretAccessKey": key["secret_key"]})
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.list_buckets()  # no policy: denied, and still recorded
+    deadline = time.time() + 10
+    while True:
+        mine = [r for r in read_records(audit_dir) if r["userIdentity"].get("userName") == "wile"]
+        if mine or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert mine, "no record of the tenant's request"
+    who = mine[0]["userIdentity"]
+    assert who["accountId"] == account["id"]
+    assert who["arn"] == f"arn:aws:iam::{account['id']}:user/wile"

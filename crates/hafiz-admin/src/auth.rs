@@ -77,8 +77,10 @@ pub async fn authenticate(State(st): State<Arc<AdminState>>, req: Request, next:
         resp.headers_mut().insert("x-amz-request-id", v);
     }
     if let (Some(log), Some(facts)) = (&st.s3.audit, facts) {
+        let account_id = access::account_id_of(&st.s3, principal.as_ref()).await;
         log.record(facts.record(
             &st,
+            &account_id,
             principal.as_ref(),
             operation.get().copied(),
             &request_id,
@@ -130,9 +132,11 @@ impl AuditFacts {
 
     /// Request bodies (policy documents, new users' details) are not recorded: the
     /// method and path name what was changed.
+    #[allow(clippy::too_many_arguments)]
     fn record(
         self,
         st: &AdminState,
+        account_id: &str,
         principal: Option<&Principal>,
         operation: Option<&'static str>,
         request_id: &str,
@@ -148,7 +152,7 @@ impl AuditFacts {
             aws_region: st.s3.config.region.clone(),
             source_ip_address: self.peer,
             user_agent: self.user_agent,
-            user_identity: UserIdentity::of(&st.s3.owner.account_id, principal),
+            user_identity: UserIdentity::of(account_id, principal),
             request_parameters: self.params,
             response_elements: None,
             request_id: request_id.to_string(),

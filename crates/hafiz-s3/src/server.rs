@@ -208,8 +208,10 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
             .unwrap_or(0);
+        let account_id = access::account_id_of(&state, info.principal.as_ref()).await;
         log.record(audit_record(
             &state,
+            &account_id,
             log.mask(),
             &info,
             facts,
@@ -308,6 +310,7 @@ impl AuditFacts {
 #[allow(clippy::too_many_arguments)]
 fn audit_record(
     state: &S3State,
+    account_id: &str,
     mask: &crate::audit::AuditMask,
     info: &RouteInfo,
     facts: AuditFacts,
@@ -318,8 +321,7 @@ fn audit_record(
     elapsed: std::time::Duration,
 ) -> crate::audit::AuditRecord {
     use crate::audit::{AdditionalData, AuditRecord, AuditResource, UserIdentity};
-    let account = state.owner.account_id.clone();
-    let identity = UserIdentity::of(&account, info.principal.as_ref());
+    let identity = UserIdentity::of(account_id, info.principal.as_ref());
     let mut params = facts.params;
     if !info.bucket.is_empty() {
         params.insert("bucketName".into(), info.bucket.clone().into());

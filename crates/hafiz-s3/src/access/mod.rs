@@ -408,6 +408,17 @@ pub async fn caller_account(state: &S3State, principal: &Principal) -> S3Result<
     }
 }
 
+/// The 12-digit id of the caller's account, for ARNs in audit records: a tenant
+/// user's account, else the default account.
+pub async fn account_id_of(state: &S3State, principal: Option<&Principal>) -> String {
+    if let Some(Principal::User { name, .. }) = principal
+        && let Ok(Some(u)) = state.iam_cache.user(state, name).await
+    {
+        return u.account_id.clone();
+    }
+    state.owner.account_id.clone()
+}
+
 /// The identity policies that apply to a caller.
 enum Grant {
     User(std::sync::Arc<UserAccess>),

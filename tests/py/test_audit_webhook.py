@@ -8,6 +8,7 @@ import hashlib
 import http.server
 import json
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -24,7 +25,7 @@ class Receiver:
     """An HTTP server that answers the first `fail_first` POSTs with 500, then 200,
     and keeps every request it saw."""
 
-    def __init__(self, port: int = 0, fail_first: int = 0):
+    def __init__(self, port: int = 0, fail_first: int = 0, tls: tuple | None = None):
         self.lock = threading.Lock()
         self.requests: list[dict] = []
         self.fail_first = fail_first
@@ -52,13 +53,19 @@ class Receiver:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.scheme = "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/audit"
+        return f"{self.scheme}://127.0.0.1:{self.port}/audit"
 
     def accepted(self) -> list[dict]:
         """Records of the batches answered 200."""
@@ -260,5 +267,30 @@ def test_masking_reaches_neither_file_nor_webhook(server_factory, tmp_path):
             assert q["requestParameters"]["key"] == public_key
             assert q["requestParameters"]["metadata"] == {"colour": "red"}
             assert by_id[rid(listing)]["requestParameters"]["start-after"] == masked(secret_key)
+    finally:
+        receiver.close()
+
+
+def test_an_https_receiver_is_verified_against_the_trusted_roots(server_factory, tmp_path):
+    from test_sts_web_identity import tls_files
+
+    ca, cert, key = tls_files(tmp_path)
+    receiver = Receiver(tls=(cert, key))
+    try:
+        server = server_factory.start(
+            extra_args=["--audit-webhook", receiver.url], env_extra={"SSL_CERT_FILE": str(ca)}
+        )
+        s3 = server.client()
+        ids = {rid(s3.create_bucket(Bucket=f"tls-{uuid.uuid4().hex[:8]}"))}
+        assert {r["requestID"] for r in receiver.wait_for(ids)} >= ids
+        server.stop()
+        # Without the CA the receiver's certificate is not trusted: nothing arrives.
+        before = len(receiver.accepted())
+        untrusting = server_factory.start(extra_args=["--audit-webhook", receiver.url])
+        untrusting.client().list_buckets()
+        time.sleep(2.5)
+        assert len(receiver.accepted()) == before
+        assert value(scrape(untrusting), "hafiz_audit_webhook_failures_total") >= 1
+        untrusting.stop()
     finally:
         receiver.close()

@@ -226,14 +226,15 @@ pub async fn put_rate_limit(
 ) -> AdminResult<Json<RateLimit>> {
     c.require(&st, "PutRateLimit").await?;
     let spec: RateLimitSpec = parse(&body)?;
+    let min = hafiz_s3::ratelimit::MIN_REQUEST_RATE;
     if spec
         .requests_per_second
-        .is_some_and(|r| !r.is_finite() || r <= 0.0)
+        .is_some_and(|r| !r.is_finite() || r < min)
         || spec.bytes_per_second == Some(0)
     {
-        return Err(AdminError::InvalidRequest(
-            "limits must be positive (omit one to leave it unlimited)".into(),
-        ));
+        return Err(AdminError::InvalidRequest(format!(
+            "requests_per_second must be at least {min} and bytes_per_second at least 1 (omit one to leave it unlimited)"
+        )));
     }
     let l = MetaRateLimit {
         scope: scope(&s)?,

@@ -114,6 +114,10 @@ pub struct Session {
     /// not for root) but with the managed policies the identity provider named.
     #[serde(default)]
     pub web_identity: Option<WebIdentity>,
+    /// The long-term access key that asked for the session: rate limits set on it
+    /// apply to the session too.
+    #[serde(default)]
+    pub parent_key: Option<String>,
 }
 
 /// Who an OIDC provider vouched for, and what the session may do.

@@ -232,6 +232,7 @@ async fn expired_sessions_are_swept_and_live_ones_kept() {
                     policy: None,
                     name: "n".into(),
                     web_identity: None,
+                    parent_key: None,
                 }),
             }),
         )

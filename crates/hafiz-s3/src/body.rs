@@ -2,6 +2,9 @@
 //! chunk signatures and `x-amz-content-sha256` checked as the bytes pass, so a bad
 //! body fails before anything is committed.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{BoxStream, StreamExt};
 use sha2::{Digest, Sha256};
@@ -17,6 +20,8 @@ pub struct RequestBody {
     /// ever polled through `&mut`.
     stream: sync_wrapper::SyncWrapper<PayloadStream>,
     trailers: Option<TrailerHandle>,
+    /// Payload bytes handed out so far (rate limits charge what was really received).
+    received: Arc<AtomicU64>,
 }
 
 fn transport_error(e: impl std::fmt::Display) -> S3Error {
@@ -47,6 +52,7 @@ impl RequestBody {
         RequestBody {
             stream: sync_wrapper::SyncWrapper::new(stream),
             trailers,
+            received: Arc::default(),
         }
     }
 
@@ -55,7 +61,16 @@ impl RequestBody {
     }
 
     pub async fn next(&mut self) -> Option<S3Result<Bytes>> {
-        self.stream.get_mut().next().await
+        let item = self.stream.get_mut().next().await;
+        if let Some(Ok(b)) = &item {
+            self.received.fetch_add(b.len() as u64, Ordering::Relaxed);
+        }
+        item
+    }
+
+    /// A counter of the payload bytes read from this body, readable after it is gone.
+    pub fn received(&self) -> Arc<AtomicU64> {
+        self.received.clone()
     }
 
     /// A trailing header (aws-chunked trailer), available once the stream is consumed.

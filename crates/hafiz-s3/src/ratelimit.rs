@@ -14,6 +14,13 @@ use std::time::{Duration, Instant};
 use hafiz_meta::Metadata;
 use hafiz_meta::iam::{RateLimit, RateScope};
 
+/// The longest a client is told to wait, and so the deepest debt a key or bucket can
+/// run into: a misconfigured or abused limit never locks anyone out for longer.
+const MAX_WAIT: Duration = Duration::from_secs(3600);
+
+/// The smallest request rate a limit may set (one request in 100 s).
+pub const MIN_REQUEST_RATE: f64 = 0.01;
+
 /// One token bucket: `rate` tokens a second up to `capacity`. Tokens may go below
 /// zero (debt) when a charge is larger than what is left.
 #[derive(Debug, Clone)]
@@ -42,13 +49,20 @@ impl TokenBucket {
         self.last = now;
     }
 
-    /// How long until `need` tokens are there (zero: they are).
+    /// How long until `need` tokens are there (zero: they are), at most MAX_WAIT.
     fn wait_for(&self, need: f64) -> Duration {
         if self.tokens >= need {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64((need - self.tokens) / self.rate)
+            Duration::try_from_secs_f64((need - self.tokens) / self.rate)
+                .unwrap_or(MAX_WAIT)
+                .min(MAX_WAIT)
         }
+    }
+
+    /// Take `n` tokens; the debt this may leave is bounded by MAX_WAIT's worth.
+    fn take(&mut self, n: f64) {
+        self.tokens = (self.tokens - n).max(-self.rate * MAX_WAIT.as_secs_f64());
     }
 }
 
@@ -88,16 +102,15 @@ impl Limited {
         wait
     }
 
-    fn take(&mut self, bytes: u64) {
+    fn take(&mut self) {
         if let Some(r) = &mut self.requests {
-            r.tokens -= 1.0;
+            r.take(1.0);
         }
-        self.charge(bytes);
     }
 
     fn charge(&mut self, bytes: u64) {
         if let Some(b) = &mut self.bytes {
-            b.tokens -= bytes as f64;
+            b.take(bytes as f64);
         }
     }
 }
@@ -110,6 +123,8 @@ struct Table {
 /// The limiter shared by every request.
 pub struct RateLimiter {
     table: Mutex<Table>,
+    /// One reload at a time; requests meanwhile use the table they find.
+    reloading: AtomicBool,
     /// Whether any limit is configured: requests skip the lock when none is.
     any: AtomicBool,
     /// The IAM generation the table was loaded at (u64::MAX: never loaded); IAM's
@@ -121,6 +136,7 @@ impl Default for RateLimiter {
     fn default() -> RateLimiter {
         RateLimiter {
             table: Mutex::default(),
+            reloading: AtomicBool::new(false),
             any: AtomicBool::new(false),
             seen: AtomicU64::new(u64::MAX),
         }
@@ -144,17 +160,19 @@ impl RateLimiter {
     /// Load the configured limits again when IAM has changed since the last load.
     pub async fn refresh(&self, meta: &dyn Metadata) {
         let generation = meta.iam_generation();
-        if self.seen.load(Ordering::Acquire) == generation {
+        if self.seen.load(Ordering::Acquire) == generation
+            || self
+                .reloading
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
             return;
         }
-        let limits = match meta.rate_limits().await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot load rate limits; keeping the old ones");
-                return;
-            }
-        };
-        self.install(generation, &limits, Instant::now());
+        match meta.rate_limits().await {
+            Ok(limits) => self.install(generation, &limits, Instant::now()),
+            Err(e) => tracing::warn!(error = %e, "cannot load rate limits; keeping the old ones"),
+        }
+        self.reloading.store(false, Ordering::Release);
     }
 
     fn install(&self, generation: u64, limits: &[RateLimit], now: Instant) {
@@ -176,19 +194,14 @@ impl RateLimiter {
     }
 
     /// Admit a request signed with `key` (None: anonymous) to `bucket` ("" for
-    /// service-level requests) that brings `bytes_in` bytes, or say how long to wait.
-    /// Both limits must admit it; tokens are taken only when both do.
-    pub fn admit(&self, key: Option<&str>, bucket: &str, bytes_in: u64) -> Result<(), SlowDown> {
-        self.admit_at(key, bucket, bytes_in, Instant::now())
+    /// service-level requests), or say how long to wait. Both limits must admit it;
+    /// a request token is taken only when both do. Bytes are charged afterwards, as
+    /// they move ([`RateLimiter::charge`]).
+    pub fn admit(&self, key: Option<&str>, bucket: &str) -> Result<(), SlowDown> {
+        self.admit_at(key, bucket, Instant::now())
     }
 
-    fn admit_at(
-        &self,
-        key: Option<&str>,
-        bucket: &str,
-        bytes_in: u64,
-        now: Instant,
-    ) -> Result<(), SlowDown> {
+    fn admit_at(&self, key: Option<&str>, bucket: &str, now: Instant) -> Result<(), SlowDown> {
         if !self.any.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -205,7 +218,7 @@ impl RateLimiter {
         }
         for id in ids.iter().flatten() {
             if let Some(l) = t.limits.get_mut(id) {
-                l.take(bytes_in);
+                l.take();
             }
         }
         Ok(())
@@ -251,17 +264,17 @@ mod tests {
         let t0 = Instant::now();
         l.install(1, &[limit(RateScope::Key, "K", Some(5.0), None)], t0);
         for _ in 0..5 {
-            assert_eq!(l.admit_at(Some("K"), "b", 0, t0), Ok(()));
+            assert_eq!(l.admit_at(Some("K"), "b", t0), Ok(()));
         }
-        let e = l.admit_at(Some("K"), "b", 0, t0).unwrap_err();
+        let e = l.admit_at(Some("K"), "b", t0).unwrap_err();
         assert!((e.retry_after.as_secs_f64() - 0.2).abs() < 1e-9, "{e:?}");
         assert_eq!(e.retry_after_secs(), 1);
         // Another key and an unlimited bucket are not affected.
-        assert_eq!(l.admit_at(Some("other"), "b", 0, t0), Ok(()));
+        assert_eq!(l.admit_at(Some("other"), "b", t0), Ok(()));
         // 0.2 s later one request's token is back, and only one.
         let t1 = t0 + Duration::from_millis(200);
-        assert_eq!(l.admit_at(Some("K"), "b", 0, t1), Ok(()));
-        assert!(l.admit_at(Some("K"), "b", 0, t1).is_err());
+        assert_eq!(l.admit_at(Some("K"), "b", t1), Ok(()));
+        assert!(l.admit_at(Some("K"), "b", t1).is_err());
     }
 
     #[test]
@@ -270,21 +283,21 @@ mod tests {
         let t0 = Instant::now();
         l.install(1, &[limit(RateScope::Bucket, "b", None, Some(1000))], t0);
         // A download of 3000 bytes is admitted, then owed.
-        assert_eq!(l.admit_at(None, "b", 0, t0), Ok(()));
+        assert_eq!(l.admit_at(None, "b", t0), Ok(()));
         l.charge(None, "b", 3000);
-        let e = l.admit_at(None, "b", 0, t0).unwrap_err();
+        let e = l.admit_at(None, "b", t0).unwrap_err();
         assert!((e.retry_after.as_secs_f64() - 2.0).abs() < 1e-9, "{e:?}");
         assert_eq!(e.retry_after_secs(), 2);
         assert!(
-            l.admit_at(None, "b", 0, t0 + Duration::from_millis(1999))
+            l.admit_at(None, "b", t0 + Duration::from_millis(1999))
                 .is_err()
         );
         assert_eq!(
-            l.admit_at(None, "b", 0, t0 + Duration::from_secs(2)),
+            l.admit_at(None, "b", t0 + Duration::from_secs(2)),
             Ok(())
         );
         // Other buckets never notice.
-        assert_eq!(l.admit_at(None, "c", 5000, t0), Ok(()));
+        assert_eq!(l.admit_at(None, "c", t0), Ok(()));
     }
 
     #[test]
@@ -296,16 +309,37 @@ mod tests {
             limit(RateScope::Bucket, "b", Some(2.0), None),
         ];
         l.install(1, &limits, t0);
-        assert_eq!(l.admit_at(Some("K"), "b", 0, t0), Ok(()));
+        assert_eq!(l.admit_at(Some("K"), "b", t0), Ok(()));
         // The key is out; the bucket must not pay for the refused request.
-        assert!(l.admit_at(Some("K"), "b", 0, t0).is_err());
-        assert_eq!(l.admit_at(Some("J"), "b", 0, t0), Ok(()));
-        assert!(l.admit_at(Some("J"), "b", 0, t0).is_err());
+        assert!(l.admit_at(Some("K"), "b", t0).is_err());
+        assert_eq!(l.admit_at(Some("J"), "b", t0), Ok(()));
+        assert!(l.admit_at(Some("J"), "b", t0).is_err());
         // Reloading the same limits does not hand out a fresh burst.
         l.install(2, &limits, t0);
-        assert!(l.admit_at(Some("K"), "", 0, t0).is_err());
+        assert!(l.admit_at(Some("K"), "", t0).is_err());
         // Removing them lifts them.
         l.install(3, &[], t0);
-        assert_eq!(l.admit_at(Some("K"), "b", 0, t0), Ok(()));
+        assert_eq!(l.admit_at(Some("K"), "b", t0), Ok(()));
+    }
+
+    #[test]
+    fn absurd_charges_and_rates_wait_at_most_an_hour() {
+        let l = RateLimiter::default();
+        let t0 = Instant::now();
+        l.install(
+            1,
+            &[
+                limit(RateScope::Bucket, "b", None, Some(1)),
+                limit(RateScope::Key, "K", Some(1e-30), None),
+            ],
+            t0,
+        );
+        l.charge(None, "b", u64::MAX);
+        let e = l.admit_at(None, "b", t0).unwrap_err();
+        assert_eq!(e.retry_after, MAX_WAIT);
+        // The debt is bounded too: an hour later the bucket is usable again.
+        assert_eq!(l.admit_at(None, "b", t0 + MAX_WAIT), Ok(()));
+        assert_eq!(l.admit_at(Some("K"), "", t0), Ok(()));
+        assert_eq!(l.admit_at(Some("K"), "", t0).unwrap_err().retry_after, MAX_WAIT);
     }
 }

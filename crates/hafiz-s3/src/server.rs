@@ -148,6 +148,21 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
         Err(e) => e.code.status().as_u16(),
     };
     let elapsed = started.elapsed();
+    let sent = match &result {
+        Ok(r) if method != Method::HEAD => r
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(0),
+        _ => 0,
+    };
+    let received = info
+        .received
+        .as_ref()
+        .map_or(0, |r| r.load(std::sync::atomic::Ordering::Relaxed));
+    state
+        .limiter
+        .charge(info.key_id.as_deref(), &info.bucket, sent + received);
     span.record("s3.op", op_name);
     span.record("http.status_code", status);
     metrics::counter!("hafiz_s3_requests_total", "op" => op_name, "status" => status.to_string())
@@ -162,9 +177,6 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
         && method != Method::HEAD
     {
         metrics::counter!("hafiz_s3_sent_bytes_total", "op" => op_name).increment(len);
-        state
-            .limiter
-            .charge(info.key_id.as_deref(), &info.bucket, len);
     }
     tracing::debug!(
         id = %request_id,
@@ -237,8 +249,10 @@ struct RouteInfo {
     service_action: Option<(&'static str, String)>,
     /// An error answered as a response (IAM's format), for the audit log.
     error: Option<(String, String)>,
-    /// The access key that signed it (rate limits charge the bytes sent to it).
+    /// The access key that signed it (rate limits charge the bytes moved to it).
     key_id: Option<String>,
+    /// Payload bytes read from the request body.
+    received: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// The parts of a request the audit record needs, taken before routing consumes it.
@@ -488,19 +502,14 @@ async fn route(
         Identity::AccessKey(k) => secrets.principal(k),
     };
     let key_id = match &authed.identity {
-        Identity::AccessKey(k) => Some(k.clone()),
+        Identity::AccessKey(k) => Some(secrets.rate_limit_key(k)),
         Identity::Anonymous => None,
     };
     let bucket_name = target.bucket.as_deref().unwrap_or_default();
     state.limiter.refresh(state.meta.as_ref()).await;
-    let bytes_in = crate::ingest::declared_length(&parts.headers)
-        .ok()
-        .flatten()
-        .unwrap_or(0);
-    if let Err(slow) = state
-        .limiter
-        .admit(key_id.as_deref(), bucket_name, bytes_in)
-    {
+    // Bytes are charged after the answer, as really received and sent: a declared
+    // length costs nothing until the body arrives.
+    if let Err(slow) = state.limiter.admit(key_id.as_deref(), bucket_name) {
         return Err(S3Error::new(S3ErrorCode::SlowDown)
             .header("retry-after", slow.retry_after_secs().to_string()));
     }
@@ -541,7 +550,11 @@ async fn route(
         key,
         query,
         headers: parts.headers,
-        body: RequestBody::new(body, authed.payload),
+        body: {
+            let body = RequestBody::new(body, authed.payload);
+            info.received = Some(body.received());
+            body
+        },
         request_id,
         caller,
     };
@@ -654,8 +667,24 @@ async fn iam_request(
         },
         action.clone(),
     ));
+    let signer = match &authed.auth.identity {
+        Identity::AccessKey(k) => Some(secrets.rate_limit_key(k)),
+        Identity::Anonymous => None,
+    };
+    state.limiter.refresh(state.meta.as_ref()).await;
+    if let Err(slow) = state.limiter.admit(signer.as_deref(), "") {
+        let mut r = fail(
+            S3Error::new(S3ErrorCode::SlowDown).into_iam(),
+            info,
+        );
+        if let Ok(v) = HeaderValue::from_str(&slow.retry_after_secs().to_string()) {
+            r.headers_mut().insert(http::header::RETRY_AFTER, v);
+        }
+        return r;
+    }
     if sts {
-        return crate::sts_api::handle(state, &principal, &form, request_id).await;
+        return crate::sts_api::handle(state, &principal, signer.as_deref(), &form, request_id)
+            .await;
     }
     if !access::authorize_iam(state, &principal, &action, &form).await {
         return fail(IamError::access_denied(&action), info);

@@ -51,10 +51,11 @@ pub(crate) fn invalid(message: impl Into<String>) -> IamError {
 pub async fn handle(
     state: &S3State,
     principal: &Principal,
+    signer: Option<&str>,
     form: &[(String, String)],
     request_id: &str,
 ) -> Response {
-    match assume_role(state, principal, form, request_id).await {
+    match assume_role(state, principal, signer, form, request_id).await {
         Ok(r) => r,
         Err(e) => error(request_id, e),
     }
@@ -63,6 +64,7 @@ pub async fn handle(
 async fn assume_role(
     state: &S3State,
     principal: &Principal,
+    signer: Option<&str>,
     form: &[(String, String)],
     request_id: &str,
 ) -> Result<Response, IamError> {
@@ -97,7 +99,17 @@ async fn assume_role(
     let duration = duration(state, field("DurationSeconds"))?;
     let session_name = session_name(field("RoleSessionName"))?;
     let policy = session_policy(field("Policy"))?;
-    let key = issue_session_key(state, user, duration, policy, session_name.clone(), None).await?;
+    // A root session's limits are the root key's; a user's, the key it signed with.
+    let key = issue_session_key(
+        state,
+        user,
+        duration,
+        policy,
+        session_name.clone(),
+        None,
+        signer.map(str::to_string),
+    )
+    .await?;
     let session = key.session.as_ref().expect("just set");
     let account = &state.owner.account_id;
     let role = role_name(field("RoleArn"));
@@ -178,6 +190,7 @@ pub(crate) async fn issue_session_key(
     policy: Option<String>,
     name: String,
     web_identity: Option<WebIdentity>,
+    parent_key: Option<String>,
 ) -> Result<AccessKey, IamError> {
     let now = now_millis();
     let key = AccessKey {
@@ -192,6 +205,7 @@ pub(crate) async fn issue_session_key(
             policy,
             name,
             web_identity,
+            parent_key,
         }),
     };
     state

@@ -93,6 +93,7 @@ pub async fn assume(
         policy,
         session_name.clone(),
         Some(identity.clone()),
+        None,
     )
     .await?;
     let session = key.session.as_ref().expect("a session key");

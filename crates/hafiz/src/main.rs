@@ -509,6 +509,10 @@ async fn web_identity_verifier(
 ) -> anyhow::Result<hafiz_s3::oidc::WebIdentityVerifier> {
     let issuer = oidc.issuer.clone();
     let source = oidc.jwks.clone();
+    if oidc.audience.is_none() {
+        // A shared issuer (a realm, Google) signs tokens for many applications.
+        tracing::warn!(%issuer, "no --oidc-audience: ID tokens issued to any client of this provider are accepted");
+    }
     let verifier = hafiz_s3::oidc::WebIdentityVerifier::new(oidc)?;
     match (verifier.load_keys().await, &source) {
         (Ok(keys), _) => {

@@ -169,6 +169,16 @@ impl RequestSecrets<'_> {
         }
     }
 
+    /// The key whose rate limits a request signed with `access_key` spends: a
+    /// session's parent key, else the key itself.
+    pub fn rate_limit_key(&self, access_key: &str) -> String {
+        self.user_key
+            .as_ref()
+            .filter(|k| k.access_key_id == access_key)
+            .and_then(|k| k.session.as_ref()?.parent_key.clone())
+            .unwrap_or_else(|| access_key.to_string())
+    }
+
     /// Temporary credentials must come with their session token and be unexpired:
     /// ExpiredToken or InvalidToken otherwise, before the signature is even checked.
     pub fn check_session(&self, headers: &HeaderMap, raw_query: Option<&str>) -> S3Result<()> {
@@ -399,12 +409,14 @@ pub async fn authorize_action(
 /// (every bucket; creates into the default account) and anonymous callers.
 pub async fn caller_account(state: &S3State, principal: &Principal) -> S3Result<Option<String>> {
     match principal {
-        Principal::User { name, .. } => Ok(state
-            .iam_cache
-            .user(state, name)
-            .await?
-            .map(|u| u.user.account.clone())),
-        _ => Ok(None),
+        Principal::Root | Principal::RootSession { .. } | Principal::Anonymous => Ok(None),
+        // Federated sessions belong to the default account.
+        Principal::Federated { .. } => Ok(Some(String::new())),
+        // A user that no longer resolves sees nothing (fail closed).
+        Principal::User { name, .. } => match state.iam_cache.user(state, name).await? {
+            Some(u) => Ok(Some(u.user.account.clone())),
+            None => Err(S3Error::new(S3ErrorCode::AccessDenied)),
+        },
     }
 }
 

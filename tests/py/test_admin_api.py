@@ -635,7 +635,7 @@ def test_buckets_create_versioning_and_delete(hafiz, admin, s3):
     assert set(info) >= {"name", "account", "created", "versioning", "object_lock", "usage", "quota"}
     assert info["name"] == b and info["account"] == "" and info["versioning"] == "Enabled"
     assert info["object_lock"] is False and info["quota"] is None
-    assert info["usage"] == {"bytes": 0, "objects": 0}
+    assert info["usage"] == {"bytes": 0, "objects": 0, "multipart_bytes": 0}
     s3.head_bucket(Bucket=b)
     assert b in [x["Name"] for x in s3.list_buckets()["Buckets"]]
     assert s3.get_bucket_versioning(Bucket=b)["Status"] == "Enabled"
@@ -663,11 +663,11 @@ def test_buckets_create_versioning_and_delete(hafiz, admin, s3):
 
     s3.put_object(Bucket=plain, Key="x", Body=b"12345")
     got = admin.ok("GET", f"/v1/buckets/{plain}")
-    assert got["usage"] == {"bytes": 5, "objects": 1}
+    assert got["usage"] == {"bytes": 5, "objects": 1, "multipart_bytes": 0}
     assert admin.error("DELETE", f"/v1/buckets/{plain}") == (409, "BucketNotEmpty")
     s3.head_object(Bucket=plain, Key="x")
     s3.delete_object(Bucket=plain, Key="x")
-    assert admin.ok("GET", f"/v1/buckets/{plain}")["usage"] == {"bytes": 0, "objects": 0}
+    assert admin.ok("GET", f"/v1/buckets/{plain}")["usage"] == {"bytes": 0, "objects": 0, "multipart_bytes": 0}
     admin.ok("DELETE", f"/v1/buckets/{plain}", expect=204)
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.head_bucket(Bucket=plain)

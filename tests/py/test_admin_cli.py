@@ -293,7 +293,7 @@ def test_accounts(cli, admin, s3):
     assert cli.json("bucket", "add", "local", b, "--account", acct)["account"] == acct
     s3.put_object(Bucket=b, Key="k", Body=b"x" * 100)
     info = cli.json("account", "info", "local", acct)
-    assert info["users"] == 1 and info["buckets"] == 1 and info["usage"] == {"bytes": 100, "objects": 1}
+    assert info["users"] == 1 and info["buckets"] == 1 and info["usage"] == {"bytes": 100, "objects": 1, "multipart_bytes": 0}
     assert cli.json("account", "quota", "set", "local", acct, "--max-objects", "1") == {
         "max_bytes": None,
         "max_objects": 1,

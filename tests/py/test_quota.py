@@ -33,7 +33,13 @@ def new_bucket(admin, **body) -> str:
 
 
 def usage(admin, bucket: str) -> dict:
-    return admin.ok("GET", f"/v1/buckets/{bucket}")["usage"]
+    """Object versions' bytes and count (parts of incomplete uploads aside)."""
+    u = admin.ok("GET", f"/v1/buckets/{bucket}")["usage"]
+    return {"bytes": u["bytes"], "objects": u["objects"]}
+
+
+def multipart_bytes(admin, bucket: str) -> int:
+    return admin.ok("GET", f"/v1/buckets/{bucket}")["usage"]["multipart_bytes"]
 
 
 def assert_quota_exceeded(call):
@@ -285,7 +291,7 @@ def test_account_quota_spans_the_accounts_buckets(admin, s3):
     s3.put_object(Bucket=b2, Key="b", Body=b"b" * 500)
     s3.put_object(Bucket=other, Key="big", Body=b"o" * 5000)
     a = admin.ok("GET", f"/v1/accounts/{acct}")
-    assert a["usage"] == {"bytes": 1500, "objects": 2}
+    assert a["usage"] == {"bytes": 1500, "objects": 2, "multipart_bytes": 0}
     assert a["buckets"] == 2
     assert_quota_exceeded(lambda: s3.put_object(Bucket=b1, Key="c", Body=b"c"))
     # An object-count quota on the account.
@@ -298,12 +304,12 @@ def test_account_quota_spans_the_accounts_buckets(admin, s3):
     # Deleting in one bucket frees room in the other.
     s3.delete_object(Bucket=b1, Key="a")
     s3.put_object(Bucket=b2, Key="d", Body=b"d")
-    assert admin.ok("GET", f"/v1/accounts/{acct}")["usage"] == {"bytes": 511, "objects": 3}
+    assert admin.ok("GET", f"/v1/accounts/{acct}")["usage"] == {"bytes": 511, "objects": 3, "multipart_bytes": 0}
     # Removing the quota lifts it.
     admin.ok("DELETE", f"/v1/accounts/{acct}/quota", expect=204)
     assert admin.ok("GET", f"/v1/accounts/{acct}")["quota"] is None
     s3.put_object(Bucket=b2, Key="e", Body=b"e" * 4000)
-    assert admin.ok("GET", f"/v1/accounts/{acct}")["usage"] == {"bytes": 4511, "objects": 4}
+    assert admin.ok("GET", f"/v1/accounts/{acct}")["usage"] == {"bytes": 4511, "objects": 4, "multipart_bytes": 0}
     assert admin.error("PUT", f"/v1/accounts/{acct}-nope/quota", {"max_bytes": 1}) == (404, "NoSuchAccount")
     assert admin.error("DELETE", f"/v1/accounts/{acct}-nope/quota") == (404, "NoSuchAccount")
 
@@ -395,3 +401,22 @@ def test_a_write_of_unknown_length_is_refused_at_commit(hafiz, admin):
     r = requests.put(f"{hafiz.endpoint}/{b}/fits", data=body(2), timeout=30)
     assert r.status_code == 200, r.text
     assert usage(admin, b) == {"bytes": 1000, "objects": 1}
+
+
+def test_abandoned_multipart_uploads_count_against_the_quota(s3, admin):
+    """Parts of uploads never completed hold bytes too: they cannot get round a quota."""
+    bucket = new_bucket(admin)
+    admin.ok("PUT", f"/v1/buckets/{bucket}/quota", {"max_bytes": 12 * MiB, "max_objects": None})
+    part = b"p" * (5 * MiB)
+    ids = [s3.create_multipart_upload(Bucket=bucket, Key=f"k{i}")["UploadId"] for i in range(3)]
+    s3.upload_part(Bucket=bucket, Key="k0", UploadId=ids[0], PartNumber=1, Body=part)
+    s3.upload_part(Bucket=bucket, Key="k1", UploadId=ids[1], PartNumber=1, Body=part)
+    assert_quota_exceeded(
+        lambda: s3.upload_part(Bucket=bucket, Key="k2", UploadId=ids[2], PartNumber=1, Body=part)
+    )
+    assert usage(admin, bucket) == {"bytes": 0, "objects": 0}
+    assert multipart_bytes(admin, bucket) == 10 * MiB
+    # Aborting one frees its parts.
+    s3.abort_multipart_upload(Bucket=bucket, Key="k0", UploadId=ids[0])
+    s3.upload_part(Bucket=bucket, Key="k2", UploadId=ids[2], PartNumber=1, Body=part)
+    assert multipart_bytes(admin, bucket) == 10 * MiB

@@ -212,11 +212,11 @@ def test_bytes_per_second_puts_a_key_in_debt_after_a_download(hafiz, admin, buck
     assert client.get_object(Bucket=bucket, Key="big")["Body"].read() == body
 
 
-def test_bytes_per_second_charges_uploads_up_front(hafiz, admin, bucket):
+def test_bytes_per_second_charges_uploads_as_received(hafiz, admin, bucket):
     key = user_key(admin)
     client = s3_once(hafiz, key)
     admin.ok("PUT", f"/v1/rate-limits/keys/{key['access_key_id']}", {"bytes_per_second": 100000})
-    # The upload's declared length (300 KB) is charged when it is admitted.
+    # The upload (300 KB) is charged once received: the next request owes 200 KB.
     client.put_object(Bucket=bucket, Key="up", Body=b"u" * 300_000)
     with pytest.raises(botocore.exceptions.ClientError) as e:
         client.head_object(Bucket=bucket, Key="up")
@@ -225,3 +225,55 @@ def test_bytes_per_second_charges_uploads_up_front(hafiz, admin, bucket):
     time.sleep(2.1)
     client.head_object(Bucket=bucket, Key="up")
     admin.ok("DELETE", f"/v1/rate-limits/keys/{key['access_key_id']}", expect=204)
+
+
+def test_a_declared_length_costs_nothing_until_the_body_arrives(hafiz, admin, bucket):
+    """An unsigned request declaring an absurd body cannot put a bucket in debt:
+    bytes are charged as they really move."""
+    admin.ok("PUT", f"/v1/rate-limits/buckets/{bucket}", {"bytes_per_second": 10_000_000})
+    for header in ("x-amz-decoded-content-length", "content-length"):
+        r = requests.get(
+            f"{hafiz.endpoint}/{bucket}/k", headers={header: str(10**18)}, timeout=10
+        )
+        assert r.status_code in (400, 403), r.status_code
+    # Everyone else is unaffected.
+    make_client(hafiz.endpoint, hafiz.access_key, hafiz.secret_key).head_bucket(Bucket=bucket)
+
+
+def test_absurd_rates_are_refused(admin):
+    key = user_key(admin)
+    kid = key["access_key_id"]
+    for spec in ({"requests_per_second": 1e-30}, {"requests_per_second": 0}, {"bytes_per_second": 0}):
+        assert admin.error("PUT", f"/v1/rate-limits/keys/{kid}", spec) == (400, "InvalidRequest")
+
+
+def test_temporary_credentials_spend_their_parent_keys_limit(hafiz, admin, bucket):
+    import boto3
+
+    key = user_key(admin)
+    admin.ok("PUT", f"/v1/rate-limits/keys/{key['access_key_id']}", {"requests_per_second": 1})
+    sts = boto3.client(
+        "sts",
+        endpoint_url=hafiz.endpoint,
+        region_name=REGION,
+        aws_access_key_id=key["access_key_id"],
+        aws_secret_access_key=key["secret_key"],
+    )
+    creds = sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/x", RoleSessionName="limited")["Credentials"]
+    from botocore.config import Config
+
+    session = boto3.session.Session().client(
+        "s3",
+        endpoint_url=hafiz.endpoint,
+        region_name=REGION,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
+    )
+    time.sleep(1.1)
+    results = burst(lambda: session.list_objects_v2(Bucket=bucket), 5)
+    refused = [e for e in results if e is not None]
+    assert len(refused) >= 3, results
+    for e in refused:
+        assert_slow_down(e)

@@ -65,7 +65,7 @@ def test_accounts_are_created_with_their_own_ids(admin, tenants):
         a = t.info
         assert set(a) >= {"name", "id", "created", "quota", "usage", "users", "buckets"}
         assert a["name"] == t.account and re.fullmatch(r"\d{12}", a["id"]), a
-        assert a["quota"] is None and a["usage"] == {"bytes": 0, "objects": 0}
+        assert a["quota"] is None and a["usage"] == {"bytes": 0, "objects": 0, "multipart_bytes": 0}
         # The user's ARN names its account's id.
         assert t.arn == f"arn:aws:iam::{a['id']}:user/{t.user}"
         assert admin.ok("GET", f"/v1/users/{t.user}")["account"] == t.account
@@ -260,6 +260,7 @@ def test_account_reports_users_buckets_and_usage(admin, tenants):
     assert after["usage"] == {
         "bytes": sum(u["bytes"] for u in bucket_usage),
         "objects": sum(u["objects"] for u in bucket_usage),
+        "multipart_bytes": sum(u["multipart_bytes"] for u in bucket_usage),
     }
     assert after["usage"]["bytes"] - before["usage"]["bytes"] == 1234
     assert after["usage"]["objects"] - before["usage"]["objects"] == 2

@@ -163,8 +163,13 @@ impl From<Quota> for hafiz_meta::Quota {
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub struct Usage {
+    /// Bytes of object versions.
     pub bytes: u64,
+    /// Object versions (delete markers not counted).
     pub objects: u64,
+    /// Bytes of parts of multipart uploads not completed or aborted yet (they count
+    /// against byte quotas too).
+    pub multipart_bytes: u64,
 }
 
 impl From<hafiz_meta::Usage> for Usage {
@@ -172,6 +177,7 @@ impl From<hafiz_meta::Usage> for Usage {
         Usage {
             bytes: u.bytes,
             objects: u.objects,
+            multipart_bytes: u.pending_bytes,
         }
     }
 }

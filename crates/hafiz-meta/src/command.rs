@@ -81,6 +81,9 @@ pub enum Command {
         upload_id: String,
     },
     Iam(crate::iam::IamCommand),
+    /// Count every bucket's and account's usage from the rows themselves, replacing
+    /// the counters (run once when a store written before the counters opens).
+    RecountUsage,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

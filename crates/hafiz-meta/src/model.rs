@@ -70,19 +70,29 @@ pub struct Quota {
 }
 
 impl Quota {
-    /// Whether `usage` is over a limit.
+    /// Whether `usage` is over a limit (bytes of incomplete multipart uploads count).
     pub fn exceeded_by(&self, usage: Usage) -> bool {
-        self.max_bytes.is_some_and(|m| usage.bytes > m)
+        self.max_bytes.is_some_and(|m| usage.stored() > m)
             || self.max_objects.is_some_and(|m| usage.objects > m)
     }
 }
 
 /// What a bucket or an account holds: bytes and object versions, every version
-/// counted, delete markers not.
+/// counted, delete markers not; and the parts of incomplete multipart uploads.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Usage {
     pub bytes: u64,
     pub objects: u64,
+    /// Bytes of uploaded parts of multipart uploads not yet completed or aborted.
+    #[serde(default)]
+    pub pending_bytes: u64,
+}
+
+impl Usage {
+    /// Every byte held: object versions and pending parts.
+    pub fn stored(&self) -> u64 {
+        self.bytes.saturating_add(self.pending_bytes)
+    }
 }
 
 /// A change to a [`Usage`], as one command makes it.
@@ -90,16 +100,22 @@ pub struct Usage {
 pub struct UsageDelta {
     pub bytes: i64,
     pub objects: i64,
+    pub pending: i64,
 }
 
 impl UsageDelta {
     pub fn is_zero(self) -> bool {
-        self.bytes == 0 && self.objects == 0
+        self.bytes == 0 && self.objects == 0 && self.pending == 0
     }
 
     /// Whether the change adds anything (and so must respect quotas).
     pub fn grows(self) -> bool {
-        self.bytes > 0 || self.objects > 0
+        self.bytes > 0 || self.objects > 0 || self.pending > 0
+    }
+
+    /// Count a multipart part coming (`sign` 1) or going (`sign` -1).
+    pub fn count_part(&mut self, size: u64, sign: i64) {
+        self.pending += sign * size as i64;
     }
 
     /// Count `v` coming (`sign` 1) or going (`sign` -1).
@@ -114,6 +130,7 @@ impl UsageDelta {
         Usage {
             bytes: u.bytes.saturating_add_signed(self.bytes),
             objects: u.objects.saturating_add_signed(self.objects),
+            pending_bytes: u.pending_bytes.saturating_add_signed(self.pending),
         }
     }
 }

@@ -58,6 +58,9 @@ impl Mirror {
 }
 
 const SEQ_KEY: &[u8] = b"applied_seq";
+/// Present once the usage counters cover every row (stores from before the
+/// counters existed are recounted when opened).
+const USAGE_COUNTED_KEY: &[u8] = b"usage_counted";
 
 fn read_seq(kv: &Kv) -> MetaResult<u64> {
     Ok(kv
@@ -167,7 +170,7 @@ impl MetaStore {
                 healthy: AtomicBool::new(true),
             })
             .collect();
-        Ok(MetaStore {
+        let store = MetaStore {
             inner: Arc::new(Inner {
                 mirrors,
                 apply_lock: Mutex::new(newest),
@@ -180,7 +183,17 @@ impl MetaStore {
                 wal_syncs: AtomicU64::new(0),
                 iam_generation: AtomicU64::new(0),
             }),
-        })
+        };
+        if store
+            .inner
+            .kv()
+            .get(Table::System, USAGE_COUNTED_KEY)?
+            .is_none()
+        {
+            tracing::info!("counting bucket and account usage (first start with usage counters)");
+            store.apply_sync(Command::RecountUsage)?;
+        }
+        Ok(store)
     }
 
     pub fn flush(&self) -> MetaResult<()> {
@@ -672,6 +685,7 @@ impl Inner {
         for p in self.parts(id, 0, usize::MAX)? {
             ops.push(Op::Delete(Table::Parts, keys::part_row_key(id, p.number)));
             out.released_blobs.extend(part_blob(&p));
+            out.usage.count_part(p.size, -1);
         }
         Ok(())
     }
@@ -687,16 +701,24 @@ impl Inner {
 
     /// Ops that move the bucket's (and its account's) usage by `delta`; refused when
     /// the change grows past a quota. Runs under the apply lock, so counters are exact.
-    fn charge_usage(&self, b: &BucketInfo, delta: UsageDelta, ops: &mut Vec<Op>) -> MetaResult<()> {
-        let row = usage_row::bucket(&b.name);
-        let usage = delta.applied_to(self.usage_of(&row)?);
-        if delta.grows() && b.quota.is_some_and(|q| q.exceeded_by(usage)) {
-            return Err(MetaError::QuotaExceeded(format!(
-                "The bucket quota of {} is exceeded.",
-                b.name
-            )));
+    fn charge_usage(
+        &self,
+        b: &BucketInfo,
+        delta: UsageDelta,
+        bucket_deleted: bool,
+        ops: &mut Vec<Op>,
+    ) -> MetaResult<()> {
+        if !bucket_deleted {
+            let row = usage_row::bucket(&b.name);
+            let usage = delta.applied_to(self.usage_of(&row)?);
+            if delta.grows() && b.quota.is_some_and(|q| q.exceeded_by(usage)) {
+                return Err(MetaError::QuotaExceeded(format!(
+                    "The bucket quota of {} is exceeded.",
+                    b.name
+                )));
+            }
+            ops.push(Op::Put(Table::Usage, row, encode(&usage)?));
         }
-        ops.push(Op::Put(Table::Usage, row, encode(&usage)?));
         if !b.account.is_empty() {
             let row = usage_row::account(&b.account);
             let usage = delta.applied_to(self.usage_of(&row)?);
@@ -715,6 +737,50 @@ impl Inner {
         Ok(())
     }
 
+    /// Ops that replace every usage counter with a count of the rows.
+    fn recount_usage(&self, ops: &mut Vec<Op>) -> MetaResult<()> {
+        for row in self.kv().scan(Table::Usage, b"", b"") {
+            ops.push(Op::Delete(Table::Usage, row?.0.into_vec()));
+        }
+        let mut accounts: HashMap<String, Usage> = HashMap::new();
+        for b in self.all_buckets()? {
+            let mut delta = UsageDelta::default();
+            let prefix = keys::bucket_prefix(&b.name);
+            for row in self.kv().scan(Table::Objects, &prefix, &prefix) {
+                delta.count(&decode::<ObjectVersion>(&row?.1)?, 1);
+            }
+            for row in self.kv().scan(Table::Uploads, &prefix, &prefix) {
+                let u: UploadInfo = decode(&row?.1)?;
+                for p in self.parts(&u.upload_id, 0, usize::MAX)? {
+                    delta.count_part(p.size, 1);
+                }
+            }
+            let usage = delta.applied_to(Usage::default());
+            ops.push(Op::Put(
+                Table::Usage,
+                usage_row::bucket(&b.name),
+                encode(&usage)?,
+            ));
+            if !b.account.is_empty() {
+                let a = accounts.entry(b.account.clone()).or_default();
+                *a = delta.applied_to(*a);
+            }
+        }
+        for (name, usage) in accounts {
+            ops.push(Op::Put(
+                Table::Usage,
+                usage_row::account(&name),
+                encode(&usage)?,
+            ));
+        }
+        ops.push(Op::Put(
+            Table::System,
+            USAGE_COUNTED_KEY.to_vec(),
+            Vec::new(),
+        ));
+        Ok(())
+    }
+
     fn all_buckets(&self) -> MetaResult<Vec<BucketInfo>> {
         self.kv()
             .scan(Table::Buckets, b"", b"")
@@ -726,8 +792,10 @@ impl Inner {
         let mut seq = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut ops = Vec::new();
         let mut out = Outcome::default();
-        // The bucket whose objects the command adds or removes (for usage counters).
+        // The bucket whose objects or parts the command adds or removes (for usage
+        // counters), and whether the command deletes the bucket itself.
         let mut counted: Option<BucketInfo> = None;
+        let mut bucket_deleted = false;
         match cmd {
             Command::CreateBucket(info) => {
                 if self.bucket(&info.name)?.is_some() {
@@ -740,7 +808,7 @@ impl Inner {
                 ));
             }
             Command::DeleteBucket { name } => {
-                self.require_bucket(&name)?;
+                let b = self.require_bucket(&name)?;
                 let prefix = keys::bucket_prefix(&name);
                 if self
                     .kv()
@@ -758,6 +826,9 @@ impl Inner {
                 }
                 ops.push(Op::Delete(Table::Usage, usage_row::bucket(&name)));
                 ops.push(Op::Delete(Table::Buckets, name.into_bytes()));
+                // Its dropped uploads' parts leave the account's usage.
+                counted = Some(b);
+                bucket_deleted = true;
             }
             Command::PutObject {
                 bucket,
@@ -902,6 +973,7 @@ impl Inner {
                 upload_id,
                 part,
             } => {
+                let b = self.require_bucket(&bucket)?;
                 if self.upload(&bucket, &key, &upload_id)?.is_none() {
                     return Err(MetaError::NoSuchUpload);
                 }
@@ -909,8 +981,11 @@ impl Inner {
                 if let Some(old) = self.kv().get(Table::Parts, &row)? {
                     let old: PartInfo = decode(&old)?;
                     out.released_blobs.extend(part_blob(&old));
+                    out.usage.count_part(old.size, -1);
                 }
+                out.usage.count_part(part.size, 1);
                 ops.push(Op::Put(Table::Parts, row, encode(&part)?));
+                counted = Some(b);
             }
             Command::CompleteUpload {
                 bucket,
@@ -946,6 +1021,8 @@ impl Inner {
                         .into_iter()
                         .filter(|b| !used.contains(b)),
                 );
+                // The parts stop being pending; the version counts their bytes.
+                out.usage.pending += dropped.usage.pending;
                 self.put_version(&b, version, &mut ops, &mut out)?;
                 counted = Some(b);
             }
@@ -986,21 +1063,24 @@ impl Inner {
                 }
                 self.iam_generation.fetch_add(1, Ordering::Release);
             }
+            Command::RecountUsage => self.recount_usage(&mut ops)?,
             Command::AbortUpload {
                 bucket,
                 key,
                 upload_id,
             } => {
+                let b = self.require_bucket(&bucket)?;
                 if self.upload(&bucket, &key, &upload_id)?.is_none() {
                     return Err(MetaError::NoSuchUpload);
                 }
                 self.drop_upload(&bucket, &key, &upload_id, &mut ops, &mut out)?;
+                counted = Some(b);
             }
         }
         if let Some(b) = counted
             && !out.usage.is_zero()
         {
-            self.charge_usage(&b, out.usage, &mut ops)?;
+            self.charge_usage(&b, out.usage, bucket_deleted, &mut ops)?;
         }
         self.write_all(ops, *seq + 1)?;
         *seq += 1;

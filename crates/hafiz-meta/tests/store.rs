@@ -487,7 +487,8 @@ async fn bucket_quota_refuses_growth_but_not_shrinking() {
         s.bucket_usage("q").await.unwrap(),
         Usage {
             bytes: 60,
-            objects: 1
+            objects: 1,
+            pending_bytes: 0,
         }
     );
     assert!(s.object("q", "b").await.unwrap().is_none());
@@ -501,7 +502,8 @@ async fn bucket_quota_refuses_growth_but_not_shrinking() {
         s.bucket_usage("q").await.unwrap(),
         Usage {
             bytes: 50,
-            objects: 2
+            objects: 2,
+            pending_bytes: 0,
         }
     );
     s.apply_sync(Command::DeleteObject {
@@ -518,7 +520,8 @@ async fn bucket_quota_refuses_growth_but_not_shrinking() {
         s.bucket_usage("q").await.unwrap(),
         Usage {
             bytes: 60,
-            objects: 2
+            objects: 2,
+            pending_bytes: 0,
         }
     );
 }
@@ -571,7 +574,8 @@ async fn account_quota_spans_its_buckets_and_concurrent_writers_stay_exact() {
         s.account_usage("acme").await.unwrap(),
         Usage {
             bytes: 75,
-            objects: 25
+            objects: 25,
+            pending_bytes: 0,
         }
     );
     // An account that owns buckets cannot go.
@@ -581,4 +585,140 @@ async fn account_quota_spans_its_buckets_and_concurrent_writers_stay_exact() {
         }))
         .unwrap_err();
     assert!(matches!(e, MetaError::DeleteConflict(_)), "{e:?}");
+}
+
+fn upload(s: &MetaStore, b: &str, id: &str) {
+    s.apply_sync(Command::CreateUpload(UploadInfo {
+        bucket: b.into(),
+        key: "big".into(),
+        upload_id: id.into(),
+        initiated: 1,
+        headers: ContentHeaders::default(),
+        user_meta: vec![],
+        storage_class: "STANDARD".into(),
+        tags: vec![],
+        checksum_algorithm: None,
+        checksum_type: None,
+        retention: None,
+        legal_hold: None,
+        acl: Default::default(),
+    }))
+    .unwrap();
+}
+
+fn put_part(s: &MetaStore, b: &str, id: &str, n: u32, size: u64) -> MetaResult<Outcome> {
+    s.apply_sync(Command::PutPart {
+        bucket: b.into(),
+        key: "big".into(),
+        upload_id: id.into(),
+        part: PartInfo {
+            number: n,
+            size,
+            etag: format!("e{n}"),
+            last_modified: 1,
+            checksum: None,
+            data: BlobSpan {
+                location: BlobLocation::Stored(format!("{id}-{n}-{size}")),
+                size,
+            },
+        },
+    })
+}
+
+#[tokio::test]
+async fn parts_of_incomplete_uploads_count_against_the_quota() {
+    let (_d, s) = store();
+    bucket(&s, "m");
+    set_quota(
+        &s,
+        "m",
+        Quota {
+            max_bytes: Some(100),
+            max_objects: None,
+        },
+    );
+    upload(&s, "m", "u1");
+    upload(&s, "m", "u2");
+    put_part(&s, "m", "u1", 1, 40).unwrap();
+    put_part(&s, "m", "u2", 1, 40).unwrap();
+    // Two uploads left incomplete cannot together exceed the quota.
+    let e = put_part(&s, "m", "u2", 2, 30).unwrap_err();
+    assert!(matches!(e, MetaError::QuotaExceeded(_)), "{e:?}");
+    // Re-uploading a part replaces its bytes.
+    put_part(&s, "m", "u2", 1, 50).unwrap();
+    let usage = s.bucket_usage("m").await.unwrap();
+    assert_eq!((usage.bytes, usage.pending_bytes), (0, 90));
+    // Aborting frees its parts.
+    s.apply_sync(Command::AbortUpload {
+        bucket: "m".into(),
+        key: "big".into(),
+        upload_id: "u1".into(),
+    })
+    .unwrap();
+    assert_eq!(s.bucket_usage("m").await.unwrap().pending_bytes, 50);
+    // Completing turns the used parts into the object's bytes.
+    let mut v = version("big", "x-1", 5, None);
+    v.size = 50;
+    s.apply_sync(Command::CompleteUpload {
+        bucket: "m".into(),
+        upload_id: "u2".into(),
+        parts: vec![(1, "e1".into())],
+        version: v,
+        condition: WriteCondition::None,
+    })
+    .unwrap();
+    assert_eq!(
+        s.bucket_usage("m").await.unwrap(),
+        Usage {
+            bytes: 50,
+            objects: 1,
+            pending_bytes: 0
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_recount_agrees_with_the_counters_kept_by_apply() {
+    let (_d, s) = store();
+    s.apply_sync(Command::Iam(iam::IamCommand::CreateAccount(iam::Account {
+        name: "acme".into(),
+        id: "123456789012".into(),
+        created: 0,
+        quota: None,
+    })))
+    .unwrap();
+    s.apply_sync(Command::CreateBucket(BucketInfo {
+        name: "t".into(),
+        region: "r".into(),
+        account: "acme".into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    bucket(&s, "d");
+    for (b, k, size) in [("t", "a", 7), ("t", "b", 11), ("d", "c", 13), ("t", "a", 5)] {
+        put(&s, b, sized(k, size), WriteCondition::None).unwrap();
+    }
+    upload(&s, "t", "u1");
+    put_part(&s, "t", "u1", 1, 17).unwrap();
+    let before = (
+        s.bucket_usage("t").await.unwrap(),
+        s.bucket_usage("d").await.unwrap(),
+        s.account_usage("acme").await.unwrap(),
+    );
+    assert_eq!(
+        before.0,
+        Usage {
+            bytes: 16,
+            objects: 2,
+            pending_bytes: 17
+        }
+    );
+    s.apply_sync(Command::RecountUsage).unwrap();
+    let after = (
+        s.bucket_usage("t").await.unwrap(),
+        s.bucket_usage("d").await.unwrap(),
+        s.account_usage("acme").await.unwrap(),
+    );
+    assert_eq!(before, after);
+    assert_eq!(after.2, after.0);
 }

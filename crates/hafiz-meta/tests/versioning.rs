@@ -135,7 +135,11 @@ async fn check(s: &MetaStore, m: &Model) {
         .fold((0, 0), |(b, o), (_, _, etag)| (b + size_of(etag), o + 1));
     assert_eq!(
         s.bucket_usage("b").await.unwrap(),
-        Usage { bytes, objects },
+        Usage {
+            bytes,
+            objects,
+            pending_bytes: 0
+        },
         "usage"
     );
 

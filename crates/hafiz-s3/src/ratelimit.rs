@@ -292,10 +292,7 @@ mod tests {
             l.admit_at(None, "b", t0 + Duration::from_millis(1999))
                 .is_err()
         );
-        assert_eq!(
-            l.admit_at(None, "b", t0 + Duration::from_secs(2)),
-            Ok(())
-        );
+        assert_eq!(l.admit_at(None, "b", t0 + Duration::from_secs(2)), Ok(()));
         // Other buckets never notice.
         assert_eq!(l.admit_at(None, "c", t0), Ok(()));
     }
@@ -340,6 +337,9 @@ mod tests {
         // The debt is bounded too: an hour later the bucket is usable again.
         assert_eq!(l.admit_at(None, "b", t0 + MAX_WAIT), Ok(()));
         assert_eq!(l.admit_at(Some("K"), "", t0), Ok(()));
-        assert_eq!(l.admit_at(Some("K"), "", t0).unwrap_err().retry_after, MAX_WAIT);
+        assert_eq!(
+            l.admit_at(Some("K"), "", t0).unwrap_err().retry_after,
+            MAX_WAIT
+        );
     }
 }

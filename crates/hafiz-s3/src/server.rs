@@ -673,10 +673,7 @@ async fn iam_request(
     };
     state.limiter.refresh(state.meta.as_ref()).await;
     if let Err(slow) = state.limiter.admit(signer.as_deref(), "") {
-        let mut r = fail(
-            S3Error::new(S3ErrorCode::SlowDown).into_iam(),
-            info,
-        );
+        let mut r = fail(S3Error::new(S3ErrorCode::SlowDown).into_iam(), info);
         if let Ok(v) = HeaderValue::from_str(&slow.retry_after_secs().to_string()) {
             r.headers_mut().insert(http::header::RETRY_AFTER, v);
         }

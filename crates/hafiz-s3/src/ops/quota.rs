@@ -37,7 +37,7 @@ pub async fn check_room(
         _ => 0,
     };
     let fits = |max: Option<u64>, usage: Usage| {
-        max.is_none_or(|m| usage.bytes.saturating_sub(replaced).saturating_add(len) <= m)
+        max.is_none_or(|m| usage.stored().saturating_sub(replaced).saturating_add(len) <= m)
     };
     if !fits(
         limited(bucket.quota),

@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hafiz_s3::access::{self, Principal};
-use hafiz_s3::audit::{AdditionalData, AuditRecord, UserIdentity};
+use hafiz_s3::audit::{AuditRecord, RequestFacts, UserIdentity};
 use hafiz_s3::auth::{self, Identity, PayloadCheck};
 use http::HeaderValue;
 use sha2::{Digest, Sha256};
@@ -60,7 +60,14 @@ impl Caller {
 pub async fn authenticate(State(st): State<Arc<AdminState>>, req: Request, next: Next) -> Response {
     let request_id = hex::encode_upper(&uuid::Uuid::new_v4().as_bytes()[..8]);
     let started = Instant::now();
-    let facts = st.s3.audit.as_ref().map(|_| AuditFacts::of(&req));
+    let (parts, body) = req.into_parts();
+    let facts = st.s3.audit.as_ref().map(|log| {
+        let mut f = RequestFacts::of(&parts, log.mask());
+        f.params.insert("method".into(), parts.method.as_str().into());
+        f.params.insert("path".into(), parts.uri.path().into());
+        f
+    });
+    let req = Request::from_parts(parts, body);
     let operation = Arc::new(OnceLock::new());
     let (mut resp, principal) = REQUEST_ID
         .scope(request_id.clone(), {
@@ -78,10 +85,10 @@ pub async fn authenticate(State(st): State<Arc<AdminState>>, req: Request, next:
     }
     if let (Some(log), Some(facts)) = (&st.s3.audit, facts) {
         let account_id = access::account_id_of(&st.s3, principal.as_ref()).await;
-        log.record(facts.record(
+        log.record(audit_record(
             &st,
-            &account_id,
-            principal.as_ref(),
+            facts,
+            (&account_id, principal.as_ref()),
             operation.get().copied(),
             &request_id,
             &resp,
@@ -91,88 +98,37 @@ pub async fn authenticate(State(st): State<Arc<AdminState>>, req: Request, next:
     resp
 }
 
-/// What the audit record needs from the request, taken before it is consumed.
-struct AuditFacts {
-    time: String,
-    peer: Option<String>,
-    user_agent: Option<String>,
-    params: serde_json::Map<String, serde_json::Value>,
-    received: u64,
-}
-
-impl AuditFacts {
-    fn of(req: &Request) -> AuditFacts {
-        let mut params = serde_json::Map::new();
-        params.insert("method".into(), req.method().as_str().into());
-        params.insert("path".into(), req.uri().path().into());
-        for (k, v) in hafiz_s3::router::Query::parse(req.uri().query()).0 {
-            if !hafiz_s3::audit::is_secret_param(&k) {
-                params.insert(k, v.into());
-            }
-        }
-        let header = |name: http::HeaderName| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        AuditFacts {
-            time: hafiz_s3::timefmt::iso8601(hafiz_s3::timefmt::now_millis()),
-            peer: req
-                .extensions()
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string()),
-            user_agent: header(http::header::USER_AGENT),
-            params,
-            received: header(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
-        }
+/// The audit record of an admin request. Request bodies (policy documents, new users'
+/// details) are not recorded: the method and path name what was changed.
+fn audit_record(
+    st: &AdminState,
+    facts: RequestFacts,
+    who: (&str, Option<&Principal>),
+    operation: Option<&'static str>,
+    request_id: &str,
+    resp: &Response,
+    elapsed: std::time::Duration,
+) -> AuditRecord {
+    let sent = resp
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0);
+    let mut record = facts.into_record(
+        "hafiz-admin",
+        operation.unwrap_or("Unknown").to_string(),
+        st.s3.config.region.clone(),
+        UserIdentity::of(who.0, who.1),
+        request_id,
+        resp.status().as_u16(),
+        sent,
+        elapsed,
+    );
+    if let Some(f) = resp.extensions().get::<Failure>() {
+        record.error_code = Some(f.code.to_string());
+        record.error_message = Some(f.message.clone());
     }
-
-    /// Request bodies (policy documents, new users' details) are not recorded: the
-    /// method and path name what was changed.
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        self,
-        st: &AdminState,
-        account_id: &str,
-        principal: Option<&Principal>,
-        operation: Option<&'static str>,
-        request_id: &str,
-        resp: &Response,
-        elapsed: std::time::Duration,
-    ) -> AuditRecord {
-        let failure = resp.extensions().get::<Failure>();
-        AuditRecord {
-            event_version: "1.09",
-            event_time: self.time,
-            event_source: "hafiz-admin",
-            event_name: operation.unwrap_or("Unknown").to_string(),
-            aws_region: st.s3.config.region.clone(),
-            source_ip_address: self.peer,
-            user_agent: self.user_agent,
-            user_identity: UserIdentity::of(account_id, principal),
-            request_parameters: self.params,
-            response_elements: None,
-            request_id: request_id.to_string(),
-            event_id: uuid::Uuid::new_v4().to_string(),
-            event_type: "AwsApiCall",
-            error_code: failure.map(|f| f.code.to_string()),
-            error_message: failure.map(|f| f.message.clone()),
-            resources: Vec::new(),
-            additional_event_data: AdditionalData {
-                bytes_transferred_in: self.received,
-                bytes_transferred_out: resp
-                    .headers()
-                    .get(http::header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok()?.parse().ok())
-                    .unwrap_or(0),
-                duration_ms: elapsed.as_secs_f64() * 1000.0,
-                http_status: resp.status().as_u16(),
-            },
-        }
-    }
+    record
 }
 
 async fn check(

@@ -136,7 +136,7 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
     let audit_facts = state
         .audit
         .as_ref()
-        .map(|log| AuditFacts::of(&parts, log.mask()));
+        .map(|log| crate::audit::RequestFacts::of(&parts, log.mask()));
     let result = route(state.clone(), parts, body, request_id.clone(), &mut info)
         .instrument(span.clone())
         .await;
@@ -148,6 +148,7 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
         Err(e) => e.code.status().as_u16(),
     };
     let elapsed = started.elapsed();
+    // What a successful answer sends (a HEAD's Content-Length is not sent).
     let sent = match &result {
         Ok(r) if method != Method::HEAD => r
             .headers()
@@ -169,14 +170,8 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
         .increment(1);
     metrics::histogram!("hafiz_s3_request_duration_seconds", "op" => op_name)
         .record(elapsed.as_secs_f64());
-    if let Ok(r) = &result
-        && let Some(len) = r
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        && method != Method::HEAD
-    {
-        metrics::counter!("hafiz_s3_sent_bytes_total", "op" => op_name).increment(len);
+    if result.is_ok() && method != Method::HEAD {
+        metrics::counter!("hafiz_s3_sent_bytes_total", "op" => op_name).increment(sent);
     }
     tracing::debug!(
         id = %request_id,
@@ -215,6 +210,7 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
             Some((c, m)) => Some((c.clone(), m.clone())),
             None => info.error.take(),
         };
+        // Error documents count too.
         let sent = resp
             .headers()
             .get(http::header::CONTENT_LENGTH)
@@ -255,88 +251,22 @@ struct RouteInfo {
     received: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
-/// The parts of a request the audit record needs, taken before routing consumes it.
-struct AuditFacts {
-    time: String,
-    peer: Option<String>,
-    user_agent: Option<String>,
-    params: serde_json::Map<String, serde_json::Value>,
-    received: u64,
-}
-
-impl AuditFacts {
-    fn of(parts: &http::request::Parts, mask: &crate::audit::AuditMask) -> AuditFacts {
-        use crate::audit::mask::is_metadata;
-        let mut params = serde_json::Map::new();
-        let mut metadata = serde_json::Map::new();
-        // A presigned URL may carry user metadata in its query: masked like headers.
-        for (k, v) in Query::parse(parts.uri.query()).0 {
-            if is_metadata(&k) {
-                mask.add_metadata(&mut metadata, &k, &v);
-            } else if !crate::audit::is_secret_param(&k) {
-                params.insert(k, serde_json::Value::String(v));
-            }
-        }
-        for (name, value) in &parts.headers {
-            if is_metadata(name.as_str()) {
-                mask.add_metadata(
-                    &mut metadata,
-                    name.as_str(),
-                    &String::from_utf8_lossy(value.as_bytes()),
-                );
-            }
-        }
-        if mask.masks_keys() {
-            // Listing parameters that name keys, masked like the key itself.
-            for p in ["prefix", "start-after", "marker", "key-marker"] {
-                if let Some(serde_json::Value::String(v)) = params.get_mut(p)
-                    && let std::borrow::Cow::Owned(m) = mask.key(v)
-                {
-                    *v = m;
-                }
-            }
-        }
-        if !metadata.is_empty() {
-            params.insert("metadata".into(), metadata.into());
-        }
-        AuditFacts {
-            time: crate::timefmt::iso8601(crate::timefmt::now_millis()),
-            peer: parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string()),
-            user_agent: parts
-                .headers
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-            params,
-            received: parts
-                .headers
-                .get("x-amz-decoded-content-length")
-                .or_else(|| parts.headers.get(http::header::CONTENT_LENGTH))
-                .and_then(|v| v.to_str().ok()?.parse().ok())
-                .unwrap_or(0),
-        }
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn audit_record(
     state: &S3State,
     account_id: &str,
     mask: &crate::audit::AuditMask,
     info: &RouteInfo,
-    facts: AuditFacts,
+    mut facts: crate::audit::RequestFacts,
     request_id: &str,
     status: u16,
     error: Option<(String, String)>,
     sent: u64,
     elapsed: std::time::Duration,
 ) -> crate::audit::AuditRecord {
-    use crate::audit::{AdditionalData, AuditRecord, AuditResource, UserIdentity};
+    use crate::audit::{AuditResource, UserIdentity};
     let identity = UserIdentity::of(account_id, info.principal.as_ref());
-    let mut params = facts.params;
+    let mut params = std::mem::take(&mut facts.params);
     if !info.bucket.is_empty() {
         params.insert("bucketName".into(), info.bucket.clone().into());
     }
@@ -374,30 +304,21 @@ fn audit_record(
     {
         *m = m.replace(info.key.as_str(), masked);
     }
-    AuditRecord {
-        event_version: "1.09",
-        event_time: facts.time,
-        event_source: source,
-        event_name: name,
-        aws_region: state.config.region.clone(),
-        source_ip_address: facts.peer,
-        user_agent: facts.user_agent,
-        user_identity: identity,
-        request_parameters: params,
-        response_elements: None,
-        request_id: request_id.to_string(),
-        event_id: uuid::Uuid::new_v4().to_string(),
-        event_type: "AwsApiCall",
-        error_code,
-        error_message,
-        resources,
-        additional_event_data: AdditionalData {
-            bytes_transferred_in: facts.received,
-            bytes_transferred_out: sent,
-            duration_ms: elapsed.as_secs_f64() * 1000.0,
-            http_status: status,
-        },
-    }
+    let mut record = facts.into_record(
+        source,
+        name,
+        state.config.region.clone(),
+        identity,
+        request_id,
+        status,
+        sent,
+        elapsed,
+    );
+    record.request_parameters = params;
+    record.error_code = error_code;
+    record.error_message = error_message;
+    record.resources = resources;
+    record
 }
 
 /// Counts requests being served (`hafiz_s3_requests_in_flight`), also when a

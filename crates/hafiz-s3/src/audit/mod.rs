@@ -146,6 +146,114 @@ pub struct AdditionalData {
     pub http_status: u16,
 }
 
+/// What an audit record needs from a request, taken before the request is consumed
+/// (S3, IAM and STS in the gateway; the admin API's middleware).
+pub struct RequestFacts {
+    time: String,
+    peer: Option<String>,
+    user_agent: Option<String>,
+    /// Query parameters (minus secrets) and user metadata; callers add their own.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    received: u64,
+}
+
+impl RequestFacts {
+    pub fn of(parts: &http::request::Parts, mask: &AuditMask) -> RequestFacts {
+        use mask::is_metadata;
+        let mut params = serde_json::Map::new();
+        let mut metadata = serde_json::Map::new();
+        // A presigned URL may carry user metadata in its query: masked like headers.
+        for (k, v) in crate::router::Query::parse(parts.uri.query()).0 {
+            if is_metadata(&k) {
+                mask.add_metadata(&mut metadata, &k, &v);
+            } else if !is_secret_param(&k) {
+                params.insert(k, serde_json::Value::String(v));
+            }
+        }
+        for (name, value) in &parts.headers {
+            if is_metadata(name.as_str()) {
+                mask.add_metadata(
+                    &mut metadata,
+                    name.as_str(),
+                    &String::from_utf8_lossy(value.as_bytes()),
+                );
+            }
+        }
+        if mask.masks_keys() {
+            // Listing parameters that name keys, masked like the key itself.
+            for p in ["prefix", "start-after", "marker", "key-marker"] {
+                if let Some(serde_json::Value::String(v)) = params.get_mut(p)
+                    && let std::borrow::Cow::Owned(m) = mask.key(v)
+                {
+                    *v = m;
+                }
+            }
+        }
+        if !metadata.is_empty() {
+            params.insert("metadata".into(), metadata.into());
+        }
+        RequestFacts {
+            time: crate::timefmt::iso8601(crate::timefmt::now_millis()),
+            peer: parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+            user_agent: parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            params,
+            received: parts
+                .headers
+                .get("x-amz-decoded-content-length")
+                .or_else(|| parts.headers.get(http::header::CONTENT_LENGTH))
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(0),
+        }
+    }
+
+    /// The record of the request, answered with `status` after `sent` bytes and
+    /// `elapsed`; errors and resources are the caller's to add.
+    #[allow(clippy::too_many_arguments)]
+    pub fn into_record(
+        self,
+        source: &'static str,
+        name: String,
+        region: String,
+        identity: UserIdentity,
+        request_id: &str,
+        status: u16,
+        sent: u64,
+        elapsed: Duration,
+    ) -> AuditRecord {
+        AuditRecord {
+            event_version: "1.09",
+            event_time: self.time,
+            event_source: source,
+            event_name: name,
+            aws_region: region,
+            source_ip_address: self.peer,
+            user_agent: self.user_agent,
+            user_identity: identity,
+            request_parameters: self.params,
+            response_elements: None,
+            request_id: request_id.to_string(),
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_type: "AwsApiCall",
+            error_code: None,
+            error_message: None,
+            resources: Vec::new(),
+            additional_event_data: AdditionalData {
+                bytes_transferred_in: self.received,
+                bytes_transferred_out: sent,
+                duration_ms: elapsed.as_secs_f64() * 1000.0,
+                http_status: status,
+            },
+        }
+    }
+}
+
 /// Query parameters that authenticate a request: never recorded.
 pub fn is_secret_param(name: &str) -> bool {
     let n = name.to_ascii_lowercase();

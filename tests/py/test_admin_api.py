@@ -11,17 +11,16 @@ import re
 import time
 import uuid
 
-import boto3
 import botocore.exceptions
 import pytest
 import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 
 from admin_client import AdminClient
 from conftest import REGION, REPO_ROOT, TEST_DRIVES, make_client
+from test_iam import sts_client, temp_s3
 
 # --------------------------------------------------------------------------
 # Helpers shared by the admin, quota, rate-limit and tenant suites
@@ -311,14 +310,7 @@ def test_a_full_operator_can_do_everything_but_not_with_temporary_keys(hafiz, ad
     assert admin.error("GET", f"/v1/users/{u}") == (404, "NoSuchUser")
 
     # STS temporary credentials of the same operator do not reach the admin API.
-    sts = boto3.session.Session().client(
-        "sts",
-        endpoint_url=hafiz.endpoint,
-        region_name=REGION,
-        aws_access_key_id=key["access_key_id"],
-        aws_secret_access_key=key["secret_key"],
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    sts = sts_client(hafiz, key["access_key_id"], key["secret_key"])
     creds = sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/any", RoleSessionName="adm")["Credentials"]
     temp = AdminClient(
         hafiz.admin_endpoint, creds["AccessKeyId"], creds["SecretAccessKey"], token=creds["SessionToken"]
@@ -326,15 +318,7 @@ def test_a_full_operator_can_do_everything_but_not_with_temporary_keys(hafiz, ad
     assert temp.error("GET", "/v1/users") == (403, "AccessDenied")
     assert temp.error("POST", "/v1/users", {"name": uid("tmp")}) == (403, "AccessDenied")
     # ... while the same credentials work on S3.
-    s3 = boto3.session.Session().client(
-        "s3",
-        endpoint_url=hafiz.endpoint,
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
-    )
+    s3 = temp_s3(hafiz, creds)
     s3.list_buckets()
     # Without the token the temporary key is refused outright.
     no_token = AdminClient(hafiz.admin_endpoint, creds["AccessKeyId"], creds["SecretAccessKey"])
@@ -486,24 +470,9 @@ def test_deleting_a_user_ends_its_temporary_credentials(hafiz, admin, s3):
     b = uid("delsts")
     s3.create_bucket(Bucket=b)
     name, key = create_user(admin, S3_ALL)
-    sts = boto3.session.Session().client(
-        "sts",
-        endpoint_url=hafiz.endpoint,
-        region_name=REGION,
-        aws_access_key_id=key["access_key_id"],
-        aws_secret_access_key=key["secret_key"],
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    sts = sts_client(hafiz, key["access_key_id"], key["secret_key"])
     creds = sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/any", RoleSessionName="sess")["Credentials"]
-    temp = boto3.session.Session().client(
-        "s3",
-        endpoint_url=hafiz.endpoint,
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
-    )
+    temp = temp_s3(hafiz, creds)
     temp.list_objects_v2(Bucket=b)
     # Temporary keys are not listed as the user's keys.
     assert [k["access_key_id"] for k in admin.ok("GET", f"/v1/users/{name}/keys")] == [key["access_key_id"]]

@@ -15,13 +15,14 @@ from botocore.config import Config
 from conftest import REGION, make_client
 
 
-def iam_client(server, access_key=None, secret_key=None):
+def iam_client(server, access_key=None, secret_key=None, session_token=None):
     return boto3.session.Session().client(
         "iam",
         endpoint_url=server.endpoint,
         region_name=REGION,
         aws_access_key_id=access_key or server.access_key,
         aws_secret_access_key=secret_key or server.secret_key,
+        aws_session_token=session_token,
         config=Config(retries={"total_max_attempts": 1}),
     )
 

@@ -15,6 +15,7 @@ from botocore.credentials import Credentials
 
 from conftest import REGION, make_client
 from test_admin_api import S3_ALL, create_user, root_admin, s3_once, uid
+from test_iam import sts_client, temp_s3
 
 
 @pytest.fixture(scope="module")
@@ -248,29 +249,11 @@ def test_absurd_rates_are_refused(admin):
 
 
 def test_temporary_credentials_spend_their_parent_keys_limit(hafiz, admin, bucket):
-    import boto3
-
     key = user_key(admin)
     admin.ok("PUT", f"/v1/rate-limits/keys/{key['access_key_id']}", {"requests_per_second": 1})
-    sts = boto3.client(
-        "sts",
-        endpoint_url=hafiz.endpoint,
-        region_name=REGION,
-        aws_access_key_id=key["access_key_id"],
-        aws_secret_access_key=key["secret_key"],
-    )
+    sts = sts_client(hafiz, key["access_key_id"], key["secret_key"])
     creds = sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/x", RoleSessionName="limited")["Credentials"]
-    from botocore.config import Config
-
-    session = boto3.session.Session().client(
-        "s3",
-        endpoint_url=hafiz.endpoint,
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
-    )
+    session = temp_s3(hafiz, creds)
     time.sleep(1.1)
     results = burst(lambda: session.list_objects_v2(Bucket=bucket), 5)
     refused = [e for e in results if e is not None]

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from conftest import REGION
+from test_iam import iam_client, temp_s3
 
 ISSUER = "https://idp.hafiz.test/realms/main"
 AUDIENCE = "hafiz-console"
@@ -69,26 +70,11 @@ def sts_unsigned(server):
 
 
 def iam_root(server):
-    return boto3.session.Session().client(
-        "iam",
-        endpoint_url=server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    return iam_client(server)
 
 
 def s3_with(server, creds):
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
-    )
+    return temp_s3(server, creds)
 
 
 def code_of(excinfo) -> str:
@@ -179,15 +165,7 @@ def test_a_web_identity_reads_what_its_policy_allows_and_nothing_else(oidc_serve
         s3.get_object(Bucket=other, Key="doc.txt")
     assert code_of(e) == "AccessDenied"
     # Temporary credentials manage nothing and get no more credentials.
-    iam = boto3.session.Session().client(
-        "iam",
-        endpoint_url=oidc_server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    iam = iam_client(oidc_server, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
     with pytest.raises(botocore.exceptions.ClientError) as e:
         iam.create_user(UserName="nope")
     assert code_of(e) == "AccessDenied"

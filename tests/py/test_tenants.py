@@ -8,12 +8,10 @@ from __future__ import annotations
 import json
 import re
 
-import boto3
 import botocore.exceptions
 import pytest
-from botocore.config import Config
 
-from conftest import REGION
+from test_iam import iam_client
 from test_admin_api import (
     ADMIN_ALL,
     S3_ALL,
@@ -216,14 +214,7 @@ def test_tenant_users_never_manage_the_store(hafiz, admin, tenants):
         ADMIN_ALL,
         account=acme.account,
     )
-    iam = boto3.session.Session().client(
-        "iam",
-        endpoint_url=hafiz.endpoint,
-        region_name=REGION,
-        aws_access_key_id=key["access_key_id"],
-        aws_secret_access_key=key["secret_key"],
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    iam = iam_client(hafiz, key["access_key_id"], key["secret_key"])
     for call in (
         lambda: iam.list_users(),
         lambda: iam.create_user(UserName=uid("t")),

@@ -63,7 +63,8 @@ pub async fn authenticate(State(st): State<Arc<AdminState>>, req: Request, next:
     let (parts, body) = req.into_parts();
     let facts = st.s3.audit.as_ref().map(|log| {
         let mut f = RequestFacts::of(&parts, log.mask());
-        f.params.insert("method".into(), parts.method.as_str().into());
+        f.params
+            .insert("method".into(), parts.method.as_str().into());
         f.params.insert("path".into(), parts.uri.path().into());
         f
     });

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use hafiz_meta::MetaError;
+use hafiz_meta::{Entity, MetaError};
 use http::StatusCode;
 use serde::Serialize;
 
@@ -128,7 +128,9 @@ impl From<MetaError> for AdminError {
             MetaError::BucketNotEmpty(b) => {
                 AdminError::conflict("BucketNotEmpty", format!("The bucket {b} is not empty."))
             }
-            MetaError::NoSuchEntity(m) => AdminError::not_found(missing_code(&m), m),
+            MetaError::NoSuchEntity { kind, message } => {
+                AdminError::not_found(missing_code(kind), message)
+            }
             MetaError::EntityAlreadyExists(m) => AdminError::conflict("EntityAlreadyExists", m),
             MetaError::DeleteConflict(m) => AdminError::conflict("DeleteConflict", m),
             MetaError::LimitExceeded(m) => AdminError::conflict("LimitExceeded", m),
@@ -144,23 +146,18 @@ impl From<hafiz_s3::S3Error> for AdminError {
     }
 }
 
-/// The stable code for a missing IAM entity. The metadata store's messages are
-/// AWS IAM's ("The user with name X cannot be found."), which name the kind.
-fn missing_code(message: &str) -> &'static str {
-    let kinds = [
-        ("The user ", "NoSuchUser"),
-        ("The group member ", "NoSuchUser"),
-        ("The group ", "NoSuchGroup"),
-        ("The policy ", "NoSuchPolicy"),
-        ("The attached policy ", "NoSuchPolicy"),
-        ("The Access Key ", "NoSuchAccessKey"),
-        ("The account ", "NoSuchAccount"),
-        ("The rate limit ", "NoSuchRateLimit"),
-    ];
-    kinds
-        .iter()
-        .find(|(prefix, _)| message.starts_with(prefix))
-        .map_or("NotFound", |(_, code)| code)
+/// The stable code for a missing IAM entity.
+fn missing_code(kind: Entity) -> &'static str {
+    match kind {
+        Entity::User | Entity::GroupMember => "NoSuchUser",
+        Entity::Group => "NoSuchGroup",
+        Entity::Policy | Entity::UserPolicy | Entity::GroupPolicy | Entity::AttachedPolicy => {
+            "NoSuchPolicy"
+        }
+        Entity::AccessKey => "NoSuchAccessKey",
+        Entity::Account => "NoSuchAccount",
+        Entity::RateLimit => "NoSuchRateLimit",
+    }
 }
 
 pub type AdminResult<T> = Result<T, AdminError>;

@@ -113,7 +113,7 @@ pub async fn get_user(
 }
 
 /// Deleting a user through the admin API takes its keys, policies and group
-/// memberships with it (the IAM API makes callers remove them first).
+/// memberships with it, atomically (the IAM API makes callers remove them first).
 #[utoipa::path(delete, path = "/v1/users/{name}", operation_id = "DeleteUser", tag = "users",
     params(("name" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
@@ -123,50 +123,7 @@ pub async fn delete_user(
     Path(name): Path<String>,
 ) -> AdminResult<StatusCode> {
     c.require(&st, "DeleteUser").await?;
-    let u = require_user(&st, &name).await?;
-    for k in st.s3.meta.access_keys(&name).await? {
-        if k.session.is_none() {
-            apply(
-                &st,
-                IamCommand::DeleteAccessKey {
-                    user: name.clone(),
-                    access_key_id: k.access_key_id,
-                },
-            )
-            .await?;
-        }
-    }
-    for p in u.inline_policies.into_keys() {
-        apply(
-            &st,
-            IamCommand::DeleteUserPolicy {
-                user: name.clone(),
-                name: p,
-            },
-        )
-        .await?;
-    }
-    for p in u.attached_policies {
-        apply(
-            &st,
-            IamCommand::DetachUserPolicy {
-                user: name.clone(),
-                policy: p,
-            },
-        )
-        .await?;
-    }
-    for g in u.groups {
-        apply(
-            &st,
-            IamCommand::RemoveUserFromGroup {
-                group: g,
-                user: name.clone(),
-            },
-        )
-        .await?;
-    }
-    apply(&st, IamCommand::DeleteUser { name }).await?;
+    apply(&st, IamCommand::DeleteUser { name, detach: true }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -22,8 +22,9 @@ pub enum MetaError {
     ObjectLocked,
     #[error("invalid bucket state: {0}")]
     InvalidBucketState(String),
-    #[error("{0}")]
-    NoSuchEntity(String),
+    /// A missing IAM entity: what kind, and AWS IAM's message about it.
+    #[error("{message}")]
+    NoSuchEntity { kind: Entity, message: String },
     #[error("{0}")]
     EntityAlreadyExists(String),
     #[error("{0}")]
@@ -53,6 +54,43 @@ pub enum MetaError {
 }
 
 pub type MetaResult<T> = Result<T, MetaError>;
+
+/// The kinds of IAM rows a command can find missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    User,
+    Group,
+    Policy,
+    AccessKey,
+    /// An inline policy of a user.
+    UserPolicy,
+    /// An inline policy of a group.
+    GroupPolicy,
+    /// A managed policy named as attached that is not.
+    AttachedPolicy,
+    /// A user named as a group member that is not.
+    GroupMember,
+    Account,
+    RateLimit,
+}
+
+impl Entity {
+    /// How AWS IAM's messages name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Entity::User => "user",
+            Entity::Group => "group",
+            Entity::Policy => "policy",
+            Entity::AccessKey => "Access Key",
+            Entity::UserPolicy => "user policy",
+            Entity::GroupPolicy => "group policy",
+            Entity::AttachedPolicy => "attached policy",
+            Entity::GroupMember => "group member",
+            Entity::Account => "account",
+            Entity::RateLimit => "rate limit",
+        }
+    }
+}
 
 impl From<rocksdb::Error> for MetaError {
     fn from(e: rocksdb::Error) -> MetaError {

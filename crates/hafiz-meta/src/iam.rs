@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{MetaError, MetaResult};
+use crate::error::{Entity, MetaError, MetaResult};
 use crate::model::Millis;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -160,8 +160,11 @@ pub const MAX_KEYS_PER_USER: usize = 2;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum IamCommand {
     CreateUser(IamUser),
+    /// Refused while the user has keys, policies or groups, unless `detach` (the
+    /// admin API) takes them with it.
     DeleteUser {
         name: String,
+        detach: bool,
     },
     CreateAccessKey(AccessKey),
     /// Temporary credentials from STS (not counted against the user's two keys).
@@ -297,8 +300,11 @@ pub(crate) enum IamWrite {
     RateLimit(RateScope, String, Option<RateLimit>),
 }
 
-fn no_such(kind: &str, name: &str) -> MetaError {
-    MetaError::NoSuchEntity(format!("The {kind} with name {name} cannot be found."))
+fn no_such(kind: Entity, name: &str) -> MetaError {
+    MetaError::NoSuchEntity {
+        kind,
+        message: format!("The {} with name {name} cannot be found.", kind.name()),
+    }
 }
 
 fn exists(kind: &str, name: &str) -> MetaError {
@@ -308,36 +314,54 @@ fn exists(kind: &str, name: &str) -> MetaError {
 /// Check a command against the current rows and say what to write.
 pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWrite>> {
     use IamCommand as C;
-    let user = |name: &str| rows.user(name)?.ok_or_else(|| no_such("user", name));
-    let group = |name: &str| rows.group(name)?.ok_or_else(|| no_such("group", name));
-    let policy = |name: &str| rows.policy(name)?.ok_or_else(|| no_such("policy", name));
+    let user = |name: &str| rows.user(name)?.ok_or_else(|| no_such(Entity::User, name));
+    let group = |name: &str| {
+        rows.group(name)?
+            .ok_or_else(|| no_such(Entity::Group, name))
+    };
+    let policy = |name: &str| {
+        rows.policy(name)?
+            .ok_or_else(|| no_such(Entity::Policy, name))
+    };
     Ok(match cmd {
         C::CreateUser(u) => {
             if rows.user(&u.name)?.is_some() {
                 return Err(exists("User", &u.name));
             }
             if !u.account.is_empty() && rows.account(&u.account)?.is_none() {
-                return Err(no_such("account", &u.account));
+                return Err(no_such(Entity::Account, &u.account));
             }
             vec![IamWrite::User(u.name.clone(), Some(u))]
         }
-        C::DeleteUser { name } => {
+        C::DeleteUser { name, detach } => {
             let u = user(&name)?;
             let keys = rows.keys_of(&name)?;
-            if keys.iter().any(|k| k.session.is_none())
-                || !u.inline_policies.is_empty()
-                || !u.attached_policies.is_empty()
-                || !u.groups.is_empty()
+            if !detach
+                && (keys.iter().any(|k| k.session.is_none())
+                    || !u.inline_policies.is_empty()
+                    || !u.attached_policies.is_empty()
+                    || !u.groups.is_empty())
             {
                 return Err(MetaError::DeleteConflict(
                     "Cannot delete entity, must delete access keys, policies and group memberships first.".into(),
                 ));
             }
-            // Its temporary credentials go with it.
+            // Its keys (temporary ones always) go with it; with `detach`, also its
+            // attachments and memberships, in the same write.
             let mut w: Vec<IamWrite> = keys
                 .into_iter()
                 .map(|k| IamWrite::Key(k.access_key_id, None))
                 .collect();
+            for p in &u.attached_policies {
+                let mut pol = policy(p)?;
+                pol.attachments = pol.attachments.saturating_sub(1);
+                w.push(IamWrite::Policy(p.clone(), Some(pol)));
+            }
+            for g in &u.groups {
+                let mut gx = group(g)?;
+                gx.members.retain(|m| m != &name);
+                w.push(IamWrite::Group(g.clone(), Some(gx)));
+            }
             w.push(IamWrite::User(name, None));
             w
         }
@@ -375,7 +399,7 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
             let mut k = rows
                 .key(&access_key_id)?
                 .filter(|k| k.user == u)
-                .ok_or_else(|| no_such("Access Key", &access_key_id))?;
+                .ok_or_else(|| no_such(Entity::AccessKey, &access_key_id))?;
             k.active = active;
             vec![IamWrite::Key(access_key_id, Some(k))]
         }
@@ -386,7 +410,7 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
             user(&u)?;
             rows.key(&access_key_id)?
                 .filter(|k| k.user == u)
-                .ok_or_else(|| no_such("Access Key", &access_key_id))?;
+                .ok_or_else(|| no_such(Entity::AccessKey, &access_key_id))?;
             vec![IamWrite::Key(access_key_id, None)]
         }
         C::PutUserPolicy {
@@ -401,7 +425,7 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
         C::DeleteUserPolicy { user: u, name } => {
             let mut x = user(&u)?;
             if x.inline_policies.remove(&name).is_none() {
-                return Err(no_such("user policy", &name));
+                return Err(no_such(Entity::UserPolicy, &name));
             }
             vec![IamWrite::User(u, Some(x))]
         }
@@ -434,7 +458,7 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
             let mut x = user(&u)?;
             let mut pol = policy(&p)?;
             if !x.attached_policies.contains(&p) {
-                return Err(no_such("attached policy", &p));
+                return Err(no_such(Entity::AttachedPolicy, &p));
             }
             x.attached_policies.retain(|a| a != &p);
             pol.attachments = pol.attachments.saturating_sub(1);
@@ -472,7 +496,7 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
             let mut gx = group(&g)?;
             let mut ux = user(&u)?;
             if !gx.members.contains(&u) {
-                return Err(no_such("group member", &u));
+                return Err(no_such(Entity::GroupMember, &u));
             }
             gx.members.retain(|m| m != &u);
             ux.groups.retain(|m| m != &g);
@@ -490,7 +514,7 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
         C::DeleteGroupPolicy { group: g, name } => {
             let mut gx = group(&g)?;
             if gx.inline_policies.remove(&name).is_none() {
-                return Err(no_such("group policy", &name));
+                return Err(no_such(Entity::GroupPolicy, &name));
             }
             vec![IamWrite::Group(g, Some(gx))]
         }
@@ -514,7 +538,7 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
             let mut gx = group(&g)?;
             let mut pol = policy(&p)?;
             if !gx.attached_policies.contains(&p) {
-                return Err(no_such("attached policy", &p));
+                return Err(no_such(Entity::AttachedPolicy, &p));
             }
             gx.attached_policies.retain(|a| a != &p);
             pol.attachments = pol.attachments.saturating_sub(1);
@@ -528,7 +552,7 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
         }
         C::DeleteAccount { name } => {
             rows.account(&name)?
-                .ok_or_else(|| no_such("account", &name))?;
+                .ok_or_else(|| no_such(Entity::Account, &name))?;
             if rows.all_users()?.iter().any(|u| u.account == name) {
                 return Err(MetaError::DeleteConflict(format!(
                     "Cannot delete account {name}: it still has users."
@@ -539,14 +563,14 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
         C::SetAccountQuota { name, quota } => {
             let mut a = rows
                 .account(&name)?
-                .ok_or_else(|| no_such("account", &name))?;
+                .ok_or_else(|| no_such(Entity::Account, &name))?;
             a.quota = quota;
             vec![IamWrite::Account(name, Some(a))]
         }
         C::PutRateLimit(l) => vec![IamWrite::RateLimit(l.scope, l.name.clone(), Some(l))],
         C::DeleteRateLimit { scope, name } => {
             rows.rate_limit(scope, &name)?
-                .ok_or_else(|| no_such("rate limit", &name))?;
+                .ok_or_else(|| no_such(Entity::RateLimit, &name))?;
             vec![IamWrite::RateLimit(scope, name, None)]
         }
     })

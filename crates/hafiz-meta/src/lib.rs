@@ -16,7 +16,7 @@ pub mod model;
 mod store;
 
 pub use command::{BucketChange, Command, ObjectChange, Outcome, WriteCondition};
-pub use error::{MetaError, MetaResult};
+pub use error::{Entity, MetaError, MetaResult};
 pub use kv::KvStats;
 pub use list::{
     ListPage, ListQuery, ListedEntry, UploadListPage, UploadListQuery, VersionEntry,

@@ -45,7 +45,7 @@ async fn users_keys_and_their_limits() {
     ));
     assert!(matches!(
         iam(&s, key("bob", "K0")),
-        Err(MetaError::NoSuchEntity(_))
+        Err(MetaError::NoSuchEntity { .. })
     ));
     iam(&s, key("alice", "K1")).unwrap();
     iam(&s, key("alice", "K2")).unwrap();
@@ -74,13 +74,14 @@ async fn users_keys_and_their_limits() {
                 access_key_id: "K1".into()
             }
         ),
-        Err(MetaError::NoSuchEntity(_))
+        Err(MetaError::NoSuchEntity { .. })
     ));
     assert!(matches!(
         iam(
             &s,
             IamCommand::DeleteUser {
-                name: "alice".into()
+                name: "alice".into(),
+                detach: false,
             }
         ),
         Err(MetaError::DeleteConflict(_))
@@ -99,6 +100,7 @@ async fn users_keys_and_their_limits() {
         &s,
         IamCommand::DeleteUser {
             name: "alice".into(),
+            detach: false,
         },
     )
     .unwrap();
@@ -244,4 +246,65 @@ async fn expired_sessions_are_swept_and_live_ones_kept() {
     assert!(s.access_key("OLD").await.unwrap().is_none());
     assert!(s.access_key("NEW").await.unwrap().is_some());
     assert!(s.access_key("LONG").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn deleting_with_detach_takes_keys_attachments_and_memberships_at_once() {
+    let (_d, s) = store();
+    iam(&s, user("erin")).unwrap();
+    iam(&s, key("erin", "KE")).unwrap();
+    iam(
+        &s,
+        IamCommand::CreatePolicy(ManagedPolicy {
+            name: "ro".into(),
+            document: "{}".into(),
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    iam(
+        &s,
+        IamCommand::AttachUserPolicy {
+            user: "erin".into(),
+            policy: "ro".into(),
+        },
+    )
+    .unwrap();
+    iam(
+        &s,
+        IamCommand::CreateGroup(IamGroup {
+            name: "devs".into(),
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    iam(
+        &s,
+        IamCommand::AddUserToGroup {
+            group: "devs".into(),
+            user: "erin".into(),
+        },
+    )
+    .unwrap();
+    iam(
+        &s,
+        IamCommand::DeleteUser {
+            name: "erin".into(),
+            detach: true,
+        },
+    )
+    .unwrap();
+    assert!(s.iam_user("erin").await.unwrap().is_none());
+    assert!(s.access_key("KE").await.unwrap().is_none());
+    assert_eq!(s.iam_policy("ro").await.unwrap().unwrap().attachments, 0);
+    assert!(
+        s.iam_group("devs")
+            .await
+            .unwrap()
+            .unwrap()
+            .members
+            .is_empty()
+    );
+    // The policy is free to go now.
+    iam(&s, IamCommand::DeletePolicy { name: "ro".into() }).unwrap();
 }

@@ -137,22 +137,7 @@ async fn overwrite_releases_old_blob_and_conditions_hold() {
 async fn multipart_complete_checks_etags_and_releases_unused_parts() {
     let (_d, s) = store();
     bucket(&s, "b");
-    let upload = UploadInfo {
-        bucket: "b".into(),
-        key: "k".into(),
-        upload_id: "u1".into(),
-        initiated: 1,
-        headers: ContentHeaders::default(),
-        user_meta: vec![],
-        storage_class: "STANDARD".into(),
-        tags: vec![],
-        checksum_algorithm: None,
-        checksum_type: None,
-        retention: None,
-        legal_hold: None,
-        acl: Default::default(),
-    };
-    s.apply_sync(Command::CreateUpload(upload)).unwrap();
+    upload(&s, "b", "k", "u1");
     for (n, blob) in [(1, "p1"), (2, "p2"), (3, "p3")] {
         let part = PartInfo {
             number: n,
@@ -587,10 +572,10 @@ async fn account_quota_spans_its_buckets_and_concurrent_writers_stay_exact() {
     assert!(matches!(e, MetaError::DeleteConflict(_)), "{e:?}");
 }
 
-fn upload(s: &MetaStore, b: &str, id: &str) {
+fn upload(s: &MetaStore, b: &str, key: &str, id: &str) {
     s.apply_sync(Command::CreateUpload(UploadInfo {
         bucket: b.into(),
-        key: "big".into(),
+        key: key.into(),
         upload_id: id.into(),
         initiated: 1,
         headers: ContentHeaders::default(),
@@ -637,8 +622,8 @@ async fn parts_of_incomplete_uploads_count_against_the_quota() {
             max_objects: None,
         },
     );
-    upload(&s, "m", "u1");
-    upload(&s, "m", "u2");
+    upload(&s, "m", "big", "u1");
+    upload(&s, "m", "big", "u2");
     put_part(&s, "m", "u1", 1, 40).unwrap();
     put_part(&s, "m", "u2", 1, 40).unwrap();
     // Two uploads left incomplete cannot together exceed the quota.
@@ -698,7 +683,7 @@ async fn a_recount_agrees_with_the_counters_kept_by_apply() {
     for (b, k, size) in [("t", "a", 7), ("t", "b", 11), ("d", "c", 13), ("t", "a", 5)] {
         put(&s, b, sized(k, size), WriteCondition::None).unwrap();
     }
-    upload(&s, "t", "u1");
+    upload(&s, "t", "big", "u1");
     put_part(&s, "t", "u1", 1, 17).unwrap();
     let before = (
         s.bucket_usage("t").await.unwrap(),

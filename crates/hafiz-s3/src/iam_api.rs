@@ -78,7 +78,9 @@ impl crate::error::S3Error {
 impl From<MetaError> for IamError {
     fn from(e: MetaError) -> IamError {
         match e {
-            MetaError::NoSuchEntity(m) => IamError::new(StatusCode::NOT_FOUND, "NoSuchEntity", m),
+            MetaError::NoSuchEntity { message, .. } => {
+                IamError::new(StatusCode::NOT_FOUND, "NoSuchEntity", message)
+            }
             MetaError::EntityAlreadyExists(m) => {
                 IamError::new(StatusCode::CONFLICT, "EntityAlreadyExists", m)
             }
@@ -412,7 +414,14 @@ async fn run(state: &S3State, form: &Form, action: &str) -> IamResult<Doc> {
         }
         "DeleteUser" => {
             let name = form.name("UserName")?.to_string();
-            apply(state, IamCommand::DeleteUser { name }).await?;
+            apply(
+                state,
+                IamCommand::DeleteUser {
+                    name,
+                    detach: false,
+                },
+            )
+            .await?;
         }
         "CreateAccessKey" => {
             let u = user(state, form.name("UserName")?).await?;

@@ -10,7 +10,9 @@ use http::StatusCode;
 use crate::AdminState;
 use crate::auth::Caller;
 use crate::error::{AdminResult, ErrorBody};
-use crate::model::{ClusterStatus, DriveCounts, HealRequest, HealStatus, ServerInfo, parse};
+use crate::model::{
+    ClusterStatus, DriveCounts, HealRequest, HealStatus, NewClusterNode, ServerInfo, parse,
+};
 
 type St = State<Arc<AdminState>>;
 
@@ -28,6 +30,7 @@ pub async fn info(State(st): St, Extension(c): Extension<Caller>) -> AdminResult
     let drives: Vec<_> = st
         .node
         .cluster()
+        .await
         .nodes
         .into_iter()
         .flat_map(|n| n.drives)
@@ -55,7 +58,40 @@ pub async fn status(
     Extension(c): Extension<Caller>,
 ) -> AdminResult<Json<ClusterStatus>> {
     c.require(&st, "GetClusterStatus").await?;
-    Ok(Json(st.node.cluster()))
+    Ok(Json(st.node.cluster().await))
+}
+
+#[utoipa::path(post, path = "/v1/cluster/nodes", operation_id = "AddClusterNode", tag = "cluster",
+    request_body = NewClusterNode,
+    responses((status = 200, body = ClusterStatus), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn add_node(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Bytes,
+) -> AdminResult<Json<ClusterStatus>> {
+    c.require(&st, "AddClusterNode").await?;
+    let req: NewClusterNode = parse(&body)?;
+    if req.id == 0 {
+        return Err(crate::AdminError::InvalidRequest(
+            "id must be 1 or more".into(),
+        ));
+    }
+    st.node.add_node(req.id, req.rpc_address).await?;
+    Ok(Json(st.node.cluster().await))
+}
+
+#[utoipa::path(delete, path = "/v1/cluster/nodes/{id}", operation_id = "RemoveClusterNode",
+    tag = "cluster", params(("id" = u64, Path)),
+    responses((status = 200, body = ClusterStatus), (status = 409, body = ErrorBody)))]
+pub async fn remove_node(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+) -> AdminResult<Json<ClusterStatus>> {
+    c.require(&st, "RemoveClusterNode").await?;
+    st.node.remove_node(id).await?;
+    Ok(Json(st.node.cluster().await))
 }
 
 #[utoipa::path(post, path = "/v1/heal", operation_id = "StartHeal", tag = "cluster",

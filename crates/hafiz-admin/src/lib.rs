@@ -22,13 +22,16 @@ use axum::routing::{get, put};
 use hafiz_s3::S3State;
 
 pub use error::{AdminError, AdminResult};
-pub use model::{ClusterStatus, DriveInfo, HealStatus, NodeStatus};
+pub use model::{ClusterStatus, DriveInfo, HealStatus, NodeStatus, RaftMember, RaftStatus};
 
 /// What the admin API needs from the node it runs in, beyond the S3 state: its
 /// drives, healing, and where the audit log lives.
 #[async_trait::async_trait]
 pub trait NodeControl: Send + Sync + 'static {
-    fn cluster(&self) -> ClusterStatus;
+    async fn cluster(&self) -> ClusterStatus;
+    /// Add a node to the metadata group (learner, then voter), through the leader.
+    async fn add_node(&self, id: u64, rpc_address: String) -> AdminResult<()>;
+    async fn remove_node(&self, id: u64) -> AdminResult<()>;
     /// Start a heal in the background; Conflict when one is already running.
     fn start_heal(&self, bucket: Option<String>, dry_run: bool) -> AdminResult<HealStatus>;
     fn heal_status(&self) -> HealStatus;
@@ -47,6 +50,11 @@ pub fn app(state: Arc<AdminState>) -> Router {
     let api = Router::new()
         .route("/v1/info", get(cluster::info))
         .route("/v1/cluster", get(cluster::status))
+        .route("/v1/cluster/nodes", axum::routing::post(cluster::add_node))
+        .route(
+            "/v1/cluster/nodes/{id}",
+            axum::routing::delete(cluster::remove_node),
+        )
         .route(
             "/v1/heal",
             get(cluster::heal_status).post(cluster::start_heal),

@@ -311,7 +311,49 @@ pub struct NodeStatus {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ClusterStatus {
+    /// This node and its drives (erasure set and slot of each).
     pub nodes: Vec<NodeStatus>,
+    /// The metadata Raft group as this node sees it.
+    pub raft: RaftStatus,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct RaftStatus {
+    pub node_id: u64,
+    pub cluster_id: String,
+    pub leader: Option<u64>,
+    pub term: u64,
+    /// leader, follower, candidate, learner or shutdown.
+    pub state: String,
+    /// Index of the last entry in this node's log.
+    pub last_log_index: Option<u64>,
+    /// Index of the last entry applied here (the commit index this node knows).
+    pub last_applied: Option<u64>,
+    pub snapshot_index: Option<u64>,
+    pub members: Vec<RaftMember>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RaftMember {
+    pub id: u64,
+    pub rpc_address: String,
+    /// voter or learner.
+    pub role: String,
+    /// Its own answer: leader, follower, candidate, learner; or unreachable.
+    pub state: String,
+    pub term: Option<u64>,
+    pub last_applied: Option<u64>,
+    /// Entries behind the leader's log (None: unknown).
+    pub lag: Option<u64>,
+}
+
+/// `POST /v1/cluster/nodes`: add a node (as a learner, then a voter once it has
+/// caught up).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewClusterNode {
+    pub id: u64,
+    /// HOST:PORT of the node's rpc listener.
+    pub rpc_address: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]

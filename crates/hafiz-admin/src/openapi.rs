@@ -16,7 +16,8 @@ use crate::{audit, buckets, cluster, error, iam, model, tenants};
     modifiers(&SigV4),
     security(("sigv4" = [])),
     paths(
-        cluster::info, cluster::status, cluster::start_heal, cluster::heal_status,
+        cluster::info, cluster::status, cluster::add_node, cluster::remove_node,
+        cluster::start_heal, cluster::heal_status,
         iam::list_users, iam::create_user, iam::get_user, iam::delete_user,
         iam::list_keys, iam::create_key, iam::update_key, iam::delete_key,
         iam::attach_user_policy, iam::detach_user_policy,
@@ -37,7 +38,8 @@ use crate::{audit, buckets, cluster, error, iam, model, tenants};
         model::NewBucket, model::VersioningStatus, model::Quota, model::Usage, model::Account,
         model::NewAccount, model::RateLimit, model::RateLimitSpec, model::ServerInfo,
         model::DriveCounts, model::ClusterStatus, model::NodeStatus, model::DriveInfo,
-        model::HealStatus, model::HealRequest,
+        model::HealStatus, model::HealRequest, model::RaftStatus, model::RaftMember,
+        model::NewClusterNode,
     ))
 )]
 pub struct ApiDoc;

@@ -110,8 +110,8 @@ pub enum ObjectChange {
     Acl(crate::model::CannedAcl),
 }
 
-/// What an applied command left behind.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What an applied command left behind (sent back to the node that proposed it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     /// Blob ids no longer referenced: the caller deletes them from the data store
     /// after the commit (a crash in between leaves orphans, collected on start).

@@ -51,12 +51,32 @@ pub enum MetaError {
     NoMirror,
     #[error("background task: {0}")]
     Join(String),
+    /// The metadata cluster cannot take or answer the request now (no leader, no
+    /// quorum, shutting down): retryable.
+    #[error("metadata unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type MetaResult<T> = Result<T, MetaError>;
 
+impl MetaError {
+    /// A fault of the store itself rather than an answer about the data: a
+    /// replicated state machine must stop on these instead of recording them as the
+    /// command's result.
+    pub fn is_fault(&self) -> bool {
+        matches!(
+            self,
+            MetaError::Store(_)
+                | MetaError::Codec(_)
+                | MetaError::NoMirror
+                | MetaError::Join(_)
+                | MetaError::NotInMemory
+        )
+    }
+}
+
 /// The kinds of IAM rows a command can find missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Entity {
     User,
     Group,

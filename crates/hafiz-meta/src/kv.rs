@@ -22,10 +22,28 @@ pub enum Table {
     Iam,
     /// Usage counters of buckets (`b/NAME`) and accounts (`a/NAME`).
     Usage,
+    /// The Raft log: entries by big-endian index (see `hafiz-cluster`).
+    RaftLog,
+    /// Raft's own durable state: vote, committed and purged log ids, membership,
+    /// cluster id, snapshot metadata.
+    RaftState,
 }
 
 impl Table {
-    const ALL: [Table; 7] = [
+    const ALL: [Table; 9] = [
+        Table::Buckets,
+        Table::Objects,
+        Table::Uploads,
+        Table::Parts,
+        Table::System,
+        Table::Iam,
+        Table::Usage,
+        Table::RaftLog,
+        Table::RaftState,
+    ];
+
+    /// The tables a state-machine snapshot carries (everything but Raft's own).
+    pub const STATE: [Table; 7] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
@@ -34,6 +52,14 @@ impl Table {
         Table::Iam,
         Table::Usage,
     ];
+
+    pub fn tag(self) -> u8 {
+        Table::ALL.iter().position(|t| *t == self).unwrap_or(0) as u8
+    }
+
+    pub fn from_tag(tag: u8) -> Option<Table> {
+        Table::ALL.get(tag as usize).copied()
+    }
 
     fn cf_name(self) -> &'static str {
         match self {
@@ -44,6 +70,8 @@ impl Table {
             Table::System => "system",
             Table::Iam => "iam",
             Table::Usage => "usage",
+            Table::RaftLog => "raft_log",
+            Table::RaftState => "raft_state",
         }
     }
 }
@@ -207,6 +235,31 @@ impl Kv {
                 Ok((k, _)) => k.starts_with(prefix),
                 Err(_) => true,
             })
+    }
+
+    /// Every row of `tables` as of one consistent point in time (a RocksDB snapshot:
+    /// writes made meanwhile are not seen), in table then key order.
+    pub fn for_each_row(
+        &self,
+        tables: &[Table],
+        mut f: impl FnMut(Table, &[u8], &[u8]) -> MetaResult<()>,
+    ) -> MetaResult<()> {
+        let snap = self.db.snapshot();
+        for t in tables {
+            for row in snap.iterator_cf(self.cf(*t), IteratorMode::Start) {
+                let (k, v) = row?;
+                f(*t, &k, &v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The row with the greatest key of a table.
+    pub fn last_row(&self, t: Table) -> MetaResult<Option<Row>> {
+        match self.db.iterator_cf(self.cf(t), IteratorMode::End).next() {
+            Some(r) => Ok(Some(r?)),
+            None => Ok(None),
+        }
     }
 
     pub fn stats(&self) -> KvStats {

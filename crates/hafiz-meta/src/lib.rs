@@ -13,6 +13,7 @@ mod keys;
 mod kv;
 pub mod list;
 pub mod model;
+mod replicated;
 mod store;
 
 pub use command::{BucketChange, Command, ObjectChange, Outcome, WriteCondition};

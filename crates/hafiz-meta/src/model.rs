@@ -96,7 +96,7 @@ impl Usage {
 }
 
 /// A change to a [`Usage`], as one command makes it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageDelta {
     pub bytes: i64,
     pub objects: i64,

@@ -58,6 +58,9 @@ impl Mirror {
 }
 
 const SEQ_KEY: &[u8] = b"applied_seq";
+/// The log id of the last Raft entry applied (opaque to this crate; written in the
+/// same batch as the entry's rows).
+const RAFT_APPLIED_KEY: &[u8] = b"raft_applied";
 /// Present once the usage counters cover every row (stores from before the
 /// counters existed are recounted when opened).
 const USAGE_COUNTED_KEY: &[u8] = b"usage_counted";
@@ -69,7 +72,7 @@ fn read_seq(kv: &Kv) -> MetaResult<u64> {
         .unwrap_or(0))
 }
 
-struct Inner {
+pub(crate) struct Inner {
     mirrors: Vec<Mirror>,
     /// Serializes apply: preconditions are read and the batch written under it, so a
     /// check can never be invalidated by a concurrent command.
@@ -332,6 +335,10 @@ impl MetaStore {
         }
     }
 
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
     /// Apply one command synchronously. See [`Command`].
     pub fn apply_sync(&self, cmd: Command) -> MetaResult<Outcome> {
         self.inner.apply(cmd)
@@ -360,8 +367,25 @@ impl Inner {
             .collect()
     }
 
+    /// Write `ops` as one batch on every mirror and return once it is durable
+    /// (sharing the WAL sync with concurrent writers).
+    pub(crate) fn write_durable(&self, ops: Vec<Op>) -> MetaResult<()> {
+        let mut seq = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.write_all(ops, *seq + 1)?;
+        *seq += 1;
+        let mine = *seq;
+        self.written.store(mine, Ordering::Release);
+        drop(seq);
+        self.wait_durable(mine)
+    }
+
+    /// Readers caching IAM-derived data must drop it (the rows were replaced).
+    pub(crate) fn iam_changed(&self) {
+        self.iam_generation.fetch_add(1, Ordering::Release);
+    }
+
     /// Reads go to the first healthy mirror.
-    fn kv(&self) -> Arc<Kv> {
+    pub(crate) fn kv(&self) -> Arc<Kv> {
         self.mirrors
             .iter()
             .filter(|m| m.healthy.load(Ordering::Relaxed))
@@ -462,7 +486,7 @@ impl Inner {
         }
     }
 
-    fn bucket(&self, name: &str) -> MetaResult<Option<BucketInfo>> {
+    pub(crate) fn bucket(&self, name: &str) -> MetaResult<Option<BucketInfo>> {
         self.bucket_in(ReadMode::Any, name)
     }
 
@@ -792,6 +816,49 @@ impl Inner {
         let mut seq = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut ops = Vec::new();
         let mut out = Outcome::default();
+        self.plan(cmd, &mut ops, &mut out)?;
+        self.write_all(ops, *seq + 1)?;
+        *seq += 1;
+        let mine = *seq;
+        self.written.store(mine, Ordering::Release);
+        drop(seq);
+        self.wait_durable(mine)?;
+        Ok(out)
+    }
+
+    /// Apply a command taken from the Raft log: the same checks and rows as
+    /// [`Inner::apply`], plus `marker` (the entry's log id) in the same batch, so the
+    /// state machine's applied position can never disagree with its rows. Not synced:
+    /// the log entry is already durable and is applied again after a crash. A refused
+    /// command (a domain error) still moves the marker; only storage faults are `Err`.
+    pub(crate) fn apply_replicated(
+        &self,
+        cmd: Option<Command>,
+        marker: Vec<u8>,
+    ) -> MetaResult<Result<Outcome, MetaError>> {
+        let mut seq = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ops = Vec::new();
+        let mut out = Outcome::default();
+        let reply = match cmd {
+            Some(cmd) => match self.plan(cmd, &mut ops, &mut out) {
+                Ok(()) => Ok(out),
+                Err(e) if e.is_fault() => return Err(e),
+                Err(e) => {
+                    ops.clear();
+                    Err(e)
+                }
+            },
+            None => Ok(out),
+        };
+        ops.push(Op::Put(Table::System, RAFT_APPLIED_KEY.to_vec(), marker));
+        self.write_all(ops, *seq + 1)?;
+        *seq += 1;
+        self.written.store(*seq, Ordering::Release);
+        Ok(reply)
+    }
+
+    /// The rows `cmd` writes, checked against the current state (the apply lock held).
+    fn plan(&self, cmd: Command, ops: &mut Vec<Op>, out: &mut Outcome) -> MetaResult<()> {
         // The bucket whose objects or parts the command adds or removes (for usage
         // counters), and whether the command deletes the bucket itself.
         let mut counted: Option<BucketInfo> = None;
@@ -822,7 +889,7 @@ impl Inner {
                 // Incomplete multipart uploads do not keep a bucket alive; they go with it.
                 for row in self.kv().scan(Table::Uploads, &prefix, &prefix) {
                     let u: UploadInfo = decode(&row?.1)?;
-                    self.drop_upload(&name, &u.key, &u.upload_id, &mut ops, &mut out)?;
+                    self.drop_upload(&name, &u.key, &u.upload_id, ops, out)?;
                 }
                 ops.push(Op::Delete(Table::Usage, usage_row::bucket(&name)));
                 ops.push(Op::Delete(Table::Buckets, name.into_bytes()));
@@ -837,7 +904,7 @@ impl Inner {
             } => {
                 let b = self.require_bucket(&bucket)?;
                 self.check_condition(&bucket, &version.key, &condition)?;
-                self.put_version(&b, version, &mut ops, &mut out)?;
+                self.put_version(&b, version, ops, out)?;
                 counted = Some(b);
             }
             Command::DeleteObject {
@@ -866,7 +933,7 @@ impl Inner {
                         out.version_id = Some(id);
                     }
                     None if b.versioning == Versioning::Unversioned => {
-                        self.drop_versions(&bucket, &key, &mut ops, &mut out)?;
+                        self.drop_versions(&bucket, &key, ops, out)?;
                     }
                     None => {
                         let mut m = marker.ok_or_else(|| {
@@ -876,7 +943,7 @@ impl Inner {
                         m.delete_marker = true;
                         m.data = ObjectData::Inline(Vec::new());
                         m.size = 0;
-                        self.put_version(&b, m, &mut ops, &mut out)?;
+                        self.put_version(&b, m, ops, out)?;
                         out.delete_marker = true;
                     }
                 }
@@ -1013,7 +1080,7 @@ impl Inner {
                 self.check_condition(&bucket, &version.key, &condition)?;
                 // Drop the upload but keep the blobs of the parts the object now uses.
                 let mut dropped = Outcome::default();
-                self.drop_upload(&bucket, &version.key, &upload_id, &mut ops, &mut dropped)?;
+                self.drop_upload(&bucket, &version.key, &upload_id, ops, &mut dropped)?;
                 let used: HashSet<String> = version.blob_ids().into_iter().collect();
                 out.released_blobs.extend(
                     dropped
@@ -1023,7 +1090,7 @@ impl Inner {
                 );
                 // The parts stop being pending; the version counts their bytes.
                 out.usage.pending += dropped.usage.pending;
-                self.put_version(&b, version, &mut ops, &mut out)?;
+                self.put_version(&b, version, ops, out)?;
                 counted = Some(b);
             }
             Command::Iam(cmd) => {
@@ -1063,7 +1130,7 @@ impl Inner {
                 }
                 self.iam_generation.fetch_add(1, Ordering::Release);
             }
-            Command::RecountUsage => self.recount_usage(&mut ops)?,
+            Command::RecountUsage => self.recount_usage(ops)?,
             Command::AbortUpload {
                 bucket,
                 key,
@@ -1073,22 +1140,16 @@ impl Inner {
                 if self.upload(&bucket, &key, &upload_id)?.is_none() {
                     return Err(MetaError::NoSuchUpload);
                 }
-                self.drop_upload(&bucket, &key, &upload_id, &mut ops, &mut out)?;
+                self.drop_upload(&bucket, &key, &upload_id, ops, out)?;
                 counted = Some(b);
             }
         }
         if let Some(b) = counted
             && !out.usage.is_zero()
         {
-            self.charge_usage(&b, out.usage, bucket_deleted, &mut ops)?;
+            self.charge_usage(&b, out.usage, bucket_deleted, ops)?;
         }
-        self.write_all(ops, *seq + 1)?;
-        *seq += 1;
-        let mine = *seq;
-        self.written.store(mine, Ordering::Release);
-        drop(seq);
-        self.wait_durable(mine)?;
-        Ok(out)
+        Ok(())
     }
 
     fn referenced_blobs(&self, bucket: Option<&str>) -> MetaResult<HashMap<String, u64>> {

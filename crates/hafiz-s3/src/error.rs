@@ -337,6 +337,13 @@ impl From<hafiz_meta::MetaError> for S3Error {
             M::InvalidPart(n) => {
                 S3Error::new(S3ErrorCode::InvalidPart).extra("PartNumber", n.to_string())
             }
+            M::Unavailable(m) => {
+                tracing::warn!(error = %m, "metadata unavailable");
+                S3Error::with_message(
+                    S3ErrorCode::ServiceUnavailable,
+                    "The metadata cluster has no leader or quorum right now; please retry.",
+                )
+            }
             other => S3Error::internal(other),
         }
     }

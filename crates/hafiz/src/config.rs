@@ -38,6 +38,10 @@ pub struct FileConfig {
     pub parity: Option<usize>,
     pub meta_dir: Option<PathBuf>,
     pub scanner_interval: Option<u64>,
+    pub node_id: Option<u64>,
+    pub rpc_address: Option<String>,
+    /// `["1=host-a:9003", "2=host-b:9003", ...]`
+    pub peers: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -58,6 +62,16 @@ impl FileConfig {
         if let Some(a) = &self.admin_address {
             a.parse::<SocketAddr>()
                 .with_context(|| format!("admin_address: {a:?} is not HOST:PORT"))?;
+        }
+        if let Some(a) = &self.rpc_address {
+            a.parse::<SocketAddr>()
+                .with_context(|| format!("rpc_address: {a:?} is not HOST:PORT"))?;
+        }
+        for p in self.peers.iter().flatten() {
+            p.parse::<hafiz_cluster::Peer>()?;
+        }
+        if self.node_id == Some(0) {
+            bail!("node_id: must be 1 or more");
         }
         if let Some(r) = &self.region {
             validate_region(r)?;
@@ -116,6 +130,63 @@ pub struct NodeConfig {
     /// None when no audit sink is configured.
     pub audit: Option<hafiz_s3::audit::AuditOptions>,
     pub oidc: Option<hafiz_s3::oidc::OidcConfig>,
+    pub cluster: ClusterSettings,
+}
+
+/// The node's place in the cluster, as configured.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    pub node_id: u64,
+    /// None: a node with no peers and no --rpc-address does not listen for RPC.
+    pub rpc_listen: Option<SocketAddr>,
+    pub peers: Vec<hafiz_cluster::Peer>,
+    /// From HAFIZ_CLUSTER_SECRET only: a secret on the command line shows in `ps`.
+    pub secret: Option<Vec<u8>>,
+}
+
+pub fn cluster(
+    node_id: Option<u64>,
+    rpc_flag: Option<SocketAddr>,
+    rpc_file: Option<&str>,
+    peers: Vec<String>,
+) -> anyhow::Result<ClusterSettings> {
+    let node_id = node_id.unwrap_or(1);
+    if node_id == 0 {
+        bail!("--node-id must be 1 or more");
+    }
+    let rpc = match (rpc_flag, rpc_file) {
+        (Some(a), _) => Some(a),
+        (None, Some(a)) => Some(
+            a.parse()
+                .with_context(|| format!("rpc_address: {a:?} is not HOST:PORT"))?,
+        ),
+        (None, None) => None,
+    };
+    let peers = peers
+        .iter()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| p.parse::<hafiz_cluster::Peer>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let rpc_listen = match rpc {
+        Some(a) => Some(a),
+        None if !peers.is_empty() => Some(hafiz_cluster::node::DEFAULT_RPC_ADDRESS.parse()?),
+        None => None,
+    };
+    let secret = std::env::var("HAFIZ_CLUSTER_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(String::into_bytes);
+    if peers.len() > 1 && secret.is_none() {
+        bail!(
+            "HAFIZ_CLUSTER_SECRET must be set (the same on every node) when --peer names other nodes"
+        );
+    }
+    Ok(ClusterSettings {
+        node_id,
+        rpc_listen,
+        peers,
+        secret,
+    })
 }
 
 /// The OIDC provider settings, checked.

@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use hafiz_admin::{AdminError, AdminResult, ClusterStatus, DriveInfo, HealStatus, NodeStatus};
+use hafiz_admin::{
+    AdminError, AdminResult, ClusterStatus, DriveInfo, HealStatus, NodeStatus, RaftMember,
+    RaftStatus,
+};
 use hafiz_meta::{MetaStore, Metadata};
 use hafiz_storage::ErasureStore;
 
@@ -76,6 +79,7 @@ pub async fn heal_pass(
 pub struct NodeControl {
     pub meta: MetaStore,
     pub blobs: ErasureStore,
+    pub cluster: Arc<hafiz_cluster::ClusterNode>,
     pub address: String,
     pub audit_dir: Option<PathBuf>,
     heal: Arc<Mutex<HealStatus>>,
@@ -85,12 +89,14 @@ impl NodeControl {
     pub fn new(
         meta: MetaStore,
         blobs: ErasureStore,
+        cluster: Arc<hafiz_cluster::ClusterNode>,
         address: String,
         audit_dir: Option<PathBuf>,
     ) -> NodeControl {
         NodeControl {
             meta,
             blobs,
+            cluster,
             address,
             audit_dir,
             heal: Arc::new(Mutex::new(HealStatus {
@@ -105,8 +111,61 @@ fn now() -> Option<String> {
     Some(hafiz_s3::timefmt::iso8601(hafiz_s3::timefmt::now_millis()))
 }
 
+fn membership_error(e: hafiz_cluster::ClusterError) -> AdminError {
+    use hafiz_cluster::ClusterError as E;
+    match e {
+        E::NoLeader => AdminError::conflict("NoLeader", "The cluster has no leader right now."),
+        other => AdminError::conflict("MembershipChangeFailed", other.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
 impl hafiz_admin::NodeControl for NodeControl {
-    fn cluster(&self) -> ClusterStatus {
+    async fn add_node(&self, id: u64, rpc_address: String) -> AdminResult<()> {
+        let peer: hafiz_cluster::Peer = format!("{id}={rpc_address}")
+            .parse()
+            .map_err(|e: hafiz_cluster::ClusterError| AdminError::InvalidRequest(e.to_string()))?;
+        self.cluster
+            .change(hafiz_cluster::node::MembershipChange::Add {
+                id: peer.id,
+                addr: peer.addr,
+            })
+            .await
+            .map_err(membership_error)
+    }
+
+    async fn remove_node(&self, id: u64) -> AdminResult<()> {
+        self.cluster
+            .change(hafiz_cluster::node::MembershipChange::Remove { id })
+            .await
+            .map_err(membership_error)
+    }
+
+    async fn cluster(&self) -> ClusterStatus {
+        let r = self.cluster.status().await;
+        let raft = RaftStatus {
+            node_id: r.node_id,
+            cluster_id: r.cluster_id,
+            leader: r.leader,
+            term: r.term,
+            state: r.state,
+            last_log_index: r.last_log_index,
+            last_applied: r.last_applied,
+            snapshot_index: r.snapshot_index,
+            members: r
+                .members
+                .into_iter()
+                .map(|m| RaftMember {
+                    id: m.id,
+                    rpc_address: m.rpc_address,
+                    role: m.role,
+                    state: m.state,
+                    term: m.term,
+                    last_applied: m.last_applied,
+                    lag: m.lag,
+                })
+                .collect(),
+        };
         let drives = self
             .blobs
             .drives()
@@ -120,8 +179,9 @@ impl hafiz_admin::NodeControl for NodeControl {
             })
             .collect();
         ClusterStatus {
+            raft,
             nodes: vec![NodeStatus {
-                id: self.address.clone(),
+                id: self.cluster.node_id().to_string(),
                 address: self.address.clone(),
                 state: "online",
                 drives,

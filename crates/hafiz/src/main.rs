@@ -154,6 +154,17 @@ struct ServerArgs {
     /// `bucket.WEBSITE_DOMAIN`, to anonymous clients
     #[arg(long, env = "HAFIZ_WEBSITE_DOMAIN")]
     website_domain: Option<String>,
+    /// This node's id in the cluster (>= 1) [default: 1]
+    #[arg(long, env = "HAFIZ_NODE_ID")]
+    node_id: Option<u64>,
+    /// Node-to-node listener (Raft, forwarded requests) [default: 127.0.0.1:9003;
+    /// not opened by a node with no --peer unless given]
+    #[arg(long, env = "HAFIZ_RPC_ADDRESS")]
+    rpc_address: Option<SocketAddr>,
+    /// A node of the cluster, ID=HOST:PORT (its rpc address); repeat for every node,
+    /// this one included. The shared secret comes from HAFIZ_CLUSTER_SECRET
+    #[arg(long = "peer", env = "HAFIZ_PEER", value_delimiter = ',')]
+    peers: Vec<String>,
     /// Seconds between full verification passes of the background scanner [default: 86400]
     #[arg(long, env = "HAFIZ_SCANNER_INTERVAL")]
     scanner_interval: Option<u64>,
@@ -235,7 +246,18 @@ impl ServerArgs {
             )?),
             _ => None,
         };
+        let cluster = config::cluster(
+            self.node_id.or(file.node_id),
+            self.rpc_address,
+            file.rpc_address.as_deref(),
+            if self.peers.is_empty() {
+                file.peers.clone().unwrap_or_default()
+            } else {
+                self.peers
+            },
+        )?;
         Ok(NodeConfig {
+            cluster,
             oidc,
             address,
             admin_address,
@@ -372,13 +394,37 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     for d in blobs.drives() {
         tracing::info!(set = d.set, slot = d.slot, path = %d.path, state = d.state, free_bytes = ?d.free_bytes, "drive");
     }
-    let removed = scanner::collect_orphans(&meta, &blobs).await?;
-    if removed > 0 {
-        tracing::info!(
-            removed,
-            "removed shards left without metadata by an interrupted write"
-        );
-    }
+    // Listed before any request is served: a blob on this list that no metadata
+    // references is garbage of an interrupted write, never one in flight.
+    let on_disk = scanner::blobs_before_serving(&meta, &blobs).await?;
+    let cluster = Arc::new(
+        hafiz_cluster::ClusterNode::start(
+            hafiz_cluster::ClusterConfig {
+                node_id: cfg.cluster.node_id,
+                rpc_listen: cfg.cluster.rpc_listen,
+                peers: cfg.cluster.peers.clone(),
+                secret: cfg.cluster.secret.clone(),
+                snapshot_dir: node.system_dirs[0].join("raft-snapshots"),
+            },
+            meta.clone(),
+        )
+        .await
+        .context("cannot start the cluster node")?,
+    );
+    let replicated = cluster.metadata();
+    tokio::spawn({
+        let (replicated, blobs) = (replicated.clone(), blobs.clone());
+        async move {
+            match scanner::collect_orphans(&replicated, &blobs, on_disk).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(
+                    removed,
+                    "removed shards left without metadata by an interrupted write"
+                ),
+                Err(e) => tracing::warn!(error = %e, "orphan collection skipped"),
+            }
+        }
+    });
     tokio::spawn(scanner::run(
         meta.clone(),
         blobs.clone(),
@@ -397,7 +443,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     };
     let owner_id = hex::encode(sha2::Sha256::digest(creds.access_key.as_bytes()));
     let state = Arc::new(S3State {
-        meta: Arc::new(meta.clone()),
+        meta: Arc::new(replicated.clone()),
         blobs: Arc::new(blobs.clone()),
         secrets: Arc::new(creds),
         config: S3Config {
@@ -431,6 +477,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         node: Arc::new(control::NodeControl::new(
             meta.clone(),
             blobs.clone(),
+            cluster.clone(),
             listener.local_addr()?.to_string(),
             cfg.audit
                 .as_ref()
@@ -483,6 +530,11 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             r.context("server task failed")?.context("server failed")?;
         }
         _ = shutdown_signal() => {
+            // Leadership first, so the cluster keeps taking writes while this node
+            // drains; its in-flight requests are forwarded to the new leader.
+            if let Some(took) = cluster.step_down(Duration::from_secs(10)).await {
+                tracing::info!(took = ?took, "stepped down as metadata leader");
+            }
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stop_tx.send(());
             let _ = admin_stop_tx.send(());
@@ -492,6 +544,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         }
     }
     admin_server.abort();
+    cluster.shutdown().await;
     if let Some(audit) = &audit
         && !audit.drain(AUDIT_DRAIN).await
     {

@@ -147,8 +147,13 @@ async fn full_pass(meta: &MetaStore, blobs: &ErasureStore) -> anyhow::Result<Pas
     Ok(stats)
 }
 
-/// At start-up no write is in flight, so every unreferenced shard is garbage.
-pub async fn collect_orphans(meta: &MetaStore, blobs: &ErasureStore) -> anyhow::Result<usize> {
+/// The blobs on the drives at start-up, before any request is served (so none is
+/// being written). Refuses to start when the metadata store is brand new but the
+/// drives are not.
+pub async fn blobs_before_serving(
+    meta: &MetaStore,
+    blobs: &ErasureStore,
+) -> anyhow::Result<Vec<(String, std::time::SystemTime)>> {
     let on_disk = blobs.blob_ids().await?;
     // Brand-new metadata next to drives full of shards means the metadata drives are
     // missing (not mounted, replaced), not that every shard is garbage.
@@ -158,7 +163,27 @@ pub async fn collect_orphans(meta: &MetaStore, blobs: &ErasureStore) -> anyhow::
             on_disk.len()
         );
     }
-    let referenced = meta.referenced_blobs(None).await?;
+    Ok(on_disk)
+}
+
+/// Delete the blobs of `on_disk` (listed before serving) that no metadata
+/// references. The references are read linearizably, so a node that was behind the
+/// cluster first catches up: a blob whose commit it had not applied yet is kept.
+pub async fn collect_orphans(
+    meta: &dyn Metadata,
+    blobs: &ErasureStore,
+    on_disk: Vec<(String, std::time::SystemTime)>,
+) -> anyhow::Result<usize> {
+    if on_disk.is_empty() {
+        return Ok(0);
+    }
+    let referenced = loop {
+        match meta.referenced_blobs(None).await {
+            Ok(r) => break r,
+            Err(hafiz_meta::MetaError::Unavailable(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
     let mut removed = 0;
     for (id, _) in on_disk {
         if !referenced.contains_key(&id) {

@@ -19,8 +19,11 @@ fi
 tests/py/run.sh
 
 # The client suites again on a 4-drive node (erasure coded 2+2). The erasure fault
-# tests run once, in the first pass: they choose their own drive layouts.
-HAFIZ_TEST_DRIVES=4 tests/py/run.sh --deselect tests/py/test_erasure.py
+# tests run once, in the first pass: they choose their own drive layouts; so do the
+# cluster suites (multi-process clusters) and the deployment checks.
+HAFIZ_TEST_DRIVES=4 tests/py/run.sh --deselect tests/py/test_erasure.py \
+  --deselect tests/py/test_cluster.py --deselect tests/py/test_deploy.py \
+  --deselect tests/py/test_linearizability_checker.py
 
 # Benchmarks in smoke mode, so they never rot (full runs: see docs/performance.md).
 HAFIZ_BENCH_QUICK=1 cargo bench -p hafiz-benches

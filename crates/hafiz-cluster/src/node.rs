@@ -75,11 +75,12 @@ pub struct ClusterStatus {
 fn raft_config() -> Result<openraft::Config, ClusterError> {
     let c = openraft::Config {
         cluster_name: "hafiz".into(),
-        // Failover: followers notice a dead leader after 0.8–1.6 s without
-        // heartbeats; generous against scheduling hiccups on small machines.
+        // Failover: followers notice a dead leader after 0.5–1 s without
+        // heartbeats (5–10 missed), and grant votes once the old leader's lease
+        // (the maximum timeout) ran out: about 1–2 s to a new leader.
         heartbeat_interval: 100,
-        election_timeout_min: 800,
-        election_timeout_max: 1600,
+        election_timeout_min: 500,
+        election_timeout_max: 1000,
         install_snapshot_timeout: 10_000,
         max_payload_entries: 64,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(20_000),

@@ -86,6 +86,8 @@ pub(crate) struct Inner {
     synced: Condvar,
     /// Group syncs run (commands per sync = written / wal_syncs).
     wal_syncs: AtomicU64,
+    /// Commands applied (a Raft log append is a write, not a command).
+    commands: AtomicU64,
     /// Bumped by every IAM command (see `Metadata::iam_generation`).
     iam_generation: AtomicU64,
 }
@@ -184,6 +186,7 @@ impl MetaStore {
                 }),
                 synced: Condvar::new(),
                 wal_syncs: AtomicU64::new(0),
+                commands: AtomicU64::new(0),
                 iam_generation: AtomicU64::new(0),
             }),
         };
@@ -291,7 +294,7 @@ impl MetaStore {
     /// Engine figures of each open mirror, and how many WAL group syncs ran.
     pub fn stats(&self) -> MetaStats {
         MetaStats {
-            applied_commands: self.inner.written.load(Ordering::Relaxed),
+            applied_commands: self.inner.commands.load(Ordering::Relaxed),
             wal_syncs: self.inner.wal_syncs.load(Ordering::Relaxed),
             mirrors: self
                 .inner
@@ -818,6 +821,7 @@ impl Inner {
         let mut out = Outcome::default();
         self.plan(cmd, &mut ops, &mut out)?;
         self.write_all(ops, *seq + 1)?;
+        self.commands.fetch_add(1, Ordering::Relaxed);
         *seq += 1;
         let mine = *seq;
         self.written.store(mine, Ordering::Release);
@@ -841,7 +845,10 @@ impl Inner {
         let mut out = Outcome::default();
         let reply = match cmd {
             Some(cmd) => match self.plan(cmd, &mut ops, &mut out) {
-                Ok(()) => Ok(out),
+                Ok(()) => {
+                    self.commands.fetch_add(1, Ordering::Relaxed);
+                    Ok(out)
+                }
                 Err(e) if e.is_fault() => return Err(e),
                 Err(e) => {
                     ops.clear();

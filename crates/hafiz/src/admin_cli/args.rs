@@ -8,6 +8,20 @@ use super::alias::DEFAULT_REGION;
 use super::size::parse_size;
 
 #[derive(Subcommand)]
+pub enum ClusterAction {
+    /// Add a running node (started with the cluster's secret): as a learner, then a
+    /// voter once it has caught up.
+    Add {
+        /// Its --node-id
+        id: u64,
+        /// Its --rpc-address as the other nodes reach it (HOST:PORT)
+        rpc_address: String,
+    },
+    /// Remove a node from the metadata group.
+    Remove { id: u64 },
+}
+
+#[derive(Subcommand)]
 pub enum ApiCmd {
     /// Named admin endpoints and their keys, kept in $HAFIZ_CONFIG_DIR/aliases.json.
     Alias {
@@ -16,8 +30,13 @@ pub enum ApiCmd {
     },
     /// Server version, uptime, usage and drive count.
     Info { alias: String },
-    /// Nodes and their drives.
-    Cluster { alias: String },
+    /// Nodes, the metadata Raft group (roles, term, applied index, lag) and drives;
+    /// `add`/`remove` change the membership.
+    Cluster {
+        alias: String,
+        #[command(subcommand)]
+        action: Option<ClusterAction>,
+    },
     /// IAM users.
     User {
         #[command(subcommand)]

@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 pub use args::ApiCmd;
 use args::{
     AccountCmd, AccountQuotaCmd, AliasCmd, AuditCmd, BucketCmd, BucketPolicyCmd, BucketQuotaCmd,
-    GroupCmd, KeyCmd, MemberCmd, PolicyCmd, QuotaArgs, RateLimitCmd, RateTarget, UserCmd,
-    VersioningState,
+    ClusterAction, GroupCmd, KeyCmd, MemberCmd, PolicyCmd, QuotaArgs, RateLimitCmd, RateTarget,
+    UserCmd, VersioningState,
 };
 use client::{AdminClient, api_path};
 
@@ -140,9 +140,30 @@ pub fn run(cmd: ApiCmd, json: bool) -> anyhow::Result<()> {
             None,
             table::server_info,
         ),
-        ApiCmd::Cluster { alias } => Session::open(&alias, json)?.show(
+        ApiCmd::Cluster {
+            alias,
+            action: None,
+        } => Session::open(&alias, json)?.show(
             Method::GET,
             &api_path(&["cluster"]),
+            None,
+            table::cluster,
+        ),
+        ApiCmd::Cluster {
+            alias,
+            action: Some(ClusterAction::Add { id, rpc_address }),
+        } => Session::open(&alias, json)?.show(
+            Method::POST,
+            &api_path(&["cluster", "nodes"]),
+            Some(json!({ "id": id, "rpc_address": rpc_address })),
+            table::cluster,
+        ),
+        ApiCmd::Cluster {
+            alias,
+            action: Some(ClusterAction::Remove { id }),
+        } => Session::open(&alias, json)?.show(
+            Method::DELETE,
+            &api_path(&["cluster", "nodes", &id.to_string()]),
             None,
             table::cluster,
         ),

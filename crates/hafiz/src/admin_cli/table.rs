@@ -276,6 +276,42 @@ pub fn server_info(v: &Value) -> String {
 }
 
 pub fn cluster(v: &Value) -> String {
+    let raft = v.get("raft").cloned().unwrap_or(Value::Null);
+    let mut r = Table::new(&[
+        "RAFT NODE",
+        "ADDRESS",
+        "ROLE",
+        "STATE",
+        "TERM",
+        "APPLIED",
+        "LAG",
+    ]);
+    for m in raft.get("members").map(items).unwrap_or_default() {
+        r.row(vec![
+            cell(m, "id"),
+            cell(m, "rpc_address"),
+            cell(m, "role"),
+            cell(m, "state"),
+            cell(m, "term"),
+            cell(m, "last_applied"),
+            cell(m, "lag"),
+        ]);
+    }
+    format!(
+        "cluster {} · leader {} · term {} · this node {} ({}), log {} applied {}\n{}\n{}",
+        cell(&raft, "cluster_id"),
+        cell(&raft, "leader"),
+        cell(&raft, "term"),
+        cell(&raft, "node_id"),
+        cell(&raft, "state"),
+        cell(&raft, "last_log_index"),
+        cell(&raft, "last_applied"),
+        r.render(),
+        drives_table(v)
+    )
+}
+
+fn drives_table(v: &Value) -> String {
     let mut t = Table::new(&[
         "NODE",
         "ADDRESS",

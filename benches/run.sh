@@ -200,6 +200,65 @@ for drives in $LAYOUTS; do
   rm -rf "${work:?}/$drives"
 done
 
+# --- a 3-node loopback cluster, driven through node 1 ----------------------------------
+if [[ " ${LAYOUTS} " == *" 1 "* && "${CLUSTER:-1}" = 1 ]]; then
+  label="cluster-3"
+  mkdir -p "$work/cluster"
+  echo
+  echo "== $label (3 nodes x 1 drive on loopback, through node 1) =="
+  header
+  export HAFIZ_CLUSTER_SECRET=loadbench-cluster-secret
+  declare -A cport cpid
+  rpc=()
+  peers=()
+  for i in 1 2 3; do
+    rpc[$i]="$(free_port)"
+    peers+=(--peer "$i=127.0.0.1:${rpc[$i]}")
+  done
+  for i in 1 2 3; do
+    cport[$i]="$(free_port)"
+    "$HAFIZ" server --node-id "$i" --address "127.0.0.1:${cport[$i]}" --admin-address 127.0.0.1:0 \
+      --rpc-address "127.0.0.1:${rpc[$i]}" "${peers[@]}" --data "$work/cluster/n$i" --log-format json \
+      >>"$work/cluster/server$i.log" 2>&1 &
+    cpid[$i]=$!
+  done
+  for i in 1 2 3; do
+    for _ in $(seq 600); do
+      [[ "$(http_status "${cport[$i]}" /health/ready)" = 200 ]] && break
+      sleep 0.05
+    done
+  done
+  ep=(--endpoint "http://127.0.0.1:${cport[1]}" --bucket loadbench --label "$label")
+  bench "${ep[@]}" --op put --size 4KiB --concurrency 32 --count "$SMALL_N"
+  bench "${ep[@]}" --op get --size 4KiB --concurrency 32 --count "$SMALL_N" --populated
+  bench "${ep[@]}" --op put --size "$LARGE" --concurrency 4 --count "$LARGE_N"
+  bench "${ep[@]}" --op get --size "$LARGE" --concurrency 4 --count "$LARGE_N" --populated
+  # Failover: SIGKILL the leader, then time until a write through a survivor succeeds.
+  leader="$(grep -h '"became metadata leader"' "$work"/cluster/server*.log | tail -n1 | sed 's/.*"node":\([0-9]*\).*/\1/')"
+  leader="${leader:-1}"
+  survivor=$(( leader % 3 + 1 ))
+  t0="$(date +%s%N)"
+  kill -KILL "${cpid[$leader]}"
+  wait "${cpid[$leader]}" 2>/dev/null || true
+  for _ in $(seq 300); do
+    if "$BENCH" --endpoint "http://127.0.0.1:${cport[$survivor]}" --bucket loadbench --label "$label" \
+      --op put --size 4KiB --concurrency 1 --count 1 --prefix failover/ >/dev/null 2>&1; then
+      break
+    fi
+  done
+  t1="$(date +%s%N)"
+  secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
+  echo "failover (leader $leader SIGKILL -> first write via node $survivor): $secs s"
+  printf '{"op":"failover","label":"%s","seconds":%s}\n' "$label" "$secs" >>"$RESULTS"
+  for i in 1 2 3; do
+    [[ "$i" = "$leader" ]] && continue
+    kill -TERM "${cpid[$i]}" 2>/dev/null || true
+    wait "${cpid[$i]}" 2>/dev/null || true
+  done
+  unset HAFIZ_CLUSTER_SECRET
+  rm -rf "${work:?}/cluster"
+fi
+
 echo
 echo "== ratios (targets: large GET >= 0.7 x file read, large PUT >= 0.5 x file write;"
 echo "   4 KiB GET >= 0.5, HEAD >= 0.6, PUT >= 0.3 x no-op rate; p99 HEAD at c1 < 1 ms) =="

@@ -68,7 +68,7 @@ pub fn report(path: &Path) -> anyhow::Result<usize> {
         "{:<14} {:<28} {:>15} {:>15} {:>7} {:>8}  result",
         "layout", "metric", "hafiz", "baseline", "ratio", "target"
     );
-    for label in labels {
+    for label in labels.iter().copied().filter(|l| !l.starts_with("cluster")) {
         let line = |metric: &str, a: Option<(f64, &str)>, b: Option<(f64, &str)>, target: f64| {
             match (a, b) {
                 (Some((a, ua)), Some((b, ub))) if b > 0.0 => {
@@ -177,5 +177,90 @@ pub fn report(path: &Path) -> anyhow::Result<usize> {
             );
         }
     }
+    missed += cluster_rows(&rows);
     Ok(missed)
+}
+
+/// A 3-node loopback cluster measured through one node against the single node of
+/// the same run; failover is leader SIGKILL to the first acknowledged write.
+fn cluster_rows(rows: &[Row]) -> usize {
+    let find = |label: &str, op: &str, size: Option<u64>| {
+        rows.iter()
+            .filter(|r| r.label == label && r.op == op && size.is_none_or(|s| r.size == s))
+            .max_by_key(|r| r.concurrency)
+    };
+    let Some(cluster) = rows
+        .iter()
+        .find(|r| r.label.starts_with("cluster"))
+        .map(|r| r.label)
+    else {
+        return 0;
+    };
+    let single = "1-drive";
+    let mut missed = 0;
+    let large = rows
+        .iter()
+        .filter(|r| r.label == cluster && r.op == "get")
+        .map(|r| r.size)
+        .max()
+        .unwrap_or(0);
+    for (op, size, unit, target) in [
+        ("put", 4096, "op/s", 0.8),
+        ("get", 4096, "op/s", 0.0),
+        ("put", large, "MiB/s", 0.0),
+        ("get", large, "MiB/s", 0.0),
+    ] {
+        let key = if unit == "op/s" {
+            "ops_per_sec"
+        } else {
+            "mib_per_sec"
+        };
+        let metric = format!(
+            "{} {} / 1 node",
+            crate::stats::format_size(size),
+            op.to_uppercase()
+        );
+        match (find(cluster, op, Some(size)), find(single, op, Some(size))) {
+            (Some(a), Some(b)) if b.f(key) > 0.0 => {
+                let ratio = a.f(key) / b.f(key);
+                let ok = ratio >= target;
+                missed += !ok as usize;
+                println!(
+                    "{:<14} {:<28} {:>15} {:>15} {:>7.3} {:>8}  {}",
+                    cluster,
+                    metric,
+                    format!("{:.1} {unit}", a.f(key)),
+                    format!("{:.1} {unit}", b.f(key)),
+                    ratio,
+                    if target > 0.0 {
+                        format!(">={target:.2}")
+                    } else {
+                        "-".into()
+                    },
+                    if ok { "ok" } else { "MISS" }
+                );
+            }
+            _ => println!("{cluster:<14} {metric:<28} (not measured)"),
+        }
+    }
+    if let Some(r) = rows
+        .iter()
+        .rev()
+        .find(|r| r.label == cluster && r.op == "failover")
+    {
+        let secs = r.f("seconds");
+        let ok = secs < 3.0;
+        missed += !ok as usize;
+        println!(
+            "{:<14} {:<28} {:>15} {:>15} {:>7} {:>8}  {}",
+            cluster,
+            "failover (kill -> write)",
+            format!("{secs:.2} s"),
+            "",
+            "",
+            "<3s",
+            if ok { "ok" } else { "MISS" }
+        );
+    }
+    missed
 }

@@ -87,6 +87,16 @@ impl ClusterKey {
         mac
     }
 
+    /// The MAC a streamed body carries as its last 32 bytes: the headers' signature
+    /// cannot cover a body that is not there yet, so the body is authenticated at
+    /// its end, bound to the request by its nonce. A receiver commits nothing
+    /// before the trailer checks out.
+    pub fn stream_mac(&self, nonce: &str) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key");
+        mac.update(format!("HAFIZ-STREAM-1\n{nonce}\n").as_bytes());
+        mac
+    }
+
     /// Headers for a request: `(name, value)` pairs.
     pub fn sign(
         &self,

@@ -10,6 +10,7 @@
 
 pub mod auth;
 mod bootstrap;
+pub mod data;
 pub mod error;
 mod metadata;
 mod network;
@@ -21,6 +22,7 @@ mod storage;
 pub mod types;
 mod wire;
 
+pub use data::{ClusterBlobs, local_view};
 pub use error::ClusterError;
 pub use metadata::ClusterMeta;
 pub use node::{ClusterConfig, ClusterNode, ClusterStatus, MemberStatus};

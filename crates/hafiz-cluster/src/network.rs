@@ -107,6 +107,68 @@ impl PeerClient {
     }
 }
 
+/// One frame of a streamed request body: data, or the end of a complete body
+/// (a stream that stops without `End` was abandoned and must not be committed).
+pub enum Frame {
+    Data(bytes::Bytes),
+    End,
+}
+
+impl PeerClient {
+    /// POST a body streamed from `rx` to `addr` + `path_and_query`, followed by its
+    /// MAC trailer (see [`ClusterKey::stream_mac`]); resolves when the peer answers.
+    pub async fn stream_post(
+        &self,
+        addr: &str,
+        path_and_query: &str,
+        rx: tokio::sync::mpsc::Receiver<Frame>,
+    ) -> Result<(), CallError> {
+        let cluster = self.cluster_id();
+        let headers = self
+            .key
+            .sign("POST", path_and_query, self.from, &cluster, b"");
+        let nonce = headers
+            .iter()
+            .find(|(k, _)| *k == crate::auth::H_NONCE)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let mac = self.key.stream_mac(&nonce);
+        let body = futures_util::stream::unfold((rx, Some(mac)), |(mut rx, mac)| async move {
+            use hmac::Mac;
+            let mut mac = mac?;
+            match rx.recv().await {
+                Some(Frame::Data(b)) => {
+                    mac.update(&b);
+                    Some((Ok::<_, std::io::Error>(b), (rx, Some(mac))))
+                }
+                Some(Frame::End) => {
+                    let tag = bytes::Bytes::copy_from_slice(&mac.finalize().into_bytes());
+                    Some((Ok(tag), (rx, None)))
+                }
+                None => Some((Err(std::io::Error::other("body abandoned")), (rx, None))),
+            }
+        });
+        let mut rb = self.http.post(format!("http://{addr}{path_and_query}"));
+        for (k, v) in headers {
+            rb = rb.header(k, v);
+        }
+        let resp = rb
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await
+            .map_err(|e| CallError::Unreachable(e.to_string()))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let message = resp.text().await.unwrap_or_default();
+        Err(CallError::Refused {
+            status: status.as_u16(),
+            message,
+        })
+    }
+}
+
 /// openraft's view of the network: one [`PeerConnection`] per target.
 #[derive(Clone)]
 pub struct Network {

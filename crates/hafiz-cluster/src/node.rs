@@ -40,6 +40,9 @@ pub struct ClusterConfig {
 
 pub struct ClusterNode {
     shared: Arc<Shared>,
+    /// Object data across the nodes (None in a 1-node cluster: the local store
+    /// is used as it is).
+    blobs: Option<crate::data::ClusterBlobs>,
     rpc: Arc<RpcState>,
     rpc_addr: Option<SocketAddr>,
 }
@@ -90,8 +93,49 @@ fn raft_config() -> Result<openraft::Config, ClusterError> {
     c.validate().map_err(|e| ClusterError::Raft(e.to_string()))
 }
 
+/// Log leadership changes and export the Raft figures as metrics.
+async fn watch_leadership(raft: Raft, me: NodeId) {
+    let mut rx = raft.metrics();
+    let mut last: Option<(Option<NodeId>, u64)> = None;
+    loop {
+        let (leader, term, applied, log, state) = {
+            let m = rx.borrow_and_update();
+            (
+                m.current_leader,
+                m.current_term,
+                m.last_applied.map(|l| l.index).unwrap_or(0),
+                m.last_log_index.unwrap_or(0),
+                m.state,
+            )
+        };
+        metrics::gauge!("hafiz_cluster_term").set(term as f64);
+        metrics::gauge!("hafiz_cluster_last_applied").set(applied as f64);
+        metrics::gauge!("hafiz_cluster_last_log_index").set(log as f64);
+        metrics::gauge!("hafiz_cluster_is_leader").set(if state == openraft::ServerState::Leader {
+            1.0
+        } else {
+            0.0
+        });
+        if last != Some((leader, term)) {
+            if leader == Some(me) {
+                tracing::info!(node = me, term, "became metadata leader");
+            } else if let Some(l) = leader {
+                tracing::info!(node = me, leader = l, term, "following metadata leader");
+            }
+            last = Some((leader, term));
+        }
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 impl ClusterNode {
-    pub async fn start(cfg: ClusterConfig, store: MetaStore) -> Result<ClusterNode, ClusterError> {
+    pub async fn start(
+        cfg: ClusterConfig,
+        store: MetaStore,
+        local_blobs: hafiz_storage::ErasureStore,
+    ) -> Result<ClusterNode, ClusterError> {
         let me = cfg.node_id;
         let peers = if cfg.peers.is_empty() {
             let addr = cfg
@@ -139,6 +183,7 @@ impl ClusterNode {
             cluster: cluster.clone(),
             store: store.clone(),
             peers: peers.clone(),
+            blobs: local_blobs.clone(),
         });
         let mut rpc_addr = None;
         if let Some(addr) = cfg.rpc_listen {
@@ -165,14 +210,18 @@ impl ClusterNode {
             peers: peers.clone(),
             stopped: AtomicBool::new(false),
         });
+        let blobs =
+            (peers.len() > 1).then(|| crate::data::ClusterBlobs::new(shared.clone(), local_blobs));
         let node = ClusterNode {
             shared,
+            blobs,
             rpc,
             rpc_addr,
         };
         if peers.len() > 1 {
             node.check_peers().await?;
         }
+        tokio::spawn(watch_leadership(raft.clone(), me));
         let single = peers.len() == 1;
         tokio::spawn(bootstrap::run(
             raft.clone(),
@@ -242,6 +291,34 @@ impl ClusterNode {
             }
         }
         Ok(())
+    }
+
+    /// The data store of a cluster of several nodes (None: one node).
+    pub fn blobs(&self) -> Option<crate::data::ClusterBlobs> {
+        self.blobs.clone()
+    }
+
+    /// Rebuild, now and then every `interval`, the shards this node should hold
+    /// but does not (written while it was down), once it has caught up.
+    pub fn spawn_shard_repair(&self, interval: Duration) {
+        let Some(blobs) = self.blobs.clone() else {
+            return;
+        };
+        let meta = self.metadata();
+        tokio::spawn(async move {
+            use hafiz_meta::Metadata;
+            loop {
+                match meta.referenced_blobs(None).await {
+                    Ok(refs) => {
+                        if let Err(e) = blobs.repair_local(&refs).await {
+                            tracing::warn!(error = %e, "shard repair pass failed");
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, "shard repair waits for the cluster"),
+                }
+                tokio::time::sleep(interval).await;
+            }
+        });
     }
 
     pub fn metadata(&self) -> ClusterMeta {

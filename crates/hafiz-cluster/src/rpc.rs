@@ -80,16 +80,19 @@ pub struct RpcState {
     pub cluster: Arc<RwLock<String>>,
     pub store: MetaStore,
     pub peers: PeerList,
+    /// This node's drives, serving the shards other nodes keep here.
+    pub blobs: hafiz_storage::ErasureStore,
 }
 
 pub fn router(state: Arc<RpcState>) -> axum::Router {
     axum::Router::new()
+        .route("/shard/put", axum::routing::post(crate::data::serve_put))
         .fallback(handle)
         .layer(axum::extract::DefaultBodyLimit::max(512 << 20))
         .with_state(state)
 }
 
-fn refuse(status: StatusCode, msg: String) -> Response {
+pub(crate) fn refuse(status: StatusCode, msg: String) -> Response {
     (status, msg).into_response()
 }
 
@@ -124,33 +127,53 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let path = uri.path();
+    if let Err(r) = authenticate(&st, &method, &uri, &headers, &body) {
+        return r;
+    }
+    match dispatch(&st, path, &body).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// Check a request's signature and cluster; a node new to any cluster joins the
+/// cluster of the first Raft message it accepts.
+#[allow(clippy::result_large_err)]
+pub(crate) fn authenticate(
+    st: &RpcState,
+    method: &axum::http::Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), Response> {
+    let path = uri.path();
+    let signed_path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(path);
     let (Some(time), Some(nonce), Some(from), Some(cluster), Some(sig)) = (
-        header(&headers, auth::H_TIME).and_then(|t| t.parse().ok()),
-        header(&headers, auth::H_NONCE),
-        header(&headers, auth::H_FROM).and_then(|f| f.parse::<NodeId>().ok()),
-        header(&headers, auth::H_CLUSTER),
-        header(&headers, auth::H_SIGNATURE),
+        header(headers, auth::H_TIME).and_then(|t| t.parse().ok()),
+        header(headers, auth::H_NONCE),
+        header(headers, auth::H_FROM).and_then(|f| f.parse::<NodeId>().ok()),
+        header(headers, auth::H_CLUSTER),
+        header(headers, auth::H_SIGNATURE),
     ) else {
-        return reject(Rejection::Malformed);
+        return Err(reject(Rejection::Malformed));
     };
     let signed = Signed {
         method: method.as_str(),
-        path,
+        path: signed_path,
         from,
         cluster,
         time_ms: time,
         nonce,
     };
-    if let Err(r) = st.key.verify(&signed, sig, &body) {
-        return reject(r);
+    if let Err(r) = st.key.verify(&signed, sig, body) {
+        return Err(reject(r));
     }
     let ours = st.cluster.read().unwrap_or_else(|e| e.into_inner()).clone();
     if !ours.is_empty() && !cluster.is_empty() && ours != cluster {
         metrics::counter!("hafiz_cluster_rpc_rejected_total", "reason" => "cluster").increment(1);
-        return refuse(
+        return Err(refuse(
             StatusCode::CONFLICT,
             format!("node {} belongs to cluster {ours}, not {cluster}", st.id),
-        );
+        ));
     }
     if ours.is_empty() && !cluster.is_empty() && path.starts_with("/raft/") {
         // A node that has never been part of a cluster joins the one that
@@ -159,14 +182,12 @@ async fn handle(
             .store
             .set_raft_state(CLUSTER_ID, Some(cluster.as_bytes().to_vec()))
         {
-            return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+            return Err(refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
         }
         *st.cluster.write().unwrap_or_else(|e| e.into_inner()) = cluster.to_string();
         tracing::info!(cluster, "joined cluster");
     }
-    match dispatch(&st, path, &body).await {
-        Ok(r) | Err(r) => r,
-    }
+    Ok(())
 }
 
 #[allow(clippy::result_large_err)]
@@ -185,6 +206,14 @@ async fn dispatch(st: &RpcState, path: &str, body: &[u8]) -> Result<Response, Re
             answer(&change_here(&st.raft, change).await)
         }
         "/cluster/status" => answer(&status_of(st).await),
+        "/shard/get" => {
+            let req: crate::data::ShardRead = decode(body)?;
+            answer(&crate::data::serve_read(&st.blobs, req).await)
+        }
+        "/shard/delete" => {
+            let id: String = decode(body)?;
+            answer(&crate::data::serve_delete(&st.blobs, &id).await)
+        }
         _ => refuse(StatusCode::NOT_FOUND, format!("no rpc {path}")),
     })
 }

@@ -24,6 +24,7 @@ pub async fn heal(
     let c = heal_pass(
         &node.meta,
         &node.blobs,
+        None,
         bucket,
         dry_run,
         |e| match e {

@@ -38,13 +38,17 @@ pub enum HealEvent<'a> {
 pub async fn heal_pass(
     meta: &MetaStore,
     blobs: &ErasureStore,
+    me: Option<u64>,
     bucket: Option<String>,
     dry_run: bool,
     mut on_event: impl FnMut(HealEvent<'_>),
     mut progress: impl FnMut(HealCounts),
 ) -> anyhow::Result<HealCounts> {
     let whole = bucket.is_none();
-    let ids = meta.referenced_blobs(bucket).await?;
+    // This node's shards of cluster blobs, under their local ids; offline (`me`
+    // unknown) only the node's own blobs.
+    let ids =
+        hafiz_cluster::local_view(me.unwrap_or(0), blobs, meta.referenced_blobs(bucket).await?);
     let mut c = HealCounts::default();
     for (id, size) in &ids {
         c.checked += 1;
@@ -208,6 +212,7 @@ impl hafiz_admin::NodeControl for NodeControl {
             s.clone()
         };
         let (meta, blobs, status) = (self.meta.clone(), self.blobs.clone(), self.heal.clone());
+        let me = self.cluster.node_id();
         tokio::spawn(async move {
             let set = |f: &dyn Fn(&mut HealStatus)| {
                 f(&mut status.lock().unwrap_or_else(|e| e.into_inner()))
@@ -215,6 +220,7 @@ impl hafiz_admin::NodeControl for NodeControl {
             let result = heal_pass(
                 &meta,
                 &blobs,
+                Some(me),
                 bucket,
                 dry_run,
                 |e| {

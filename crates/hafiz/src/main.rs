@@ -407,15 +407,23 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
                 snapshot_dir: node.system_dirs[0].join("raft-snapshots"),
             },
             meta.clone(),
+            blobs.clone(),
         )
         .await
         .context("cannot start the cluster node")?,
     );
     let replicated = cluster.metadata();
+    let me = cfg.cluster.node_id;
+    cluster.spawn_shard_repair(Duration::from_secs(60));
+    // What the gateway stores objects in: across the nodes, or this node's drives.
+    let data: Arc<dyn hafiz_storage::BlobStore> = match cluster.blobs() {
+        Some(b) => Arc::new(b),
+        None => Arc::new(blobs.clone()),
+    };
     tokio::spawn({
         let (replicated, blobs) = (replicated.clone(), blobs.clone());
         async move {
-            match scanner::collect_orphans(&replicated, &blobs, on_disk).await {
+            match scanner::collect_orphans(&replicated, &blobs, me, on_disk).await {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(
                     removed,
@@ -428,6 +436,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     tokio::spawn(scanner::run(
         meta.clone(),
         blobs.clone(),
+        me,
         cfg.scanner_interval,
     ));
 
@@ -444,7 +453,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let owner_id = hex::encode(sha2::Sha256::digest(creds.access_key.as_bytes()));
     let state = Arc::new(S3State {
         meta: Arc::new(replicated.clone()),
-        blobs: Arc::new(blobs.clone()),
+        blobs: data,
         secrets: Arc::new(creds),
         config: S3Config {
             region: cfg.region.clone(),

@@ -17,7 +17,7 @@ const VERIFY_RATE: u32 = 200;
 /// Shards without metadata younger than this may belong to a write in flight.
 const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
-pub async fn run(meta: MetaStore, blobs: ErasureStore, interval: Duration) {
+pub async fn run(meta: MetaStore, blobs: ErasureStore, me: u64, interval: Duration) {
     let mut last_full = Instant::now();
     let mut last_sweep = Instant::now();
     loop {
@@ -53,7 +53,7 @@ pub async fn run(meta: MetaStore, blobs: ErasureStore, interval: Duration) {
         }
         let healing = blobs.needs_full_heal();
         if healing || last_full.elapsed() >= interval {
-            match full_pass(&meta, &blobs).await {
+            match full_pass(&meta, &blobs, me).await {
                 Ok(stats) => {
                     tracing::info!(
                         checked = stats.checked,
@@ -115,12 +115,14 @@ struct PassStats {
     orphans: u64,
 }
 
-async fn full_pass(meta: &MetaStore, blobs: &ErasureStore) -> anyhow::Result<PassStats> {
+async fn full_pass(meta: &MetaStore, blobs: &ErasureStore, me: u64) -> anyhow::Result<PassStats> {
     let mut stats = PassStats::default();
     // Shards on disk are listed before metadata is read: a blob committed during the
     // pass is then either not in the listing or in the metadata, never deleted.
     let on_disk = blobs.blob_ids().await?;
-    let referenced: HashMap<String, u64> = meta.referenced_blobs(None).await?;
+    // This node's share: its shard of each cluster blob, under the local id.
+    let referenced: HashMap<String, u64> =
+        hafiz_cluster::local_view(me, blobs, meta.referenced_blobs(None).await?);
     let pause = Duration::from_secs(1) / VERIFY_RATE;
     for (id, size) in &referenced {
         stats.checked += 1;
@@ -172,6 +174,7 @@ pub async fn blobs_before_serving(
 pub async fn collect_orphans(
     meta: &dyn Metadata,
     blobs: &ErasureStore,
+    me: u64,
     on_disk: Vec<(String, std::time::SystemTime)>,
 ) -> anyhow::Result<usize> {
     if on_disk.is_empty() {
@@ -179,7 +182,7 @@ pub async fn collect_orphans(
     }
     let referenced = loop {
         match meta.referenced_blobs(None).await {
-            Ok(r) => break r,
+            Ok(r) => break hafiz_cluster::local_view(me, blobs, r),
             Err(hafiz_meta::MetaError::Unavailable(_)) => continue,
             Err(e) => return Err(e.into()),
         }

@@ -184,6 +184,24 @@ impl ErasureStore {
             .collect()
     }
 
+    /// The id under which this store keeps a blob named `name` (32 hex digits, e.g.
+    /// a UUID) by another layer: its set is chosen from the name, stably.
+    pub fn id_for(&self, name: &str) -> String {
+        format!("{:04x}{name}", placement_set(name, self.inner.sets.len()))
+    }
+
+    /// A writer for a blob of a given id (from [`ErasureStore::id_for`]) that is
+    /// always stored in shard files, however small: the cluster layer keeps its
+    /// shards here and must find them by id.
+    pub fn writer_with_id(&self, id: &str) -> StorageResult<Box<dyn BlobWriter>> {
+        let set = self.inner.set_of(id)?.index;
+        Ok(Box::new(writer::ErasureWriter::with_id(
+            self.inner.clone(),
+            set,
+            id.to_string(),
+        )))
+    }
+
     /// Verify every shard of a blob and rebuild the missing or rotten ones.
     pub async fn heal(&self, id: &str, size: u64, dry_run: bool) -> StorageResult<HealReport> {
         let inner = self.inner.clone();

@@ -33,6 +33,8 @@ pub(crate) struct ErasureWriter {
     inflight: Option<BlockTask>,
     /// The body outgrew the inline threshold and shard files exist.
     spilled: bool,
+    /// Never inline, even a small body (a shard of the cluster layer).
+    always_store: bool,
     size: u64,
 }
 
@@ -53,8 +55,16 @@ impl ErasureWriter {
             files: None,
             inflight: None,
             spilled: false,
+            always_store: false,
             size: 0,
         }
+    }
+
+    pub fn with_id(inner: Arc<Inner>, set: usize, id: String) -> ErasureWriter {
+        let mut w = ErasureWriter::new(inner, set);
+        w.id = id;
+        w.always_store = true;
+        w
     }
 
     fn check_quorum(&self, files: &[Option<File>]) -> StorageResult<()> {
@@ -184,7 +194,7 @@ impl BlobWriter for ErasureWriter {
         self.size += chunk.len() as u64;
         self.buf.extend_from_slice(&chunk);
         if !self.spilled {
-            if self.buf.len() <= INLINE_THRESHOLD {
+            if self.buf.len() <= INLINE_THRESHOLD && !self.always_store {
                 return Ok(());
             }
             self.open_files().await?;
@@ -198,8 +208,11 @@ impl BlobWriter for ErasureWriter {
     }
 
     async fn finish(mut self: Box<Self>) -> StorageResult<StoredBlob> {
-        if !self.spilled {
+        if !self.spilled && !self.always_store {
             return Ok(StoredBlob::Inline(self.buf.split().freeze()));
+        }
+        if !self.spilled {
+            self.open_files().await?;
         }
         if !self.buf.is_empty() {
             let block = self.buf.split().freeze();

@@ -33,14 +33,15 @@ class Cluster:
             args += ["--peer", f"{i}=127.0.0.1:{self.rpc_ports[i]}"]
         return args
 
-    def start_node(self, i: int, *, wait: bool = True, peers=None, secret=None, port=None) -> Server:
+    def start_node(self, i: int, *, wait: bool = True, peers=None, secret=None, port=None,
+                   root: bool = True) -> Server:
         if i not in self.rpc_ports:
             self.rpc_ports[i] = free_port()
             self.data_dirs[i] = self.factory.new_data_dir()
         s = self.factory.start(
             self.data_dirs[i],
-            access_key=self.access_key,
-            secret_key=self.secret_key,
+            access_key=self.access_key if root else None,
+            secret_key=self.secret_key if root else None,
             extra_args=["--node-id", str(i), "--rpc-address", f"127.0.0.1:{self.rpc_ports[i]}",
                         *self.peer_args(peers)],
             env_extra={"HAFIZ_CLUSTER_SECRET": secret or self.secret},

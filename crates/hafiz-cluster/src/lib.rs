@@ -16,6 +16,7 @@ mod metadata;
 mod network;
 pub mod node;
 pub mod peers;
+mod propose;
 mod rpc;
 mod shard;
 mod storage;

@@ -176,7 +176,9 @@ impl ClusterNode {
         .await
         .map_err(|e| ClusterError::Raft(e.to_string()))?;
 
+        let proposer = crate::propose::Proposer::start(raft.clone());
         let rpc = Arc::new(RpcState {
+            proposer: proposer.clone(),
             raft: raft.clone(),
             key,
             id: me,
@@ -208,6 +210,7 @@ impl ClusterNode {
             client: client.clone(),
             id: me,
             peers: peers.clone(),
+            proposer,
             stopped: AtomicBool::new(false),
         });
         let blobs =

@@ -82,6 +82,7 @@ pub struct RpcState {
     pub peers: PeerList,
     /// This node's drives, serving the shards other nodes keep here.
     pub blobs: hafiz_storage::ErasureStore,
+    pub proposer: crate::propose::Proposer,
 }
 
 pub fn router(state: Arc<RpcState>) -> axum::Router {
@@ -198,7 +199,7 @@ async fn dispatch(st: &RpcState, path: &str, body: &[u8]) -> Result<Response, Re
         "/raft/snapshot" => answer(&st.raft.install_snapshot(decode(body)?).await),
         "/cluster/write" => {
             let cmd: Command = decode(body)?;
-            answer(&write_here(&st.raft, cmd).await)
+            answer(&st.proposer.propose(cmd).await)
         }
         "/cluster/read-index" => answer(&read_index_here(&st.raft).await),
         "/cluster/membership" => {
@@ -216,16 +217,6 @@ async fn dispatch(st: &RpcState, path: &str, body: &[u8]) -> Result<Response, Re
         }
         _ => refuse(StatusCode::NOT_FOUND, format!("no rpc {path}")),
     })
-}
-
-pub async fn write_here(raft: &Raft, cmd: Command) -> WriteAnswer {
-    match raft.client_write(cmd).await {
-        Ok(r) => WriteAnswer::Done(r.data),
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-            WriteAnswer::NotLeader(f.leader_id)
-        }
-        Err(e) => WriteAnswer::Unavailable(e.to_string()),
-    }
 }
 
 pub async fn read_index_here(raft: &Raft) -> ReadIndexAnswer {

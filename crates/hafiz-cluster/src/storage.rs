@@ -65,11 +65,18 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(read_err)?
 }
 
-/// The applied position the state machine records with each entry's rows.
+/// The applied position the state machine records with each command's rows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Applied {
+    /// The last entry whose every command is applied.
     log_id: Option<LogId>,
     membership: StoredMembership,
+    /// An entry applied in part: its id and how many of its commands are in. Each
+    /// command is its own atomic batch (a command's checks must see the rows of the
+    /// ones before it), so a crash can fall between two; applying the entry again
+    /// then skips the commands already in.
+    #[serde(default)]
+    partial: Option<(LogId, usize)>,
 }
 
 #[derive(Clone)]
@@ -166,15 +173,22 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .into_iter()
             .map(|e| Ok((e.log_id.index, enc(&e)?)))
             .collect::<Result<Vec<_>, StorageError>>()?;
+        // The batch goes into RocksDB's WAL buffer here (no I/O: the WAL is flushed
+        // by syncs only; the hop is for the store's lock, which an apply may hold),
+        // so the entries are readable once this returns, and in order. The fsync
+        // happens off the Raft core, which learns of it through the callback and
+        // meanwhile takes the next client writes, whose appends share the same
+        // fsync: one per burst instead of one per request.
         let store = self.store.clone();
-        let result = blocking(move || store.log_append(rows).map_err(write_err)).await;
-        callback.log_io_completed(
-            result
-                .as_ref()
-                .map(|_| ())
-                .map_err(|e| std::io::Error::other(e.to_string())),
-        );
-        result
+        let ticket = blocking(move || store.log_append_unsynced(rows).map_err(write_err)).await?;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let r = store
+                .wait_durable(ticket)
+                .map_err(|e| std::io::Error::other(e.to_string()));
+            callback.log_io_completed(r);
+        });
+        Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
@@ -229,15 +243,24 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             // the log entries that produced it.
             store.flush().map_err(write_err)?;
             let tmp = dir.join(format!("build-{}.snap", uuid::Uuid::new_v4()));
-            let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(write_err)?);
-            let marker = store.export_state(&mut file).map_err(write_err)?;
-            let file = file.into_inner().map_err(write_err)?;
-            file.sync_all().map_err(write_err)?;
-            std::fs::rename(&tmp, &current).map_err(write_err)?;
-            let applied: Applied = match marker {
-                Some(b) => dec(&b)?,
-                None => Applied::default(),
+            // A snapshot must not catch an entry half applied (its meta could not
+            // say which of its commands are in): take it again until it does not.
+            let applied = loop {
+                let mut file =
+                    std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(write_err)?);
+                let marker = store.export_state(&mut file).map_err(write_err)?;
+                let file = file.into_inner().map_err(write_err)?;
+                let applied: Applied = match marker {
+                    Some(b) => dec(&b)?,
+                    None => Applied::default(),
+                };
+                if applied.partial.is_none() {
+                    file.sync_all().map_err(write_err)?;
+                    break applied;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
             };
+            std::fs::rename(&tmp, &current).map_err(write_err)?;
             let meta = SnapshotMeta {
                 last_log_id: applied.log_id,
                 last_membership: applied.membership,
@@ -275,34 +298,66 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((applied.log_id, applied.membership))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Reply>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Reply>>, StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let store = self.store.clone();
-        let mut membership = self.membership.clone();
+        let mut applied = match self.store.applied_marker().map_err(read_err)? {
+            Some(b) => dec::<Applied>(&b)?,
+            None => Applied {
+                membership: self.membership.clone(),
+                ..Applied::default()
+            },
+        };
         // One hop to the blocking pool for the whole batch.
         let (replies, membership) = blocking(move || {
             let mut replies = Vec::with_capacity(entries.len());
             for e in entries {
-                let cmd = match e.payload {
-                    EntryPayload::Blank => None,
-                    EntryPayload::Normal(cmd) => Some(cmd),
+                let commands = match e.payload {
+                    EntryPayload::Blank => Vec::new(),
+                    EntryPayload::Normal(p) => p.commands,
                     EntryPayload::Membership(m) => {
-                        membership = StoredMembership::new(Some(e.log_id), m);
-                        None
+                        applied.membership = StoredMembership::new(Some(e.log_id), m);
+                        Vec::new()
                     }
                 };
-                let marker = enc(&Applied {
-                    log_id: Some(e.log_id),
-                    membership: membership.clone(),
-                })?;
-                let reply = store.apply_entry(cmd, marker).map_err(write_err)?;
-                replies.push(reply.map_err(Into::into));
+                let done = match applied.partial {
+                    Some((id, n)) if id == e.log_id => n,
+                    _ => 0,
+                };
+                let n = commands.len();
+                let mut answers = Vec::with_capacity(n);
+                if n == 0 {
+                    applied.log_id = Some(e.log_id);
+                    applied.partial = None;
+                    store
+                        .apply_entry(None, enc(&applied)?)
+                        .map_err(write_err)?
+                        .ok();
+                }
+                for (i, cmd) in commands.into_iter().enumerate() {
+                    if i < done {
+                        // Applied before a crash; nobody waits for its answer now.
+                        answers.push(Ok(hafiz_meta::Outcome::default()));
+                        continue;
+                    }
+                    if i + 1 == n {
+                        applied.log_id = Some(e.log_id);
+                        applied.partial = None;
+                    } else {
+                        applied.partial = Some((e.log_id, i + 1));
+                    }
+                    let reply = store
+                        .apply_entry(Some(cmd), enc(&applied)?)
+                        .map_err(write_err)?;
+                    answers.push(reply.map_err(Into::into));
+                }
+                replies.push(answers);
             }
-            Ok((replies, membership))
+            Ok((replies, applied.membership))
         })
         .await?;
         self.membership = membership;

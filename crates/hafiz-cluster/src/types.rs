@@ -9,11 +9,18 @@ use crate::wire::WireError;
 /// machine refused it with (the same on every node, since `apply` is deterministic).
 pub type Reply = Result<Outcome, WireError>;
 
+/// One log entry's payload: commands applied in order, each atomically (see
+/// [`crate::propose`] for why there are several).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Proposal {
+    pub commands: Vec<Command>,
+}
+
 openraft::declare_raft_types!(
     /// Hafiz's Raft types.
     pub TypeConfig:
-        D = Command,
-        R = Reply,
+        D = Proposal,
+        R = Vec<Reply>,
         NodeId = u64,
         Node = openraft::BasicNode,
         SnapshotData = tokio::fs::File,

@@ -246,6 +246,24 @@ pub enum IamCommand {
         scope: RateScope,
         name: String,
     },
+    /// Record the root credentials of a cluster, unless some are recorded already
+    /// (the first node to propose its keys sets them for every node).
+    SetRootIfAbsent(RootCredentials),
+}
+
+/// The root user's key pair, cluster-wide.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RootCredentials {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for RootCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootCredentials")
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Row keys in the IAM table: one namespace per kind.
@@ -274,6 +292,7 @@ pub(crate) mod rows {
     pub const USERS: &[u8] = b"u/";
     pub const POLICIES: &[u8] = b"p/";
     pub const KEYS: &[u8] = b"k/";
+    pub const ROOT: &[u8] = b"root";
 }
 
 /// What an IAM command reads and writes, over the store's rows. Implemented by the
@@ -288,6 +307,7 @@ pub(crate) trait IamRows {
     fn account(&self, name: &str) -> MetaResult<Option<Account>>;
     fn all_users(&self) -> MetaResult<Vec<IamUser>>;
     fn rate_limit(&self, scope: RateScope, name: &str) -> MetaResult<Option<RateLimit>>;
+    fn root(&self) -> MetaResult<Option<RootCredentials>>;
 }
 
 /// The rows a command writes: Some = put, None = delete.
@@ -298,6 +318,7 @@ pub(crate) enum IamWrite {
     Key(String, Option<AccessKey>),
     Account(String, Option<Account>),
     RateLimit(RateScope, String, Option<RateLimit>),
+    Root(RootCredentials),
 }
 
 fn no_such(kind: Entity, name: &str) -> MetaError {
@@ -384,6 +405,10 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
             }
             vec![IamWrite::Key(k.access_key_id.clone(), Some(k))]
         }
+        C::SetRootIfAbsent(root) => match rows.root()? {
+            Some(_) => Vec::new(),
+            None => vec![IamWrite::Root(root)],
+        },
         C::RemoveExpiredSessions { now } => rows
             .all_keys()?
             .into_iter()

@@ -87,6 +87,8 @@ pub trait Metadata: Send + Sync + 'static {
     async fn account(&self, name: &str) -> MetaResult<Option<iam::Account>>;
     async fn accounts(&self) -> MetaResult<Vec<iam::Account>>;
     async fn rate_limits(&self) -> MetaResult<Vec<iam::RateLimit>>;
+    /// The cluster's root credentials, once recorded (`IamCommand::SetRootIfAbsent`).
+    async fn root_credentials(&self) -> MetaResult<Option<iam::RootCredentials>>;
     /// Bytes and object versions a bucket holds (exact: kept by `apply`).
     async fn bucket_usage(&self, bucket: &str) -> MetaResult<Usage>;
     /// The sum of the usage of an account's buckets.

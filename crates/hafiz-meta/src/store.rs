@@ -373,13 +373,19 @@ impl Inner {
     /// Write `ops` as one batch on every mirror and return once it is durable
     /// (sharing the WAL sync with concurrent writers).
     pub(crate) fn write_durable(&self, ops: Vec<Op>) -> MetaResult<()> {
+        let mine = self.write_unsynced(ops)?;
+        self.wait_durable(mine)
+    }
+
+    /// Write `ops` as one batch on every mirror, visible at once but not yet
+    /// durable: returns the sequence number to pass to [`Inner::wait_durable`].
+    pub(crate) fn write_unsynced(&self, ops: Vec<Op>) -> MetaResult<u64> {
         let mut seq = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.write_all(ops, *seq + 1)?;
         *seq += 1;
         let mine = *seq;
         self.written.store(mine, Ordering::Release);
-        drop(seq);
-        self.wait_durable(mine)
+        Ok(mine)
     }
 
     /// Readers caching IAM-derived data must drop it (the rows were replaced).
@@ -464,7 +470,7 @@ impl Inner {
     /// Commands are visible to readers as soon as they are written, a sync before
     /// they are acknowledged, so a GET may see an object whose PUT is not yet
     /// acknowledged (as with any write racing a read); nothing acknowledged is lost.
-    fn wait_durable(&self, seq: u64) -> MetaResult<()> {
+    pub(crate) fn wait_durable(&self, seq: u64) -> MetaResult<()> {
         let mut d = self.durability.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if d.synced_seq >= seq {
@@ -1129,6 +1135,7 @@ impl Inner {
                             iam::rows::rate_limit(scope, &n),
                             v.map(|v| encode(&v)).transpose()?,
                         ),
+                        IamWrite::Root(r) => (iam::rows::ROOT.to_vec(), Some(encode(&r)?)),
                     };
                     ops.push(match value {
                         Some(v) => Op::Put(Table::Iam, row, v),
@@ -1213,6 +1220,9 @@ impl IamRows for Inner {
     fn rate_limit(&self, scope: RateScope, name: &str) -> MetaResult<Option<RateLimit>> {
         self.iam_row(ReadMode::Any, &iam::rows::rate_limit(scope, name))
     }
+    fn root(&self) -> MetaResult<Option<iam::RootCredentials>> {
+        self.iam_row(ReadMode::Any, iam::rows::ROOT)
+    }
 }
 
 /// Row keys in the usage table.
@@ -1275,6 +1285,10 @@ impl Metadata for MetaStore {
 
     async fn accounts(&self) -> MetaResult<Vec<Account>> {
         self.blocking(|i| i.iam_rows(iam::rows::ACCOUNTS)).await
+    }
+
+    async fn root_credentials(&self) -> MetaResult<Option<iam::RootCredentials>> {
+        self.blocking(IamRows::root).await
     }
 
     async fn rate_limits(&self) -> MetaResult<Vec<RateLimit>> {

@@ -91,7 +91,7 @@ pub fn load_or_create(dirs: &[std::path::PathBuf]) -> anyhow::Result<(RootCreden
     Ok((creds, true))
 }
 
-fn store(data: &Path, creds: &RootCredentials) -> anyhow::Result<()> {
+pub fn store(data: &Path, creds: &RootCredentials) -> anyhow::Result<()> {
     let text = toml::to_string(creds)?;
     let tmp = data.join(format!("{FILE_NAME}.tmp"));
     let mut f = std::fs::OpenOptions::new()
@@ -105,4 +105,51 @@ fn store(data: &Path, creds: &RootCredentials) -> anyhow::Result<()> {
     f.sync_all()?;
     std::fs::rename(&tmp, data.join(FILE_NAME))?;
     Ok(())
+}
+
+/// In a cluster the root credentials are metadata: the first node to propose its
+/// own (from the environment, its file, or generated) sets them for all; every node
+/// then uses, and keeps in its file, the cluster's. Waits for the cluster to form.
+pub async fn cluster_wide(
+    meta: &dyn hafiz_meta::Metadata,
+    mine: RootCredentials,
+    dirs: &[std::path::PathBuf],
+) -> anyhow::Result<RootCredentials> {
+    use hafiz_meta::MetaError;
+    use hafiz_meta::iam::{IamCommand, RootCredentials as Row};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let answer = match meta.root_credentials().await {
+            Ok(Some(row)) => Ok(Some(row)),
+            Ok(None) => meta
+                .apply(hafiz_meta::Command::Iam(IamCommand::SetRootIfAbsent(Row {
+                    access_key: mine.access_key.clone(),
+                    secret_key: mine.secret_key.clone(),
+                })))
+                .await
+                .map(|_| None),
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(Some(row)) => {
+                let theirs = RootCredentials {
+                    access_key: row.access_key,
+                    secret_key: row.secret_key,
+                };
+                if theirs.access_key != mine.access_key || theirs.secret_key != mine.secret_key {
+                    tracing::warn!(
+                        access_key = %theirs.access_key,
+                        "this node's root credentials differ from the cluster's; using the cluster's"
+                    );
+                    for d in dirs {
+                        store(d, &theirs)?;
+                    }
+                }
+                return Ok(theirs);
+            }
+            Ok(None) => {}
+            Err(MetaError::Unavailable(_)) if std::time::Instant::now() < deadline => {}
+            Err(e) => return Err(e).context("cannot read the cluster's root credentials"),
+        }
+    }
 }

@@ -382,14 +382,6 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let metrics = prometheus::install()?;
     let node = node::open(&cfg.storage)?;
     let (creds, generated) = credentials::load_or_create(&node.system_dirs)?;
-    if generated {
-        println!(
-            "Generated root credentials (stored in {}):\n  access key: {}\n  secret key: {}",
-            node.system_dirs[0].join(credentials::FILE_NAME).display(),
-            creds.access_key,
-            creds.secret_key
-        );
-    }
     let (meta, blobs) = (node.meta, node.blobs);
     for d in blobs.drives() {
         tracing::info!(set = d.set, slot = d.slot, path = %d.path, state = d.state, free_bytes = ?d.free_bytes, "drive");
@@ -414,6 +406,20 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     );
     let replicated = cluster.metadata();
     let me = cfg.cluster.node_id;
+    let proposed = creds.secret_key.clone();
+    let creds = if cfg.cluster.peers.len() > 1 {
+        credentials::cluster_wide(&replicated, creds, &node.system_dirs).await?
+    } else {
+        creds
+    };
+    if generated && creds.secret_key == proposed {
+        println!(
+            "Generated root credentials (stored in {}):\n  access key: {}\n  secret key: {}",
+            node.system_dirs[0].join(credentials::FILE_NAME).display(),
+            creds.access_key,
+            creds.secret_key
+        );
+    }
     cluster.spawn_shard_repair(Duration::from_secs(60));
     // What the gateway stores objects in: across the nodes, or this node's drives.
     let data: Arc<dyn hafiz_storage::BlobStore> = match cluster.blobs() {

@@ -87,9 +87,12 @@ pub async fn add_node(
 pub async fn remove_node(
     State(st): St,
     Extension(c): Extension<Caller>,
-    axum::extract::Path(id): axum::extract::Path<u64>,
+    axum::extract::Path(id): axum::extract::Path<String>,
 ) -> AdminResult<Json<ClusterStatus>> {
     c.require(&st, "RemoveClusterNode").await?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| crate::AdminError::InvalidRequest(format!("{id:?} is not a node id")))?;
     st.node.remove_node(id).await?;
     Ok(Json(st.node.cluster().await))
 }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -35,6 +35,10 @@ pub(crate) struct Shared {
     pub id: NodeId,
     pub peers: PeerList,
     pub proposer: crate::propose::Proposer,
+    /// While this node leads: the last log index it held when it took the lead
+    /// (u64::MAX otherwise). Entries up to there may have been acknowledged by an
+    /// earlier incarnation (before a restart) without being applied here yet.
+    pub lead_from: AtomicU64,
     /// Set once this node stepped down (its Raft stopped at shutdown): requests
     /// still in flight find the leader by asking the peers.
     pub stopped: AtomicBool,
@@ -178,7 +182,16 @@ impl Shared {
             };
             match answer {
                 ReadIndexAnswer::Index(index) => {
-                    if !local && index.is_some() {
+                    // A leader also waits for the entries it held when it took the
+                    // lead: openraft's read index is its commit index, which after a
+                    // restart may not cover entries acknowledged before it.
+                    let from = self.lead_from.load(Ordering::Acquire);
+                    let index = if local && from != u64::MAX {
+                        index.max(Some(from))
+                    } else {
+                        index
+                    };
+                    if index.is_some() {
                         let left = deadline.saturating_duration_since(Instant::now());
                         self.raft
                             .wait(Some(left))
@@ -213,7 +226,27 @@ where
     None
 }
 
+impl Shared {
+    /// Wait until this node has applied every entry its log holds now (at start:
+    /// what an earlier run of the node may have acknowledged). Bounded by `timeout`.
+    pub async fn applied_own_log(&self, timeout: Duration) -> bool {
+        let last = self.raft.metrics().borrow().last_log_index;
+        self.raft
+            .wait(Some(timeout))
+            .applied_index_at_least(last, "own log applied")
+            .await
+            .is_ok()
+    }
+}
+
 impl ClusterMeta {
+    /// Wait until this node has applied every entry of its own log (see
+    /// [`Shared::applied_own_log`]); before that its store may miss writes that
+    /// were acknowledged.
+    pub async fn caught_up(&self, timeout: Duration) -> bool {
+        self.shared.applied_own_log(timeout).await
+    }
+
     /// The node's local store (for what is node-local: mirrors, engine stats).
     pub fn local(&self) -> &MetaStore {
         &self.shared.store

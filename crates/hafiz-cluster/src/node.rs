@@ -94,7 +94,7 @@ fn raft_config() -> Result<openraft::Config, ClusterError> {
 }
 
 /// Log leadership changes and export the Raft figures as metrics.
-async fn watch_leadership(raft: Raft, me: NodeId) {
+async fn watch_leadership(raft: Raft, me: NodeId, shared: Arc<Shared>) {
     let mut rx = raft.metrics();
     let mut last: Option<(Option<NodeId>, u64)> = None;
     loop {
@@ -117,6 +117,10 @@ async fn watch_leadership(raft: Raft, me: NodeId) {
             0.0
         });
         if last != Some((leader, term)) {
+            shared.lead_from.store(
+                if leader == Some(me) { log } else { u64::MAX },
+                Ordering::Release,
+            );
             if leader == Some(me) {
                 tracing::info!(node = me, term, "became metadata leader");
             } else if let Some(l) = leader {
@@ -211,6 +215,7 @@ impl ClusterNode {
             id: me,
             peers: peers.clone(),
             proposer,
+            lead_from: std::sync::atomic::AtomicU64::new(u64::MAX),
             stopped: AtomicBool::new(false),
         });
         let blobs =
@@ -224,7 +229,7 @@ impl ClusterNode {
         if peers.len() > 1 {
             node.check_peers().await?;
         }
-        tokio::spawn(watch_leadership(raft.clone(), me));
+        tokio::spawn(watch_leadership(raft.clone(), me, node.shared.clone()));
         let single = peers.len() == 1;
         tokio::spawn(bootstrap::run(
             raft.clone(),
@@ -310,6 +315,7 @@ impl ClusterNode {
         let meta = self.metadata();
         tokio::spawn(async move {
             use hafiz_meta::Metadata;
+            while !meta.caught_up(Duration::from_secs(30)).await {}
             loop {
                 match meta.referenced_blobs(None).await {
                     Ok(refs) => {

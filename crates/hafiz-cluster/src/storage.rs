@@ -173,22 +173,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .into_iter()
             .map(|e| Ok((e.log_id.index, enc(&e)?)))
             .collect::<Result<Vec<_>, StorageError>>()?;
-        // The batch goes into RocksDB's WAL buffer here (no I/O: the WAL is flushed
-        // by syncs only; the hop is for the store's lock, which an apply may hold),
-        // so the entries are readable once this returns, and in order. The fsync
-        // happens off the Raft core, which learns of it through the callback and
-        // meanwhile takes the next client writes, whose appends share the same
-        // fsync: one per burst instead of one per request.
+        // openraft 0.9 waits for this append before it takes the next message, so
+        // batching happens a level up (`propose`: many commands per entry); the
+        // sync itself is shared with whatever else writes the store meanwhile.
         let store = self.store.clone();
-        let ticket = blocking(move || store.log_append_unsynced(rows).map_err(write_err)).await?;
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let r = store
-                .wait_durable(ticket)
-                .map_err(|e| std::io::Error::other(e.to_string()));
-            callback.log_io_completed(r);
-        });
-        Ok(())
+        let result = blocking(move || store.log_append(rows).map_err(write_err)).await;
+        callback.log_io_completed(
+            result
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| std::io::Error::other(e.to_string())),
+        );
+        result
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {

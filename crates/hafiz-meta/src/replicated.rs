@@ -48,23 +48,6 @@ impl MetaStore {
         self.inner().write_durable(ops)
     }
 
-    /// Append log entries without waiting for them to be durable: they are readable
-    /// at once; [`MetaStore::wait_durable`] with the returned ticket returns once
-    /// they are on disk. Lets the Raft core go on while concurrent appends share
-    /// one fsync.
-    pub fn log_append_unsynced(&self, entries: Vec<(u64, Vec<u8>)>) -> MetaResult<u64> {
-        let ops = entries
-            .into_iter()
-            .map(|(i, e)| Op::Put(Table::RaftLog, i.to_be_bytes().to_vec(), e))
-            .collect();
-        self.inner().write_unsynced(ops)
-    }
-
-    /// Return once every write up to `ticket` is durable.
-    pub fn wait_durable(&self, ticket: u64) -> MetaResult<()> {
-        self.inner().wait_durable(ticket)
-    }
-
     /// Entries with `from <= index < to`, in order.
     pub fn log_entries(&self, from: u64, to: u64) -> MetaResult<Vec<(u64, Vec<u8>)>> {
         let kv = self.inner().kv();

@@ -373,19 +373,13 @@ impl Inner {
     /// Write `ops` as one batch on every mirror and return once it is durable
     /// (sharing the WAL sync with concurrent writers).
     pub(crate) fn write_durable(&self, ops: Vec<Op>) -> MetaResult<()> {
-        let mine = self.write_unsynced(ops)?;
-        self.wait_durable(mine)
-    }
-
-    /// Write `ops` as one batch on every mirror, visible at once but not yet
-    /// durable: returns the sequence number to pass to [`Inner::wait_durable`].
-    pub(crate) fn write_unsynced(&self, ops: Vec<Op>) -> MetaResult<u64> {
         let mut seq = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.write_all(ops, *seq + 1)?;
         *seq += 1;
         let mine = *seq;
         self.written.store(mine, Ordering::Release);
-        Ok(mine)
+        drop(seq);
+        self.wait_durable(mine)
     }
 
     /// Readers caching IAM-derived data must drop it (the rows were replaced).
@@ -470,7 +464,7 @@ impl Inner {
     /// Commands are visible to readers as soon as they are written, a sync before
     /// they are acknowledged, so a GET may see an object whose PUT is not yet
     /// acknowledged (as with any write racing a read); nothing acknowledged is lost.
-    pub(crate) fn wait_durable(&self, seq: u64) -> MetaResult<()> {
+    fn wait_durable(&self, seq: u64) -> MetaResult<()> {
         let mut d = self.durability.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if d.synced_seq >= seq {

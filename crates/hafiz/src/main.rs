@@ -429,6 +429,9 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     tokio::spawn({
         let (replicated, blobs) = (replicated.clone(), blobs.clone());
         async move {
+            // The store may be behind this node's own log (a crash lost its unsynced
+            // writes): entries still to apply reference blobs on the list.
+            while !replicated.caught_up(Duration::from_secs(30)).await {}
             match scanner::collect_orphans(&replicated, &blobs, me, on_disk).await {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(

@@ -135,6 +135,8 @@ impl From<MetaError> for AdminError {
             MetaError::DeleteConflict(m) => AdminError::conflict("DeleteConflict", m),
             MetaError::LimitExceeded(m) => AdminError::conflict("LimitExceeded", m),
             MetaError::InvalidBucketState(m) => AdminError::InvalidRequest(m),
+            MetaError::NoSuchJob(m) => AdminError::not_found("NoSuchJob", m),
+            MetaError::JobConflict(m) => AdminError::conflict("InvalidJobState", m),
             other => AdminError::Internal(other.to_string()),
         }
     }

@@ -10,6 +10,7 @@ mod buckets;
 mod cluster;
 pub mod error;
 mod iam;
+mod jobs;
 mod model;
 mod openapi;
 mod tenants;
@@ -141,6 +142,10 @@ pub fn app(state: Arc<AdminState>) -> Router {
                 .delete(tenants::delete_rate_limit),
         )
         .route("/v1/audit/export", get(audit::export))
+        .route("/v1/jobs", get(jobs::list).delete(jobs::purge))
+        .route("/v1/jobs/{id}", get(jobs::get))
+        .route("/v1/jobs/{id}/retry", axum::routing::post(jobs::retry))
+        .route("/v1/jobs/{id}/cancel", axum::routing::post(jobs::cancel))
         // Inside the authentication layer, so that these answers carry a request id.
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

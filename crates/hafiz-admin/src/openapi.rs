@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 
-use crate::{audit, buckets, cluster, error, iam, model, tenants};
+use crate::{audit, buckets, cluster, error, iam, jobs, model, tenants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,9 +31,10 @@ use crate::{audit, buckets, cluster, error, iam, model, tenants};
         tenants::put_account_quota, tenants::delete_account_quota,
         tenants::list_rate_limits, tenants::get_rate_limit, tenants::put_rate_limit, tenants::delete_rate_limit,
         audit::export,
+        jobs::list, jobs::get, jobs::retry, jobs::cancel, jobs::purge,
     ),
     components(schemas(
-        error::ErrorBody, model::User, model::NewUser, model::Key, model::KeyStatus,
+        error::ErrorBody, jobs::Job, jobs::JobList, jobs::JobCount, jobs::Purged, model::User, model::NewUser, model::Key, model::KeyStatus,
         model::Group, model::NewGroup, model::Policy, model::NewPolicy, model::Bucket,
         model::NewBucket, model::VersioningStatus, model::Quota, model::Usage, model::Account,
         model::NewAccount, model::RateLimit, model::RateLimitSpec, model::ServerInfo,

@@ -4,6 +4,7 @@
 //! its leadership with a quorum (read-index) and the read waits until this node has
 //! applied up to that index, then reads the local store.
 
+use hafiz_meta::jobs::{Job, JobCounts, JobQuery, Schedule};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -381,5 +382,21 @@ impl Metadata for ClusterMeta {
     async fn account_usage(&self, account: &str) -> MetaResult<Usage> {
         self.shared.linearize().await?;
         self.shared.store.account_usage(account).await
+    }
+    async fn job(&self, id: &str) -> MetaResult<Option<Job>> {
+        self.shared.linearize().await?;
+        self.shared.store.job(id).await
+    }
+    async fn jobs(&self, query: JobQuery) -> MetaResult<Vec<Job>> {
+        self.shared.linearize().await?;
+        self.shared.store.jobs(query).await
+    }
+    async fn job_counts(&self) -> MetaResult<JobCounts> {
+        self.shared.linearize().await?;
+        self.shared.store.job_counts().await
+    }
+    async fn job_schedules(&self) -> MetaResult<Vec<Schedule>> {
+        self.shared.linearize().await?;
+        self.shared.store.job_schedules().await
     }
 }

@@ -348,6 +348,12 @@ impl ClusterNode {
         &self.shared.raft
     }
 
+    /// Whether this node leads the metadata group right now (for leader-only work).
+    pub fn leader_probe(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let raft = self.shared.raft.clone();
+        move || raft.metrics().borrow().state == openraft::ServerState::Leader
+    }
+
     /// This node's view of the cluster, with each member's own answer.
     pub async fn status(&self) -> ClusterStatus {
         let m = self.shared.raft.metrics().borrow().clone();

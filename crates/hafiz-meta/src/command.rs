@@ -81,6 +81,8 @@ pub enum Command {
         upload_id: String,
     },
     Iam(crate::iam::IamCommand),
+    /// The background job queue (see `crate::jobs`).
+    Jobs(crate::jobs::JobCommand),
     /// Count every bucket's and account's usage from the rows themselves, replacing
     /// the counters (run once when a store written before the counters opens).
     RecountUsage,
@@ -125,4 +127,6 @@ pub struct Outcome {
     pub delete_marker: bool,
     /// How the bucket's usage changed.
     pub usage: crate::model::UsageDelta,
+    /// Job commands: the jobs created, leased or changed.
+    pub jobs: Vec<crate::jobs::Job>,
 }

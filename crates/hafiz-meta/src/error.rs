@@ -34,6 +34,11 @@ pub enum MetaError {
     /// A bucket or account quota would be exceeded.
     #[error("{0}")]
     QuotaExceeded(String),
+    #[error("{0}")]
+    NoSuchJob(String),
+    /// A job is not in a state the command can act on (or its lease is another's).
+    #[error("{0}")]
+    JobConflict(String),
     #[error("no such upload")]
     NoSuchUpload,
     #[error("precondition failed")]

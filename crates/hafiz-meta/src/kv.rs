@@ -27,10 +27,12 @@ pub enum Table {
     /// Raft's own durable state: vote, committed and purged log ids, membership,
     /// cluster id, snapshot metadata.
     RaftState,
+    /// Background jobs, their schedules and counters (see `jobs.rs`).
+    Jobs,
 }
 
 impl Table {
-    const ALL: [Table; 9] = [
+    const ALL: [Table; 10] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
@@ -40,10 +42,11 @@ impl Table {
         Table::Usage,
         Table::RaftLog,
         Table::RaftState,
+        Table::Jobs,
     ];
 
     /// The tables a state-machine snapshot carries (everything but Raft's own).
-    pub const STATE: [Table; 7] = [
+    pub const STATE: [Table; 8] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
@@ -51,6 +54,7 @@ impl Table {
         Table::System,
         Table::Iam,
         Table::Usage,
+        Table::Jobs,
     ];
 
     pub fn tag(self) -> u8 {
@@ -72,6 +76,7 @@ impl Table {
             Table::Usage => "usage",
             Table::RaftLog => "raft_log",
             Table::RaftState => "raft_state",
+            Table::Jobs => "jobs",
         }
     }
 }

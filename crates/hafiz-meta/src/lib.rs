@@ -9,6 +9,7 @@
 pub mod command;
 pub mod error;
 pub mod iam;
+pub mod jobs;
 mod keys;
 mod kv;
 pub mod list;
@@ -93,4 +94,9 @@ pub trait Metadata: Send + Sync + 'static {
     async fn bucket_usage(&self, bucket: &str) -> MetaResult<Usage>;
     /// The sum of the usage of an account's buckets.
     async fn account_usage(&self, account: &str) -> MetaResult<Usage>;
+    async fn job(&self, id: &str) -> MetaResult<Option<jobs::Job>>;
+    /// Jobs in id (creation) order.
+    async fn jobs(&self, query: jobs::JobQuery) -> MetaResult<Vec<jobs::Job>>;
+    async fn job_counts(&self) -> MetaResult<jobs::JobCounts>;
+    async fn job_schedules(&self) -> MetaResult<Vec<jobs::Schedule>>;
 }

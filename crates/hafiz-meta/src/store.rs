@@ -1139,6 +1139,7 @@ impl Inner {
                 self.iam_generation.fetch_add(1, Ordering::Release);
             }
             Command::RecountUsage => self.recount_usage(ops)?,
+            Command::Jobs(cmd) => crate::jobs::plan(&self.kv(), cmd, ops, &mut out.jobs)?,
             Command::AbortUpload {
                 bucket,
                 key,
@@ -1283,6 +1284,24 @@ impl Metadata for MetaStore {
 
     async fn root_credentials(&self) -> MetaResult<Option<iam::RootCredentials>> {
         self.blocking(IamRows::root).await
+    }
+
+    async fn job(&self, id: &str) -> MetaResult<Option<crate::jobs::Job>> {
+        let id = id.to_string();
+        self.blocking(move |i| crate::jobs::job(&i.kv(), &id)).await
+    }
+
+    async fn jobs(&self, query: crate::jobs::JobQuery) -> MetaResult<Vec<crate::jobs::Job>> {
+        self.blocking(move |i| crate::jobs::list(&i.kv(), &query))
+            .await
+    }
+
+    async fn job_counts(&self) -> MetaResult<crate::jobs::JobCounts> {
+        self.blocking(|i| crate::jobs::counts(&i.kv())).await
+    }
+
+    async fn job_schedules(&self) -> MetaResult<Vec<crate::jobs::Schedule>> {
+        self.blocking(|i| crate::jobs::schedules(&i.kv())).await
     }
 
     async fn rate_limits(&self) -> MetaResult<Vec<RateLimit>> {

@@ -53,6 +53,8 @@ pub struct S3State {
     pub limiter: crate::ratelimit::RateLimiter,
     /// Checks tokens for AssumeRoleWithWebIdentity (None: no OIDC provider configured).
     pub web_identity: Option<crate::oidc::WebIdentityVerifier>,
+    /// More conditions of `/health/ready` (the job engine turning, ...).
+    pub ready_checks: Vec<Arc<dyn Fn() -> bool + Send + Sync>>,
 }
 
 impl S3State {
@@ -91,7 +93,10 @@ async fn live() -> StatusCode {
 }
 
 async fn ready(State(state): State<Arc<S3State>>) -> StatusCode {
-    if state.meta.ready().await && state.blobs.ready().await {
+    if state.meta.ready().await
+        && state.blobs.ready().await
+        && state.ready_checks.iter().all(|check| check())
+    {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

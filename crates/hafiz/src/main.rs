@@ -459,6 +459,18 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         Some(oidc) => Some(web_identity_verifier(oidc).await?),
         None => None,
     };
+    // Background jobs: on the replicated metadata, sealed with a key derived from the
+    // cluster's root secret (the same on every node).
+    let jobs = hafiz_jobs::Engine::new(
+        Arc::new(replicated.clone()),
+        hafiz_jobs::EngineConfig {
+            node: format!("node{me}"),
+            ..Default::default()
+        },
+        hafiz_jobs::Sealer::from_secret(creds.secret_key.as_bytes()),
+        cluster.leader_probe(),
+    );
+    let (jobs_stop, jobs_stop_rx) = tokio::sync::watch::channel(false);
     let owner_id = hex::encode(sha2::Sha256::digest(creds.access_key.as_bytes()));
     let state = Arc::new(S3State {
         meta: Arc::new(replicated.clone()),
@@ -482,7 +494,12 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         limiter: Default::default(),
         audit: audit.clone(),
         web_identity,
+        ready_checks: vec![{
+            let jobs = jobs.clone();
+            Arc::new(move || jobs.healthy())
+        }],
     });
+    tokio::spawn(jobs.clone().run(jobs_stop_rx));
     let listener = tokio::net::TcpListener::bind(cfg.address)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.address))?;
@@ -562,6 +579,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         }
     }
     admin_server.abort();
+    let _ = jobs_stop.send(true);
     cluster.shutdown().await;
     if let Some(audit) = &audit
         && !audit.drain(AUDIT_DRAIN).await

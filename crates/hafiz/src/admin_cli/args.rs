@@ -72,6 +72,11 @@ pub enum ApiCmd {
         #[command(subcommand)]
         command: RateLimitCmd,
     },
+    /// The background job queue (lifecycle, transitions, deliveries, ...).
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCmd,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -413,5 +418,43 @@ pub enum AuditCmd {
         /// Write here instead of standard output
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+pub struct JobFilter {
+    /// queued, leased, succeeded, failed, dead or cancelled
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only jobs of this kind
+    #[arg(long)]
+    pub kind: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum JobsCmd {
+    /// Jobs in creation order (all pages), with counts per kind and state.
+    List {
+        alias: String,
+        #[command(flatten)]
+        filter: JobFilter,
+        /// Print the jobs as CSV (an export of their results)
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
+    /// One job: its state, attempts, lease, last error and result.
+    Info { alias: String, id: String },
+    /// Run a failed, dead or cancelled job again, with fresh attempts.
+    Retry { alias: String, id: String },
+    /// Stop a queued, leased or failed job (a running attempt is abandoned).
+    Cancel { alias: String, id: String },
+    /// Delete finished jobs (succeeded, dead, cancelled).
+    Purge {
+        alias: String,
+        #[command(flatten)]
+        filter: JobFilter,
+        /// RFC 3339: only jobs finished before this
+        #[arg(long)]
+        before: Option<String>,
     },
 }

@@ -136,7 +136,55 @@ impl AdminClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Option<Value>, AdminError> {
-        let url = self.url(path, &[]);
+        self.request_with(method, path, &[], body)
+    }
+
+    /// [`AdminClient::request`] with query parameters.
+    pub fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Option<Value>, AdminError> {
+        let (url, bytes) = self.fetch(method, path, query, body)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| AdminError::InvalidResponse { url, source })
+    }
+
+    /// A GET whose answer is text (a CSV export), returned as is, with the value of
+    /// the response header `header` if present.
+    pub fn get_text(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        header: &str,
+    ) -> Result<(String, Option<String>), AdminError> {
+        let url = self.url(path, query);
+        let mut resp = self.send(Method::GET, &url, None)?;
+        let value = resp
+            .headers()
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut text = String::new();
+        resp.read_to_string(&mut text)
+            .map_err(|source| AdminError::Transfer { url, source })?;
+        Ok((text, value))
+    }
+
+    fn fetch(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<(String, Vec<u8>), AdminError> {
+        let url = self.url(path, query);
         let mut resp = self.send(method, &url, body)?;
         let mut bytes = Vec::new();
         resp.read_to_end(&mut bytes)
@@ -144,12 +192,7 @@ impl AdminClient {
                 url: url.clone(),
                 source,
             })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(None);
-        }
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|source| AdminError::InvalidResponse { url, source })
+        Ok((url, bytes))
     }
 
     /// ExportAudit, copied to `out` chunk by chunk: an export may be far larger than

@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 pub use args::ApiCmd;
 use args::{
     AccountCmd, AccountQuotaCmd, AliasCmd, AuditCmd, BucketCmd, BucketPolicyCmd, BucketQuotaCmd,
-    ClusterAction, GroupCmd, KeyCmd, MemberCmd, PolicyCmd, QuotaArgs, RateLimitCmd, RateTarget,
-    UserCmd, VersioningState,
+    ClusterAction, GroupCmd, JobFilter, JobsCmd, KeyCmd, MemberCmd, PolicyCmd, QuotaArgs,
+    RateLimitCmd, RateTarget, UserCmd, VersioningState,
 };
 use client::{AdminClient, api_path};
 
@@ -174,6 +174,7 @@ pub fn run(cmd: ApiCmd, json: bool) -> anyhow::Result<()> {
         ApiCmd::Bucket { command } => bucket_cmd(command, json),
         ApiCmd::Account { command } => account_cmd(command, json),
         ApiCmd::Ratelimit { command } => rate_limit_cmd(command, json),
+        ApiCmd::Jobs { command } => jobs_cmd(command, json),
         ApiCmd::Audit { command } => audit_cmd(command),
     }
 }
@@ -680,6 +681,117 @@ fn audit_cmd(cmd: AuditCmd) -> anyhow::Result<()> {
             drop(out);
             let _ = std::fs::remove_file(&path);
             Err(e.into())
+        }
+    }
+}
+
+fn job_filter(f: &JobFilter) -> Vec<(&'static str, String)> {
+    let mut q = Vec::new();
+    if let Some(s) = &f.state {
+        q.push(("state", s.clone()));
+    }
+    if let Some(k) = &f.kind {
+        q.push(("kind", k.clone()));
+    }
+    q
+}
+
+fn jobs_cmd(cmd: JobsCmd, json: bool) -> anyhow::Result<()> {
+    let path = api_path(&["jobs"]);
+    match cmd {
+        JobsCmd::List { alias, filter, csv } => {
+            let s = Session::open(&alias, json)?;
+            let base = job_filter(&filter);
+            // Every page: the CLI shows the whole queue (filtered).
+            let mut after: Option<String> = None;
+            let mut jobs = Vec::new();
+            let mut counts;
+            let mut first = true;
+            loop {
+                let mut q: Vec<(&str, String)> = base.clone();
+                if let Some(a) = &after {
+                    q.push(("after", a.clone()));
+                }
+                if csv {
+                    q.push(("format", "csv".into()));
+                    let refs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    let (text, next) = s.client.get_text(&path, &refs, "x-hafiz-next-after")?;
+                    // The header row once, on the first page.
+                    let body = if first {
+                        text.as_str()
+                    } else {
+                        text.split_once('\n').map_or("", |(_, rest)| rest)
+                    };
+                    emit(body)?;
+                    first = false;
+                    match next {
+                        Some(n) => after = Some(n),
+                        None => return Ok(()),
+                    }
+                    continue;
+                }
+                let refs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let page = s
+                    .client
+                    .request_with(Method::GET, &path, &refs, None)?
+                    .unwrap_or(Value::Null);
+                if let Some(Value::Array(a)) = page.get("jobs") {
+                    jobs.extend(a.iter().cloned());
+                }
+                counts = page.get("counts").cloned().unwrap_or(Value::Null);
+                match page.get("next_after").and_then(Value::as_str) {
+                    Some(n) => after = Some(n.to_string()),
+                    None => break,
+                }
+            }
+            let all = json!({"jobs": jobs, "counts": counts});
+            if json {
+                emit(&format!("{}\n", table::pretty(&all)))
+            } else {
+                emit(&table::jobs(&all))
+            }
+        }
+        JobsCmd::Info { alias, id } => Session::open(&alias, json)?.show(
+            Method::GET,
+            &api_path(&["jobs", &id]),
+            None,
+            table::job,
+        ),
+        JobsCmd::Retry { alias, id } => Session::open(&alias, json)?.show(
+            Method::POST,
+            &api_path(&["jobs", &id, "retry"]),
+            None,
+            table::job,
+        ),
+        JobsCmd::Cancel { alias, id } => Session::open(&alias, json)?.show(
+            Method::POST,
+            &api_path(&["jobs", &id, "cancel"]),
+            None,
+            table::job,
+        ),
+        JobsCmd::Purge {
+            alias,
+            filter,
+            before,
+        } => {
+            let s = Session::open(&alias, json)?;
+            let mut q = job_filter(&filter);
+            if let Some(b) = before {
+                q.push(("before", b));
+            }
+            let refs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let answer = s
+                .client
+                .request_with(Method::DELETE, &path, &refs, None)?
+                .unwrap_or(Value::Null);
+            if json {
+                emit(&format!("{}\n", table::pretty(&answer)))
+            } else {
+                emit(&format!(
+                    "{} jobs purged\n",
+                    answer.get("purged").cloned().unwrap_or(Value::Null)
+                ))
+            }
         }
     }
 }

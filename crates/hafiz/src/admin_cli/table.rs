@@ -391,6 +391,60 @@ fn human_duration(secs: u64) -> String {
     }
 }
 
+pub fn jobs(v: &Value) -> String {
+    let mut t = Table::new(&[
+        "ID",
+        "KIND",
+        "STATE",
+        "ATTEMPTS",
+        "NEXT RUN",
+        "UPDATED",
+        "LAST ERROR",
+    ]);
+    for j in v.get("jobs").map(items).unwrap_or_default() {
+        t.row(vec![
+            cell(j, "id"),
+            cell(j, "kind"),
+            cell(j, "state"),
+            format!("{}/{}", cell(j, "attempts"), cell(j, "max_attempts")),
+            cell(j, "next_run"),
+            cell(j, "updated"),
+            cell(j, "last_error"),
+        ]);
+    }
+    let mut c = Table::new(&["KIND", "STATE", "COUNT"]);
+    for n in v.get("counts").map(items).unwrap_or_default() {
+        c.row(vec![cell(n, "kind"), cell(n, "state"), cell(n, "count")]);
+    }
+    format!("{}\n{}", t.render(), c.render())
+}
+
+pub fn job(v: &Value) -> String {
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    for key in [
+        "id",
+        "kind",
+        "state",
+        "priority",
+        "attempts",
+        "max_attempts",
+        "timeout_seconds",
+        "next_run",
+        "created",
+        "updated",
+        "depends_on",
+        "leased_by",
+        "lease_until",
+        "last_error",
+        "result",
+        "payload",
+        "sealed",
+    ] {
+        t.row(vec![key.replace('_', " "), cell(v, key)]);
+    }
+    t.render()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

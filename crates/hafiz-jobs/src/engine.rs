@@ -337,6 +337,23 @@ impl Engine {
         if slots.is_empty() || max == 0 {
             return Ok(0);
         }
+        // A read first: an idle queue costs no metadata write (a Raft entry and an
+        // fsync) per poll.
+        let counts = self.meta.job_counts().await?;
+        let waiting: u64 = counts
+            .iter()
+            .filter(|((kind, state), _)| {
+                slots.contains_key(kind)
+                    && matches!(
+                        state,
+                        crate::JobState::Queued | crate::JobState::Failed | crate::JobState::Leased
+                    )
+            })
+            .map(|(_, n)| *n)
+            .sum();
+        if waiting == 0 {
+            return Ok(0);
+        }
         let now = now_millis();
         let out = self
             .meta
@@ -404,6 +421,12 @@ impl Engine {
             kind: job.kind.clone(),
             payload,
             attempt: job.attempts,
+            progress: crate::handler::Progress {
+                meta: self.meta.clone(),
+                id: job.id.clone(),
+                worker: self.worker.clone(),
+                sealer: job.sealed.then(|| self.sealer.clone()),
+            },
         };
         let timeout = Duration::from_millis(job.timeout_ms.max(1));
         let run = tokio::time::timeout(timeout, reg.handler.run(ctx));

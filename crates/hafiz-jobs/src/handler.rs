@@ -26,6 +26,47 @@ pub struct JobContext {
     pub payload: Vec<u8>,
     /// 1 on the first attempt.
     pub attempt: u32,
+    pub progress: Progress,
+}
+
+/// Saves a long job's progress into its payload (see [`Progress::save`]).
+#[derive(Clone)]
+pub struct Progress {
+    pub(crate) meta: std::sync::Arc<dyn hafiz_meta::Metadata>,
+    pub(crate) id: String,
+    pub(crate) worker: String,
+    pub(crate) sealer: Option<crate::Sealer>,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress").field("id", &self.id).finish()
+    }
+}
+
+impl Progress {
+    /// Replace the job's payload with `state`: a later attempt (after a crash or a
+    /// lost lease) starts from it. Fails when this attempt no longer holds the lease.
+    pub async fn save(&self, state: &impl serde::Serialize) -> Result<(), JobFailure> {
+        let plain = serde_json::to_vec(state)
+            .map_err(|e| JobFailure::Permanent(format!("checkpoint: {e}")))?;
+        let payload = match &self.sealer {
+            Some(s) => s.seal(&self.id, &plain),
+            None => plain,
+        };
+        self.meta
+            .apply(hafiz_meta::Command::Jobs(
+                hafiz_meta::jobs::JobCommand::Checkpoint {
+                    id: self.id.clone(),
+                    worker: self.worker.clone(),
+                    payload,
+                    now: crate::now_millis(),
+                },
+            ))
+            .await
+            .map(|_| ())
+            .map_err(|e| JobFailure::Retry(format!("checkpoint: {e}")))
+    }
 }
 
 impl JobContext {

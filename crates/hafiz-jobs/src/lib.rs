@@ -17,7 +17,7 @@ mod seal;
 pub use backoff::Backoff;
 pub use engine::{Engine, EngineConfig, JobSpec, KindLimits};
 pub use error::{JobError, JobsResult};
-pub use handler::{Handler, JobContext, JobFailure};
+pub use handler::{Handler, JobContext, JobFailure, Progress};
 pub use schedule::{ScheduleSpec, ScheduleSpecError};
 pub use seal::Sealer;
 

@@ -101,6 +101,7 @@ pub enum BucketChange {
     Acl(crate::model::CannedAcl),
     PublicAccessBlock(Option<crate::model::PublicAccessBlock>),
     Quota(Option<crate::model::Quota>),
+    Lifecycle(Option<String>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -187,6 +187,15 @@ pub enum JobCommand {
         worker: String,
         until: Millis,
     },
+    /// Progress of a long job (a scan's cursor): replaces the payload, so that the
+    /// next attempt resumes where this one got to.
+    Checkpoint {
+        id: String,
+        worker: String,
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+        now: Millis,
+    },
     Complete {
         id: String,
         worker: String,
@@ -340,6 +349,19 @@ pub(crate) fn plan(
             let mut j = p.held(&id, &worker)?;
             let old = j.clone();
             j.lease = Some(Lease { worker, until });
+            p.save(Some(&old), &j);
+            changed.push(j);
+        }
+        JobCommand::Checkpoint {
+            id,
+            worker,
+            payload,
+            now,
+        } => {
+            let mut j = p.held(&id, &worker)?;
+            let old = j.clone();
+            j.payload = payload;
+            j.updated = now;
             p.save(Some(&old), &j);
             changed.push(j);
         }

@@ -15,6 +15,7 @@ mod kv;
 pub mod list;
 pub mod model;
 mod replicated;
+mod stamp;
 mod store;
 
 pub use command::{BucketChange, Command, ObjectChange, Outcome, WriteCondition};
@@ -25,6 +26,7 @@ pub use list::{
     VersionListPage, VersionListQuery,
 };
 pub use model::*;
+pub use stamp::{Stamp, stamp};
 pub use store::{MetaStats, MetaStore};
 
 use async_trait::async_trait;

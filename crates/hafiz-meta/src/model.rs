@@ -59,6 +59,9 @@ pub struct BucketInfo {
     pub account: String,
     #[serde(default)]
     pub quota: Option<Quota>,
+    /// The lifecycle configuration, as `hafiz-lifecycle` serializes it (JSON).
+    #[serde(default)]
+    pub lifecycle: Option<String>,
 }
 
 /// Limits on what a bucket or an account holds; None is unlimited.

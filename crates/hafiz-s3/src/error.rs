@@ -60,6 +60,7 @@ pub enum S3ErrorCode {
     NoSuchObjectLockConfiguration,
     BadRequest,
     NoSuchCORSConfiguration,
+    NoSuchLifecycleConfiguration,
     NoSuchWebsiteConfiguration,
     AccessForbidden,
     MalformedPolicy,
@@ -126,6 +127,7 @@ impl S3ErrorCode {
             NoSuchObjectLockConfiguration => "NoSuchObjectLockConfiguration",
             BadRequest => "BadRequest",
             NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
+            NoSuchLifecycleConfiguration => "NoSuchLifecycleConfiguration",
             NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
             AccessForbidden => "AccessForbidden",
             MalformedPolicy => "MalformedPolicy",
@@ -152,6 +154,7 @@ impl S3ErrorCode {
             | ObjectLockConfigurationNotFoundError
             | NoSuchObjectLockConfiguration
             | NoSuchCORSConfiguration
+            | NoSuchLifecycleConfiguration
             | NoSuchWebsiteConfiguration
             | NoSuchPublicAccessBlockConfiguration => StatusCode::NOT_FOUND,
             BucketAlreadyExists
@@ -220,6 +223,7 @@ impl S3ErrorCode {
             InvalidToken => "The provided token is malformed or otherwise invalid.",
             ExpiredToken => "The provided token has expired.",
             NoSuchCORSConfiguration => "The CORS configuration does not exist",
+            NoSuchLifecycleConfiguration => "The lifecycle configuration does not exist",
             NoSuchPublicAccessBlockConfiguration => {
                 "The public access block configuration was not found"
             }

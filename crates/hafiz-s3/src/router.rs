@@ -50,6 +50,9 @@ pub enum Op {
     GetObjectLegalHold,
     PutObjectLegalHold,
     GetBucketCors,
+    GetBucketLifecycleConfiguration,
+    PutBucketLifecycleConfiguration,
+    DeleteBucketLifecycle,
     PutBucketCors,
     DeleteBucketCors,
     GetBucketWebsite,
@@ -112,6 +115,9 @@ impl Op {
             Op::GetObjectLegalHold => "GetObjectLegalHold",
             Op::PutObjectLegalHold => "PutObjectLegalHold",
             Op::GetBucketCors => "GetBucketCors",
+            Op::GetBucketLifecycleConfiguration => "GetBucketLifecycleConfiguration",
+            Op::PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
+            Op::DeleteBucketLifecycle => "DeleteBucketLifecycle",
             Op::PutBucketCors => "PutBucketCors",
             Op::DeleteBucketCors => "DeleteBucketCors",
             Op::GetBucketWebsite => "GetBucketWebsite",
@@ -258,6 +264,8 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
                     Op::GetPublicAccessBlock
                 } else if q.has("cors") {
                     Op::GetBucketCors
+                } else if q.has("lifecycle") {
+                    Op::GetBucketLifecycleConfiguration
                 } else if q.has("website") {
                     Op::GetBucketWebsite
                 } else if q.has("versions") {
@@ -282,6 +290,8 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
             Method::PUT if q.has("publicAccessBlock") => Op::PutPublicAccessBlock,
             Method::DELETE if q.has("publicAccessBlock") => Op::DeletePublicAccessBlock,
             Method::DELETE if q.has("cors") => Op::DeleteBucketCors,
+            Method::PUT if q.has("lifecycle") => Op::PutBucketLifecycleConfiguration,
+            Method::DELETE if q.has("lifecycle") => Op::DeleteBucketLifecycle,
             Method::PUT if q.has("website") => Op::PutBucketWebsite,
             Method::DELETE if q.has("website") => Op::DeleteBucketWebsite,
             Method::OPTIONS => Op::PreflightCors,

@@ -7,6 +7,7 @@ pub mod drive;
 pub mod erasure;
 pub mod error;
 pub mod layout;
+pub mod release;
 pub mod shard;
 
 pub use drive::DriveStatus;

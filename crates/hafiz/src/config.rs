@@ -38,6 +38,7 @@ pub struct FileConfig {
     pub parity: Option<usize>,
     pub meta_dir: Option<PathBuf>,
     pub scanner_interval: Option<u64>,
+    pub lifecycle_interval: Option<String>,
     pub node_id: Option<u64>,
     pub rpc_address: Option<String>,
     /// `["1=host-a:9003", "2=host-b:9003", ...]`
@@ -127,6 +128,8 @@ pub struct NodeConfig {
     pub domain: Option<String>,
     pub website_domain: Option<String>,
     pub scanner_interval: std::time::Duration,
+    /// The lifecycle scan's schedule spec.
+    pub lifecycle_interval: String,
     /// None when no audit sink is configured.
     pub audit: Option<hafiz_s3::audit::AuditOptions>,
     pub oidc: Option<hafiz_s3::oidc::OidcConfig>,

@@ -97,7 +97,7 @@ enum AdminCmd {
 /// Where a node's data lives.
 #[derive(clap::Args)]
 struct StorageArgs {
-    /// TOML config file (keys: address, admin_address, data, region, domain, website_domain, parity, meta_dir, scanner_interval).
+    /// TOML config file (keys: address, admin_address, data, region, domain, website_domain, parity, meta_dir, scanner_interval, lifecycle_interval).
     #[arg(long, env = "HAFIZ_CONFIG")]
     config: Option<PathBuf>,
     /// Data drive directory; repeat it, or use ranges like /mnt/disk{1...8} [default: ./hafiz-data]
@@ -168,6 +168,10 @@ struct ServerArgs {
     /// Seconds between full verification passes of the background scanner [default: 86400]
     #[arg(long, env = "HAFIZ_SCANNER_INTERVAL")]
     scanner_interval: Option<u64>,
+    /// How often lifecycle rules are applied: `every <N><s|m|h|d>` or a cron
+    /// expression [default: every 1h]
+    #[arg(long, env = "HAFIZ_LIFECYCLE_INTERVAL")]
+    lifecycle_interval: Option<String>,
     /// Log format
     #[arg(long, env = "HAFIZ_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -286,6 +290,14 @@ impl ServerArgs {
                 },
             })
             .filter(hafiz_s3::audit::AuditOptions::has_sink),
+            lifecycle_interval: {
+                let spec = self
+                    .lifecycle_interval
+                    .or(file.lifecycle_interval)
+                    .unwrap_or_else(|| "every 1h".into());
+                hafiz_jobs::ScheduleSpec::parse(&spec).context("--lifecycle-interval")?;
+                spec
+            },
             scanner_interval: Duration::from_secs(
                 self.scanner_interval
                     .or(file.scanner_interval)
@@ -500,6 +512,18 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         }],
     });
     tokio::spawn(jobs.clone().run(jobs_stop_rx));
+    tokio::spawn({
+        let scanner =
+            hafiz_lifecycle::Scanner::new(Arc::new(replicated.clone()), state.blobs.clone());
+        let (jobs, interval) = (jobs.clone(), cfg.lifecycle_interval.clone());
+        async move {
+            // The schedule is metadata: retried until the cluster takes writes.
+            while let Err(e) = scanner.install(&jobs, &interval).await {
+                tracing::debug!(error = %e, "lifecycle schedule not installed yet");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    });
     let listener = tokio::net::TcpListener::bind(cfg.address)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.address))?;

@@ -34,6 +34,8 @@ pub fn action(op: Op, versioned: bool) -> &'static str {
         GetObjectLockConfiguration => "s3:GetBucketObjectLockConfiguration",
         PutObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
         GetBucketCors => "s3:GetBucketCORS",
+        GetBucketLifecycleConfiguration => "s3:GetLifecycleConfiguration",
+        PutBucketLifecycleConfiguration | DeleteBucketLifecycle => "s3:PutLifecycleConfiguration",
         PutBucketCors | DeleteBucketCors => "s3:PutBucketCORS",
         GetBucketWebsite => "s3:GetBucketWebsite",
         PutBucketWebsite => "s3:PutBucketWebsite",

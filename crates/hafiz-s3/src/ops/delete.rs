@@ -18,25 +18,8 @@ pub(crate) async fn release(ctx: &Ctx, blobs: Vec<String>) {
 
 /// Delete blobs a commit no longer references.
 pub fn release_blobs(state: &crate::server::S3State, blobs: Vec<String>) {
-    if blobs.is_empty() {
-        return;
-    }
-    // Reads that looked up the old version just before the commit may still be
-    // streaming it: the blobs go after a grace period, not at once. A restart in
-    // between leaves them as orphans, which the start-up sweep removes.
-    let store = state.blobs.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(RELEASE_GRACE).await;
-        for id in blobs {
-            if let Err(e) = store.delete(&id).await {
-                tracing::warn!(blob = %id, error = %e, "could not delete released blob");
-            }
-        }
-    });
+    hafiz_storage::release::release_later(state.blobs.clone(), blobs);
 }
-
-/// How long a replaced or deleted object's data stays readable for reads in flight.
-const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Delete one key or one version; a versioning bucket gets a delete marker when no
 /// version is named.
@@ -95,25 +78,7 @@ pub async fn delete_object(ctx: Ctx) -> S3Result<Response> {
 
 pub async fn delete_objects(mut ctx: Ctx) -> S3Result<Response> {
     let body = ctx.body.collect_limited(2 * 1024 * 1024).await?;
-    // S3 requires an integrity header on this call; modern SDKs send a CRC, older ones MD5.
-    let has_integrity = ctx.headers.contains_key("content-md5")
-        || crate::checksum::ALL
-            .iter()
-            .any(|a| ctx.headers.contains_key(crate::checksum::header_name(*a)))
-        || ctx.headers.contains_key("x-amz-trailer");
-    if !has_integrity {
-        return Err(S3Error::with_message(
-            S3ErrorCode::InvalidRequest,
-            "Missing required header for this request: Content-MD5 OR x-amz-checksum-*",
-        ));
-    }
-    if let Some(md5) = crate::ingest::content_md5(&ctx.headers)? {
-        use md5::Digest;
-        let got: [u8; 16] = md5::Md5::digest(&body).into();
-        if got != md5 {
-            return Err(S3Error::new(S3ErrorCode::BadDigest));
-        }
-    }
+    require_integrity(&ctx.headers, &body)?;
     for alg in crate::checksum::ALL {
         if let Some(sent) = crate::ops::header_str(&ctx.headers, crate::checksum::header_name(alg))
             && sent.trim() != crate::checksum::digest(alg, &body)
@@ -197,4 +162,28 @@ pub async fn delete_objects(mut ctx: Ctx) -> S3Result<Response> {
             error: errors,
         },
     )
+}
+
+/// S3 requires an integrity header on some calls (DeleteObjects, lifecycle
+/// configuration); modern SDKs send a CRC, older ones MD5. A given MD5 must match.
+pub(crate) fn require_integrity(headers: &http::HeaderMap, body: &[u8]) -> S3Result<()> {
+    let has_integrity = headers.contains_key("content-md5")
+        || crate::checksum::ALL
+            .iter()
+            .any(|a| headers.contains_key(crate::checksum::header_name(*a)))
+        || headers.contains_key("x-amz-trailer");
+    if !has_integrity {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "Missing required header for this request: Content-MD5 OR x-amz-checksum-*",
+        ));
+    }
+    if let Some(md5) = crate::ingest::content_md5(headers)? {
+        use md5::Digest;
+        let got: [u8; 16] = md5::Md5::digest(body).into();
+        if got != md5 {
+            return Err(S3Error::new(S3ErrorCode::BadDigest));
+        }
+    }
+    Ok(())
 }

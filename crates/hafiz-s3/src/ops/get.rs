@@ -101,7 +101,9 @@ pub(crate) fn object_headers(h: &mut HeaderMap, v: &ObjectVersion) {
 }
 
 pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
-    let v = current_version(&ctx).await?;
+    // The bucket row (for its lifecycle rules) is read alongside, not after.
+    let (v, bucket) = tokio::join!(current_version(&ctx), ctx.state.meta.bucket(&ctx.bucket));
+    let v = v?;
     if let Err(e) = conditions::check_read(&ctx.headers, &v.etag, v.last_modified) {
         if e.code == S3ErrorCode::NotModified {
             // A 304 still names the representation it stands for.
@@ -143,6 +145,11 @@ pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
     let mut resp = Response::new(Body::empty());
     let h = resp.headers_mut();
     object_headers(h, &v);
+    if let Ok(Some(b)) = &bucket
+        && ctx.query.get("versionId").is_none()
+    {
+        crate::ops::lifecycle::expiration_header(b, &v, h);
+    }
     if let Some(count) = parts_count {
         insert(h, "x-amz-mp-parts-count", &count.to_string());
     }

@@ -4,8 +4,9 @@
 pub(crate) mod acl;
 mod bucket;
 mod copy;
-mod delete;
+pub(crate) mod delete;
 pub(crate) mod get;
+pub(crate) mod lifecycle;
 pub(crate) mod list;
 pub(crate) mod lock;
 mod multipart;
@@ -50,6 +51,9 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         Op::GetBucketVersioning => versions::get_versioning(ctx).await,
         Op::PutBucketVersioning => versions::put_versioning(ctx).await,
         Op::GetBucketCors => crate::cors::get_bucket_cors(ctx).await,
+        Op::GetBucketLifecycleConfiguration => lifecycle::get(ctx).await,
+        Op::PutBucketLifecycleConfiguration => lifecycle::put(ctx).await,
+        Op::DeleteBucketLifecycle => lifecycle::delete(ctx).await,
         Op::PutBucketCors => crate::cors::put_bucket_cors(ctx).await,
         Op::DeleteBucketCors => crate::cors::delete_bucket_cors(ctx).await,
         Op::GetBucketWebsite => crate::website::get_bucket_website(ctx).await,

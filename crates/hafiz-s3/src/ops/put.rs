@@ -149,6 +149,7 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
         .clone()
         .expect("ingested versions carry a checksum");
     let etag = version.etag.clone();
+    let expiry_facts = (version.size, version.tags.clone());
     let version_id = commit_version(&ctx, version, condition).await?;
     let mut r = empty_response(StatusCode::OK);
     if bucket.versioning == hafiz_meta::Versioning::Unversioned {
@@ -159,5 +160,15 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     }
     insert(r.headers_mut(), "etag", &quoted(&etag));
     checksum_headers(r.headers_mut(), &checksum);
+    if bucket.lifecycle.is_some() {
+        let written = ObjectVersion {
+            key: ctx.key.clone(),
+            size: expiry_facts.0,
+            tags: expiry_facts.1,
+            last_modified: hafiz_meta::stamp().last_modified,
+            ..Default::default()
+        };
+        crate::ops::lifecycle::expiration_header(&bucket, &written, r.headers_mut());
+    }
     Ok(r)
 }

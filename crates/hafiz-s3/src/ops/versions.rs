@@ -1,12 +1,10 @@
 //! Versioning: ids and row order for new versions, the version a request names (and
 //! the S3 answers for delete markers), Put/GetBucketVersioning and ListObjectVersions.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use axum::response::Response;
 use hafiz_meta::{
-    BucketChange, Millis, NULL_VERSION, ObjectVersion, VersionEntry, VersionListQuery, Versioning,
-    mint_version_id, version_id_order,
+    BucketChange, NULL_VERSION, ObjectVersion, VersionEntry, VersionListQuery, Versioning,
+    version_id_order,
 };
 use http::HeaderMap;
 
@@ -17,35 +15,7 @@ use crate::server::{Ctx, empty_response, xml_response};
 use crate::timefmt::iso8601;
 use crate::xml::{self, NS};
 
-/// Where a new version sorts, its id and its modification time.
-pub(crate) struct Stamp {
-    pub order: u64,
-    pub version_id: String,
-    pub last_modified: Millis,
-}
-
-/// The last row order handed out: orders never repeat or go backwards in a process,
-/// so versions written in the same microsecond still sort in write order.
-static CLOCK: AtomicU64 = AtomicU64::new(0);
-
-pub(crate) fn stamp() -> Stamp {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0);
-    let prev = CLOCK
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
-            Some(now.max(p + 1))
-        })
-        .unwrap_or(0);
-    let order = now.max(prev + 1);
-    let nonce = uuid::Uuid::new_v4().as_u64_pair().0;
-    Stamp {
-        order,
-        version_id: mint_version_id(order, nonce),
-        last_modified: (order / 1000) as Millis,
-    }
-}
+pub(crate) use hafiz_meta::stamp;
 
 fn invalid_version_id(v: &str) -> S3Error {
     S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid version id specified")

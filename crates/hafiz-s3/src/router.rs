@@ -448,10 +448,18 @@ mod tests {
             Op::UploadPart
         );
         assert_eq!(
-            operation(&Method::PUT, &bk, &q("lifecycle"), &h)
+            operation(&Method::PUT, &bk, &q("replication"), &h)
                 .unwrap_err()
                 .code,
             S3ErrorCode::NotImplemented
+        );
+        assert_eq!(
+            operation(&Method::GET, &bk, &q("lifecycle"), &h).unwrap(),
+            Op::GetBucketLifecycleConfiguration
+        );
+        assert_eq!(
+            operation(&Method::DELETE, &bk, &q("lifecycle"), &h).unwrap(),
+            Op::DeleteBucketLifecycle
         );
         assert_eq!(q("prefix=a%2Bb+c").get("prefix"), Some("a+b+c"));
     }

@@ -176,10 +176,19 @@ fn main() {
     let rate = |d: Duration| keys as f64 / d.as_secs_f64();
     println!(
         "# {keys} objects, one bucket, 2 rules{}",
-        if quick { " (QUICK: numbers not meaningful)" } else { "" }
+        if quick {
+            " (QUICK: numbers not meaningful)"
+        } else {
+            ""
+        }
     );
     println!("{:<44} {:>14} {:>8}", "case", "versions/s", "ratio");
-    println!("{:<44} {:>14.0} {:>8.2}", "plain metadata scan (baseline)", rate(plain), 1.0);
+    println!(
+        "{:<44} {:>14.0} {:>8.2}",
+        "plain metadata scan (baseline)",
+        rate(plain),
+        1.0
+    );
     println!(
         "{:<44} {:>14.0} {:>8.2}",
         "lifecycle bucket job, nothing due",

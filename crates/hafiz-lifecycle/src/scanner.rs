@@ -177,28 +177,17 @@ impl Scanner {
             .increment(versions.len() as u64);
         for action in plan_key(cfg, versions, now) {
             let (cmd, label) = match &action {
-                Action::ExpireCurrent { key, .. } => {
-                    let st = hafiz_meta::stamp();
-                    (
-                        Command::DeleteObject {
-                            bucket: bucket.name.clone(),
-                            key: key.clone(),
-                            version_id: None,
-                            marker: Some(ObjectVersion {
-                                key: key.clone(),
-                                version_id: st.version_id,
-                                order: st.order,
-                                last_modified: st.last_modified,
-                                delete_marker: true,
-                                storage_class: "STANDARD".into(),
-                                ..Default::default()
-                            }),
-                            bypass_governance: false,
-                            now,
-                        },
-                        "expire",
-                    )
-                }
+                Action::ExpireCurrent { key, .. } => (
+                    Command::DeleteObject {
+                        bucket: bucket.name.clone(),
+                        key: key.clone(),
+                        version_id: None,
+                        marker: Some(hafiz_meta::new_delete_marker(key)),
+                        bypass_governance: false,
+                        now,
+                    },
+                    "expire",
+                ),
                 Action::DeleteVersion {
                     key, version_id, ..
                 }

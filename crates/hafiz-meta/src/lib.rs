@@ -26,7 +26,7 @@ pub use list::{
     VersionListPage, VersionListQuery,
 };
 pub use model::*;
-pub use stamp::{Stamp, stamp};
+pub use stamp::{Stamp, new_delete_marker, stamp};
 pub use store::{MetaStats, MetaStore};
 
 use async_trait::async_trait;

@@ -16,6 +16,20 @@ pub struct Stamp {
 /// so versions written in the same microsecond still sort in write order.
 static CLOCK: AtomicU64 = AtomicU64::new(0);
 
+/// A new delete marker for `key`, stamped now.
+pub fn new_delete_marker(key: &str) -> crate::model::ObjectVersion {
+    let st = stamp();
+    crate::model::ObjectVersion {
+        key: key.to_string(),
+        version_id: st.version_id,
+        order: st.order,
+        last_modified: st.last_modified,
+        delete_marker: true,
+        storage_class: "STANDARD".into(),
+        ..Default::default()
+    }
+}
+
 pub fn stamp() -> Stamp {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

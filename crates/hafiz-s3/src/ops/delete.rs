@@ -1,7 +1,7 @@
 //! DeleteObject and DeleteObjects, and the release of blobs metadata no longer needs.
 
 use axum::response::Response;
-use hafiz_meta::{Command, ObjectVersion, Outcome};
+use hafiz_meta::{Command, Outcome};
 use http::StatusCode;
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
@@ -29,16 +29,7 @@ async fn delete_one(
     version_id: Option<String>,
     bypass: bool,
 ) -> S3Result<Outcome> {
-    let st = versions::stamp();
-    let marker = ObjectVersion {
-        key: key.to_string(),
-        version_id: st.version_id,
-        order: st.order,
-        last_modified: st.last_modified,
-        delete_marker: true,
-        storage_class: "STANDARD".into(),
-        ..Default::default()
-    };
+    let marker = hafiz_meta::new_delete_marker(key);
     let out = ctx
         .state
         .meta

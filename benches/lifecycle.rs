@@ -123,7 +123,7 @@ fn main() {
         })
         .unwrap();
     let meta: Arc<dyn Metadata> = store.clone();
-    let scanner = Scanner::new(meta, blobs.clone());
+    let scanner = Scanner::new(meta, blobs.clone(), None);
     let (mut plain, mut eval) = (Duration::MAX, Duration::MAX);
     rt.block_on(async {
         for _ in 0..rounds {
@@ -158,7 +158,7 @@ fn main() {
     let due_meta: Arc<dyn Metadata> = due.clone();
     let expire = rt.block_on(async {
         let t = Instant::now();
-        let stats = Scanner::new(due_meta, blobs.clone())
+        let stats = Scanner::new(due_meta, blobs.clone(), None)
             .run_bucket(
                 BucketCursor {
                     bucket: "b".into(),

@@ -14,6 +14,7 @@ mod jobs;
 mod model;
 mod openapi;
 mod tenants;
+mod tiers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -146,6 +147,8 @@ pub fn app(state: Arc<AdminState>) -> Router {
         .route("/v1/jobs/{id}", get(jobs::get))
         .route("/v1/jobs/{id}/retry", axum::routing::post(jobs::retry))
         .route("/v1/jobs/{id}/cancel", axum::routing::post(jobs::cancel))
+        .route("/v1/tiers", get(tiers::list).post(tiers::add))
+        .route("/v1/tiers/{name}", get(tiers::get).delete(tiers::remove))
         // Inside the authentication layer, so that these answers carry a request id.
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 
-use crate::{audit, buckets, cluster, error, iam, jobs, model, tenants};
+use crate::{audit, buckets, cluster, error, iam, jobs, model, tenants, tiers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,9 +32,10 @@ use crate::{audit, buckets, cluster, error, iam, jobs, model, tenants};
         tenants::list_rate_limits, tenants::get_rate_limit, tenants::put_rate_limit, tenants::delete_rate_limit,
         audit::export,
         jobs::list, jobs::get, jobs::retry, jobs::cancel, jobs::purge,
+        tiers::list, tiers::add, tiers::get, tiers::remove,
     ),
     components(schemas(
-        error::ErrorBody, jobs::Job, jobs::JobList, jobs::JobCount, jobs::Purged, model::User, model::NewUser, model::Key, model::KeyStatus,
+        error::ErrorBody, tiers::NewTier, tiers::Tier, tiers::TierList, jobs::Job, jobs::JobList, jobs::JobCount, jobs::Purged, model::User, model::NewUser, model::Key, model::KeyStatus,
         model::Group, model::NewGroup, model::Policy, model::NewPolicy, model::Bucket,
         model::NewBucket, model::VersioningStatus, model::Quota, model::Usage, model::Account,
         model::NewAccount, model::RateLimit, model::RateLimitSpec, model::ServerInfo,

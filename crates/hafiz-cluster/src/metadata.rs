@@ -399,4 +399,15 @@ impl Metadata for ClusterMeta {
         self.shared.linearize().await?;
         self.shared.store.job_schedules().await
     }
+    async fn settings(&self, prefix: &str) -> MetaResult<Vec<(String, Vec<u8>)>> {
+        self.shared.linearize().await?;
+        self.shared.store.settings(prefix).await
+    }
+    fn settings_generation(&self) -> u64 {
+        self.shared.store.settings_generation()
+    }
+    async fn tier_usage(&self, tier: &str) -> MetaResult<Usage> {
+        self.shared.linearize().await?;
+        self.shared.store.tier_usage(tier).await
+    }
 }

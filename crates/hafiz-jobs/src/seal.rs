@@ -26,9 +26,15 @@ impl std::fmt::Debug for Sealer {
 impl Sealer {
     /// The same `secret` on every node gives the same key.
     pub fn from_secret(secret: &[u8]) -> Sealer {
+        Sealer::derive(secret, b"job payload v1")
+    }
+
+    /// A key of its own for another use of the same secret (`purpose` names it, e.g.
+    /// `b"tier secret v1"`), so that no two uses share a key.
+    pub fn derive(secret: &[u8], purpose: &[u8]) -> Sealer {
         let hk = Hkdf::<Sha256>::new(Some(b"hafiz-jobs"), secret);
         let mut key = [0u8; 32];
-        hk.expand(b"job payload v1", &mut key)
+        hk.expand(purpose, &mut key)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         Sealer {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),

@@ -1,40 +1,14 @@
 //! What the rules say about one key's versions: which to expire now, and (for the
 //! `x-amz-expiration` header) when the current version will expire and by which rule.
 
-use std::sync::OnceLock;
-
 use hafiz_meta::{Millis, ObjectVersion, UploadInfo};
 
 use crate::config::{Filter, LifecycleConfig, Rule};
 
+pub use hafiz_meta::days::{after_days, day_millis};
+
+#[cfg(test)]
 const DAY: Millis = 86_400_000;
-
-/// The length of a lifecycle "day". `HAFIZ_LIFECYCLE_DAY_SECONDS` shortens it for
-/// tests (a day of seconds, as MinIO's accelerated ILM day); with real days, expiry
-/// times round up to the next midnight UTC, as on AWS.
-pub fn day_millis() -> Millis {
-    static DAY_MS: OnceLock<Millis> = OnceLock::new();
-    *DAY_MS.get_or_init(|| {
-        std::env::var("HAFIZ_LIFECYCLE_DAY_SECONDS")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|s| *s > 0.0)
-            .map(|s| (s * 1000.0) as Millis)
-            .unwrap_or(DAY)
-    })
-}
-
-/// `from` plus `days` lifecycle days (rounded up to midnight UTC with real days).
-pub fn after_days(from: Millis, days: u32) -> Millis {
-    let day = day_millis();
-    let t = from.saturating_add(day.saturating_mul(Millis::from(days)));
-    if day == DAY {
-        let rem = t.rem_euclid(DAY);
-        if rem == 0 { t } else { t - rem + DAY }
-    } else {
-        t
-    }
-}
 
 /// Whether a rule's filter selects an object with this key, size and tags.
 pub fn selects(f: &Filter, key: &str, size: u64, tags: &[(String, String)]) -> bool {
@@ -104,6 +78,84 @@ pub enum Action {
         upload_id: String,
         rule: String,
     },
+    /// Move one version's data to the tier of `storage_class`.
+    Transition {
+        key: String,
+        version_id: String,
+        storage_class: String,
+        rule: String,
+    },
+}
+
+/// What the bucket's transition rules say about one version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RulePlacement<'a> {
+    /// No rule has transitions for it (operator age policies decide).
+    Unruled,
+    /// Rules have transitions for it, none due yet (policies leave it alone).
+    Later,
+    /// Of the transitions due, the one due last (the furthest along).
+    Due {
+        storage_class: &'a str,
+        rule: &'a str,
+    },
+}
+
+/// Where the rules send version `i` of `versions` (newest first) at `now`.
+pub fn transition_due<'a>(
+    cfg: &'a LifecycleConfig,
+    versions: &[ObjectVersion],
+    i: usize,
+    now: Millis,
+) -> RulePlacement<'a> {
+    let v = &versions[i];
+    if v.delete_marker {
+        return RulePlacement::Unruled;
+    }
+    let mut best: Option<(Millis, &str, &str)> = None;
+    let mut any = false;
+    for r in cfg.rules.iter().filter(|r| selects_version(r, v)) {
+        let due: Vec<(Millis, &str)> = if i == 0 {
+            r.transitions
+                .iter()
+                .filter_map(|t| {
+                    let at = match (t.days, t.date) {
+                        (Some(d), _) => after_days(v.last_modified, d),
+                        (None, Some(date)) => date,
+                        _ => return None,
+                    };
+                    Some((at, t.storage_class.as_str()))
+                })
+                .collect()
+        } else {
+            let since = versions[i - 1].last_modified;
+            let newer = (i - 1) as u32;
+            r.noncurrent_transitions
+                .iter()
+                .filter(|n| n.newer_noncurrent_versions.is_none_or(|keep| newer >= keep))
+                .filter_map(|n| {
+                    Some((
+                        after_days(since, n.noncurrent_days?),
+                        n.storage_class.as_str(),
+                    ))
+                })
+                .collect()
+        };
+        any |= !due.is_empty();
+        for (at, class) in due {
+            if at <= now && best.is_none_or(|(b, _, _)| at > b) {
+                best = Some((at, class, r.id.as_str()));
+            }
+        }
+    }
+    match best {
+        Some((_, storage_class, rule)) => RulePlacement::Due {
+            storage_class,
+            rule,
+        },
+        None if any => RulePlacement::Later,
+        None => RulePlacement::Unruled,
+    }
 }
 
 /// The actions due at `now` for one key, given all its versions newest first.
@@ -143,6 +195,31 @@ pub fn plan_key(cfg: &LifecycleConfig, versions: &[ObjectVersion], now: Millis) 
                 key: v.key.clone(),
                 version_id: v.version_id.clone(),
                 rule: r.id.clone(),
+            });
+        }
+    }
+    // Transitions of what is not going now.
+    let expiring = out.len();
+    for (i, v) in versions.iter().enumerate() {
+        let gone = out[..expiring].iter().any(|a| match a {
+            Action::ExpireCurrent { .. } => i == 0,
+            Action::DeleteVersion { version_id, .. } => *version_id == v.version_id,
+            _ => false,
+        });
+        if gone || (i == 0 && current.delete_marker) {
+            continue;
+        }
+        if let RulePlacement::Due {
+            storage_class: class,
+            rule,
+        } = transition_due(cfg, versions, i, now)
+            && v.storage_class != class
+        {
+            out.push(Action::Transition {
+                key: v.key.clone(),
+                version_id: v.version_id.clone(),
+                storage_class: class.to_string(),
+                rule: rule.to_string(),
             });
         }
     }

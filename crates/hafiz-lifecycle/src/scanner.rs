@@ -14,10 +14,11 @@ use hafiz_meta::{
     VersionListQuery,
 };
 use hafiz_storage::BlobStore;
+use hafiz_tier::{Tier, Tiering};
 use serde::{Deserialize, Serialize};
 
 use crate::config::LifecycleConfig;
-use crate::rules::{Action, plan_key, plan_upload};
+use crate::rules::{Action, RulePlacement, plan_key, plan_upload, transition_due};
 
 pub const SCAN_JOB: &str = "lifecycle-scan";
 pub const BUCKET_JOB: &str = "lifecycle-bucket";
@@ -44,16 +45,40 @@ pub struct Stats {
     pub markers_removed: u64,
     pub uploads_aborted: u64,
     pub skipped_locked: u64,
+    /// Moves between tiers queued (bucket rules and operator age policies).
+    #[serde(default)]
+    pub transitions_queued: u64,
+    /// Restored temporary copies removed after their days.
+    #[serde(default)]
+    pub restores_expired: u64,
 }
 
 pub struct Scanner {
     meta: Arc<dyn Metadata>,
     blobs: Arc<dyn BlobStore>,
+    /// Tiers: transitions, age policies and restored copies' expiry (None: no
+    /// tiering, rules only expire).
+    tiering: Option<Arc<Tiering>>,
 }
 
 impl Scanner {
-    pub fn new(meta: Arc<dyn Metadata>, blobs: Arc<dyn BlobStore>) -> Arc<Scanner> {
-        Arc::new(Scanner { meta, blobs })
+    pub fn new(
+        meta: Arc<dyn Metadata>,
+        blobs: Arc<dyn BlobStore>,
+        tiering: Option<Arc<Tiering>>,
+    ) -> Arc<Scanner> {
+        Arc::new(Scanner {
+            meta,
+            blobs,
+            tiering,
+        })
+    }
+
+    async fn tiers(&self) -> Vec<Arc<Tier>> {
+        match &self.tiering {
+            Some(t) => t.tiers().all().await,
+            None => Vec::new(),
+        }
     }
 
     /// Register both job kinds with `engine` and schedule the scan every `interval`
@@ -66,7 +91,7 @@ impl Scanner {
         engine.register(
             SCAN_JOB,
             Arc::new(ScanHandler {
-                meta: self.meta.clone(),
+                scanner: self.clone(),
                 engine: Arc::downgrade(engine),
             }),
             KindLimits {
@@ -100,13 +125,16 @@ impl Scanner {
         let Some(bucket) = self.meta.bucket(&cursor.bucket).await.map_err(retry)? else {
             return Ok(cursor.stats);
         };
-        let Some(cfg) = bucket
+        let cfg = bucket
             .lifecycle
             .as_deref()
-            .and_then(LifecycleConfig::from_json)
-        else {
+            .and_then(LifecycleConfig::from_json);
+        let tiers = self.tiers().await;
+        if cfg.is_none() && tiers.is_empty() {
             return Ok(cursor.stats);
-        };
+        }
+        let cfg = cfg.unwrap_or_default();
+        let mut moves: Vec<JobSpec> = Vec::new();
         // Keys whose versions continue on the next page are finished there.
         let mut pending: Vec<ObjectVersion> = Vec::new();
         let mut marker = cursor.after_key.clone();
@@ -135,8 +163,16 @@ impl Scanner {
                 last = Some((version.key.clone(), version.version_id.clone()));
                 if pending.first().is_some_and(|p| p.key != version.key) {
                     let key_versions = std::mem::take(&mut pending);
-                    self.apply_key(&bucket, &cfg, &key_versions, now, &mut cursor.stats)
-                        .await?;
+                    self.apply_key(
+                        &bucket,
+                        &cfg,
+                        &tiers,
+                        &key_versions,
+                        now,
+                        &mut cursor.stats,
+                        &mut moves,
+                    )
+                    .await?;
                     cursor.after_key = key_versions.first().map(|v| v.key.clone());
                 }
                 pending.push(*version);
@@ -144,15 +180,27 @@ impl Scanner {
             if !page.truncated {
                 if !pending.is_empty() {
                     let key_versions = std::mem::take(&mut pending);
-                    self.apply_key(&bucket, &cfg, &key_versions, now, &mut cursor.stats)
-                        .await?;
+                    self.apply_key(
+                        &bucket,
+                        &cfg,
+                        &tiers,
+                        &key_versions,
+                        now,
+                        &mut cursor.stats,
+                        &mut moves,
+                    )
+                    .await?;
                     cursor.after_key = key_versions.first().map(|v| v.key.clone());
                 }
+                self.queue_moves(&mut moves).await?;
                 break;
             }
             let Some((k, v)) = last else { break };
             marker = Some(k);
             version_marker = Some(v);
+            // Queued before the cursor passes them: a crash in between queues them
+            // again, which their unique keys make a no-op.
+            self.queue_moves(&mut moves).await?;
             if let Some(p) = progress {
                 p.save(&cursor).await?;
             }
@@ -164,18 +212,111 @@ impl Scanner {
         Ok(cursor.stats)
     }
 
+    async fn queue_moves(&self, moves: &mut Vec<JobSpec>) -> Result<(), JobFailure> {
+        if let Some(t) = &self.tiering {
+            t.enqueue(std::mem::take(moves)).await?;
+        }
+        Ok(())
+    }
+
+    /// What tiering asks of one key's versions: restored copies past their days go
+    /// (now), and versions move where the bucket's rules or, failing those, the
+    /// operator's age policies place them (queued as jobs).
+    #[allow(clippy::too_many_arguments)]
+    async fn place_key(
+        &self,
+        bucket: &BucketInfo,
+        cfg: &LifecycleConfig,
+        tiers: &[Arc<Tier>],
+        versions: &[ObjectVersion],
+        actions: &[Action],
+        now: hafiz_meta::Millis,
+        stats: &mut Stats,
+        moves: &mut Vec<JobSpec>,
+    ) -> Result<(), JobFailure> {
+        for (i, v) in versions.iter().enumerate() {
+            if hafiz_tier::policy::restore_expired(v, now) {
+                match self
+                    .meta
+                    .apply(Command::SetRestore {
+                        bucket: bucket.name.clone(),
+                        key: v.key.clone(),
+                        version_id: v.version_id.clone(),
+                        order: v.sort_order(),
+                        restore: None,
+                    })
+                    .await
+                {
+                    Ok(out) => {
+                        hafiz_storage::release::release_later(
+                            self.blobs.clone(),
+                            out.released_blobs,
+                        );
+                        stats.restores_expired += 1;
+                    }
+                    Err(MetaError::PreconditionFailed) => {}
+                    Err(e) => return Err(JobFailure::Retry(e.to_string())),
+                }
+            }
+            let by_rule = actions.iter().find_map(|a| match a {
+                Action::Transition {
+                    version_id,
+                    storage_class,
+                    rule,
+                    ..
+                } if *version_id == v.version_id => Some((storage_class.as_str(), rule.as_str())),
+                _ => None,
+            });
+            let target = match by_rule {
+                Some((class, rule)) => tiers
+                    .iter()
+                    .find(|t| t.config.storage_class == class)
+                    .map(|t| (t.clone(), rule)),
+                // A rule places this version (later): policies leave it alone.
+                None if transition_due(cfg, versions, i, now) == RulePlacement::Later => None,
+                None if actions
+                    .iter()
+                    .any(|a| matches!(a, Action::ExpireCurrent { .. }) && i == 0) =>
+                {
+                    None
+                }
+                None => hafiz_tier::policy::policy_target(tiers, v, now).map(|t| (t, "policy")),
+            };
+            if let Some((tier, reason)) = target
+                && !matches!(v.data, hafiz_meta::ObjectData::Inline(_))
+            {
+                moves.push(Tiering::move_spec(
+                    &bucket.name,
+                    v,
+                    Some(&tier.config.name),
+                    reason,
+                ));
+                stats.transitions_queued += 1;
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn apply_key(
         &self,
         bucket: &BucketInfo,
         cfg: &LifecycleConfig,
+        tiers: &[Arc<Tier>],
         versions: &[ObjectVersion],
         now: hafiz_meta::Millis,
         stats: &mut Stats,
+        moves: &mut Vec<JobSpec>,
     ) -> Result<(), JobFailure> {
         stats.versions_evaluated += versions.len() as u64;
         metrics::counter!("hafiz_lifecycle_versions_evaluated_total")
             .increment(versions.len() as u64);
-        for action in plan_key(cfg, versions, now) {
+        let actions = plan_key(cfg, versions, now);
+        if !tiers.is_empty() {
+            self.place_key(bucket, cfg, tiers, versions, &actions, now, stats, moves)
+                .await?;
+        }
+        for action in actions {
             let (cmd, label) = match &action {
                 Action::ExpireCurrent { key, .. } => (
                     Command::DeleteObject {
@@ -208,7 +349,7 @@ impl Scanner {
                         "delete_version"
                     },
                 ),
-                Action::AbortUpload { .. } => continue,
+                Action::AbortUpload { .. } | Action::Transition { .. } => continue,
             };
             match self.meta.apply(cmd).await {
                 Ok(out) => {
@@ -299,7 +440,7 @@ impl Scanner {
 }
 
 struct ScanHandler {
-    meta: Arc<dyn Metadata>,
+    scanner: Arc<Scanner>,
     engine: std::sync::Weak<Engine>,
 }
 
@@ -311,13 +452,17 @@ impl Handler for ScanHandler {
             .upgrade()
             .ok_or_else(|| JobFailure::Retry("engine stopped".into()))?;
         let buckets = self
+            .scanner
             .meta
             .buckets()
             .await
             .map_err(|e| JobFailure::Retry(e.to_string()))?;
+        // With tiers, every bucket: age policies and restored copies' expiry do not
+        // need a bucket rule.
+        let every = !self.scanner.tiers().await.is_empty();
         let specs: Vec<JobSpec> = buckets
             .iter()
-            .filter(|b| b.lifecycle.is_some())
+            .filter(|b| every || b.lifecycle.is_some())
             .map(|b| {
                 JobSpec::new(
                     BUCKET_JOB,

@@ -5,9 +5,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    BucketInfo, CorsRule, Millis, ObjectLockConfig, ObjectVersion, PartInfo, Retention, UploadInfo,
-    Versioning, WebsiteConfig,
+    BucketInfo, CorsRule, Millis, ObjectData, ObjectLockConfig, ObjectVersion, PartInfo,
+    RestoreState, Retention, TierCopy, UploadInfo, Versioning, WebsiteConfig,
 };
+
+/// The job kind that removes a tier copy no version refers to any more. Queued by
+/// the store in the same commit that drops the reference (see `hafiz-tier`, which
+/// runs it); its payload is the [`TierCopy`] as JSON.
+pub const TIER_DELETE_JOB: &str = "tier-delete";
 
 /// A condition on the current version of a key, checked atomically with a write.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -80,6 +85,36 @@ pub enum Command {
         key: String,
         upload_id: String,
     },
+    /// Move a version's bytes: into a tier (a transition) or back (a promotion).
+    /// Refused with `PreconditionFailed` unless the version still has row order
+    /// `order` and data `expect`, so a transition racing an overwrite, a delete or
+    /// another transition of the same version changes nothing. The data it held is
+    /// released (blobs to the caller, tier copies to a [`TIER_DELETE_JOB`]).
+    SetObjectData {
+        bucket: String,
+        key: String,
+        version_id: String,
+        order: u64,
+        expect: ObjectData,
+        data: ObjectData,
+        storage_class: String,
+        now: Millis,
+    },
+    /// RestoreObject's state of one version (the same check on `order`); the blobs
+    /// of a temporary copy it replaces are released.
+    SetRestore {
+        bucket: String,
+        key: String,
+        version_id: String,
+        order: u64,
+        restore: Option<RestoreState>,
+    },
+    /// A cluster-wide setting (tiers, later notification and replication targets):
+    /// opaque bytes under a key, removed when None.
+    PutSetting {
+        key: String,
+        value: Option<Vec<u8>>,
+    },
     Iam(crate::iam::IamCommand),
     /// The background job queue (see `crate::jobs`).
     Jobs(crate::jobs::JobCommand),
@@ -130,4 +165,17 @@ pub struct Outcome {
     pub usage: crate::model::UsageDelta,
     /// Job commands: the jobs created, leased or changed.
     pub jobs: Vec<crate::jobs::Job>,
+    /// Tier copies no longer referenced; a [`TIER_DELETE_JOB`] for each was queued in
+    /// the same commit.
+    pub released_copies: Vec<TierCopy>,
+}
+
+impl Outcome {
+    /// Everything `v` held: its blobs, a restored copy's blobs, its tier copy.
+    pub fn release(&mut self, v: &ObjectVersion) {
+        self.released_blobs.extend(v.blob_ids());
+        if let Some(c) = v.tier_copy() {
+            self.released_copies.push(c.clone());
+        }
+    }
 }

@@ -29,10 +29,12 @@ pub enum Table {
     RaftState,
     /// Background jobs, their schedules and counters (see `jobs.rs`).
     Jobs,
+    /// Cluster-wide settings by key (tiers: `tier/NAME`).
+    Settings,
 }
 
 impl Table {
-    const ALL: [Table; 10] = [
+    const ALL: [Table; 11] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
@@ -43,10 +45,11 @@ impl Table {
         Table::RaftLog,
         Table::RaftState,
         Table::Jobs,
+        Table::Settings,
     ];
 
     /// The tables a state-machine snapshot carries (everything but Raft's own).
-    pub const STATE: [Table; 8] = [
+    pub const STATE: [Table; 9] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
@@ -55,6 +58,7 @@ impl Table {
         Table::Iam,
         Table::Usage,
         Table::Jobs,
+        Table::Settings,
     ];
 
     pub fn tag(self) -> u8 {
@@ -77,6 +81,7 @@ impl Table {
             Table::RaftLog => "raft_log",
             Table::RaftState => "raft_state",
             Table::Jobs => "jobs",
+            Table::Settings => "settings",
         }
     }
 }

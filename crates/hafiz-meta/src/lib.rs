@@ -7,6 +7,7 @@
 //! [`Metadata`] trait.
 
 pub mod command;
+pub mod days;
 pub mod error;
 pub mod iam;
 pub mod jobs;
@@ -18,7 +19,7 @@ mod replicated;
 mod stamp;
 mod store;
 
-pub use command::{BucketChange, Command, ObjectChange, Outcome, WriteCondition};
+pub use command::{BucketChange, Command, ObjectChange, Outcome, TIER_DELETE_JOB, WriteCondition};
 pub use error::{Entity, MetaError, MetaResult};
 pub use kv::KvStats;
 pub use list::{
@@ -101,4 +102,10 @@ pub trait Metadata: Send + Sync + 'static {
     async fn jobs(&self, query: jobs::JobQuery) -> MetaResult<Vec<jobs::Job>>;
     async fn job_counts(&self) -> MetaResult<jobs::JobCounts>;
     async fn job_schedules(&self) -> MetaResult<Vec<jobs::Schedule>>;
+    /// Cluster-wide settings whose keys start with `prefix`, in key order.
+    async fn settings(&self, prefix: &str) -> MetaResult<Vec<(String, Vec<u8>)>>;
+    /// Changes whenever a setting is written (caches of settings compare it).
+    fn settings_generation(&self) -> u64;
+    /// The copies a tier holds (objects) and their bytes.
+    async fn tier_usage(&self, tier: &str) -> MetaResult<Usage>;
 }

@@ -254,6 +254,30 @@ pub enum ObjectData {
     /// Bytes in the data store, as consecutive blobs (one for a simple PUT, one per part
     /// for a multipart object).
     Blobs(Vec<BlobSpan>),
+    /// Bytes moved to a tier by a transition (see `hafiz-tier`).
+    Tiered(TierCopy),
+}
+
+/// An object's bytes kept in a tier: a set of local drives or a remote S3 endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub struct TierCopy {
+    pub tier: String,
+    /// The copy's name inside the tier (32 hex digits), fixed by the job that wrote
+    /// it, so that a transition run again after a crash overwrites its own copy.
+    pub name: String,
+    pub size: u64,
+}
+
+/// A temporary copy of an archived object brought back by RestoreObject.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RestoreState {
+    /// The restore job has not finished yet.
+    pub ongoing: bool,
+    pub days: u32,
+    /// When the copy goes (set once the copy is there).
+    pub expiry: Option<Millis>,
+    /// The copy (Inline or Blobs), once restored.
+    pub data: Option<ObjectData>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -348,6 +372,14 @@ pub struct ObjectVersion {
     pub legal_hold: Option<bool>,
     #[serde(default)]
     pub acl: CannedAcl,
+    /// Set while RestoreObject's temporary copy is asked for or present.
+    #[serde(default)]
+    pub restore: Option<RestoreState>,
+    /// When reads last promoted the data back from a tier: age-based placement
+    /// counts from here (not from the last modification), so that a promoted
+    /// object is not sent back at once.
+    #[serde(default)]
+    pub promoted_at: Option<Millis>,
 }
 
 impl ObjectVersion {
@@ -373,31 +405,32 @@ impl ObjectVersion {
         }
     }
 
-    /// Blob ids this version references in the data store, with their sizes.
+    /// Blob ids this version references in the data store, with their sizes: its
+    /// data's and those of a restored temporary copy.
     pub fn blob_spans(&self) -> Vec<(String, u64)> {
-        match &self.data {
-            ObjectData::Inline(_) => Vec::new(),
-            ObjectData::Blobs(spans) => spans
-                .iter()
-                .filter_map(|s| match &s.location {
+        let mut out = Vec::new();
+        let restored = self.restore.as_ref().and_then(|r| r.data.as_ref());
+        for data in std::iter::once(&self.data).chain(restored) {
+            if let ObjectData::Blobs(spans) = data {
+                out.extend(spans.iter().filter_map(|s| match &s.location {
                     BlobLocation::Stored(id) => Some((id.clone(), s.size)),
                     BlobLocation::Inline(_) => None,
-                })
-                .collect(),
+                }));
+            }
         }
+        out
     }
 
     /// Blob ids this version references in the data store.
     pub fn blob_ids(&self) -> Vec<String> {
+        self.blob_spans().into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// The tier copy holding this version's bytes, if it was transitioned.
+    pub fn tier_copy(&self) -> Option<&TierCopy> {
         match &self.data {
-            ObjectData::Inline(_) => Vec::new(),
-            ObjectData::Blobs(spans) => spans
-                .iter()
-                .filter_map(|s| match &s.location {
-                    BlobLocation::Stored(id) => Some(id.clone()),
-                    BlobLocation::Inline(_) => None,
-                })
-                .collect(),
+            ObjectData::Tiered(c) => Some(c),
+            _ => None,
         }
     }
 }

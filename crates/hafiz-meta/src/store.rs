@@ -24,7 +24,7 @@ use crate::list::{
 };
 use crate::model::{
     BlobLocation, BucketInfo, Millis, NULL_VERSION, ObjectData, ObjectVersion, PartInfo, Retention,
-    RetentionMode, UploadInfo, Usage, UsageDelta, Versioning, version_id_order,
+    RetentionMode, TierCopy, UploadInfo, Usage, UsageDelta, Versioning, version_id_order,
 };
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> MetaResult<Vec<u8>> {
@@ -90,6 +90,8 @@ pub(crate) struct Inner {
     commands: AtomicU64,
     /// Bumped by every IAM command (see `Metadata::iam_generation`).
     iam_generation: AtomicU64,
+    /// Bumped by every setting written (see `Metadata::settings_generation`).
+    settings_generation: AtomicU64,
 }
 
 /// What `/metrics` shows of the metadata store.
@@ -188,6 +190,7 @@ impl MetaStore {
                 wal_syncs: AtomicU64::new(0),
                 commands: AtomicU64::new(0),
                 iam_generation: AtomicU64::new(0),
+                settings_generation: AtomicU64::new(0),
             }),
         };
         if store
@@ -637,7 +640,7 @@ impl Inner {
                 return Err(MetaError::ObjectLocked);
             }
             ops.push(Op::Delete(Table::Objects, row));
-            out.released_blobs.extend(v.blob_ids());
+            out.release(&v);
             out.usage.count(&v, -1);
             out.removed = true;
         }
@@ -690,7 +693,7 @@ impl Inner {
     ) -> MetaResult<()> {
         for (row, v) in self.versions(bucket, key)? {
             ops.push(Op::Delete(Table::Objects, row.into_vec()));
-            out.released_blobs.extend(v.blob_ids());
+            out.release(&v);
             out.usage.count(&v, -1);
             out.removed = true;
         }
@@ -870,6 +873,10 @@ impl Inner {
         // counters), and whether the command deletes the bucket itself.
         let mut counted: Option<BucketInfo> = None;
         let mut bucket_deleted = false;
+        // When the command happens, for the jobs it queues.
+        let mut at: Millis = 0;
+        // Tier copies the command adds a reference to.
+        let mut adopted: Vec<TierCopy> = Vec::new();
         match cmd {
             Command::CreateBucket(info) => {
                 if self.bucket(&info.name)?.is_some() {
@@ -911,6 +918,7 @@ impl Inner {
             } => {
                 let b = self.require_bucket(&bucket)?;
                 self.check_condition(&bucket, &version.key, &condition)?;
+                at = version.last_modified;
                 self.put_version(&b, version, ops, out)?;
                 counted = Some(b);
             }
@@ -923,6 +931,7 @@ impl Inner {
                 now,
             } => {
                 let b = self.require_bucket(&bucket)?;
+                at = now;
                 match version_id {
                     Some(id) => {
                         if let Some((row, v)) =
@@ -932,7 +941,7 @@ impl Inner {
                                 return Err(MetaError::ObjectLocked);
                             }
                             ops.push(Op::Delete(Table::Objects, row));
-                            out.released_blobs.extend(v.blob_ids());
+                            out.release(&v);
                             out.usage.count(&v, -1);
                             out.removed = true;
                             out.delete_marker = v.delete_marker;
@@ -1098,6 +1107,7 @@ impl Inner {
                 );
                 // The parts stop being pending; the version counts their bytes.
                 out.usage.pending += dropped.usage.pending;
+                at = version.last_modified;
                 self.put_version(&b, version, ops, out)?;
                 counted = Some(b);
             }
@@ -1139,6 +1149,65 @@ impl Inner {
                 }
                 self.iam_generation.fetch_add(1, Ordering::Release);
             }
+            Command::SetObjectData {
+                bucket,
+                key,
+                version_id,
+                order,
+                expect,
+                data,
+                storage_class,
+                now,
+            } => {
+                self.require_bucket(&bucket)?;
+                at = now;
+                let (row, mut v) = self
+                    .find_version(ReadMode::Any, &bucket, &key, &version_id)?
+                    .filter(|(_, v)| v.sort_order() == order && v.data == expect)
+                    .ok_or(MetaError::PreconditionFailed)?;
+                let old = ObjectVersion {
+                    data: std::mem::replace(&mut v.data, data),
+                    restore: v.restore.take(),
+                    ..ObjectVersion::default()
+                };
+                out.release(&old);
+                adopted.extend(v.tier_copy().cloned());
+                if v.tier_copy().is_none() {
+                    v.promoted_at = Some(now);
+                }
+                v.storage_class = storage_class;
+                out.version_id = Some(v.version_id.clone());
+                ops.push(Op::Put(Table::Objects, row, encode(&v)?));
+            }
+            Command::SetRestore {
+                bucket,
+                key,
+                version_id,
+                order,
+                restore,
+            } => {
+                self.require_bucket(&bucket)?;
+                let (row, mut v) = self
+                    .find_version(ReadMode::Any, &bucket, &key, &version_id)?
+                    .filter(|(_, v)| v.sort_order() == order && v.tier_copy().is_some())
+                    .ok_or(MetaError::PreconditionFailed)?;
+                let old = ObjectVersion {
+                    restore: std::mem::replace(&mut v.restore, restore),
+                    ..ObjectVersion::default()
+                };
+                let kept: HashSet<String> = v.blob_ids().into_iter().collect();
+                out.released_blobs
+                    .extend(old.blob_ids().into_iter().filter(|b| !kept.contains(b)));
+                out.version_id = Some(v.version_id.clone());
+                ops.push(Op::Put(Table::Objects, row, encode(&v)?));
+            }
+            Command::PutSetting { key, value } => {
+                ops.push(match value {
+                    Some(v) => Op::Put(Table::Settings, key.into_bytes(), v),
+                    None => Op::Delete(Table::Settings, key.into_bytes()),
+                });
+                self.settings_generation.fetch_add(1, Ordering::Release);
+            }
             Command::RecountUsage => self.recount_usage(ops)?,
             Command::Jobs(cmd) => crate::jobs::plan(&self.kv(), cmd, ops, &mut out.jobs)?,
             Command::AbortUpload {
@@ -1159,7 +1228,70 @@ impl Inner {
         {
             self.charge_usage(&b, out.usage, bucket_deleted, ops)?;
         }
+        self.track_copies(&adopted, &out.released_copies, at, ops, &mut out.jobs)?;
         Ok(())
+    }
+
+    /// Count the tier copies a command adopts and releases (a tier in use cannot be
+    /// removed), and queue the deletion of each released one in the same batch: a
+    /// crash after the commit cannot leave a copy nothing will delete.
+    fn track_copies(
+        &self,
+        adopted: &[TierCopy],
+        released: &[TierCopy],
+        now: Millis,
+        ops: &mut Vec<Op>,
+        jobs: &mut Vec<crate::jobs::Job>,
+    ) -> MetaResult<()> {
+        if adopted.is_empty() && released.is_empty() {
+            return Ok(());
+        }
+        let mut counts: HashMap<&str, UsageDelta> = HashMap::new();
+        for (copies, sign) in [(adopted, 1i64), (released, -1)] {
+            for c in copies {
+                let d = counts.entry(c.tier.as_str()).or_default();
+                d.objects += sign;
+                d.bytes += sign * c.size as i64;
+            }
+        }
+        for (tier, d) in counts {
+            let row = usage_row::tier(tier);
+            let usage = d.applied_to(self.usage_of(&row)?);
+            ops.push(Op::Put(Table::Usage, row, encode(&usage)?));
+        }
+        if released.is_empty() {
+            return Ok(());
+        }
+        let new_jobs = released
+            .iter()
+            .map(|c| {
+                Ok(crate::jobs::NewJob {
+                    // Deterministic: every replica applying this command writes the
+                    // same rows. Copy names are unique, so the ids are too.
+                    id: format!("{:012x}{}", now.max(0), &c.name[..c.name.len().min(20)]),
+                    kind: crate::command::TIER_DELETE_JOB.to_string(),
+                    payload: serde_json::to_vec(c).map_err(|e| MetaError::Codec(e.to_string()))?,
+                    sealed: false,
+                    priority: 0,
+                    max_attempts: 1000,
+                    timeout_ms: 300_000,
+                    // Reads that found the copy just before the commit may still
+                    // be streaming it.
+                    run_at: now + 10_000,
+                    depends_on: Vec::new(),
+                    unique: Some(format!("tier-delete/{}/{}", c.tier, c.name)),
+                })
+            })
+            .collect::<MetaResult<Vec<_>>>()?;
+        crate::jobs::plan(
+            &self.kv(),
+            crate::jobs::JobCommand::Enqueue {
+                jobs: new_jobs,
+                now,
+            },
+            ops,
+            jobs,
+        )
     }
 
     fn referenced_blobs(&self, bucket: Option<&str>) -> MetaResult<HashMap<String, u64>> {
@@ -1228,6 +1360,10 @@ mod usage_row {
     }
     pub fn account(name: &str) -> Vec<u8> {
         format!("a/{name}").into_bytes()
+    }
+    /// Copies held by a tier (objects) and their bytes.
+    pub fn tier(name: &str) -> Vec<u8> {
+        format!("t/{name}").into_bytes()
     }
 }
 
@@ -1321,6 +1457,26 @@ impl Metadata for MetaStore {
 
     async fn apply(&self, cmd: Command) -> MetaResult<Outcome> {
         self.blocking(move |i| i.apply(cmd)).await
+    }
+
+    async fn settings(&self, prefix: &str) -> MetaResult<Vec<(String, Vec<u8>)>> {
+        let prefix = prefix.as_bytes().to_vec();
+        self.blocking(move |i| {
+            i.kv()
+                .scan(Table::Settings, &prefix, &prefix)
+                .map(|r| r.map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v.to_vec())))
+                .collect()
+        })
+        .await
+    }
+
+    fn settings_generation(&self) -> u64 {
+        self.inner.settings_generation.load(Ordering::Acquire)
+    }
+
+    async fn tier_usage(&self, tier: &str) -> MetaResult<Usage> {
+        let row = usage_row::tier(tier);
+        self.blocking(move |i| i.usage_of(&row)).await
     }
 
     async fn bucket(&self, name: &str) -> MetaResult<Option<BucketInfo>> {

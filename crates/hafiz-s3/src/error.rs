@@ -66,6 +66,8 @@ pub enum S3ErrorCode {
     MalformedPolicy,
     NoSuchPublicAccessBlockConfiguration,
     InvalidToken,
+    InvalidObjectState,
+    RestoreAlreadyInProgress,
 }
 
 impl S3ErrorCode {
@@ -133,6 +135,8 @@ impl S3ErrorCode {
             MalformedPolicy => "MalformedPolicy",
             NoSuchPublicAccessBlockConfiguration => "NoSuchPublicAccessBlockConfiguration",
             InvalidToken => "InvalidToken",
+            InvalidObjectState => "InvalidObjectState",
+            RestoreAlreadyInProgress => "RestoreAlreadyInProgress",
         }
     }
 
@@ -144,7 +148,8 @@ impl S3ErrorCode {
             | SignatureDoesNotMatch
             | RequestTimeTooSkewed
             | ExpiredToken
-            | AccessForbidden => StatusCode::FORBIDDEN,
+            | AccessForbidden
+            | InvalidObjectState => StatusCode::FORBIDDEN,
             NoSuchBucket
             | NoSuchKey
             | NoSuchUpload
@@ -161,6 +166,7 @@ impl S3ErrorCode {
             | BucketAlreadyOwnedByYou
             | BucketNotEmpty
             | ConditionalRequestConflict
+            | RestoreAlreadyInProgress
             | InvalidBucketState => StatusCode::CONFLICT,
             PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             NotModified => StatusCode::NOT_MODIFIED,
@@ -179,6 +185,8 @@ impl S3ErrorCode {
         use S3ErrorCode::*;
         match self {
             AccessDenied => "Access Denied",
+            InvalidObjectState => "The operation is not valid for the object's storage class",
+            RestoreAlreadyInProgress => "Object restore is already in progress",
             BadDigest => "The Content-MD5 you specified did not match what we received.",
             BucketAlreadyOwnedByYou => {
                 "Your previous request to create the named bucket succeeded and you already own it."
@@ -370,6 +378,13 @@ impl From<hafiz_storage::StorageError> for S3Error {
                 S3Error::with_message(
                     S3ErrorCode::ServiceUnavailable,
                     "Not enough drives are online to read the object; please retry.",
+                )
+            }
+            E::Remote(_) => {
+                tracing::warn!(error = %e, "tier read failed");
+                S3Error::with_message(
+                    S3ErrorCode::ServiceUnavailable,
+                    "The tier holding the object's data cannot be reached; please retry.",
                 )
             }
             other => S3Error::internal(other),

@@ -45,6 +45,7 @@ pub enum Op {
     PutObjectLockConfiguration,
     PutObjectTagging,
     DeleteObjectTagging,
+    RestoreObject,
     GetObjectRetention,
     PutObjectRetention,
     GetObjectLegalHold,
@@ -109,6 +110,7 @@ impl Op {
             Op::GetObjectLockConfiguration => "GetObjectLockConfiguration",
             Op::PutObjectLockConfiguration => "PutObjectLockConfiguration",
             Op::PutObjectTagging => "PutObjectTagging",
+            Op::RestoreObject => "RestoreObject",
             Op::DeleteObjectTagging => "DeleteObjectTagging",
             Op::GetObjectRetention => "GetObjectRetention",
             Op::PutObjectRetention => "PutObjectRetention",
@@ -340,6 +342,7 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
                     Op::PutObject
                 }
             }
+            Method::POST if q.has("restore") => Op::RestoreObject,
             Method::POST if q.has("uploads") => Op::CreateMultipartUpload,
             Method::POST if q.has("uploadId") => Op::CompleteMultipartUpload,
             Method::DELETE if q.has("uploadId") => Op::AbortMultipartUpload,

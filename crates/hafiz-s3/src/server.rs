@@ -55,6 +55,8 @@ pub struct S3State {
     pub web_identity: Option<crate::oidc::WebIdentityVerifier>,
     /// More conditions of `/health/ready` (the job engine turning, ...).
     pub ready_checks: Vec<Arc<dyn Fn() -> bool + Send + Sync>>,
+    /// Tiers: where transitioned data is read from, restores and promotions.
+    pub tiering: Arc<hafiz_tier::Tiering>,
 }
 
 impl S3State {

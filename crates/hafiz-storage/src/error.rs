@@ -21,6 +21,9 @@ pub enum StorageError {
     WriteQuorum { online: usize, need: usize },
     #[error("background task: {0}")]
     Join(String),
+    /// A remote tier (an S3 endpoint) failed or could not be reached.
+    #[error("remote tier: {0}")]
+    Remote(String),
 }
 
 impl StorageError {

@@ -43,6 +43,9 @@ pub struct FileConfig {
     pub rpc_address: Option<String>,
     /// `["1=host-a:9003", "2=host-b:9003", ...]`
     pub peers: Option<Vec<String>>,
+    /// `[[tier]]` tables: tiers added (or updated) at start, as `hafiz admin tier
+    /// add` would (see docs/tiering.md).
+    pub tier: Option<Vec<hafiz_tier::TierSpec>>,
 }
 
 impl FileConfig {
@@ -134,6 +137,8 @@ pub struct NodeConfig {
     pub audit: Option<hafiz_s3::audit::AuditOptions>,
     pub oidc: Option<hafiz_s3::oidc::OidcConfig>,
     pub cluster: ClusterSettings,
+    /// Tiers from the config file.
+    pub tiers: Vec<hafiz_tier::TierSpec>,
 }
 
 /// The node's place in the cluster, as configured.

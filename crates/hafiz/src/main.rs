@@ -261,6 +261,7 @@ impl ServerArgs {
             },
         )?;
         Ok(NodeConfig {
+            tiers: file.tier.clone().unwrap_or_default(),
             cluster,
             oidc,
             address,
@@ -483,6 +484,15 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         cluster.leader_probe(),
     );
     let (jobs_stop, jobs_stop_rx) = tokio::sync::watch::channel(false);
+    // Tiers: cluster settings; local ones only where one node serves every read.
+    let tiers = hafiz_tier::Tiers::new(
+        Arc::new(replicated.clone()),
+        creds.secret_key.as_bytes(),
+        cfg.cluster.peers.len() <= 1,
+    );
+    let tiering =
+        hafiz_tier::Tiering::new(Arc::new(replicated.clone()), data.clone(), tiers.clone());
+    tiering.install(&jobs);
     let owner_id = hex::encode(sha2::Sha256::digest(creds.access_key.as_bytes()));
     let state = Arc::new(S3State {
         meta: Arc::new(replicated.clone()),
@@ -510,11 +520,37 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             let jobs = jobs.clone();
             Arc::new(move || jobs.healthy())
         }],
+        tiering: tiering.clone(),
     });
+    if !cfg.tiers.is_empty() {
+        let (tiers, specs) = (tiers.clone(), cfg.tiers.clone());
+        tokio::spawn(async move {
+            for spec in specs {
+                let name = spec.name.clone();
+                // Retried until the cluster takes writes (and a remote tier answers).
+                loop {
+                    match tiers.add(spec.clone(), true).await {
+                        Ok(_) => break,
+                        Err(e @ hafiz_tier::TierError::Invalid(_)) => {
+                            tracing::error!(tier = %name, error = %e, "tier in the config file refused");
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(tier = %name, error = %e, "tier from the config file not added yet");
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                        }
+                    }
+                }
+            }
+        });
+    }
     tokio::spawn(jobs.clone().run(jobs_stop_rx));
     tokio::spawn({
-        let scanner =
-            hafiz_lifecycle::Scanner::new(Arc::new(replicated.clone()), state.blobs.clone());
+        let scanner = hafiz_lifecycle::Scanner::new(
+            Arc::new(replicated.clone()),
+            state.blobs.clone(),
+            Some(tiering.clone()),
+        );
         let (jobs, interval) = (jobs.clone(), cfg.lifecycle_interval.clone());
         async move {
             // The schedule is metadata: retried until the cluster takes writes.

@@ -60,6 +60,7 @@ pub fn action(op: Op, versioned: bool) -> &'static str {
         GetObjectTagging => "s3:GetObjectTagging",
         PutObjectTagging if versioned => "s3:PutObjectVersionTagging",
         PutObjectTagging => "s3:PutObjectTagging",
+        RestoreObject => "s3:RestoreObject",
         DeleteObjectTagging if versioned => "s3:DeleteObjectVersionTagging",
         DeleteObjectTagging => "s3:DeleteObjectTagging",
         AbortMultipartUpload => "s3:AbortMultipartUpload",

@@ -84,11 +84,15 @@ fn copy_checksum_spec(ctx: &Ctx, src: &ObjectVersion) -> S3Result<ChecksumSpec> 
 
 async fn copy_body(
     ctx: &Ctx,
+    src_bucket: &str,
     src: &ObjectVersion,
     range: Option<ByteRange>,
 ) -> S3Result<RequestBody> {
+    if ops::archived(&ctx.state, src).await {
+        return Err(ops::invalid_object_state(src));
+    }
     Ok(RequestBody::from_stream(
-        ops::object_stream(&ctx.state.blobs, src, range).await?,
+        ops::object_stream(&ctx.state, src_bucket, src, range).await?,
     ))
 }
 
@@ -147,7 +151,7 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
         src.tags.clone()
     };
     let spec = copy_checksum_spec(&ctx, &src)?;
-    let mut body = copy_body(&ctx, &src, None).await?;
+    let mut body = copy_body(&ctx, &src_bucket, &src, None).await?;
     let placement = ops::placement(&ctx);
     let got = ingest::ingest(
         &mut body,
@@ -197,7 +201,7 @@ pub async fn upload_part_copy(ctx: Ctx) -> S3Result<Response> {
     validate_key(&ctx.key)?;
     let number = multipart::part_number_param(&ctx)?;
     let upload = multipart::require_upload(&ctx).await?;
-    let (_, src, _) = source(&ctx).await?;
+    let (src_bucket, src, _) = source(&ctx).await?;
     let range = match header_str(&ctx.headers, "x-amz-copy-source-range") {
         Some(r) => Some(range::parse_copy_range(r, src.size)?),
         None => None,
@@ -212,7 +216,7 @@ pub async fn upload_part_copy(ctx: Ctx) -> S3Result<Response> {
         algorithm,
         expected: ExpectedChecksum::Compute,
     };
-    let mut body = copy_body(&ctx, &src, range).await?;
+    let mut body = copy_body(&ctx, &src_bucket, &src, range).await?;
     let placement = ops::placement(&ctx);
     let got = ingest::ingest(
         &mut body,

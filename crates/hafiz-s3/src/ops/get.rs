@@ -93,6 +93,18 @@ pub(crate) fn object_headers(h: &mut HeaderMap, v: &ObjectVersion) {
     if v.storage_class != "STANDARD" {
         insert(h, "x-amz-storage-class", &v.storage_class);
     }
+    if let Some(r) = &v.restore {
+        let value = match r.expiry {
+            Some(at) if !r.ongoing => {
+                format!(
+                    "ongoing-request=\"false\", expiry-date=\"{}\"",
+                    http_date(at)
+                )
+            }
+            _ => "ongoing-request=\"true\"".to_string(),
+        };
+        insert(h, "x-amz-restore", &value);
+    }
     if !v.tags.is_empty() {
         insert(h, "x-amz-tagging-count", &v.tags.len().to_string());
     }
@@ -118,6 +130,9 @@ pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
             return Ok(r);
         }
         return Err(e);
+    }
+    if !head && ops::archived(&ctx.state, &v).await {
+        return Err(ops::invalid_object_state(&v));
     }
     let part = part_number(&ctx)?;
     let range_header = header_str(&ctx.headers, "range");
@@ -203,7 +218,7 @@ pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
         );
     }
     if !head && len > 0 {
-        let stream = ops::object_stream(&ctx.state.blobs, &v, range).await?;
+        let stream = ops::object_stream(&ctx.state, &ctx.bucket, &v, range).await?;
         *resp.body_mut() = ops::body_from(stream);
     }
     Ok(resp)

@@ -38,8 +38,8 @@ pub async fn put(mut ctx: Ctx) -> S3Result<Response> {
     require_bucket(&ctx).await?;
     let body = ctx.body.collect_limited(1024 * 1024).await?;
     crate::ops::delete::require_integrity(&ctx.headers, &body)?;
-    // No tiers yet: transitions are refused (see docs/lifecycle.md).
-    let cfg = LifecycleConfig::from_xml(&body, &[]).map_err(refused)?;
+    let classes = ctx.state.tiering.tiers().classes().await;
+    let cfg = LifecycleConfig::from_xml(&body, &classes).map_err(refused)?;
     crate::ops::update_bucket(&ctx, BucketChange::Lifecycle(Some(cfg.to_json()))).await?;
     Ok(empty_response(StatusCode::OK))
 }

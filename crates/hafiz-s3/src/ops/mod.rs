@@ -13,6 +13,7 @@ mod multipart;
 mod policy;
 mod put;
 mod quota;
+mod restore;
 pub(crate) mod tagging;
 pub(crate) mod versions;
 
@@ -22,13 +23,13 @@ pub use delete::release_blobs;
 pub use policy::check_bucket_policy;
 pub(crate) use policy::is_public as policy_is_public;
 
-use std::sync::Arc;
+use crate::S3State;
 
 use axum::body::Body;
 use axum::response::Response;
 use futures_util::StreamExt;
 use hafiz_meta::{BlobLocation, BlobSpan, ContentHeaders, ObjectData, ObjectVersion};
-use hafiz_storage::{BlobStore, StoredBlob};
+use hafiz_storage::StoredBlob;
 use http::{HeaderMap, HeaderValue};
 use percent_encoding::percent_decode_str;
 
@@ -67,6 +68,7 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         Op::GetObjectLockConfiguration => lock::get_config(ctx).await,
         Op::PutObjectLockConfiguration => lock::put_config(ctx).await,
         Op::PutObjectTagging => tagging::put_object_tagging(ctx).await,
+        Op::RestoreObject => restore::restore_object(ctx).await,
         Op::DeleteObjectTagging => tagging::delete_object_tagging(ctx).await,
         Op::GetObjectRetention => lock::get_retention(ctx).await,
         Op::PutObjectRetention => lock::put_retention(ctx).await,
@@ -269,10 +271,30 @@ pub(crate) fn data_of(stored: StoredBlob) -> ObjectData {
     }
 }
 
-/// Stream bytes `range` (whole object if None) of a version, touching only the spans
-/// that overlap it.
+/// Whether `v` is in an archive tier without a restored copy: its bytes cannot be
+/// read (InvalidObjectState) until RestoreObject brings one back.
+pub(crate) async fn archived(state: &S3State, v: &ObjectVersion) -> bool {
+    let Some(copy) = v.tier_copy() else {
+        return false;
+    };
+    if v.restore.as_ref().is_some_and(|r| r.data.is_some()) {
+        return false;
+    }
+    match state.tiering.tiers().get(&copy.tier).await {
+        Some(t) => t.config.archive,
+        None => false,
+    }
+}
+
+pub(crate) fn invalid_object_state(v: &ObjectVersion) -> S3Error {
+    S3Error::new(S3ErrorCode::InvalidObjectState).extra("StorageClass", v.storage_class.clone())
+}
+
+/// Stream bytes `range` (whole object if None) of a version of `bucket`, wherever
+/// they are: a restored copy first, then the version's own data (hot or tiered).
 pub(crate) async fn object_stream(
-    blobs: &Arc<dyn BlobStore>,
+    state: &S3State,
+    bucket: &str,
     version: &ObjectVersion,
     range: Option<ByteRange>,
 ) -> S3Result<PayloadStream> {
@@ -280,58 +302,17 @@ pub(crate) async fn object_stream(
         Some(r) => (r.start, r.end + 1),
         None => (0, version.size),
     };
-    let spans: Vec<BlobSpan> = match &version.data {
-        ObjectData::Inline(b) => vec![BlobSpan {
-            location: BlobLocation::Inline(b.clone()),
-            size: b.len() as u64,
-        }],
-        ObjectData::Blobs(s) => s.clone(),
-    };
-    let mut streams: Vec<PayloadStream> = Vec::new();
-    let mut offset = 0u64;
-    for span in spans {
-        let (s, e) = (offset, offset + span.size);
-        offset = e;
-        if e <= start || s >= end {
-            continue;
-        }
-        let from = start.max(s) - s;
-        let to = end.min(e) - s;
-        let span_size = span.size;
-        match span.location {
-            BlobLocation::Inline(b) => {
-                let bytes = bytes::Bytes::from(b).slice(from as usize..to as usize);
-                streams.push(futures_util::stream::once(async move { Ok(bytes) }).boxed());
-            }
-            BlobLocation::Stored(id) => {
-                // Open lazily so a multi-part object does not hold every file open at once,
-                // but open the first one now so a missing blob fails before headers go out.
-                if streams.is_empty() {
-                    let s = blobs.read(&id, span_size, from, to - from).await?;
-                    streams.push(s.map(|r| r.map_err(S3Error::from)).boxed());
-                } else {
-                    streams.push(blob_reader(blobs.clone(), id, span_size, from, to - from));
-                }
-            }
-        }
+    let restored = version.restore.as_ref().and_then(|r| r.data.as_ref());
+    let data = restored.unwrap_or(&version.data);
+    let stream = state
+        .tiering
+        .sources()
+        .stream(data, start, end - start)
+        .await?;
+    if restored.is_none() && version.tier_copy().is_some() {
+        state.tiering.on_read(bucket, version).await;
     }
-    Ok(futures_util::stream::iter(streams).flatten().boxed())
-}
-
-fn blob_reader(
-    blobs: Arc<dyn BlobStore>,
-    id: String,
-    size: u64,
-    offset: u64,
-    len: u64,
-) -> PayloadStream {
-    futures_util::stream::once(async move { blobs.read(&id, size, offset, len).await })
-        .map(|r| match r {
-            Ok(s) => s.map(|r| r.map_err(S3Error::from)).boxed(),
-            Err(e) => futures_util::stream::once(async move { Err(S3Error::from(e)) }).boxed(),
-        })
-        .flatten()
-        .boxed()
+    Ok(stream.map(|r| r.map_err(S3Error::from)).boxed())
 }
 
 pub(crate) fn body_from(stream: PayloadStream) -> Body {

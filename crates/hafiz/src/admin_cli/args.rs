@@ -82,6 +82,11 @@ pub enum ApiCmd {
         #[command(subcommand)]
         command: AuditCmd,
     },
+    /// Tiers: local drive sets and remote S3 buckets, exposed as storage classes.
+    Tier {
+        #[command(subcommand)]
+        command: TierCmd,
+    },
 }
 
 #[derive(Subcommand)]
@@ -429,6 +434,57 @@ pub struct JobFilter {
     /// Only jobs of this kind
     #[arg(long)]
     pub kind: Option<String>,
+}
+
+#[derive(Args)]
+pub struct TierAdd {
+    pub alias: String,
+    pub name: String,
+    #[arg(long = "type", value_parser = ["local", "s3"])]
+    pub kind: String,
+    /// The storage class its objects show (STANDARD_IA, GLACIER, or your own name)
+    #[arg(long)]
+    pub storage_class: String,
+    /// Reads need RestoreObject (default: yes for GLACIER and DEEP_ARCHIVE)
+    #[arg(long)]
+    pub archive: Option<bool>,
+    /// Operator-wide age policy: versions older than this many days move here
+    #[arg(long)]
+    pub after_days: Option<u32>,
+    /// Promote a version read this many times within a day back to the hot drives
+    #[arg(long)]
+    pub promote_reads: Option<u32>,
+    /// A drive path of a local tier (repeat for several)
+    #[arg(long = "drive")]
+    pub drives: Vec<String>,
+    #[arg(long)]
+    pub parity: Option<usize>,
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    #[arg(long)]
+    pub bucket: Option<String>,
+    #[arg(long)]
+    pub prefix: Option<String>,
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long)]
+    pub access_key: Option<String>,
+    /// The remote secret key (better from the environment than the command line)
+    #[arg(long, env = "HAFIZ_TIER_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum TierCmd {
+    /// Add a tier (`--type local` with `--drive`s, or `--type s3` with an endpoint,
+    /// a bucket and keys).
+    Add(Box<TierAdd>),
+    /// Every tier with the objects and bytes it holds (secrets are never shown).
+    List { alias: String },
+    /// One tier.
+    Info { alias: String, name: String },
+    /// Remove a tier that holds nothing.
+    Remove { alias: String, name: String },
 }
 
 #[derive(Subcommand)]

@@ -19,7 +19,7 @@ pub use args::ApiCmd;
 use args::{
     AccountCmd, AccountQuotaCmd, AliasCmd, AuditCmd, BucketCmd, BucketPolicyCmd, BucketQuotaCmd,
     ClusterAction, GroupCmd, JobFilter, JobsCmd, KeyCmd, MemberCmd, PolicyCmd, QuotaArgs,
-    RateLimitCmd, RateTarget, UserCmd, VersioningState,
+    RateLimitCmd, RateTarget, TierAdd, TierCmd, UserCmd, VersioningState,
 };
 use client::{AdminClient, api_path};
 
@@ -176,6 +176,77 @@ pub fn run(cmd: ApiCmd, json: bool) -> anyhow::Result<()> {
         ApiCmd::Ratelimit { command } => rate_limit_cmd(command, json),
         ApiCmd::Jobs { command } => jobs_cmd(command, json),
         ApiCmd::Audit { command } => audit_cmd(command),
+        ApiCmd::Tier { command } => tier_cmd(command, json),
+    }
+}
+
+fn tier_cmd(cmd: TierCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        TierCmd::Add(add) => {
+            let TierAdd {
+                alias,
+                name,
+                kind,
+                storage_class,
+                archive,
+                after_days,
+                promote_reads,
+                drives,
+                parity,
+                endpoint,
+                bucket,
+                prefix,
+                region,
+                access_key,
+                secret_key,
+            } = *add;
+            let body = fields(&[
+                ("name", Some(Value::from(name))),
+                ("type", Some(Value::from(kind))),
+                ("storage_class", Some(Value::from(storage_class))),
+                ("archive", archive.map(Value::from)),
+                ("after_days", after_days.map(Value::from)),
+                ("promote_reads", promote_reads.map(Value::from)),
+                ("drives", (!drives.is_empty()).then(|| Value::from(drives))),
+                ("parity", parity.map(Value::from)),
+                ("endpoint", endpoint.map(Value::from)),
+                ("bucket", bucket.map(Value::from)),
+                ("prefix", prefix.map(Value::from)),
+                ("region", region.map(Value::from)),
+                ("access_key", access_key.map(Value::from)),
+                ("secret_key", secret_key.map(Value::from)),
+            ]);
+            Session::open(&alias, json)?.show(
+                Method::POST,
+                &api_path(&["tiers"]),
+                Some(body),
+                table::tier,
+            )
+        }
+        TierCmd::List { alias } => Session::open(&alias, json)?.show(
+            Method::GET,
+            &api_path(&["tiers"]),
+            None,
+            table::tiers,
+        ),
+        TierCmd::Info { alias, name } => Session::open(&alias, json)?.show(
+            Method::GET,
+            &api_path(&["tiers", &name]),
+            None,
+            table::tier,
+        ),
+        TierCmd::Remove { alias, name } => {
+            Session::open(&alias, json)?.client.request(
+                Method::DELETE,
+                &api_path(&["tiers", &name]),
+                None,
+            )?;
+            if json {
+                emit("{}\n")
+            } else {
+                emit(&format!("tier {name} removed\n"))
+            }
+        }
     }
 }
 

@@ -445,6 +445,77 @@ pub fn job(v: &Value) -> String {
     t.render()
 }
 
+fn tier_where(t: &Value) -> String {
+    match t.get("type").and_then(Value::as_str) {
+        Some("local") => t
+            .get("drives")
+            .map(items)
+            .unwrap_or_default()
+            .iter()
+            .map(|d| scalar(d))
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => format!(
+            "{}/{}/{}",
+            cell(t, "endpoint"),
+            cell(t, "bucket"),
+            cell(t, "prefix")
+        ),
+    }
+}
+
+pub fn tiers(v: &Value) -> String {
+    let mut t = Table::new(&[
+        "NAME",
+        "CLASS",
+        "TYPE",
+        "ARCHIVE",
+        "AFTER DAYS",
+        "OBJECTS",
+        "BYTES",
+        "WHERE",
+    ]);
+    for r in v.get("tiers").map(items).unwrap_or_default() {
+        t.row(vec![
+            cell(r, "name"),
+            cell(r, "storage_class"),
+            cell(r, "type"),
+            cell(r, "archive"),
+            cell(r, "after_days"),
+            cell(r, "objects"),
+            bytes_cell(r.get("bytes")),
+            tier_where(r),
+        ]);
+    }
+    t.render()
+}
+
+pub fn tier(v: &Value) -> String {
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    for key in [
+        "name",
+        "storage_class",
+        "type",
+        "archive",
+        "after_days",
+        "promote_reads",
+        "endpoint",
+        "bucket",
+        "prefix",
+        "access_key",
+        "objects",
+        "bytes",
+    ] {
+        if v.get(key).is_some_and(|x| !x.is_null()) {
+            t.row(vec![key.to_string(), cell(v, key)]);
+        }
+    }
+    if v.get("type").and_then(Value::as_str) == Some("local") {
+        t.row(vec!["drives".into(), tier_where(v)]);
+    }
+    t.render()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

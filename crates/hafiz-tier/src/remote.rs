@@ -1,0 +1,313 @@
+//! A remote tier: copies are objects in a bucket of any S3-compatible endpoint
+//! (another Hafiz, MinIO, AWS), written and read with SigV4-signed requests.
+//! Bodies stream both ways; copies larger than [`SINGLE_PUT_MAX`] go up as a
+//! multipart upload whose parts are read from the source one range at a time.
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode, sign,
+};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use futures_util::StreamExt;
+use hafiz_storage::{ByteStream, StorageError, StorageResult};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::{Method, StatusCode};
+
+use crate::store::{Source, TierStore};
+
+/// Above this a copy is uploaded in parts (S3 refuses single PUTs over 5 GiB).
+pub const SINGLE_PUT_MAX: u64 = 1 << 30;
+/// Part size of multipart copies (at most 10,000 parts: copies up to 5 TiB).
+const PART_SIZE: u64 = 512 << 20;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// No answer, or no body bytes, for this long is a failure rather than a hang.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// SigV4's unreserved characters (and `/` in paths).
+const PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+pub struct RemoteTier {
+    http: reqwest::Client,
+    endpoint: String,
+    bucket: String,
+    prefix: String,
+    region: String,
+    identity: Identity,
+}
+
+fn remote(msg: impl std::fmt::Display) -> StorageError {
+    StorageError::Remote(msg.to_string())
+}
+
+impl RemoteTier {
+    pub fn new(
+        endpoint: &str,
+        bucket: &str,
+        prefix: &str,
+        region: &str,
+        access_key: &str,
+        secret_key: &str,
+    ) -> StorageResult<RemoteTier> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(remote)?;
+        Ok(RemoteTier {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            region: region.to_string(),
+            identity: Credentials::new(access_key, secret_key, None, None, "hafiz-tier").into(),
+        })
+    }
+
+    fn url(&self, name: Option<&str>, query: &str) -> String {
+        let mut u = format!(
+            "{}/{}",
+            self.endpoint,
+            utf8_percent_encode(&self.bucket, PATH)
+        );
+        if let Some(n) = name {
+            u.push('/');
+            u.extend(utf8_percent_encode(&format!("{}{n}", self.prefix), PATH));
+        }
+        if !query.is_empty() {
+            u.push('?');
+            u.push_str(query);
+        }
+        u
+    }
+
+    /// Sign and send; the payload is declared UNSIGNED (bodies stream).
+    async fn send(&self, mut req: reqwest::Request) -> StorageResult<reqwest::Response> {
+        let mut settings = SigningSettings::default();
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        let params = v4::SigningParams::builder()
+            .identity(&self.identity)
+            .region(&self.region)
+            .name("s3")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .map_err(remote)?
+            .into();
+        let host = req
+            .url()
+            .host_str()
+            .map(|h| match req.url().port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            })
+            .ok_or_else(|| remote("the endpoint has no host"))?;
+        let mut headers: Vec<(String, String)> = vec![("host".into(), host)];
+        for (k, v) in req.headers() {
+            if let Ok(v) = v.to_str() {
+                headers.push((k.as_str().to_string(), v.to_string()));
+            }
+        }
+        let url = req.url().to_string();
+        let signable = SignableRequest::new(
+            req.method().as_str(),
+            &url,
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::UnsignedPayload,
+        )
+        .map_err(remote)?;
+        let (instructions, _) = sign(signable, &params).map_err(remote)?.into_parts();
+        for (name, value) in instructions.headers() {
+            let value = reqwest::header::HeaderValue::from_str(value).map_err(remote)?;
+            req.headers_mut().insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(remote)?,
+                value,
+            );
+        }
+        self.http.execute(req).await.map_err(remote)
+    }
+
+    fn request(&self, method: Method, url: &str) -> StorageResult<reqwest::Request> {
+        self.http.request(method, url).build().map_err(remote)
+    }
+
+    async fn expect_ok(resp: reqwest::Response, what: &str) -> StorageResult<reqwest::Response> {
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        let code = xml_field(&body, "Code").unwrap_or_default();
+        Err(remote(format!("{what}: HTTP {status} {code}")))
+    }
+
+    /// Check that the bucket is there and the credentials may use it.
+    pub async fn check(&self) -> StorageResult<()> {
+        let req = self.request(Method::HEAD, &self.url(None, ""))?;
+        let resp = self.send(req).await?;
+        Self::expect_ok(resp, "HeadBucket").await.map(|_| ())
+    }
+
+    async fn put_body(
+        &self,
+        url: &str,
+        body: ByteStream,
+        len: u64,
+        what: &str,
+    ) -> StorageResult<reqwest::Response> {
+        let mut req = self.request(Method::PUT, url)?;
+        req.headers_mut()
+            .insert(reqwest::header::CONTENT_LENGTH, len.into());
+        *req.body_mut() = Some(reqwest::Body::wrap_stream(body));
+        let resp = self.send(req).await?;
+        Self::expect_ok(resp, what).await
+    }
+
+    async fn put_multipart(&self, name: &str, size: u64, src: &dyn Source) -> StorageResult<()> {
+        let req = self.request(Method::POST, &self.url(Some(name), "uploads="))?;
+        let resp = Self::expect_ok(self.send(req).await?, "CreateMultipartUpload").await?;
+        let body = resp.text().await.map_err(remote)?;
+        let upload_id = xml_field(&body, "UploadId")
+            .ok_or_else(|| remote("CreateMultipartUpload: no UploadId"))?;
+        let id_q = utf8_percent_encode(&upload_id, PATH).to_string();
+        let result: StorageResult<String> = async {
+            let mut parts = String::new();
+            let mut offset = 0;
+            let mut number = 1;
+            while offset < size {
+                let len = PART_SIZE.min(size - offset);
+                let url = self.url(Some(name), &format!("partNumber={number}&uploadId={id_q}"));
+                let body = src.read(offset, len).await?;
+                let resp = self.put_body(&url, body, len, "UploadPart").await?;
+                let etag = resp
+                    .headers()
+                    .get(reqwest::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| remote("UploadPart: no ETag"))?
+                    .to_string();
+                parts.push_str(&format!(
+                    "<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag></Part>"
+                ));
+                offset += len;
+                number += 1;
+            }
+            Ok(parts)
+        }
+        .await;
+        let complete = match result {
+            Ok(parts) => {
+                let mut req = self.request(
+                    Method::POST,
+                    &self.url(Some(name), &format!("uploadId={id_q}")),
+                )?;
+                *req.body_mut() = Some(
+                    format!("<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>").into(),
+                );
+                match self.send(req).await {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        // S3 may answer 200 with an error document.
+                        let body = resp.text().await.map_err(remote)?;
+                        if status.is_success() && !body.contains("<Error>") {
+                            return Ok(());
+                        }
+                        Err(remote(format!(
+                            "CompleteMultipartUpload: HTTP {status} {}",
+                            xml_field(&body, "Code").unwrap_or_default()
+                        )))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        // Leave no parts behind on the remote side.
+        if let Ok(req) = self.request(
+            Method::DELETE,
+            &self.url(Some(name), &format!("uploadId={id_q}")),
+        ) {
+            let _ = self.send(req).await;
+        }
+        complete
+    }
+}
+
+/// The text of the first `<tag>` of a small XML answer.
+fn xml_field(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(
+        quick_xml::escape::unescape(&xml[start..end])
+            .map(|s| s.into_owned())
+            .unwrap_or_else(|_| xml[start..end].to_string()),
+    )
+}
+
+#[async_trait]
+impl TierStore for RemoteTier {
+    async fn put(&self, name: &str, size: u64, src: &dyn Source) -> StorageResult<()> {
+        if size > SINGLE_PUT_MAX {
+            return self.put_multipart(name, size, src).await;
+        }
+        let body = src.read(0, size).await?;
+        self.put_body(&self.url(Some(name), ""), body, size, "PutObject")
+            .await
+            .map(|_| ())
+    }
+
+    async fn read(
+        &self,
+        name: &str,
+        _size: u64,
+        offset: u64,
+        len: u64,
+    ) -> StorageResult<ByteStream> {
+        let mut req = self.request(Method::GET, &self.url(Some(name), ""))?;
+        if len == 0 {
+            return Ok(futures_util::stream::empty().boxed());
+        }
+        let range = format!("bytes={offset}-{}", offset + len - 1);
+        req.headers_mut().insert(
+            reqwest::header::RANGE,
+            reqwest::header::HeaderValue::from_str(&range).map_err(remote)?,
+        );
+        let resp = self.send(req).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(StorageError::NotFound(name.to_string()));
+        }
+        let resp = Self::expect_ok(resp, "GetObject").await?;
+        Ok(resp.bytes_stream().map(|r| r.map_err(remote)).boxed())
+    }
+
+    async fn delete(&self, name: &str) -> StorageResult<()> {
+        let req = self.request(Method::DELETE, &self.url(Some(name), ""))?;
+        let resp = self.send(req).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Self::expect_ok(resp, "DeleteObject").await.map(|_| ())
+    }
+
+    async fn exists(&self, name: &str) -> StorageResult<bool> {
+        let req = self.request(Method::HEAD, &self.url(Some(name), ""))?;
+        let resp = self.send(req).await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(false),
+            s if s.is_success() => Ok(true),
+            s => Err(remote(format!("HeadObject: HTTP {s}"))),
+        }
+    }
+}

@@ -9,7 +9,8 @@
 #   benches/run.sh                 full matrix (LIST over LIST_OBJECTS=100000 keys)
 #   QUICK=1 benches/run.sh         smoke mode: seconds, tiny counts, 64 MiB -> 4 MiB
 #
-# Env: QUICK, LIST_OBJECTS, LIST_CONCURRENCY (4), LAYOUTS ("1 4"), RESULTS (file),
+# Env: QUICK, LIST_OBJECTS, LIST_CONCURRENCY (4), LAYOUTS ("1 4"; "" for none), CLUSTER (1),
+# TIERING (1: transition to a second hafiz vs a GET+PUT copy), RESULTS (file),
 # BENCH_TMPDIR (where the drives go; default /tmp), CARGO_TARGET_DIR.
 # Every GET body is verified against what was written; a mismatch fails the run.
 set -euo pipefail
@@ -35,7 +36,7 @@ else
   LIST_OBJECTS="${LIST_OBJECTS:-100000}"
 fi
 LIST_CONCURRENCY="${LIST_CONCURRENCY:-4}"
-LAYOUTS="${LAYOUTS:-1 4}"
+LAYOUTS="${LAYOUTS-1 4}"
 RESULTS="${RESULTS:-$target_dir/loadbench-$(date +%Y%m%d-%H%M%S).jsonl}"
 mkdir -p "$(dirname "$RESULTS")"
 : >"$RESULTS"
@@ -257,6 +258,40 @@ if [[ " ${LAYOUTS} " == *" 1 "* && "${CLUSTER:-1}" = 1 ]]; then
   done
   unset HAFIZ_CLUSTER_SECRET
   rm -rf "${work:?}/cluster"
+fi
+
+# --- tiering: transition throughput against a plain copy between the same two processes ---
+if [[ "${TIERING:-1}" = 1 ]]; then
+  if [[ "$QUICK" = 1 ]]; then TIER_SIZE=4MiB TIER_N=8; else TIER_SIZE=32MiB TIER_N=32; fi
+  mkdir -p "$work/tier"
+  rport="$(free_port)"
+  "$HAFIZ" server --address "127.0.0.1:$rport" --admin-address 127.0.0.1:0 \
+    --data "$work/tier/remote" --log-format json >>"$work/tier/remote.log" 2>&1 &
+  tier_pids=($!)
+  hport="$(free_port)" aport="$(free_port)"
+  # A lifecycle day of one second and a scan every second: a Days 0 rule is due at
+  # once and picked up within a second.
+  HAFIZ_LIFECYCLE_DAY_SECONDS=1 "$HAFIZ" server --address "127.0.0.1:$hport" \
+    --admin-address "127.0.0.1:$aport" --data "$work/tier/hot" --lifecycle-interval "every 1s" \
+    --log-format json >>"$work/tier/hot.log" 2>&1 &
+  tier_pids+=($!)
+  for p in "$rport" "$hport"; do
+    for _ in $(seq 600); do [[ "$(http_status "$p" /health/ready)" = 200 ]] && break; sleep 0.05; done
+  done
+  # The remote bucket, then the tier pointing at it.
+  bench --endpoint "http://127.0.0.1:$rport" --bucket tier-remote --op put --size 0 --count 1 \
+    --prefix probe/ --label tier-setup
+  cli=(env HAFIZ_CONFIG_DIR="$work/tier/cli" "$HAFIZ" admin)
+  "${cli[@]}" alias set hot "http://127.0.0.1:$aport" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >/dev/null
+  "${cli[@]}" tier add hot warm --type s3 --storage-class STANDARD_IA \
+    --endpoint "http://127.0.0.1:$rport" --bucket tier-remote --prefix hafiz \
+    --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" >/dev/null
+  echo
+  echo "== tiering: transition to a second hafiz vs GET+PUT copy between the same two =="
+  bench --endpoint "http://127.0.0.1:$hport" --transition-to "http://127.0.0.1:$rport" \
+    --bucket tierbench --size "$TIER_SIZE" --count "$TIER_N" --concurrency 4 --label tiering
+  for p in "${tier_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "${work:?}/tier"
 fi
 
 echo

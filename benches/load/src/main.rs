@@ -11,6 +11,7 @@ mod payload;
 mod report;
 mod s3;
 mod stats;
+mod transition;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -105,6 +106,14 @@ struct Cli {
     /// Print the ratio table of a results file (JSON lines from earlier runs).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Transition benchmark: --endpoint has a tier of --storage-class on the S3
+    /// endpoint given here. Puts --count objects of --size, copies them to this
+    /// endpoint with GET+PUT (the baseline), then lets a lifecycle rule move them.
+    #[arg(long, value_name = "URL")]
+    transition_to: Option<String>,
+    /// The tier's storage class (--transition-to).
+    #[arg(long, default_value = "STANDARD_IA")]
+    storage_class: String,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,6 +204,38 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "credentials: --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
         ),
     };
+    if let Some(remote) = &cli.transition_to {
+        let remote = S3Client::new(
+            remote,
+            &access_key,
+            &secret_key,
+            &cli.region,
+            true,
+            cli.concurrency,
+            Duration::from_secs_f64(cli.timeout),
+        )?;
+        let local = S3Client::new(
+            &cli.endpoint,
+            &access_key,
+            &secret_key,
+            &cli.region,
+            true,
+            cli.concurrency.max(8),
+            Duration::from_secs_f64(cli.timeout),
+        )?;
+        transition::run(
+            local,
+            remote,
+            &cli.bucket,
+            &cli.storage_class,
+            cli.size,
+            objects,
+            cli.concurrency,
+            cli.label.as_deref(),
+        )
+        .await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let populate_conc = cli.populate_concurrency.unwrap_or(cli.concurrency.max(32));
     let client = S3Client::new(
         &cli.endpoint,

@@ -58,7 +58,12 @@ pub fn report(path: &Path) -> anyhow::Result<usize> {
 
     let mut labels: Vec<&str> = Vec::new();
     for r in &rows {
-        if r.op != "noop" && !r.op.starts_with("file-") && !labels.contains(&r.label) {
+        if r.op != "noop"
+            && r.op != "transition"
+            && !r.label.starts_with("tier")
+            && !r.op.starts_with("file-")
+            && !labels.contains(&r.label)
+        {
             labels.push(r.label);
         }
     }
@@ -178,7 +183,30 @@ pub fn report(path: &Path) -> anyhow::Result<usize> {
         }
     }
     missed += cluster_rows(&rows);
+    missed += tier_rows(&rows);
     Ok(missed)
+}
+
+/// Transition throughput (rule to every object in the tier) against a plain GET+PUT
+/// copy between the same two processes, measured in the same run.
+fn tier_rows(rows: &[Row]) -> usize {
+    let Some(r) = rows.iter().rev().find(|r| r.op == "transition") else {
+        return 0;
+    };
+    let (tier, copy, ratio) = (r.f("transition_mib_s"), r.f("copy_mib_s"), r.f("ratio"));
+    let target = 0.5;
+    let ok = ratio >= target;
+    println!(
+        "{:<14} {:<28} {:>15} {:>15} {:>7.3} {:>8}  {}",
+        "tiering",
+        format!("transition {} / copy", crate::stats::format_size(r.size)),
+        format!("{tier:.1} MiB/s"),
+        format!("{copy:.1} MiB/s"),
+        ratio,
+        format!(">={target:.2}"),
+        if ok { "ok" } else { "MISS" }
+    );
+    !ok as usize
 }
 
 /// A 3-node loopback cluster measured through one node against the single node of

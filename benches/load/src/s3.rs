@@ -95,12 +95,26 @@ impl S3Client {
         path_and_query: &str,
         body: Body,
     ) -> anyhow::Result<Response<Incoming>> {
+        self.send_with(method, path_and_query, body, &[]).await
+    }
+
+    /// [`S3Client::send`] with extra (signed) headers.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Body,
+        extra: &[(&'static str, String)],
+    ) -> anyhow::Result<Response<Incoming>> {
         let url = format!("{}{}", self.endpoint, path_and_query);
         let mut req = Request::builder()
             .method(method.clone())
             .uri(&url)
             .body(Full::new(body.bytes.clone()))?;
         let headers = req.headers_mut();
+        for (name, value) in extra {
+            headers.insert(*name, HeaderValue::from_str(value)?);
+        }
         headers.insert(http::header::HOST, self.host.clone());
         if !body.bytes.is_empty() || method == Method::PUT || method == Method::POST {
             headers.insert(

@@ -199,8 +199,7 @@ def test_transition_keeps_metadata_and_get_is_transparent(tiers, s3c, rc):
     # Small objects are not transitioned (as AWS's 128 KiB minimum).
     assert storage_class(s3c, b, "docs/small") == "STANDARD"
     # A copy of a tiered object is a hot object with the same bytes.
-    s3c.copy_object(Bucket=b, Key="copy.bin", CopySource={"Bucket": b, "Key": "docs/a.bin"},
-                    StorageClass="STANDARD")
+    s3c.copy_object(Bucket=b, Key="copy.bin", CopySource={"Bucket": b, "Key": "docs/a.bin"})
     assert s3c.get_object(Bucket=b, Key="copy.bin")["Body"].read() == data
     assert storage_class(s3c, b, "copy.bin") == "STANDARD"
 
@@ -263,6 +262,28 @@ def test_archive_needs_restore_and_the_copy_expires(tiers, s3c):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3c.get_object(Bucket=b, Key="arch")
     assert error_code(e) == ("InvalidObjectState", 403)
+
+
+def test_put_naming_an_archive_class_is_archived(tiers, s3c):
+    b = unique_bucket_name("tg")
+    s3c.create_bucket(Bucket=b)
+    data = body("direct")
+    s3c.put_object(Bucket=b, Key="direct", Body=data, StorageClass="GLACIER")
+    assert storage_class(s3c, b, "direct") == "GLACIER"
+
+    def archived():
+        try:
+            s3c.get_object(Bucket=b, Key="direct")["Body"].read()
+            return False
+        except botocore.exceptions.ClientError as e:
+            return e.response["Error"]["Code"] == "InvalidObjectState"
+
+    # No bucket rule: the next scan moves it to the tier of its class.
+    wait_for("the PUT's class honoured", archived, timeout=30)
+    s3c.restore_object(Bucket=b, Key="direct", RestoreRequest={"Days": 1})
+    wait_for("the restore", lambda: s3c.head_object(Bucket=b, Key="direct").get("Restore", "")
+             .startswith('ongoing-request="false"'))
+    assert s3c.get_object(Bucket=b, Key="direct")["Body"].read() == data
 
 
 def test_delete_removes_the_remote_copy(tiers, s3c, rc, cli):

@@ -209,11 +209,12 @@ pub fn plan_key(cfg: &LifecycleConfig, versions: &[ObjectVersion], now: Millis) 
         if gone || (i == 0 && current.delete_marker) {
             continue;
         }
+        // Emitted even when the version shows the class already: its bytes may
+        // still be hot (a PUT naming the class); the scanner compares placements.
         if let RulePlacement::Due {
             storage_class: class,
             rule,
         } = transition_due(cfg, versions, i, now)
-            && v.storage_class != class
         {
             out.push(Action::Transition {
                 key: v.key.clone(),

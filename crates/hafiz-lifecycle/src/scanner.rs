@@ -243,6 +243,7 @@ impl Scanner {
                         key: v.key.clone(),
                         version_id: v.version_id.clone(),
                         order: v.sort_order(),
+                        expect: v.restore.clone(),
                         restore: None,
                     })
                     .await
@@ -267,23 +268,36 @@ impl Scanner {
                 } if *version_id == v.version_id => Some((storage_class.as_str(), rule.as_str())),
                 _ => None,
             });
+            // A hot version showing a tier's class (a PUT or copy that named it)
+            // belongs in that tier.
+            let named = || {
+                tiers
+                    .iter()
+                    .find(|t| t.config.storage_class == v.storage_class)
+                    .filter(|_| v.tier_copy().is_none() && !v.delete_marker)
+                    .map(|t| (t.clone(), "put"))
+            };
             let target = match by_rule {
                 Some((class, rule)) => tiers
                     .iter()
                     .find(|t| t.config.storage_class == class)
                     .map(|t| (t.clone(), rule)),
                 // A rule places this version (later): policies leave it alone.
-                None if transition_due(cfg, versions, i, now) == RulePlacement::Later => None,
-                None if actions
-                    .iter()
-                    .any(|a| matches!(a, Action::ExpireCurrent { .. }) && i == 0) =>
+                None if transition_due(cfg, versions, i, now) == RulePlacement::Later => named(),
+                None if i == 0
+                    && actions
+                        .iter()
+                        .any(|a| matches!(a, Action::ExpireCurrent { .. })) =>
                 {
                     None
                 }
-                None => hafiz_tier::policy::policy_target(tiers, v, now).map(|t| (t, "policy")),
+                None => named().or_else(|| {
+                    hafiz_tier::policy::policy_target(tiers, v, now).map(|t| (t, "policy"))
+                }),
             };
             if let Some((tier, reason)) = target
                 && !matches!(v.data, hafiz_meta::ObjectData::Inline(_))
+                && v.tier_copy().is_none_or(|c| c.tier != tier.config.name)
             {
                 moves.push(Tiering::move_spec(
                     &bucket.name,

@@ -14,6 +14,10 @@ use crate::model::{
 /// runs it); its payload is the [`TierCopy`] as JSON.
 pub const TIER_DELETE_JOB: &str = "tier-delete";
 
+/// Settings keys of tiers (`tier/NAME`): a copy is only adopted into a tier that has
+/// one, and a tier's row only goes once the tier holds nothing.
+pub const TIER_SETTING_PREFIX: &str = "tier/";
+
 /// A condition on the current version of a key, checked atomically with a write.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum WriteCondition {
@@ -88,8 +92,10 @@ pub enum Command {
     /// Move a version's bytes: into a tier (a transition) or back (a promotion).
     /// Refused with `PreconditionFailed` unless the version still has row order
     /// `order` and data `expect`, so a transition racing an overwrite, a delete or
-    /// another transition of the same version changes nothing. The data it held is
-    /// released (blobs to the caller, tier copies to a [`TIER_DELETE_JOB`]).
+    /// another transition of the same version changes nothing; a success when the
+    /// version already holds `data` (the same command applied twice). A copy is only
+    /// adopted into a tier that still exists. The data it held is released (blobs to
+    /// the caller, tier copies to a [`TIER_DELETE_JOB`]).
     SetObjectData {
         bucket: String,
         key: String,
@@ -100,13 +106,15 @@ pub enum Command {
         storage_class: String,
         now: Millis,
     },
-    /// RestoreObject's state of one version (the same check on `order`); the blobs
-    /// of a temporary copy it replaces are released.
+    /// RestoreObject's state of one version: the same check on `order`, and the
+    /// state must still be `expect` (so an expiry and an extension cannot undo each
+    /// other). The blobs of a temporary copy it replaces are released.
     SetRestore {
         bucket: String,
         key: String,
         version_id: String,
         order: u64,
+        expect: Option<RestoreState>,
         restore: Option<RestoreState>,
     },
     /// A cluster-wide setting (tiers, later notification and replication targets):

@@ -19,7 +19,10 @@ mod replicated;
 mod stamp;
 mod store;
 
-pub use command::{BucketChange, Command, ObjectChange, Outcome, TIER_DELETE_JOB, WriteCondition};
+pub use command::{
+    BucketChange, Command, ObjectChange, Outcome, TIER_DELETE_JOB, TIER_SETTING_PREFIX,
+    WriteCondition,
+};
 pub use error::{Entity, MetaError, MetaResult};
 pub use kv::KvStats;
 pub use list::{

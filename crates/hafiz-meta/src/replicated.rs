@@ -173,6 +173,7 @@ impl MetaStore {
         }
         inner.write_durable(ops)?;
         inner.iam_changed();
+        inner.settings_changed();
         Ok(())
     }
 }

@@ -390,6 +390,11 @@ impl Inner {
         self.iam_generation.fetch_add(1, Ordering::Release);
     }
 
+    /// After a snapshot replaced the settings wholesale.
+    pub(crate) fn settings_changed(&self) {
+        self.settings_generation.fetch_add(1, Ordering::Release);
+    }
+
     /// Reads go to the first healthy mirror.
     pub(crate) fn kv(&self) -> Arc<Kv> {
         self.mirrors
@@ -770,7 +775,11 @@ impl Inner {
     /// Ops that replace every usage counter with a count of the rows.
     fn recount_usage(&self, ops: &mut Vec<Op>) -> MetaResult<()> {
         for row in self.kv().scan(Table::Usage, b"", b"") {
-            ops.push(Op::Delete(Table::Usage, row?.0.into_vec()));
+            let key = row?.0.into_vec();
+            // Tier counters are kept by transitions and releases, not by bucket rows.
+            if !key.starts_with(b"t/") {
+                ops.push(Op::Delete(Table::Usage, key));
+            }
         }
         let mut accounts: HashMap<String, Usage> = HashMap::new();
         for b in self.all_buckets()? {
@@ -1163,8 +1172,25 @@ impl Inner {
                 at = now;
                 let (row, mut v) = self
                     .find_version(ReadMode::Any, &bucket, &key, &version_id)?
-                    .filter(|(_, v)| v.sort_order() == order && v.data == expect)
+                    .filter(|(_, v)| v.sort_order() == order)
                     .ok_or(MetaError::PreconditionFailed)?;
+                if v.data == data {
+                    // Applied already (a proposal sent again, a job run again).
+                    out.version_id = Some(v.version_id.clone());
+                    return Ok(());
+                }
+                if v.data != expect {
+                    return Err(MetaError::PreconditionFailed);
+                }
+                if let ObjectData::Tiered(c) = &data
+                    && self
+                        .kv()
+                        .get(Table::Settings, &tier_setting_key(&c.tier))?
+                        .is_none()
+                {
+                    // The tier was removed while the copy was written.
+                    return Err(MetaError::PreconditionFailed);
+                }
                 let old = ObjectVersion {
                     data: std::mem::replace(&mut v.data, data),
                     restore: v.restore.take(),
@@ -1184,6 +1210,7 @@ impl Inner {
                 key,
                 version_id,
                 order,
+                expect,
                 restore,
             } => {
                 self.require_bucket(&bucket)?;
@@ -1191,6 +1218,13 @@ impl Inner {
                     .find_version(ReadMode::Any, &bucket, &key, &version_id)?
                     .filter(|(_, v)| v.sort_order() == order && v.tier_copy().is_some())
                     .ok_or(MetaError::PreconditionFailed)?;
+                if v.restore == restore {
+                    out.version_id = Some(v.version_id.clone());
+                    return Ok(());
+                }
+                if v.restore != expect {
+                    return Err(MetaError::PreconditionFailed);
+                }
                 let old = ObjectVersion {
                     restore: std::mem::replace(&mut v.restore, restore),
                     ..ObjectVersion::default()
@@ -1202,6 +1236,14 @@ impl Inner {
                 ops.push(Op::Put(Table::Objects, row, encode(&v)?));
             }
             Command::PutSetting { key, value } => {
+                if value.is_none()
+                    && let Some(tier) = key.strip_prefix(crate::command::TIER_SETTING_PREFIX)
+                    && self.usage_of(&usage_row::tier(tier))?.objects > 0
+                {
+                    return Err(MetaError::DeleteConflict(format!(
+                        "tier {tier} still holds objects"
+                    )));
+                }
                 ops.push(match value {
                     Some(v) => Op::Put(Table::Settings, key.into_bytes(), v),
                     None => Op::Delete(Table::Settings, key.into_bytes()),
@@ -1354,6 +1396,10 @@ impl IamRows for Inner {
 }
 
 /// Row keys in the usage table.
+fn tier_setting_key(tier: &str) -> Vec<u8> {
+    format!("{}{tier}", crate::command::TIER_SETTING_PREFIX).into_bytes()
+}
+
 mod usage_row {
     pub fn bucket(name: &str) -> Vec<u8> {
         format!("b/{name}").into_bytes()

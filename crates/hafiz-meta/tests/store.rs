@@ -707,3 +707,95 @@ async fn a_recount_agrees_with_the_counters_kept_by_apply() {
     assert_eq!(before, after);
     assert_eq!(after.2, after.0);
 }
+
+/// Transitions: the move is conditional on the version and idempotent, a copy is
+/// only adopted into an existing tier, dropping the version queues the copy's
+/// deletion in the same commit, and a tier holding copies cannot be removed.
+#[tokio::test]
+async fn tier_copies_are_moved_counted_and_released_in_one_commit() {
+    let (_d, s) = store();
+    bucket(&s, "b");
+    put(
+        &s,
+        "b",
+        version("k", "e", 10, Some("hot1")),
+        WriteCondition::None,
+    )
+    .unwrap();
+    let v = s.object("b", "k").await.unwrap().unwrap();
+    let copy = TierCopy {
+        tier: "cold".into(),
+        name: "0123456789abcdef0123456789abcdef".into(),
+        size: 1,
+    };
+    let mv = |expect: ObjectData, order: u64| Command::SetObjectData {
+        bucket: "b".into(),
+        key: "k".into(),
+        version_id: "null".into(),
+        order,
+        expect,
+        data: ObjectData::Tiered(copy.clone()),
+        storage_class: "GLACIER".into(),
+        now: 20,
+    };
+    // No such tier yet: refused.
+    assert!(matches!(
+        s.apply_sync(mv(v.data.clone(), v.sort_order())),
+        Err(MetaError::PreconditionFailed)
+    ));
+    s.apply_sync(Command::PutSetting {
+        key: "tier/cold".into(),
+        value: Some(b"{}".to_vec()),
+    })
+    .unwrap();
+    // Wrong order (another `null` version): refused.
+    assert!(matches!(
+        s.apply_sync(mv(v.data.clone(), v.sort_order() + 1)),
+        Err(MetaError::PreconditionFailed)
+    ));
+    let out = s.apply_sync(mv(v.data.clone(), v.sort_order())).unwrap();
+    assert_eq!(out.released_blobs, vec!["hot1".to_string()]);
+    // Applied again (a retried proposal): a no-op success that releases nothing.
+    let again = s.apply_sync(mv(v.data.clone(), v.sort_order())).unwrap();
+    assert!(again.released_blobs.is_empty() && again.released_copies.is_empty());
+    let moved = s.object("b", "k").await.unwrap().unwrap();
+    assert_eq!(moved.storage_class, "GLACIER");
+    assert_eq!(moved.tier_copy(), Some(&copy));
+    assert_eq!(s.tier_usage("cold").await.unwrap().objects, 1);
+    // The tier cannot go while it holds the copy.
+    assert!(matches!(
+        s.apply_sync(Command::PutSetting {
+            key: "tier/cold".into(),
+            value: None
+        }),
+        Err(MetaError::DeleteConflict(_))
+    ));
+    // Overwriting the version releases the copy: a deletion job in the same commit.
+    let out = put(
+        &s,
+        "b",
+        version("k", "e2", 30, Some("hot2")),
+        WriteCondition::None,
+    )
+    .unwrap();
+    assert_eq!(out.released_copies, vec![copy.clone()]);
+    let job = out
+        .jobs
+        .iter()
+        .find(|j| j.kind == TIER_DELETE_JOB)
+        .expect("a tier-delete job");
+    assert_eq!(
+        serde_json::from_slice::<TierCopy>(&job.payload).unwrap(),
+        copy
+    );
+    assert!(
+        s.job(&job.id).await.unwrap().is_some(),
+        "the job is durable"
+    );
+    assert_eq!(s.tier_usage("cold").await.unwrap().objects, 0);
+    s.apply_sync(Command::PutSetting {
+        key: "tier/cold".into(),
+        value: None,
+    })
+    .unwrap();
+}

@@ -17,7 +17,7 @@ pub const HOT_CLASS: &str = "STANDARD";
 const ARCHIVE_CLASSES: [&str; 2] = ["GLACIER", "DEEP_ARCHIVE"];
 
 /// The tier as the admin API and the config file describe it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TierSpec {
     pub name: String,
@@ -55,6 +55,20 @@ pub struct TierSpec {
     pub access_key: Option<String>,
     #[serde(default)]
     pub secret_key: Option<String>,
+}
+
+impl std::fmt::Debug for TierSpec {
+    // The config file's structs are Debug: the secret must not follow.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TierSpec")
+            .field("name", &self.name)
+            .field("storage_class", &self.storage_class)
+            .field("kind", &self.kind)
+            .field("drives", &self.drives)
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -138,7 +152,7 @@ pub fn setting_key(name: &str) -> String {
     format!("{}{name}", SETTINGS_PREFIX)
 }
 
-pub const SETTINGS_PREFIX: &str = "tier/";
+pub const SETTINGS_PREFIX: &str = hafiz_meta::TIER_SETTING_PREFIX;
 
 /// The associated data a tier's sealed secret is bound to: a sealed secret copied
 /// to another tier's row does not open.
@@ -285,9 +299,8 @@ impl TierConfig {
         }
     }
 
-    /// Whether two configs describe the same tier in the same place (what a restart
-    /// with an unchanged config file must not rewrite). Secrets are sealed with a
-    /// fresh nonce each time, so they are not compared.
+    /// Whether two configs describe the same tier in the same place, secrets aside
+    /// (they are sealed with a fresh nonce each time; the caller compares them open).
     pub fn same_as(&self, other: &TierConfig) -> bool {
         let strip = |c: &TierConfig| {
             let mut c = c.clone();
@@ -325,7 +338,9 @@ mod tests {
 
     #[test]
     fn archive_by_class_and_sealed_secret() {
-        let c = s3("cold", "GLACIER")
+        let spec = s3("cold", "GLACIER");
+        assert!(!format!("{spec:?}").contains("SECRET"));
+        let c = spec
             .validate(|aad, s| [aad.as_bytes(), b":", s].concat())
             .unwrap();
         assert!(c.archive);
@@ -372,5 +387,19 @@ mod tests {
             ..local
         };
         assert!(ok.validate(seal).is_ok());
+    }
+}
+
+impl TierConfig {
+    /// Whether `other` keeps the copies where this one has them (same drives, or
+    /// same endpoint, bucket and prefix): what may change while a tier holds copies.
+    pub fn same_place(&self, other: &TierConfig) -> bool {
+        match (&self.kind, &other.kind) {
+            (TierKind::Local { drives: a, .. }, TierKind::Local { drives: b, .. }) => a == b,
+            (TierKind::S3(a), TierKind::S3(b)) => {
+                a.endpoint == b.endpoint && a.bucket == b.bucket && a.prefix == b.prefix
+            }
+            _ => false,
+        }
     }
 }

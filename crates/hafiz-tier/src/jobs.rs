@@ -26,6 +26,13 @@ use crate::registry::Tiers;
 pub const TRANSITION_JOB: &str = "tier-transition";
 pub const PROMOTE_JOB: &str = "tier-promote";
 pub const RESTORE_JOB: &str = "tier-restore";
+/// Deletes a copy a transition wrote, later, unless the version refers to it: a
+/// transition that ends dead, cancelled or timed out after writing its copy leaves
+/// no orphan in the tier.
+pub const SWEEP_JOB: &str = "tier-sweep";
+/// How long after a transition starts its sweep runs (past the move's timeout).
+const SWEEP_AFTER: Duration = Duration::from_secs(7 * 3600);
+const MOVE_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
 /// Most read counters kept for promotion decisions (the map is cleared when full).
 const MAX_TRACKED_READS: usize = 100_000;
@@ -44,6 +51,15 @@ pub struct MoveJob {
     /// What asked for it: a lifecycle rule id, `policy`, `put`, `reads`.
     #[serde(default)]
     pub reason: String,
+}
+
+/// A copy to delete unless `version_id` (of row order `order`) refers to it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SweepJob {
+    pub copy: TierCopy,
+    pub bucket: String,
+    pub key: String,
+    pub version_id: String,
 }
 
 /// Bring an archived version's temporary copy back for `days` lifecycle days.
@@ -119,6 +135,7 @@ impl Tiering {
             (PROMOTE_JOB, 2),
             (RESTORE_JOB, 2),
             (TIER_DELETE_JOB, 4),
+            (SWEEP_JOB, 2),
         ] {
             engine.register(
                 kind,
@@ -155,8 +172,14 @@ impl Tiering {
         // Object keys are user data.
         .sensitive()
         .max_attempts(20)
-        .timeout(Duration::from_secs(6 * 3600))
-        .unique(format!("tier-move/{bucket}/{}/{}", v.key, v.version_id))
+        .timeout(MOVE_TIMEOUT)
+        // With the order: a `null` version written again is another version.
+        .unique(format!(
+            "tier-move/{bucket}/{}/{}/{}",
+            v.key,
+            v.version_id,
+            v.sort_order()
+        ))
     }
 
     /// Queue moves (the lifecycle scanner's transitions).
@@ -176,38 +199,49 @@ impl Tiering {
         days: u32,
     ) -> Result<RestoreAnswer, MetaError> {
         let order = v.sort_order();
-        let set = |restore| Command::SetRestore {
-            bucket: bucket.to_string(),
-            key: v.key.clone(),
-            version_id: v.version_id.clone(),
-            order,
-            restore: Some(restore),
+        let now = hafiz_jobs::now_millis();
+        let (answer, restore) = match &v.restore {
+            Some(r) if r.ongoing => (RestoreAnswer::InProgress, None),
+            Some(r) if r.data.is_some() => (
+                RestoreAnswer::Extended,
+                Some(RestoreState {
+                    days,
+                    expiry: Some(after_days(now, days)),
+                    ..r.clone()
+                }),
+            ),
+            _ => (
+                RestoreAnswer::Started,
+                Some(RestoreState {
+                    ongoing: true,
+                    days,
+                    expiry: None,
+                    data: None,
+                }),
+            ),
         };
-        let answer = match &v.restore {
-            Some(r) if r.ongoing => RestoreAnswer::InProgress,
-            Some(r) if r.data.is_some() => {
-                let now = hafiz_jobs::now_millis();
-                self.meta
-                    .apply(set(RestoreState {
-                        days,
-                        expiry: Some(after_days(now, days)),
-                        ..r.clone()
-                    }))
-                    .await?;
-                return Ok(RestoreAnswer::Extended);
+        if let Some(restore) = restore {
+            let cmd = Command::SetRestore {
+                bucket: bucket.to_string(),
+                key: v.key.clone(),
+                version_id: v.version_id.clone(),
+                order,
+                expect: v.restore.clone(),
+                restore: Some(restore),
+            };
+            match self.meta.apply(cmd).await {
+                Ok(out) => hafiz_storage::release::release_later(
+                    self.sources.blobs.clone(),
+                    out.released_blobs,
+                ),
+                // Another request or the copy's expiry got there first.
+                Err(MetaError::PreconditionFailed) => return Ok(RestoreAnswer::InProgress),
+                Err(e) => return Err(e),
             }
-            _ => {
-                self.meta
-                    .apply(set(RestoreState {
-                        ongoing: true,
-                        days,
-                        expiry: None,
-                        data: None,
-                    }))
-                    .await?;
-                RestoreAnswer::Started
+            if answer == RestoreAnswer::Extended {
+                return Ok(answer);
             }
-        };
+        }
         // Queued after the state (and again on every request while in progress: a
         // crash between the two leaves the state, and the next request the job).
         let spec = JobSpec::new(
@@ -222,8 +256,11 @@ impl Tiering {
         )
         .sensitive()
         .max_attempts(20)
-        .timeout(Duration::from_secs(6 * 3600))
-        .unique(format!("tier-restore/{bucket}/{}/{}", v.key, v.version_id));
+        .timeout(MOVE_TIMEOUT)
+        .unique(format!(
+            "tier-restore/{bucket}/{}/{}/{order}",
+            v.key, v.version_id
+        ));
         let engine = self
             .engine()
             .map_err(|e| MetaError::Unavailable(e.message().to_string()))?;
@@ -310,6 +347,25 @@ impl Tiering {
         let started = std::time::Instant::now();
         let (data, class, hot) = match &target {
             Some(t) => {
+                let copy = TierCopy {
+                    tier: t.config.name.clone(),
+                    name: job.name.clone(),
+                    size: v.size,
+                };
+                let sweep = JobSpec::new(
+                    SWEEP_JOB,
+                    &SweepJob {
+                        copy,
+                        bucket: job.bucket.clone(),
+                        key: job.key.clone(),
+                        version_id: job.version_id.clone(),
+                    },
+                )
+                .sensitive()
+                .max_attempts(1000)
+                .run_at(hafiz_jobs::now_millis() + SWEEP_AFTER.as_millis() as Millis)
+                .unique(format!("tier-sweep/{}/{}", t.config.name, job.name));
+                self.engine()?.enqueue(sweep).await.map_err(retry)?;
                 t.store.put(&job.name, v.size, &src).await.map_err(retry)?;
                 (
                     ObjectData::Tiered(TierCopy {
@@ -357,8 +413,22 @@ impl Tiering {
                 )))
             }
             Err(MetaError::PreconditionFailed | MetaError::NoSuchBucket(_)) => {
-                // The version changed while its bytes were copied: the copy is ours
-                // alone, so it goes.
+                // Applied by an earlier run, or the version changed while its bytes
+                // were copied: only a copy nothing refers to goes.
+                let now = self
+                    .meta
+                    .object_version(&job.bucket, &job.key, &job.version_id)
+                    .await
+                    .map_err(retry)?
+                    .filter(|n| n.sort_order() == job.order);
+                let referenced = now.as_ref().is_some_and(|n| match (&target, &hot) {
+                    (Some(_), _) => n.tier_copy().is_some_and(|c| c.name == job.name),
+                    (None, Some(h)) => n.data == *h,
+                    _ => false,
+                });
+                if referenced {
+                    return Ok(Some(r#"{"moved":true,"reason":"applied before"}"#.into()));
+                }
                 match (&target, hot) {
                     (Some(t), _) => t.store.delete(&job.name).await.map_err(retry)?,
                     (None, Some(hot)) => self.release_hot(&hot).await,
@@ -366,12 +436,10 @@ impl Tiering {
                 }
                 Ok(Some(r#"{"moved":false,"reason":"version changed"}"#.into()))
             }
-            Err(e) => {
-                if let Some(hot) = hot {
-                    self.release_hot(&hot).await;
-                }
-                Err(retry(e))
-            }
+            // The commit may have landed (a lost answer): nothing is released here;
+            // the retry finds out, and the sweep (or the start-up orphan collection of
+            // the hot drives) removes what stays unreferenced.
+            Err(e) => Err(retry(e)),
         }
     }
 
@@ -442,6 +510,7 @@ impl Tiering {
             key: job.key.clone(),
             version_id: job.version_id.clone(),
             order: job.order,
+            expect: Some(state.clone()),
             restore: Some(RestoreState {
                 ongoing: false,
                 days: state.days,
@@ -450,24 +519,51 @@ impl Tiering {
             }),
         };
         match self.meta.apply(cmd).await {
-            Ok(_) => {
+            Ok(out) => {
+                hafiz_storage::release::release_later(
+                    self.sources.blobs.clone(),
+                    out.released_blobs,
+                );
                 metrics::counter!("hafiz_tier_restores_total").increment(1);
                 Ok(Some(format!(r#"{{"restored":true,"bytes":{}}}"#, v.size)))
             }
             Err(MetaError::PreconditionFailed | MetaError::NoSuchBucket(_)) => {
-                self.release_hot(&copy).await;
+                let applied = self
+                    .meta
+                    .object_version(&job.bucket, &job.key, &job.version_id)
+                    .await
+                    .map_err(retry)?
+                    .and_then(|n| n.restore)
+                    .and_then(|r| r.data)
+                    .is_some_and(|d| d == copy);
+                if !applied {
+                    self.release_hot(&copy).await;
+                }
                 Ok(Some(
                     r#"{"restored":false,"reason":"version changed"}"#.into(),
                 ))
             }
-            Err(e) => {
-                self.release_hot(&copy).await;
-                Err(retry(e))
-            }
+            // Perhaps committed: left to the start-up orphan collection if not.
+            Err(e) => Err(retry(e)),
         }
     }
 
+    async fn run_sweep(&self, job: SweepJob) -> Result<Option<String>, JobFailure> {
+        let v = self
+            .meta
+            .object_version(&job.bucket, &job.key, &job.version_id)
+            .await
+            .map_err(retry)?;
+        if v.is_some_and(|v| v.tier_copy().is_some_and(|c| c.name == job.copy.name)) {
+            return Ok(Some(r#"{"deleted":false,"reason":"in use"}"#.into()));
+        }
+        self.run_delete(job.copy).await
+    }
+
     async fn run_delete(&self, copy: TierCopy) -> Result<Option<String>, JobFailure> {
+        if self.sources.tiers.unavailable(&copy.tier).await {
+            return Err(retry(format!("tier {} cannot be opened", copy.tier)));
+        }
         let Some(tier) = self.sources.tiers.get(&copy.tier).await else {
             // Tiers holding copies cannot be removed; one that is gone took them.
             return Ok(Some(r#"{"deleted":false,"reason":"no such tier"}"#.into()));
@@ -489,6 +585,7 @@ impl Handler for TierHandler {
             TRANSITION_JOB | PROMOTE_JOB => self.tiering.run_move(job.json()?).await,
             RESTORE_JOB => self.tiering.run_restore(job.json()?).await,
             TIER_DELETE_JOB => self.tiering.run_delete(job.json()?).await,
+            SWEEP_JOB => self.tiering.run_sweep(job.json()?).await,
             other => Err(JobFailure::Permanent(format!("not a tier job: {other}"))),
         }
     }

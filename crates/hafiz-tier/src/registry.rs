@@ -36,7 +36,13 @@ pub struct Tiers {
 struct Loaded {
     generation: Option<u64>,
     tiers: BTreeMap<String, Arc<Tier>>,
+    /// Configured tiers that could not be opened (a drive missing, an endpoint
+    /// down at start), tried again after [`REOPEN_AFTER`].
+    failed: BTreeMap<String, TierConfig>,
+    failed_at: Option<std::time::Instant>,
 }
+
+const REOPEN_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Tiers {
     pub fn new(meta: Arc<dyn Metadata>, secret: &[u8], local_allowed: bool) -> Arc<Tiers> {
@@ -47,6 +53,8 @@ impl Tiers {
             loaded: RwLock::new(Loaded {
                 generation: None,
                 tiers: BTreeMap::new(),
+                failed: BTreeMap::new(),
+                failed_at: None,
             }),
             reload: Mutex::new(()),
         })
@@ -56,11 +64,14 @@ impl Tiers {
     /// they did not).
     async fn fresh(&self) {
         let now = self.meta.settings_generation();
-        if self.loaded.read().await.generation == Some(now) {
+        let current = |l: &Loaded| {
+            l.generation == Some(now) && l.failed_at.is_none_or(|t| t.elapsed() < REOPEN_AFTER)
+        };
+        if current(&*self.loaded.read().await) {
             return;
         }
         let _one = self.reload.lock().await;
-        if self.loaded.read().await.generation == Some(now) {
+        if current(&*self.loaded.read().await) {
             return;
         }
         let rows = match self.meta.settings(SETTINGS_PREFIX).await {
@@ -72,6 +83,7 @@ impl Tiers {
         };
         let old = self.loaded.read().await.tiers.clone();
         let mut tiers = BTreeMap::new();
+        let mut failed = BTreeMap::new();
         for (_, value) in rows {
             let cfg: TierConfig = match serde_json::from_slice(&value) {
                 Ok(c) => c,
@@ -88,13 +100,26 @@ impl Tiers {
                 Ok(store) => {
                     tiers.insert(cfg.name.clone(), Arc::new(Tier { config: cfg, store }));
                 }
-                Err(e) => tracing::warn!(tier = %cfg.name, error = %e, "cannot open tier"),
+                Err(e) => {
+                    tracing::warn!(tier = %cfg.name, error = %e, "cannot open tier");
+                    failed.insert(cfg.name.clone(), cfg);
+                }
             }
         }
+        let failed_at = (!failed.is_empty()).then(std::time::Instant::now);
         *self.loaded.write().await = Loaded {
             generation: Some(now),
             tiers,
+            failed,
+            failed_at,
         };
+    }
+
+    /// Whether `name` is a configured tier that cannot be used right now (its
+    /// copies exist; work on them waits).
+    pub async fn unavailable(&self, name: &str) -> bool {
+        self.fresh().await;
+        self.loaded.read().await.failed.contains_key(name)
     }
 
     /// Open a tier's store; with `check`, a remote tier's bucket must answer.
@@ -109,14 +134,7 @@ impl Tiers {
                 Arc::new(LocalTier::open(drives.clone(), *parity).await?)
             }
             TierKind::S3(r) => {
-                let sealed = base64::engine::general_purpose::STANDARD
-                    .decode(&r.secret_sealed)
-                    .map_err(|_| TierError::Unseal)?;
-                let secret = self
-                    .sealer
-                    .open(&secret_aad(&cfg.name), &sealed)
-                    .map_err(|_| TierError::Unseal)?;
-                let secret = String::from_utf8(secret).map_err(|_| TierError::Unseal)?;
+                let secret = self.secret_of(cfg)?;
                 let remote = RemoteTier::new(
                     &r.endpoint,
                     &r.bucket,
@@ -134,6 +152,21 @@ impl Tiers {
                 Arc::new(remote)
             }
         })
+    }
+
+    /// A remote tier's secret key, opened.
+    fn secret_of(&self, cfg: &TierConfig) -> TierResult<String> {
+        let TierKind::S3(r) = &cfg.kind else {
+            return Ok(String::new());
+        };
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(&r.secret_sealed)
+            .map_err(|_| TierError::Unseal)?;
+        let secret = self
+            .sealer
+            .open(&secret_aad(&cfg.name), &sealed)
+            .map_err(|_| TierError::Unseal)?;
+        String::from_utf8(secret).map_err(|_| TierError::Unseal)
     }
 
     pub async fn get(&self, name: &str) -> Option<Arc<Tier>> {
@@ -197,8 +230,15 @@ impl Tiers {
             if !replace {
                 return Err(TierError::Exists(cfg.name));
             }
-            if e.same_as(&cfg) {
-                return Ok(e.view(self.meta.tier_usage(&e.name).await?));
+            let usage = self.meta.tier_usage(&e.name).await?;
+            if e.same_as(&cfg) && self.secret_of(e).ok() == self.secret_of(&cfg).ok() {
+                return Ok(e.view(usage));
+            }
+            if !e.same_place(&cfg) && usage.objects > 0 {
+                return Err(TierError::InUse(format!(
+                    "tier {} holds {} objects: its drives, endpoint, bucket and prefix cannot change",
+                    e.name, usage.objects
+                )));
             }
         }
         if let Some(other) = configs
@@ -229,6 +269,7 @@ impl Tiers {
             return Err(TierError::NotFound(name.to_string()));
         }
         let usage = self.meta.tier_usage(name).await?;
+        // Checked again by the metadata command itself, against concurrent transitions.
         if usage.objects > 0 {
             return Err(TierError::InUse(format!(
                 "tier {name} holds {} objects ({} bytes); transition them elsewhere or delete them first",
@@ -240,13 +281,17 @@ impl Tiers {
                 "copies in tier {name} are still being deleted; try again shortly"
             )));
         }
-        self.meta
+        match self
+            .meta
             .apply(Command::PutSetting {
                 key: setting_key(name),
                 value: None,
             })
-            .await?;
-        Ok(())
+            .await
+        {
+            Err(hafiz_meta::MetaError::DeleteConflict(m)) => Err(TierError::InUse(m)),
+            other => other.map(|_| ()).map_err(Into::into),
+        }
     }
 
     async fn pending_deletes(&self, tier: &str) -> TierResult<usize> {

@@ -121,15 +121,15 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
             "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
         ));
     }
-    let storage_class = match header_str(&ctx.headers, "x-amz-storage-class") {
-        Some(_) => ops::storage_class(&ctx.headers)?,
-        None => src.storage_class.clone(),
-    };
+    // As on AWS, a copy is STANDARD unless the request names a class: the copy's
+    // bytes are written to the hot drives whatever tier the source is in.
+    let class_given = ctx.headers.contains_key("x-amz-storage-class");
+    let storage_class = ops::storage_class(&ctx.headers)?;
     // Copying a named older version onto its own key restores it: allowed as on AWS.
     let same_object = src_bucket == ctx.bucket && src.key == ctx.key && !named_version;
     if same_object
         && !replace_meta
-        && storage_class == src.storage_class
+        && (!class_given || storage_class == src.storage_class)
         && !ctx.headers.contains_key("x-amz-checksum-algorithm")
     {
         return Err(S3Error::with_message(

@@ -313,6 +313,20 @@ impl TierConfig {
     }
 }
 
+impl TierConfig {
+    /// Whether `other` keeps the copies where this one has them (same drives, or
+    /// same endpoint, bucket and prefix): what may change while a tier holds copies.
+    pub fn same_place(&self, other: &TierConfig) -> bool {
+        match (&self.kind, &other.kind) {
+            (TierKind::Local { drives: a, .. }, TierKind::Local { drives: b, .. }) => a == b,
+            (TierKind::S3(a), TierKind::S3(b)) => {
+                a.endpoint == b.endpoint && a.bucket == b.bucket && a.prefix == b.prefix
+            }
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,19 +401,5 @@ mod tests {
             ..local
         };
         assert!(ok.validate(seal).is_ok());
-    }
-}
-
-impl TierConfig {
-    /// Whether `other` keeps the copies where this one has them (same drives, or
-    /// same endpoint, bucket and prefix): what may change while a tier holds copies.
-    pub fn same_place(&self, other: &TierConfig) -> bool {
-        match (&self.kind, &other.kind) {
-            (TierKind::Local { drives: a, .. }, TierKind::Local { drives: b, .. }) => a == b,
-            (TierKind::S3(a), TierKind::S3(b)) => {
-                a.endpoint == b.endpoint && a.bucket == b.bucket && a.prefix == b.prefix
-            }
-            _ => false,
-        }
     }
 }

@@ -59,6 +59,12 @@ impl FileConfig {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        for t in self.tier.iter().flatten() {
+            // The same checks `tier add` makes (the secret is sealed at start).
+            t.clone()
+                .validate(|_, plain| plain.to_vec())
+                .map_err(|e| anyhow::anyhow!("[[tier]] {:?}: {e}", t.name))?;
+        }
         if let Some(a) = &self.address {
             a.parse::<SocketAddr>()
                 .with_context(|| format!("address: {a:?} is not HOST:PORT"))?;

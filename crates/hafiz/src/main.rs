@@ -97,7 +97,7 @@ enum AdminCmd {
 /// Where a node's data lives.
 #[derive(clap::Args)]
 struct StorageArgs {
-    /// TOML config file (keys: address, admin_address, data, region, domain, website_domain, parity, meta_dir, scanner_interval, lifecycle_interval).
+    /// TOML config file (keys: address, admin_address, data, region, domain, website_domain, parity, meta_dir, scanner_interval, lifecycle_interval, node_id, rpc_address, peers, and [[tier]] tables: docs/tiering.md).
     #[arg(long, env = "HAFIZ_CONFIG")]
     config: Option<PathBuf>,
     /// Data drive directory; repeat it, or use ranges like /mnt/disk{1...8} [default: ./hafiz-data]

@@ -1,0 +1,10 @@
+//! Bucket notifications: what PutBucketNotificationConfiguration takes (the rule
+//! model, AWS's XML and AWS's refusals), which rules an event matches, and the S3
+//! event JSON a target receives. Delivery (durable, per target) builds on the job
+//! engine; this crate holds what is the same for every target.
+
+pub mod config;
+pub mod event;
+
+pub use config::{ConfigError, KeyFilter, NotificationConfig, NotifyRule, RuleKind};
+pub use event::{EventRecord, event_json};

@@ -145,6 +145,7 @@ pub enum BucketChange {
     PublicAccessBlock(Option<crate::model::PublicAccessBlock>),
     Quota(Option<crate::model::Quota>),
     Lifecycle(Option<String>),
+    Notification(Option<String>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

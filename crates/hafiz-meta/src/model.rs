@@ -62,6 +62,9 @@ pub struct BucketInfo {
     /// The lifecycle configuration, as `hafiz-lifecycle` serializes it (JSON).
     #[serde(default)]
     pub lifecycle: Option<String>,
+    /// The notification configuration, as `hafiz-notify` serializes it (JSON).
+    #[serde(default)]
+    pub notification: Option<String>,
 }
 
 /// Limits on what a bucket or an account holds; None is unlimited.

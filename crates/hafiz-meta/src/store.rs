@@ -993,6 +993,7 @@ impl Inner {
                     BucketChange::Tags(tags) => b.tags = tags,
                     BucketChange::Cors(rules) => b.cors = rules,
                     BucketChange::Lifecycle(cfg) => b.lifecycle = cfg,
+                    BucketChange::Notification(cfg) => b.notification = cfg,
                     BucketChange::Website(w) => b.website = w,
                     BucketChange::Policy(p) => b.policy = p,
                     BucketChange::Acl(a) => b.acl = a,

@@ -53,6 +53,8 @@ pub enum Op {
     GetBucketCors,
     GetBucketLifecycleConfiguration,
     PutBucketLifecycleConfiguration,
+    GetBucketNotificationConfiguration,
+    PutBucketNotificationConfiguration,
     DeleteBucketLifecycle,
     PutBucketCors,
     DeleteBucketCors,
@@ -119,6 +121,8 @@ impl Op {
             Op::GetBucketCors => "GetBucketCors",
             Op::GetBucketLifecycleConfiguration => "GetBucketLifecycleConfiguration",
             Op::PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
+            Op::GetBucketNotificationConfiguration => "GetBucketNotificationConfiguration",
+            Op::PutBucketNotificationConfiguration => "PutBucketNotificationConfiguration",
             Op::DeleteBucketLifecycle => "DeleteBucketLifecycle",
             Op::PutBucketCors => "PutBucketCors",
             Op::DeleteBucketCors => "DeleteBucketCors",
@@ -268,6 +272,8 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
                     Op::GetBucketCors
                 } else if q.has("lifecycle") {
                     Op::GetBucketLifecycleConfiguration
+                } else if q.has("notification") {
+                    Op::GetBucketNotificationConfiguration
                 } else if q.has("website") {
                     Op::GetBucketWebsite
                 } else if q.has("versions") {
@@ -293,6 +299,7 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
             Method::DELETE if q.has("publicAccessBlock") => Op::DeletePublicAccessBlock,
             Method::DELETE if q.has("cors") => Op::DeleteBucketCors,
             Method::PUT if q.has("lifecycle") => Op::PutBucketLifecycleConfiguration,
+            Method::PUT if q.has("notification") => Op::PutBucketNotificationConfiguration,
             Method::DELETE if q.has("lifecycle") => Op::DeleteBucketLifecycle,
             Method::PUT if q.has("website") => Op::PutBucketWebsite,
             Method::DELETE if q.has("website") => Op::DeleteBucketWebsite,

@@ -35,6 +35,8 @@ pub fn action(op: Op, versioned: bool) -> &'static str {
         PutObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
         GetBucketCors => "s3:GetBucketCORS",
         GetBucketLifecycleConfiguration => "s3:GetLifecycleConfiguration",
+        GetBucketNotificationConfiguration => "s3:GetBucketNotification",
+        PutBucketNotificationConfiguration => "s3:PutBucketNotification",
         PutBucketLifecycleConfiguration | DeleteBucketLifecycle => "s3:PutLifecycleConfiguration",
         PutBucketCors | DeleteBucketCors => "s3:PutBucketCORS",
         GetBucketWebsite => "s3:GetBucketWebsite",

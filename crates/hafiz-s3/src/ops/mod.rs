@@ -10,6 +10,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod list;
 pub(crate) mod lock;
 mod multipart;
+mod notification;
 mod policy;
 mod put;
 mod quota;
@@ -54,6 +55,8 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         Op::GetBucketCors => crate::cors::get_bucket_cors(ctx).await,
         Op::GetBucketLifecycleConfiguration => lifecycle::get(ctx).await,
         Op::PutBucketLifecycleConfiguration => lifecycle::put(ctx).await,
+        Op::GetBucketNotificationConfiguration => notification::get(ctx).await,
+        Op::PutBucketNotificationConfiguration => notification::put(ctx).await,
         Op::DeleteBucketLifecycle => lifecycle::delete(ctx).await,
         Op::PutBucketCors => crate::cors::put_bucket_cors(ctx).await,
         Op::DeleteBucketCors => crate::cors::delete_bucket_cors(ctx).await,

@@ -18,9 +18,13 @@ SECRET = "test-cluster-secret"
 
 
 class Cluster:
-    def __init__(self, factory: ServerFactory, n: int, secret: str = SECRET):
+    def __init__(self, factory: ServerFactory, n: int, secret: str = SECRET, *,
+                 env: dict[str, str] | None = None, args: list[str] | None = None):
         self.factory = factory
         self.secret = secret
+        # More environment and flags for every node (e.g. a short lifecycle day).
+        self.env = dict(env or {})
+        self.args = list(args or [])
         self.access_key = "AK" + uuid.uuid4().hex[:18].upper()
         self.secret_key = uuid.uuid4().hex + uuid.uuid4().hex[:8]
         self.rpc_ports = {i: free_port() for i in range(1, n + 1)}
@@ -43,8 +47,8 @@ class Cluster:
             access_key=self.access_key if root else None,
             secret_key=self.secret_key if root else None,
             extra_args=["--node-id", str(i), "--rpc-address", f"127.0.0.1:{self.rpc_ports[i]}",
-                        *self.peer_args(peers)],
-            env_extra={"HAFIZ_CLUSTER_SECRET": secret or self.secret},
+                        *self.peer_args(peers), *self.args],
+            env_extra={"HAFIZ_CLUSTER_SECRET": secret or self.secret, **self.env},
             wait=False,
             port=port or (self.nodes[i].port if i in self.nodes else None),
         )

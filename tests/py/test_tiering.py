@@ -365,3 +365,38 @@ def test_sigkill_during_transitions_loses_nothing_and_leaves_no_orphan(server_fa
     # One copy per object in the remote bucket: a transition cut short was run again
     # under the same name, not beside it.
     assert len(remote_keys(rc, "crash-tier")) == n
+
+
+def test_tiering_on_a_three_node_cluster(server_factory, remote, rc, tmp_path):
+    """Tiers are cluster metadata: added through one node, used by the jobs of any
+    node, read through every node; a local tier is refused on a cluster."""
+    from cluster_util import Cluster
+
+    rc.create_bucket(Bucket="cluster-tier")
+    c = Cluster(server_factory, 3, env=ENV, args=ARGS).start()
+    try:
+        cli = Cli(tmp_path / "cfg")
+        for i in (1, 2):
+            cli("alias", "set", f"n{i}", c.nodes[i].admin_endpoint, c.access_key, c.secret_key)
+        add_s3_tier(cli, "n1", "shared", "STANDARD_IA", remote, "cluster-tier", "hafiz")
+        assert [t["name"] for t in cli.json("tier", "list", "n2")["tiers"]] == ["shared"]
+        drive = tmp_path / "local"
+        drive.mkdir()
+        cli.fails("tier", "add", "n2", "local", "--type", "local", "--storage-class", "LOCAL_HDD",
+                  "--drive", str(drive), code="InvalidRequest")
+        s1, s3n = c.client(1), c.client(3)
+        b = unique_bucket_name("tcl")
+        s1.create_bucket(Bucket=b)
+        data = body("cluster")
+        s1.put_object(Bucket=b, Key="k", Body=data)
+        put_rules(s1, b, transition_rule("all", "STANDARD_IA"))
+        wait_for("the transition on the cluster",
+                 lambda: storage_class(c.client(2), b, "k") == "STANDARD_IA")
+        assert len(remote_keys(rc, "cluster-tier")) == 1
+        for i in (1, 2, 3):
+            assert c.client(i).get_object(Bucket=b, Key="k")["Body"].read() == data, i
+        s3n.delete_object(Bucket=b, Key="k")
+        wait_for("the remote copy deleted", lambda: not remote_keys(rc, "cluster-tier"), timeout=40)
+    finally:
+        for s in c.nodes.values():
+            s.kill()

@@ -310,6 +310,18 @@ def s3_once(hafiz):
     return hafiz.client(retries={"total_max_attempts": 1})
 
 
+def wait_for(what, check, timeout: float = 60.0, every: float = 0.3):
+    """Poll `check` until it returns something truthy (returned), or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)
+
+
 def unique_bucket_name(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
 

@@ -13,7 +13,7 @@ import time
 import botocore.exceptions
 import pytest
 
-from conftest import make_client, unique_bucket_name
+from conftest import make_client, unique_bucket_name, wait_for
 from test_admin_cli import Cli
 
 DAY = 2.0
@@ -48,17 +48,6 @@ def put_rules(s3c, bucket, *rules):
     s3c.put_bucket_lifecycle_configuration(
         Bucket=bucket, LifecycleConfiguration={"Rules": list(rules)}
     )
-
-
-def wait_for(what, check, timeout=40.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def versions(s3c, bucket):

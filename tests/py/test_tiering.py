@@ -10,29 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 
 import botocore.exceptions
 import pytest
 
-from conftest import make_client, unique_bucket_name
+from conftest import make_client, unique_bucket_name, wait_for
 from test_admin_cli import Cli
 
 DAY = 2.0
 SIZE = 300 * 1024  # above the inline threshold: objects of 128 KiB or less stay hot
 ENV = {"HAFIZ_LIFECYCLE_DAY_SECONDS": str(DAY)}
 ARGS = ["--lifecycle-interval", "every 1s"]
-
-
-def wait_for(what, check, timeout=60.0, every=0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)
 
 
 def body(seed: str, size: int = SIZE) -> bytes:
@@ -137,28 +125,18 @@ def test_tier_admin_and_secrets(tiers, node, remote, cli):
         for f in files:
             with open(os.path.join(root, f), "rb") as fh:
                 assert secret not in fh.read(), f"the tier secret is in {f} in the clear"
-    # Refusals, with their codes.
-    cli.fails("tier", "add", "n", "cold", "--type", "s3", "--storage-class", "OTHER",
-              "--endpoint", remote.endpoint, "--bucket", "cold-tier",
-              "--access-key", remote.access_key, "--secret-key", remote.secret_key,
-              code="TierAlreadyExists")
-    cli.fails("tier", "add", "n", "dup", "--type", "s3", "--storage-class", "GLACIER",
-              "--endpoint", remote.endpoint, "--bucket", "cold-tier",
-              "--access-key", remote.access_key, "--secret-key", remote.secret_key,
-              code="InvalidRequest")
-    cli.fails("tier", "add", "n", "hot", "--type", "s3", "--storage-class", "STANDARD",
-              "--endpoint", remote.endpoint, "--bucket", "cold-tier",
-              "--access-key", remote.access_key, "--secret-key", remote.secret_key,
-              code="InvalidRequest")
-    # A bucket that does not exist, and wrong keys: checked before the tier is kept.
-    cli.fails("tier", "add", "n", "nobucket", "--type", "s3", "--storage-class", "NB",
-              "--endpoint", remote.endpoint, "--bucket", "no-such-bucket",
-              "--access-key", remote.access_key, "--secret-key", remote.secret_key,
-              code="InvalidRequest")
-    cli.fails("tier", "add", "n", "badkey", "--type", "s3", "--storage-class", "BK",
-              "--endpoint", remote.endpoint, "--bucket", "cold-tier",
-              "--access-key", remote.access_key, "--secret-key", "wrong",
-              code="InvalidRequest")
+    # Refusals, with their codes: a taken name, a taken class, the hot class, then a
+    # bucket that does not exist and wrong keys (checked before the tier is kept).
+    for name, cls, bucket, secret, code in [
+        ("cold", "OTHER", "cold-tier", remote.secret_key, "TierAlreadyExists"),
+        ("dup", "GLACIER", "cold-tier", remote.secret_key, "InvalidRequest"),
+        ("hot", "STANDARD", "cold-tier", remote.secret_key, "InvalidRequest"),
+        ("nobucket", "NB", "no-such-bucket", remote.secret_key, "InvalidRequest"),
+        ("badkey", "BK", "cold-tier", "wrong", "InvalidRequest"),
+    ]:
+        cli.fails("tier", "add", "n", name, "--type", "s3", "--storage-class", cls,
+                  "--endpoint", remote.endpoint, "--bucket", bucket,
+                  "--access-key", remote.access_key, "--secret-key", secret, code=code)
     cli.fails("tier", "remove", "n", "nope", code="NoSuchTier")
     assert {t["name"] for t in cli.json("tier", "list", "n")["tiers"]} == {"cold", "warm"}
 
@@ -242,6 +220,9 @@ def test_archive_needs_restore_and_the_copy_expires(tiers, s3c):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3c.restore_object(Bucket=b, Key="arch", RestoreRequest={"Days": 0})
     assert error_code(e)[1] == 400
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3c.restore_object(Bucket=b, Key="arch", RestoreRequest={"Days": 1, "Type": "SELECT"})
+    assert error_code(e) == ("InvalidArgument", 400), "SELECT restores are refused"
     r = s3c.restore_object(Bucket=b, Key="arch", RestoreRequest={
         "Days": 2, "GlacierJobParameters": {"Tier": "Standard"}})
     assert r["ResponseMetadata"]["HTTPStatusCode"] == 202

@@ -162,35 +162,31 @@ impl Scanner {
                 };
                 last = Some((version.key.clone(), version.version_id.clone()));
                 if pending.first().is_some_and(|p| p.key != version.key) {
-                    let key_versions = std::mem::take(&mut pending);
-                    self.apply_key(
+                    self.finish_key(
                         &bucket,
                         &cfg,
                         &tiers,
-                        &key_versions,
+                        &mut pending,
                         now,
-                        &mut cursor.stats,
+                        &mut cursor,
                         &mut moves,
                     )
                     .await?;
-                    cursor.after_key = key_versions.first().map(|v| v.key.clone());
                 }
                 pending.push(*version);
             }
             if !page.truncated {
                 if !pending.is_empty() {
-                    let key_versions = std::mem::take(&mut pending);
-                    self.apply_key(
+                    self.finish_key(
                         &bucket,
                         &cfg,
                         &tiers,
-                        &key_versions,
+                        &mut pending,
                         now,
-                        &mut cursor.stats,
+                        &mut cursor,
                         &mut moves,
                     )
                     .await?;
-                    cursor.after_key = key_versions.first().map(|v| v.key.clone());
                 }
                 self.queue_moves(&mut moves).await?;
                 break;
@@ -210,6 +206,34 @@ impl Scanner {
             cursor.uploads_done = true;
         }
         Ok(cursor.stats)
+    }
+
+    /// Apply what is due to the versions of one key (all of them, gathered in
+    /// `pending`), and move the cursor past it.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_key(
+        &self,
+        bucket: &BucketInfo,
+        cfg: &LifecycleConfig,
+        tiers: &[Arc<Tier>],
+        pending: &mut Vec<ObjectVersion>,
+        now: hafiz_meta::Millis,
+        cursor: &mut BucketCursor,
+        moves: &mut Vec<JobSpec>,
+    ) -> Result<(), JobFailure> {
+        let key_versions = std::mem::take(pending);
+        self.apply_key(
+            bucket,
+            cfg,
+            tiers,
+            &key_versions,
+            now,
+            &mut cursor.stats,
+            moves,
+        )
+        .await?;
+        cursor.after_key = key_versions.first().map(|v| v.key.clone());
+        Ok(())
     }
 
     async fn queue_moves(&self, moves: &mut Vec<JobSpec>) -> Result<(), JobFailure> {

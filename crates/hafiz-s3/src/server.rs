@@ -660,13 +660,17 @@ pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool)
 
 /// A 200 response with an XML document.
 pub fn xml_response<T: serde::Serialize>(root: &str, value: &T) -> S3Result<Response> {
-    let text = xml::to_xml(root, value)?;
+    Ok(xml_text_response(xml::to_xml(root, value)?))
+}
+
+/// An XML document made elsewhere (a configuration crate's own serializer).
+pub fn xml_text_response(text: String) -> Response {
     let mut r = Response::new(Body::from(text));
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml"),
     );
-    Ok(r)
+    r
 }
 
 pub fn empty_response(status: StatusCode) -> Response {

@@ -300,14 +300,4 @@ impl TierStore for RemoteTier {
         }
         Self::expect_ok(resp, "DeleteObject").await.map(|_| ())
     }
-
-    async fn exists(&self, name: &str) -> StorageResult<bool> {
-        let req = self.request(Method::HEAD, &self.url(Some(name), ""))?;
-        let resp = self.send(req).await?;
-        match resp.status() {
-            StatusCode::NOT_FOUND => Ok(false),
-            s if s.is_success() => Ok(true),
-            s => Err(remote(format!("HeadObject: HTTP {s}"))),
-        }
-    }
 }

@@ -25,8 +25,6 @@ pub trait TierStore: Send + Sync + 'static {
     -> StorageResult<ByteStream>;
     /// Remove a copy; removing a missing one is not an error.
     async fn delete(&self, name: &str) -> StorageResult<()>;
-    /// Whether copy `name` is there.
-    async fn exists(&self, name: &str) -> StorageResult<bool>;
 }
 
 /// A tier on local drives.
@@ -81,10 +79,5 @@ impl TierStore for LocalTier {
 
     async fn delete(&self, name: &str) -> StorageResult<()> {
         self.store.delete(&self.id(name)).await
-    }
-
-    async fn exists(&self, name: &str) -> StorageResult<bool> {
-        let id = self.id(name);
-        Ok(self.store.blob_ids().await?.iter().any(|(b, _)| *b == id))
     }
 }

@@ -26,12 +26,7 @@ pub async fn get(ctx: Ctx) -> S3Result<Response> {
         return Err(S3Error::new(S3ErrorCode::NoSuchLifecycleConfiguration)
             .extra("BucketName", ctx.bucket.clone()));
     };
-    let mut r = Response::new(axum::body::Body::from(cfg.to_xml()));
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    Ok(r)
+    Ok(crate::server::xml_text_response(cfg.to_xml()))
 }
 
 pub async fn put(mut ctx: Ctx) -> S3Result<Response> {

@@ -7,7 +7,7 @@
 use axum::response::Response;
 use hafiz_meta::BucketChange;
 use hafiz_notify::{ConfigError, NotificationConfig};
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::require_bucket;
@@ -47,12 +47,7 @@ pub async fn get(ctx: Ctx) -> S3Result<Response> {
         .as_deref()
         .and_then(NotificationConfig::from_json)
         .unwrap_or_default();
-    let mut r = Response::new(axum::body::Body::from(cfg.to_xml()));
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    Ok(r)
+    Ok(crate::server::xml_text_response(cfg.to_xml()))
 }
 
 pub async fn put(mut ctx: Ctx) -> S3Result<Response> {

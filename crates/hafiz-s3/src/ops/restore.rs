@@ -36,11 +36,14 @@ pub async fn restore_object(mut ctx: Ctx) -> S3Result<Response> {
     let body = ctx.body.collect_limited(64 * 1024).await?;
     crate::ops::delete::require_integrity(&ctx.headers, &body)?;
     let req: RestoreRequest = xml::from_xml(&body)?;
+    // `Type=SELECT` ran S3 Select over archived data, which AWS has closed to new
+    // customers; Hafiz never offered it: refused as a bad argument, not a stub.
     if req.kind.is_some() {
         return Err(S3Error::with_message(
-            S3ErrorCode::NotImplemented,
-            "SELECT restore requests are not supported.",
-        ));
+            S3ErrorCode::InvalidArgument,
+            "SELECT restore requests are not supported; restore the object and read it instead.",
+        )
+        .extra("ArgumentName", "Type"));
     }
     if let Some(p) = &req.glacier_job_parameters
         && !matches!(p.tier.as_str(), "Standard" | "Bulk" | "Expedited")

@@ -12,6 +12,7 @@ pub mod error;
 mod iam;
 mod jobs;
 mod model;
+mod notify;
 mod openapi;
 mod tenants;
 mod tiers;
@@ -149,6 +150,11 @@ pub fn app(state: Arc<AdminState>) -> Router {
         .route("/v1/jobs/{id}/cancel", axum::routing::post(jobs::cancel))
         .route("/v1/tiers", get(tiers::list).post(tiers::add))
         .route("/v1/tiers/{name}", get(tiers::get).delete(tiers::remove))
+        .route("/v1/notify/targets", get(notify::list).post(notify::add))
+        .route(
+            "/v1/notify/targets/{arn}",
+            get(notify::get).delete(notify::remove),
+        )
         // Inside the authentication layer, so that these answers carry a request id.
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

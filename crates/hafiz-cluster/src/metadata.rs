@@ -410,4 +410,21 @@ impl Metadata for ClusterMeta {
         self.shared.linearize().await?;
         self.shared.store.tier_usage(tier).await
     }
+    async fn queued_events(
+        &self,
+        target: &str,
+        from: u64,
+        limit: usize,
+    ) -> MetaResult<Vec<hafiz_meta::events::QueuedEvent>> {
+        // The deliverer runs on the leader, whose applied state holds every
+        // committed event; no read barrier per batch.
+        self.shared.store.queued_events(target, from, limit).await
+    }
+    async fn event_queues(&self) -> MetaResult<Vec<(String, hafiz_meta::events::QueueState)>> {
+        self.shared.linearize().await?;
+        self.shared.store.event_queues().await
+    }
+    fn events_generation(&self) -> u64 {
+        self.shared.store.events_generation()
+    }
 }

@@ -269,6 +269,7 @@ impl Scanner {
                         order: v.sort_order(),
                         expect: v.restore.clone(),
                         restore: None,
+                        now,
                     })
                     .await
                 {
@@ -389,6 +390,12 @@ impl Scanner {
                 ),
                 Action::AbortUpload { .. } | Action::Transition { .. } => continue,
             };
+            // Reported as s3:LifecycleExpiration:* events.
+            let cmd = cmd.traced(hafiz_meta::events::Origin {
+                lifecycle: true,
+                principal: "hafiz-lifecycle".into(),
+                ..Default::default()
+            });
             match self.meta.apply(cmd).await {
                 Ok(out) => {
                     hafiz_storage::release::release_later(self.blobs.clone(), out.released_blobs);

@@ -116,6 +116,9 @@ pub enum Command {
         order: u64,
         expect: Option<RestoreState>,
         restore: Option<RestoreState>,
+        /// When (for the event it reports); absent in commands logged before events.
+        #[serde(default)]
+        now: Millis,
     },
     /// A cluster-wide setting (tiers, later notification and replication targets):
     /// opaque bytes under a key, removed when None.
@@ -129,6 +132,23 @@ pub enum Command {
     /// Count every bucket's and account's usage from the rows themselves, replacing
     /// the counters (run once when a store written before the counters opens).
     RecountUsage,
+    /// `command`, with who made it: the events it queues carry the origin.
+    Traced {
+        origin: crate::events::Origin,
+        command: Box<Command>,
+    },
+    /// The notification event queues (see `crate::events`).
+    Events(crate::events::EventCommand),
+}
+
+impl Command {
+    /// This command, carrying `origin` into the events it causes.
+    pub fn traced(self, origin: crate::events::Origin) -> Command {
+        Command::Traced {
+            origin,
+            command: Box::new(self),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -177,6 +197,9 @@ pub struct Outcome {
     /// Tier copies no longer referenced; a [`TIER_DELETE_JOB`] for each was queued in
     /// the same commit.
     pub released_copies: Vec<TierCopy>,
+    /// Notification events the command queued.
+    #[serde(default)]
+    pub events: usize,
 }
 
 impl Outcome {

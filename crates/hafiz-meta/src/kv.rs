@@ -31,10 +31,12 @@ pub enum Table {
     Jobs,
     /// Cluster-wide settings by key (tiers: `tier/NAME`).
     Settings,
+    /// Notification event queues (see `events.rs`).
+    Events,
 }
 
 impl Table {
-    const ALL: [Table; 11] = [
+    const ALL: [Table; 12] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
@@ -46,10 +48,11 @@ impl Table {
         Table::RaftState,
         Table::Jobs,
         Table::Settings,
+        Table::Events,
     ];
 
     /// The tables a state-machine snapshot carries (everything but Raft's own).
-    pub const STATE: [Table; 9] = [
+    pub const STATE: [Table; 10] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
@@ -59,6 +62,7 @@ impl Table {
         Table::Usage,
         Table::Jobs,
         Table::Settings,
+        Table::Events,
     ];
 
     pub fn tag(self) -> u8 {
@@ -82,6 +86,7 @@ impl Table {
             Table::RaftState => "raft_state",
             Table::Jobs => "jobs",
             Table::Settings => "settings",
+            Table::Events => "events",
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod command;
 pub mod days;
 pub mod error;
+pub mod events;
 pub mod iam;
 pub mod jobs;
 mod keys;
@@ -111,4 +112,15 @@ pub trait Metadata: Send + Sync + 'static {
     fn settings_generation(&self) -> u64;
     /// The copies a tier holds (objects) and their bytes.
     async fn tier_usage(&self, tier: &str) -> MetaResult<Usage>;
+    /// Up to `limit` events queued for `target`, from sequence number `from` on.
+    async fn queued_events(
+        &self,
+        target: &str,
+        from: u64,
+        limit: usize,
+    ) -> MetaResult<Vec<events::QueuedEvent>>;
+    /// Every target's event queue.
+    async fn event_queues(&self) -> MetaResult<Vec<(String, events::QueueState)>>;
+    /// Changes whenever a command queues events (deliverers wait on it).
+    fn events_generation(&self) -> u64;
 }

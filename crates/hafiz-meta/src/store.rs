@@ -92,6 +92,9 @@ pub(crate) struct Inner {
     iam_generation: AtomicU64,
     /// Bumped by every setting written (see `Metadata::settings_generation`).
     settings_generation: AtomicU64,
+    /// Bumped after every batch that queued events (see `Metadata::events_generation`).
+    events_generation: AtomicU64,
+    notify_configs: crate::events::ConfigCache,
 }
 
 /// What `/metrics` shows of the metadata store.
@@ -191,6 +194,8 @@ impl MetaStore {
                 commands: AtomicU64::new(0),
                 iam_generation: AtomicU64::new(0),
                 settings_generation: AtomicU64::new(0),
+                events_generation: AtomicU64::new(0),
+                notify_configs: Default::default(),
             }),
         };
         if store
@@ -839,6 +844,9 @@ impl Inner {
         self.written.store(mine, Ordering::Release);
         drop(seq);
         self.wait_durable(mine)?;
+        if out.events > 0 {
+            self.events_generation.fetch_add(1, Ordering::Release);
+        }
         Ok(out)
     }
 
@@ -855,10 +863,12 @@ impl Inner {
         let mut seq = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut ops = Vec::new();
         let mut out = Outcome::default();
+        let mut queued_events = false;
         let reply = match cmd {
             Some(cmd) => match self.plan(cmd, &mut ops, &mut out) {
                 Ok(()) => {
                     self.commands.fetch_add(1, Ordering::Relaxed);
+                    queued_events = out.events > 0;
                     Ok(out)
                 }
                 Err(e) if e.is_fault() => return Err(e),
@@ -873,11 +883,32 @@ impl Inner {
         self.write_all(ops, *seq + 1)?;
         *seq += 1;
         self.written.store(*seq, Ordering::Release);
+        if queued_events {
+            self.events_generation.fetch_add(1, Ordering::Release);
+        }
         Ok(reply)
     }
 
     /// The rows `cmd` writes, checked against the current state (the apply lock held).
     fn plan(&self, cmd: Command, ops: &mut Vec<Op>, out: &mut Outcome) -> MetaResult<()> {
+        self.plan_from(cmd, None, ops, out)
+    }
+
+    /// [`Inner::plan`], with the origin of the change for the events it queues.
+    fn plan_from(
+        &self,
+        cmd: Command,
+        origin: Option<&crate::events::Origin>,
+        ops: &mut Vec<Op>,
+        out: &mut Outcome,
+    ) -> MetaResult<()> {
+        // What the events of an object command report, and the bucket's notification
+        // configuration and owner (set by the arms that read the bucket, when it has
+        // one).
+        let change = crate::events::Change::of(&cmd);
+        let mut notify: Option<(String, String)> = None;
+        let ops_before = ops.len();
+        let notify_of = |b: &BucketInfo| b.notification.clone().map(|c| (c, b.account.clone()));
         // The bucket whose objects or parts the command adds or removes (for usage
         // counters), and whether the command deletes the bucket itself.
         let mut counted: Option<BucketInfo> = None;
@@ -929,6 +960,7 @@ impl Inner {
                 self.check_condition(&bucket, &version.key, &condition)?;
                 at = version.last_modified;
                 self.put_version(&b, version, ops, out)?;
+                notify = notify_of(&b);
                 counted = Some(b);
             }
             Command::DeleteObject {
@@ -972,6 +1004,7 @@ impl Inner {
                         out.delete_marker = true;
                     }
                 }
+                notify = notify_of(&b);
                 counted = Some(b);
             }
             Command::UpdateBucket { name, change } => {
@@ -1018,7 +1051,8 @@ impl Inner {
                 bypass_governance,
                 now,
             } => {
-                self.require_bucket(&bucket)?;
+                notify = notify_of(&self.require_bucket(&bucket)?);
+                at = now;
                 let (row, mut v) = match &version_id {
                     Some(id) => self
                         .find_version(ReadMode::Any, &bucket, &key, id)?
@@ -1119,6 +1153,7 @@ impl Inner {
                 out.usage.pending += dropped.usage.pending;
                 at = version.last_modified;
                 self.put_version(&b, version, ops, out)?;
+                notify = notify_of(&b);
                 counted = Some(b);
             }
             Command::Iam(cmd) => {
@@ -1169,7 +1204,7 @@ impl Inner {
                 storage_class,
                 now,
             } => {
-                self.require_bucket(&bucket)?;
+                notify = notify_of(&self.require_bucket(&bucket)?);
                 at = now;
                 let (row, mut v) = self
                     .find_version(ReadMode::Any, &bucket, &key, &version_id)?
@@ -1213,8 +1248,10 @@ impl Inner {
                 order,
                 expect,
                 restore,
+                now,
             } => {
-                self.require_bucket(&bucket)?;
+                notify = notify_of(&self.require_bucket(&bucket)?);
+                at = now;
                 let (row, mut v) = self
                     .find_version(ReadMode::Any, &bucket, &key, &version_id)?
                     .filter(|(_, v)| v.sort_order() == order && v.tier_copy().is_some())
@@ -1252,6 +1289,10 @@ impl Inner {
                 self.settings_generation.fetch_add(1, Ordering::Release);
             }
             Command::RecountUsage => self.recount_usage(ops)?,
+            Command::Traced { origin, command } => {
+                return self.plan_from(*command, Some(&origin), ops, out);
+            }
+            Command::Events(cmd) => crate::events::plan(&self.kv(), cmd, ops)?,
             Command::Jobs(cmd) => crate::jobs::plan(&self.kv(), cmd, ops, &mut out.jobs)?,
             Command::AbortUpload {
                 bucket,
@@ -1272,6 +1313,24 @@ impl Inner {
             self.charge_usage(&b, out.usage, bucket_deleted, ops)?;
         }
         self.track_copies(&adopted, &out.released_copies, at, ops, &mut out.jobs)?;
+        if let (Some(change), Some((config, owner))) = (change, notify)
+            && ops.len() > ops_before
+        {
+            out.events = crate::events::queue(
+                change,
+                crate::events::EventContext {
+                    kv: &self.kv(),
+                    cache: &self.notify_configs,
+                    config: &config,
+                    owner: &owner,
+                    origin,
+                    at,
+                    version_id: out.version_id.as_deref(),
+                    delete_marker: out.delete_marker,
+                },
+                ops,
+            )?;
+        }
         Ok(())
     }
 
@@ -1524,6 +1583,25 @@ impl Metadata for MetaStore {
     async fn tier_usage(&self, tier: &str) -> MetaResult<Usage> {
         let row = usage_row::tier(tier);
         self.blocking(move |i| i.usage_of(&row)).await
+    }
+
+    async fn queued_events(
+        &self,
+        target: &str,
+        from: u64,
+        limit: usize,
+    ) -> MetaResult<Vec<crate::events::QueuedEvent>> {
+        let target = target.to_string();
+        self.blocking(move |i| crate::events::queued(&i.kv(), &target, from, limit))
+            .await
+    }
+
+    async fn event_queues(&self) -> MetaResult<Vec<(String, crate::events::QueueState)>> {
+        self.blocking(|i| crate::events::queues(&i.kv())).await
+    }
+
+    fn events_generation(&self) -> u64 {
+        self.inner.events_generation.load(Ordering::Acquire)
     }
 
     async fn bucket(&self, name: &str) -> MetaResult<Option<BucketInfo>> {

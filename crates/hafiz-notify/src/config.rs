@@ -278,7 +278,7 @@ fn glob_matcher(pattern: &str) -> Option<globset::GlobMatcher> {
         .map(|g| g.compile_matcher())
 }
 
-fn glob_matches(pattern: &str, key: &str) -> bool {
+pub(crate) fn glob_matches(pattern: &str, key: &str) -> bool {
     glob_matcher(pattern).is_some_and(|m| m.is_match(key))
 }
 

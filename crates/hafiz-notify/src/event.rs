@@ -15,7 +15,7 @@ const KEY: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b' ');
 
 /// One change, as the event that reports it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EventRecord {
     /// The event type with its `s3:` prefix (`s3:ObjectCreated:Put`).
     pub event_name: String,

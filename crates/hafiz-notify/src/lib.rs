@@ -5,6 +5,10 @@
 
 pub mod config;
 pub mod event;
+pub mod route;
 
-pub use config::{ConfigError, KeyFilter, NotificationConfig, NotifyRule, RuleKind};
+pub use config::{
+    ConfigError, EVENT_TYPES, KeyFilter, NotificationConfig, NotifyRule, RuleKind, event_matches,
+};
 pub use event::{EventRecord, event_json};
+pub use route::Route;

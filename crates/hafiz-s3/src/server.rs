@@ -57,6 +57,8 @@ pub struct S3State {
     pub ready_checks: Vec<Arc<dyn Fn() -> bool + Send + Sync>>,
     /// Tiers: where transitioned data is read from, restores and promotions.
     pub tiering: Arc<hafiz_tier::Tiering>,
+    /// Notification targets bucket rules may name.
+    pub targets: Arc<hafiz_targets::Targets>,
 }
 
 impl S3State {
@@ -80,6 +82,36 @@ pub struct Ctx {
     pub body: RequestBody,
     pub request_id: String,
     pub caller: access::Caller,
+}
+
+impl Ctx {
+    /// Who makes this request, for the events its changes cause; `api` names the
+    /// `s3:ObjectCreated:` variant when the command alone does not (`Copy`).
+    pub fn origin(&self, api: Option<&str>) -> hafiz_meta::events::Origin {
+        let principal = crate::audit::UserIdentity::of(
+            &self.state.owner.account_id,
+            Some(&self.caller.principal),
+        )
+        .principal_id
+        .unwrap_or_else(|| "anonymous".into());
+        hafiz_meta::events::Origin {
+            api: api.map(str::to_string),
+            lifecycle: false,
+            request_id: self.request_id.clone(),
+            principal,
+            source_ip: self.caller.peer.map(|p| p.to_string()).unwrap_or_default(),
+            region: self.state.config.region.clone(),
+        }
+    }
+
+    /// Apply an object command, traced to this request (see [`Ctx::origin`]).
+    pub async fn apply_object(
+        &self,
+        cmd: hafiz_meta::Command,
+        api: Option<&str>,
+    ) -> hafiz_meta::MetaResult<hafiz_meta::Outcome> {
+        self.state.meta.apply(cmd.traced(self.origin(api))).await
+    }
 }
 
 pub fn app(state: Arc<S3State>) -> axum::Router {

@@ -197,6 +197,7 @@ impl Tiering {
         bucket: &str,
         v: &ObjectVersion,
         days: u32,
+        origin: hafiz_meta::events::Origin,
     ) -> Result<RestoreAnswer, MetaError> {
         let order = v.sort_order();
         let now = hafiz_jobs::now_millis();
@@ -228,7 +229,9 @@ impl Tiering {
                 order,
                 expect: v.restore.clone(),
                 restore: Some(restore),
-            };
+                now,
+            }
+            .traced(origin);
             match self.meta.apply(cmd).await {
                 Ok(out) => hafiz_storage::release::release_later(
                     self.sources.blobs.clone(),
@@ -517,6 +520,7 @@ impl Tiering {
                 expiry: Some(after_days(now, state.days)),
                 data: Some(copy.clone()),
             }),
+            now,
         };
         match self.meta.apply(cmd).await {
             Ok(out) => {

@@ -46,6 +46,9 @@ pub struct FileConfig {
     /// `[[tier]]` tables: tiers added (or updated) at start, as `hafiz admin tier
     /// add` would (see docs/tiering.md).
     pub tier: Option<Vec<hafiz_tier::TierSpec>>,
+    /// `[[notify]]` tables: notification targets added (or updated) at start, as
+    /// `hafiz admin notify add` would (see docs/notifications.md).
+    pub notify: Option<Vec<hafiz_targets::TargetSpec>>,
 }
 
 impl FileConfig {
@@ -64,6 +67,11 @@ impl FileConfig {
             t.clone()
                 .validate(|_, plain| plain.to_vec())
                 .map_err(|e| anyhow::anyhow!("[[tier]] {:?}: {e}", t.name))?;
+        }
+        for t in self.notify.iter().flatten() {
+            t.clone()
+                .validate(|_, _| String::new())
+                .map_err(|e| anyhow::anyhow!("[[notify]] {:?}: {e}", t.id))?;
         }
         if let Some(a) = &self.address {
             a.parse::<SocketAddr>()
@@ -145,6 +153,8 @@ pub struct NodeConfig {
     pub cluster: ClusterSettings,
     /// Tiers from the config file.
     pub tiers: Vec<hafiz_tier::TierSpec>,
+    /// Notification targets from the config file.
+    pub notify_targets: Vec<hafiz_targets::TargetSpec>,
 }
 
 /// The node's place in the cluster, as configured.

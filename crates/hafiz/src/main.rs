@@ -97,7 +97,7 @@ enum AdminCmd {
 /// Where a node's data lives.
 #[derive(clap::Args)]
 struct StorageArgs {
-    /// TOML config file (keys: address, admin_address, data, region, domain, website_domain, parity, meta_dir, scanner_interval, lifecycle_interval, node_id, rpc_address, peers, and [[tier]] tables: docs/tiering.md).
+    /// TOML config file (keys: address, admin_address, data, region, domain, website_domain, parity, meta_dir, scanner_interval, lifecycle_interval, node_id, rpc_address, peers, [[tier]] tables: docs/tiering.md, and [[notify]] tables: docs/notifications.md).
     #[arg(long, env = "HAFIZ_CONFIG")]
     config: Option<PathBuf>,
     /// Data drive directory; repeat it, or use ranges like /mnt/disk{1...8} [default: ./hafiz-data]
@@ -262,6 +262,7 @@ impl ServerArgs {
         )?;
         Ok(NodeConfig {
             tiers: file.tier.clone().unwrap_or_default(),
+            notify_targets: file.notify.clone().unwrap_or_default(),
             cluster,
             oidc,
             address,
@@ -493,6 +494,16 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let tiering =
         hafiz_tier::Tiering::new(Arc::new(replicated.clone()), data.clone(), tiers.clone());
     tiering.install(&jobs);
+    // Notification targets (cluster settings) and the deliverer of the event queues,
+    // which runs where the metadata leader is.
+    let targets =
+        hafiz_targets::Targets::new(Arc::new(replicated.clone()), creds.secret_key.as_bytes());
+    let dispatcher = hafiz_targets::Dispatcher::new(
+        Arc::new(replicated.clone()),
+        targets.clone(),
+        cluster.leader_probe(),
+    );
+    dispatcher.install(&jobs);
     let owner_id = hex::encode(sha2::Sha256::digest(creds.access_key.as_bytes()));
     let state = Arc::new(S3State {
         meta: Arc::new(replicated.clone()),
@@ -521,7 +532,32 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             Arc::new(move || jobs.healthy())
         }],
         tiering: tiering.clone(),
+        targets: targets.clone(),
     });
+    if !cfg.notify_targets.is_empty() {
+        let (targets, specs) = (targets.clone(), cfg.notify_targets.clone());
+        tokio::spawn(async move {
+            for spec in specs {
+                let id = spec.id.clone();
+                // Retried until the cluster takes writes; not connected to first (a
+                // broker may start after Hafiz).
+                loop {
+                    match targets.add(spec.clone(), true, false).await {
+                        Ok(_) => break,
+                        Err(e @ hafiz_targets::TargetError::Invalid(_)) => {
+                            tracing::error!(target = %id, error = %e, "notification target in the config file refused");
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(target = %id, error = %e, "notification target from the config file not added yet");
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    tokio::spawn(dispatcher.run(jobs_stop_rx.clone()));
     if !cfg.tiers.is_empty() {
         let (tiers, specs) = (tiers.clone(), cfg.tiers.clone());
         tokio::spawn(async move {

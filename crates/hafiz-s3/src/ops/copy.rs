@@ -178,7 +178,8 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
         .clone()
         .expect("ingested versions carry a checksum");
     let (etag, modified) = (version.etag.clone(), version.last_modified);
-    let version_id = crate::ops::put::commit_version(&ctx, version, WriteCondition::None).await?;
+    let version_id =
+        crate::ops::put::commit_version(&ctx, version, WriteCondition::None, Some("Copy")).await?;
     let body = xml::CopyResult {
         xmlns: NS,
         etag: quoted(&etag),

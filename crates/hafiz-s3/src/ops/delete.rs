@@ -31,16 +31,17 @@ async fn delete_one(
 ) -> S3Result<Outcome> {
     let marker = hafiz_meta::new_delete_marker(key);
     let out = ctx
-        .state
-        .meta
-        .apply(Command::DeleteObject {
-            bucket: ctx.bucket.clone(),
-            key: key.to_string(),
-            version_id,
-            marker: Some(marker),
-            bypass_governance: bypass,
-            now: now_millis(),
-        })
+        .apply_object(
+            Command::DeleteObject {
+                bucket: ctx.bucket.clone(),
+                key: key.to_string(),
+                version_id,
+                marker: Some(marker),
+                bypass_governance: bypass,
+                now: now_millis(),
+            },
+            None,
+        )
         .await?;
     release(ctx, out.released_blobs.clone()).await;
     Ok(out)

@@ -363,7 +363,7 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
         version,
         condition,
     };
-    let out = ctx.state.meta.apply(cmd).await?;
+    let out = ctx.apply_object(cmd, None).await?;
     let out_version = out.version_id.clone();
     ops::delete::release(&ctx, out.released_blobs).await;
     let (checksums, checksum_type) = match &object_checksum {

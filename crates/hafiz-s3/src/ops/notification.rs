@@ -1,8 +1,7 @@
 //! Get/PutBucketNotificationConfiguration. The rule model, its XML and AWS's
-//! refusals live in `hafiz-notify`. A rule must name a configured notification
-//! target, as AWS validates destinations on PUT; until delivery targets exist
-//! (the notification issue) every destination is refused, so no configuration is
-//! ever stored that would silently deliver nothing.
+//! refusals live in `hafiz-notify`. A rule must name a notification target the
+//! operator configured (`hafiz-targets`), as AWS validates destinations on PUT, so
+//! no configuration is ever stored that would silently deliver nothing.
 
 use axum::response::Response;
 use hafiz_meta::BucketChange;
@@ -53,8 +52,15 @@ pub async fn get(ctx: Ctx) -> S3Result<Response> {
 pub async fn put(mut ctx: Ctx) -> S3Result<Response> {
     require_bucket(&ctx).await?;
     let body = ctx.body.collect_limited(1024 * 1024).await?;
-    // No delivery targets exist yet (see the module comment).
-    let cfg = NotificationConfig::from_xml(&body, |_| false).map_err(refused)?;
+    let known: std::collections::HashSet<String> = ctx
+        .state
+        .targets
+        .all()
+        .await
+        .iter()
+        .map(|t| t.config.arn.clone())
+        .collect();
+    let cfg = NotificationConfig::from_xml(&body, |arn| known.contains(arn)).map_err(refused)?;
     let stored = (!cfg.rules.is_empty()).then(|| cfg.to_json());
     crate::ops::update_bucket(&ctx, BucketChange::Notification(stored)).await?;
     Ok(empty_response(StatusCode::OK))

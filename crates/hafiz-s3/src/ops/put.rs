@@ -77,6 +77,7 @@ pub(crate) async fn commit_version(
     ctx: &Ctx,
     version: ObjectVersion,
     condition: WriteCondition,
+    api: Option<&str>,
 ) -> S3Result<String> {
     let new_blobs = version.blob_ids();
     let cmd = Command::PutObject {
@@ -84,7 +85,7 @@ pub(crate) async fn commit_version(
         version,
         condition,
     };
-    match ctx.state.meta.apply(cmd).await {
+    match ctx.apply_object(cmd, api).await {
         Ok(out) => {
             ops::delete::release(ctx, out.released_blobs).await;
             Ok(out.version_id.unwrap_or_else(|| NULL_VERSION.to_string()))
@@ -150,7 +151,7 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
         .expect("ingested versions carry a checksum");
     let etag = version.etag.clone();
     let expiry_facts = (version.size, version.tags.clone());
-    let version_id = commit_version(&ctx, version, condition).await?;
+    let version_id = commit_version(&ctx, version, condition, None).await?;
     let mut r = empty_response(StatusCode::OK);
     if bucket.versioning == hafiz_meta::Versioning::Unversioned {
         versions::version_header(r.headers_mut(), &version_id);

@@ -77,7 +77,11 @@ pub async fn restore_object(mut ctx: Ctx) -> S3Result<Response> {
         )
         .extra("StorageClass", v.storage_class.clone()));
     }
-    let answer = ctx.state.tiering.restore(&ctx.bucket, &v, days).await?;
+    let answer = ctx
+        .state
+        .tiering
+        .restore(&ctx.bucket, &v, days, ctx.origin(None))
+        .await?;
     let status = match answer {
         hafiz_tier::jobs::RestoreAnswer::Started => StatusCode::ACCEPTED,
         hafiz_tier::jobs::RestoreAnswer::Extended => StatusCode::OK,

@@ -94,16 +94,17 @@ pub(crate) async fn update_object(
     let version_id = versions::requested_version(ctx)?;
     let named = version_id.is_some();
     let out = ctx
-        .state
-        .meta
-        .apply(Command::UpdateObject {
-            bucket: ctx.bucket.clone(),
-            key: ctx.key.clone(),
-            version_id,
-            change,
-            bypass_governance,
-            now: crate::timefmt::now_millis(),
-        })
+        .apply_object(
+            Command::UpdateObject {
+                bucket: ctx.bucket.clone(),
+                key: ctx.key.clone(),
+                version_id,
+                change,
+                bypass_governance,
+                now: crate::timefmt::now_millis(),
+            },
+            None,
+        )
         .await
         .map_err(|e| match e {
             // The current version is a delete marker: the key reads as absent.

@@ -87,6 +87,65 @@ pub enum ApiCmd {
         #[command(subcommand)]
         command: TierCmd,
     },
+    /// Notification targets: where bucket events are delivered (webhook, Redis,
+    /// NATS, MQTT, AMQP, or a chain of routes to them).
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCmd,
+    },
+}
+
+#[derive(Args)]
+pub struct NotifyAdd {
+    pub alias: String,
+    /// The target's id: its ARN is arn:hafiz:sqs::ID:KIND
+    pub id: String,
+    #[arg(long, value_parser = ["webhook", "redis", "nats", "mqtt", "amqp", "chain"])]
+    pub kind: String,
+    /// http(s)://…, redis://host:port, nats://host:port, mqtt://host:port, amqp://host:port/vhost
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Redis key, NATS subject, MQTT topic or AMQP exchange
+    #[arg(long)]
+    pub destination: Option<String>,
+    /// AMQP routing key (a queue's name with the default exchange)
+    #[arg(long)]
+    pub routing_key: Option<String>,
+    /// Redis: stream (XADD, the default) or list (RPUSH)
+    #[arg(long)]
+    pub format: Option<String>,
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Broker password or the webhook's Authorization value (better from the environment)
+    #[arg(long, env = "HAFIZ_NOTIFY_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Webhook: key of the X-Hafiz-Signature HMAC-SHA256 header
+    #[arg(long, env = "HAFIZ_NOTIFY_HMAC_SECRET", hide_env_values = true)]
+    pub hmac_secret: Option<String>,
+    /// Per delivery attempt, in milliseconds (default 5000)
+    #[arg(long)]
+    pub timeout_ms: Option<u64>,
+    /// Failed attempts in a row before the head event is dead-lettered (0: wait for the target)
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// Chain: the routes as JSON, e.g. '[{"target":"arn:hafiz:sqs::a:webhook","events":["s3:ObjectCreated:*"],"key":"images/**"}]'
+    #[arg(long)]
+    pub routes: Option<String>,
+    /// Save without connecting to the target first
+    #[arg(long)]
+    pub no_check: bool,
+}
+
+#[derive(Subcommand)]
+pub enum NotifyCmd {
+    /// Add a notification target (checked by connecting to it, unless --no-check).
+    Add(Box<NotifyAdd>),
+    /// Every target with its ARN and the events waiting for it (secrets are never shown).
+    List { alias: String },
+    /// One target, by ARN.
+    Info { alias: String, arn: String },
+    /// Remove a target no bucket and no chain sends to (its queue goes with it).
+    Remove { alias: String, arn: String },
 }
 
 #[derive(Subcommand)]

@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 pub use args::ApiCmd;
 use args::{
     AccountCmd, AccountQuotaCmd, AliasCmd, AuditCmd, BucketCmd, BucketPolicyCmd, BucketQuotaCmd,
-    ClusterAction, GroupCmd, JobFilter, JobsCmd, KeyCmd, MemberCmd, PolicyCmd, QuotaArgs,
-    RateLimitCmd, RateTarget, TierAdd, TierCmd, UserCmd, VersioningState,
+    ClusterAction, GroupCmd, JobFilter, JobsCmd, KeyCmd, MemberCmd, NotifyAdd, NotifyCmd,
+    PolicyCmd, QuotaArgs, RateLimitCmd, RateTarget, TierAdd, TierCmd, UserCmd, VersioningState,
 };
 use client::{AdminClient, api_path};
 
@@ -177,6 +177,77 @@ pub fn run(cmd: ApiCmd, json: bool) -> anyhow::Result<()> {
         ApiCmd::Jobs { command } => jobs_cmd(command, json),
         ApiCmd::Audit { command } => audit_cmd(command),
         ApiCmd::Tier { command } => tier_cmd(command, json),
+        ApiCmd::Notify { command } => notify_cmd(command, json),
+    }
+}
+
+fn notify_cmd(cmd: NotifyCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        NotifyCmd::Add(add) => {
+            let NotifyAdd {
+                alias,
+                id,
+                kind,
+                endpoint,
+                destination,
+                routing_key,
+                format,
+                username,
+                password,
+                hmac_secret,
+                timeout_ms,
+                max_attempts,
+                routes,
+                no_check,
+            } = *add;
+            let routes = routes
+                .map(|r| serde_json::from_str::<Value>(&r))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--routes: {e}"))?;
+            let body = fields(&[
+                ("id", Some(Value::from(id))),
+                ("kind", Some(Value::from(kind))),
+                ("endpoint", endpoint.map(Value::from)),
+                ("destination", destination.map(Value::from)),
+                ("routing_key", routing_key.map(Value::from)),
+                ("format", format.map(Value::from)),
+                ("username", username.map(Value::from)),
+                ("password", password.map(Value::from)),
+                ("hmac_secret", hmac_secret.map(Value::from)),
+                ("timeout_ms", timeout_ms.map(Value::from)),
+                ("max_attempts", max_attempts.map(Value::from)),
+                ("routes", routes),
+            ]);
+            let mut path = api_path(&["notify", "targets"]);
+            if no_check {
+                path.push_str("?check=false");
+            }
+            Session::open(&alias, json)?.show(Method::POST, &path, Some(body), table::notify_target)
+        }
+        NotifyCmd::List { alias } => Session::open(&alias, json)?.show(
+            Method::GET,
+            &api_path(&["notify", "targets"]),
+            None,
+            table::notify_targets,
+        ),
+        NotifyCmd::Info { alias, arn } => Session::open(&alias, json)?.show(
+            Method::GET,
+            &api_path(&["notify", "targets", &arn]),
+            None,
+            table::notify_target,
+        ),
+        NotifyCmd::Remove { alias, arn } => {
+            Session::open(&alias, json)?.client.request(
+                Method::DELETE,
+                &api_path(&["notify", "targets", &arn]),
+                None,
+            )?;
+            if json {
+                emit("{}\n")
+            } else {
+                emit(&format!("notification target {arn} removed\n"))
+            }
+        }
     }
 }
 

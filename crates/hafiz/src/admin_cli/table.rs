@@ -490,6 +490,50 @@ pub fn tiers(v: &Value) -> String {
     t.render()
 }
 
+pub fn notify_targets(v: &Value) -> String {
+    let mut t = Table::new(&["ARN", "KIND", "ENDPOINT", "DESTINATION", "QUEUED"]);
+    for r in v.get("targets").map(items).unwrap_or_default() {
+        t.row(vec![
+            cell(r, "arn"),
+            cell(r, "kind"),
+            cell(r, "endpoint"),
+            cell(r, "destination"),
+            cell(r, "queued"),
+        ]);
+    }
+    t.render()
+}
+
+pub fn notify_target(v: &Value) -> String {
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    for key in [
+        "arn",
+        "id",
+        "kind",
+        "endpoint",
+        "destination",
+        "routing_key",
+        "format",
+        "username",
+        "has_password",
+        "has_hmac_secret",
+        "timeout_ms",
+        "max_attempts",
+        "queued",
+    ] {
+        if v.get(key).is_some_and(|x| !x.is_null() && x != "") {
+            t.row(vec![key.to_string(), cell(v, key)]);
+        }
+    }
+    if let Some(routes) = v
+        .get("routes")
+        .filter(|r| r.as_array().is_some_and(|a| !a.is_empty()))
+    {
+        t.row(vec!["routes".into(), routes.to_string()]);
+    }
+    t.render()
+}
+
 pub fn tier(v: &Value) -> String {
     let mut t = Table::new(&["FIELD", "VALUE"]);
     for key in [

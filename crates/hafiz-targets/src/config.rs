@@ -1,0 +1,393 @@
+//! A target as the operator gives it ([`TargetSpec`]), as metadata keeps it
+//! ([`TargetConfig`]: settings row `notify/<ARN>`, secrets sealed) and as it is
+//! shown ([`TargetView`]: no secret).
+
+use hafiz_meta::events::{QueueState, TARGET_SETTING_PREFIX};
+use hafiz_notify::Route;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{TargetError, TargetResult};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Webhook,
+    Redis,
+    Nats,
+    Mqtt,
+    Amqp,
+    /// Routes each event to other targets by event type and key.
+    Chain,
+}
+
+impl TargetKind {
+    pub fn parse(s: &str) -> Option<TargetKind> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "webhook" => TargetKind::Webhook,
+            "redis" => TargetKind::Redis,
+            "nats" => TargetKind::Nats,
+            "mqtt" => TargetKind::Mqtt,
+            "amqp" => TargetKind::Amqp,
+            "chain" => TargetKind::Chain,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Webhook => "webhook",
+            TargetKind::Redis => "redis",
+            TargetKind::Nats => "nats",
+            TargetKind::Mqtt => "mqtt",
+            TargetKind::Amqp => "amqp",
+            TargetKind::Chain => "chain",
+        }
+    }
+
+    /// URL schemes the endpoint may have.
+    fn schemes(self) -> &'static [&'static str] {
+        match self {
+            TargetKind::Webhook => &["http", "https"],
+            TargetKind::Redis => &["redis", "rediss"],
+            TargetKind::Nats => &["nats", "tls"],
+            TargetKind::Mqtt => &["mqtt", "tcp"],
+            TargetKind::Amqp => &["amqp"],
+            TargetKind::Chain => &[],
+        }
+    }
+}
+
+/// The ARN bucket rules name a target by, as MinIO names its own
+/// (`arn:minio:sqs::ID:webhook`).
+pub fn arn_of(id: &str, kind: TargetKind) -> String {
+    format!("arn:hafiz:sqs::{id}:{}", kind.as_str())
+}
+
+pub fn setting_key(arn: &str) -> String {
+    format!("{TARGET_SETTING_PREFIX}{arn}")
+}
+
+/// What the operator gives: the admin API's body, a `[[notify]]` table.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    pub id: String,
+    pub kind: String,
+    /// `http(s)://…` (webhook), `redis://host:port/db`, `nats://host:port`,
+    /// `mqtt://host:port`, `amqp://host:port/vhost`.
+    #[serde(default)]
+    pub endpoint: String,
+    /// Redis key, NATS subject, MQTT topic, AMQP exchange (empty: the default
+    /// exchange).
+    #[serde(default)]
+    pub destination: String,
+    /// AMQP routing key (a queue's name with the default exchange).
+    #[serde(default)]
+    pub routing_key: String,
+    /// Redis: `stream` (XADD, the default) or `list` (RPUSH).
+    #[serde(default)]
+    pub format: String,
+    #[serde(default)]
+    pub username: String,
+    /// Broker password, or the webhook's `Authorization` header value.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Webhook: the key of the `X-Hafiz-Signature` HMAC-SHA256 header.
+    #[serde(default)]
+    pub hmac_secret: Option<String>,
+    /// Per delivery attempt (default 5 s).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Failed attempts in a row after which the event at the head of the queue is
+    /// dead-lettered (handed to a retrying job) so the events behind it move on;
+    /// 0 (the default) waits for the target however long it is down.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// Chain: where events go.
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+impl std::fmt::Debug for TargetSpec {
+    // Passwords and keys never reach logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TargetSpec")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What metadata keeps (the settings row's JSON).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TargetConfig {
+    pub arn: String,
+    pub id: String,
+    pub kind: TargetKind,
+    pub endpoint: String,
+    pub destination: String,
+    pub routing_key: String,
+    pub format: String,
+    pub username: String,
+    /// Sealed with a key derived from the root secret, bound to the ARN (base64).
+    pub password_sealed: Option<String>,
+    pub hmac_secret_sealed: Option<String>,
+    pub timeout_ms: u64,
+    pub max_attempts: u32,
+    /// Read by the metadata store itself (`hafiz_notify::Route::of_target`).
+    pub routes: Vec<Route>,
+}
+
+/// A target as the admin API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetView {
+    pub arn: String,
+    pub id: String,
+    pub kind: TargetKind,
+    pub endpoint: String,
+    pub destination: String,
+    pub routing_key: String,
+    pub format: String,
+    pub username: String,
+    pub has_password: bool,
+    pub has_hmac_secret: bool,
+    pub timeout_ms: u64,
+    pub max_attempts: u32,
+    pub routes: Vec<Route>,
+    /// Events waiting for delivery.
+    pub queued: u64,
+}
+
+fn invalid(msg: impl Into<String>) -> TargetError {
+    TargetError::Invalid(msg.into())
+}
+
+pub(crate) const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+
+impl TargetSpec {
+    /// Check the spec; `seal(aad, plain)` seals its secrets.
+    pub fn validate(self, seal: impl Fn(&str, &[u8]) -> String) -> TargetResult<TargetConfig> {
+        let id = self.id.trim().to_string();
+        if id.is_empty()
+            || id.len() > 64
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(invalid(
+                "id: 1 to 64 letters, digits, '-' or '_' (it becomes part of the ARN)",
+            ));
+        }
+        let kind = TargetKind::parse(&self.kind).ok_or_else(|| {
+            invalid(format!(
+                "kind: {} is not one of webhook, redis, nats, mqtt, amqp, chain",
+                self.kind
+            ))
+        })?;
+        let arn = arn_of(&id, kind);
+        if kind == TargetKind::Chain {
+            if self.routes.is_empty() {
+                return Err(invalid("routes: a chain needs at least one route"));
+            }
+            for r in &self.routes {
+                if !r.target.starts_with("arn:hafiz:sqs::") {
+                    return Err(invalid(format!("routes: {} is not a target ARN", r.target)));
+                }
+                for e in &r.events {
+                    if !hafiz_notify::EVENT_TYPES.contains(&e.as_str()) {
+                        return Err(invalid(format!("routes: unknown event type {e}")));
+                    }
+                }
+            }
+        } else {
+            let url =
+                url::Url::parse(&self.endpoint).map_err(|e| invalid(format!("endpoint: {e}")))?;
+            if !kind.schemes().contains(&url.scheme()) {
+                return Err(invalid(format!(
+                    "endpoint: a {} target takes {} URLs",
+                    kind.as_str(),
+                    kind.schemes().join(" or ")
+                )));
+            }
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(invalid("endpoint: no host"));
+            }
+            if !url.password().unwrap_or("").is_empty() {
+                return Err(invalid(
+                    "endpoint: put the password in `password` (it is sealed), not in the URL",
+                ));
+            }
+            let needs_destination = matches!(
+                kind,
+                TargetKind::Redis | TargetKind::Nats | TargetKind::Mqtt
+            );
+            if needs_destination && self.destination.trim().is_empty() {
+                return Err(invalid(format!(
+                    "destination: a {} target needs one (the key, subject or topic)",
+                    kind.as_str()
+                )));
+            }
+            if kind == TargetKind::Amqp && self.routing_key.trim().is_empty() {
+                return Err(invalid("routing_key: an amqp target needs one"));
+            }
+            if !self.routes.is_empty() {
+                return Err(invalid("routes: only a chain has routes"));
+            }
+        }
+        let format = match (kind, self.format.as_str()) {
+            (TargetKind::Redis, "" | "stream") => "stream".to_string(),
+            (TargetKind::Redis, "list") => "list".to_string(),
+            (TargetKind::Redis, f) => {
+                return Err(invalid(format!("format: {f} is not stream or list")));
+            }
+            (_, "") => String::new(),
+            (_, f) => {
+                return Err(invalid(format!(
+                    "format: {f} applies to redis targets only"
+                )));
+            }
+        };
+        let timeout_ms = self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+        if !(100..=300_000).contains(&timeout_ms) {
+            return Err(invalid("timeout_ms: between 100 and 300000"));
+        }
+        let sealed = |what: &str, v: Option<String>| {
+            v.filter(|s| !s.is_empty())
+                .map(|s| seal(&secret_aad(&arn, what), s.as_bytes()))
+        };
+        Ok(TargetConfig {
+            password_sealed: sealed("password", self.password),
+            hmac_secret_sealed: sealed("hmac", self.hmac_secret),
+            arn: arn.clone(),
+            id,
+            kind,
+            endpoint: self.endpoint,
+            destination: self.destination,
+            routing_key: self.routing_key,
+            format,
+            username: self.username,
+            timeout_ms,
+            max_attempts: self.max_attempts.unwrap_or(0),
+            routes: self.routes,
+        })
+    }
+}
+
+/// What a sealed secret is bound to: copied into another target (or field) it does
+/// not open.
+pub(crate) fn secret_aad(arn: &str, what: &str) -> String {
+    format!("notify target {arn} {what}")
+}
+
+impl TargetConfig {
+    pub fn view(&self, queue: QueueState) -> TargetView {
+        TargetView {
+            arn: self.arn.clone(),
+            id: self.id.clone(),
+            kind: self.kind,
+            endpoint: self.endpoint.clone(),
+            destination: self.destination.clone(),
+            routing_key: self.routing_key.clone(),
+            format: self.format.clone(),
+            username: self.username.clone(),
+            has_password: self.password_sealed.is_some(),
+            has_hmac_secret: self.hmac_secret_sealed.is_some(),
+            timeout_ms: self.timeout_ms,
+            max_attempts: self.max_attempts,
+            routes: self.routes.clone(),
+            queued: queue.queued,
+        }
+    }
+
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: &str, endpoint: &str) -> TargetSpec {
+        TargetSpec {
+            id: "t1".into(),
+            kind: kind.into(),
+            endpoint: endpoint.into(),
+            destination: "events".into(),
+            routing_key: "q".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let seal = |_: &str, p: &[u8]| format!("sealed{}", p.len());
+        let cases: Vec<(TargetSpec, &str)> = vec![
+            (
+                TargetSpec {
+                    id: "a b".into(),
+                    ..spec("webhook", "http://x")
+                },
+                "id:",
+            ),
+            (spec("smtp", "http://x"), "kind:"),
+            (spec("webhook", "redis://x"), "endpoint:"),
+            (spec("redis", "redis://:pw@x"), "endpoint: put the password"),
+            (
+                TargetSpec {
+                    destination: String::new(),
+                    ..spec("nats", "nats://x")
+                },
+                "destination:",
+            ),
+            (
+                TargetSpec {
+                    routing_key: String::new(),
+                    ..spec("amqp", "amqp://x")
+                },
+                "routing_key:",
+            ),
+            (
+                TargetSpec {
+                    format: "hash".into(),
+                    ..spec("redis", "redis://x")
+                },
+                "format:",
+            ),
+            (
+                TargetSpec {
+                    timeout_ms: Some(1),
+                    ..spec("webhook", "http://x")
+                },
+                "timeout_ms:",
+            ),
+            (spec("chain", ""), "routes:"),
+        ];
+        for (s, want) in cases {
+            match s.clone().validate(seal) {
+                Err(TargetError::Invalid(m)) => assert!(m.starts_with(want), "{m} vs {want}"),
+                other => panic!("{s:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn secrets_are_sealed_and_not_shown() {
+        let seal = |aad: &str, _: &[u8]| format!("S({aad})");
+        let c = TargetSpec {
+            password: Some("hunter2".into()),
+            hmac_secret: Some("k".into()),
+            ..spec("webhook", "https://hooks.example/x")
+        }
+        .validate(seal)
+        .unwrap();
+        assert_eq!(c.arn, "arn:hafiz:sqs::t1:webhook");
+        assert!(c.password_sealed.as_deref().unwrap().contains("password"));
+        let shown = serde_json::to_string(&c.view(QueueState::default())).unwrap();
+        assert!(!shown.contains("hunter2") && !shown.contains("S("));
+        assert!(shown.contains(r#""has_password":true"#));
+        let dbg = format!("{:?}", spec("webhook", "http://x"));
+        assert!(!dbg.contains("password"));
+    }
+}

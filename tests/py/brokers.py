@@ -1,0 +1,178 @@
+"""Real message brokers for the notification tests, each started on 127.0.0.1 on a
+free port with its data in a temporary directory (Debian's redis-server,
+nats-server, mosquitto and rabbitmq-server; .ci/run installs them), and a webhook
+receiver. A broker that is not installed skips its test, unless
+HAFIZ_REQUIRE_BROKERS=1 (scripts/test.sh sets it) makes that a failure."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import free_port, wait_for
+
+
+def require(binary: str) -> str:
+    path = shutil.which(binary) or next(
+        (p for p in (f"/usr/sbin/{binary}", f"/usr/lib/rabbitmq/bin/{binary}") if os.path.exists(p)), None)
+    if path is None:
+        if os.environ.get("HAFIZ_REQUIRE_BROKERS") == "1":
+            raise AssertionError(f"{binary} is not installed (.ci/run installs it)")
+        pytest.skip(f"{binary} is not installed")
+    return path
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Broker:
+    def __init__(self, name: str, args: list[str], port: int, workdir: Path, env=None):
+        self.name, self.args, self.port, self.workdir = name, args, port, workdir
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.log = workdir / f"{name}.log"
+
+    def start(self, timeout: float = 60) -> "Broker":
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self.env,
+                                         cwd=self.workdir, start_new_session=True)
+        try:
+            wait_for(f"{self.name} on port {self.port}",
+                     lambda: self.proc.poll() is None and port_open(self.port), timeout=timeout)
+        except AssertionError:
+            raise AssertionError(f"{self.name} did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            # The whole session: rabbitmq-server is a script around an Erlang VM.
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+
+def redis(workdir: Path) -> Broker:
+    port = free_port()
+    return Broker("redis", [require("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+                            "--save", "", "--appendonly", "no", "--dir", str(workdir)], port, workdir).start()
+
+
+def nats(workdir: Path) -> Broker:
+    port = free_port()
+    return Broker("nats", [require("nats-server"), "-a", "127.0.0.1", "-p", str(port)], port, workdir).start()
+
+
+def mosquitto(workdir: Path) -> Broker:
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    return Broker("mosquitto", [require("mosquitto"), "-c", str(conf)], port, workdir).start()
+
+
+def rabbitmq(workdir: Path) -> Broker:
+    server = require("rabbitmq-server")
+    # As root, rabbitmq-server drops to the rabbitmq user: its directory must be one
+    # that user can reach (pytest's are private to root).
+    import pwd
+    import tempfile
+    workdir = Path(tempfile.mkdtemp(prefix="hafiz-rabbitmq-"))
+    try:
+        user = pwd.getpwnam("rabbitmq")
+        os.chown(workdir, user.pw_uid, user.pw_gid)
+    except KeyError:
+        pass
+    port, dist = free_port(), free_port()
+    plugins = workdir / "enabled_plugins"
+    plugins.write_text("[].\n")
+    home = workdir / "home"
+    home.mkdir(exist_ok=True)
+    for p in (plugins, home):
+        try:
+            user = pwd.getpwnam("rabbitmq")
+            os.chown(p, user.pw_uid, user.pw_gid)
+        except KeyError:
+            pass
+    env = {
+        "HOME": str(home),
+        "RABBITMQ_NODENAME": f"hafiz{port}@localhost",
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(dist),
+        "RABBITMQ_MNESIA_BASE": str(workdir / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(workdir / "log"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
+        "RABBITMQ_PID_FILE": str(workdir / "rabbit.pid"),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+    }
+    return Broker("rabbitmq", [server], port, workdir, env).start(timeout=120)
+
+
+class Webhook:
+    """An HTTP receiver: records each POST (headers and JSON body) and answers
+    `status` (a callable of the parsed event, so a test can refuse some)."""
+
+    def __init__(self):
+        self.received: list[tuple[dict, dict]] = []
+        self.lock = threading.Lock()
+        self.status = lambda event: 200
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                try:
+                    event = json.loads(body)
+                except ValueError:
+                    event = {}
+                code = hook.status(event)
+                if code < 300:
+                    with hook.lock:
+                        hook.received.append((dict(self.headers.items()), event, body))
+                self.send_response(code)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def do_HEAD(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def records(self) -> list[dict]:
+        with self.lock:
+            return [e["Records"][0] for _, e, _ in self.received if e.get("Records")]
+
+    def keys(self, bucket: str | None = None) -> list[str]:
+        return [r["s3"]["object"]["key"] for r in self.records()
+                if bucket is None or r["s3"]["bucket"]["name"] == bucket]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+

@@ -1,0 +1,364 @@
+"""Bucket notifications delivered end to end: targets added with `hafiz admin
+notify`, bucket rules set with boto3, events in AWS's S3 event JSON at a webhook
+(signed) and at real Redis, NATS, Mosquitto and RabbitMQ brokers on loopback;
+filters (prefix, suffix, glob), chains, order per key while a target is down,
+dead letters for refused events, and a SIGKILL with events queued: every one is
+delivered after the restart."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import subprocess
+import threading
+import time
+
+import botocore.exceptions
+import pytest
+
+import brokers
+from conftest import make_client, unique_bucket_name, wait_for
+from test_admin_cli import Cli
+
+HMAC_KEY = "s3cret-hmac"
+
+
+@pytest.fixture(scope="module")
+def node(server_factory):
+    return server_factory.start()
+
+
+@pytest.fixture(scope="module")
+def s3c(node):
+    return make_client(node.endpoint, node.access_key, node.secret_key)
+
+
+@pytest.fixture(scope="module")
+def cli(node, tmp_path_factory):
+    c = Cli(tmp_path_factory.mktemp("notify-cli"))
+    c("alias", "set", "n", node.admin_endpoint, node.access_key, node.secret_key)
+    return c
+
+
+@pytest.fixture(scope="module")
+def hook():
+    h = brokers.Webhook()
+    yield h
+    h.close()
+
+
+@pytest.fixture(scope="module")
+def hook_arn(cli, hook):
+    t = cli.json("notify", "add", "n", "main", "--kind", "webhook", "--endpoint", hook.url,
+                 "--hmac-secret", HMAC_KEY)
+    assert t["arn"] == "arn:hafiz:sqs::main:webhook"
+    assert t["has_hmac_secret"] is True and HMAC_KEY not in json.dumps(t)
+    return t["arn"]
+
+
+def configure(s3c, bucket, arn, events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*"), rules=(), id_="r1"):
+    cfg = {"Id": id_, "QueueArn": arn, "Events": list(events)}
+    if rules:
+        cfg["Filter"] = {"Key": {"FilterRules": [{"Name": n, "Value": v} for n, v in rules]}}
+    s3c.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [cfg]})
+
+
+def new_bucket(s3c, versioned=False):
+    name = unique_bucket_name("ev")
+    s3c.create_bucket(Bucket=name)
+    if versioned:
+        s3c.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def test_webhook_events_in_aws_shape(s3c, hook, hook_arn):
+    b = new_bucket(s3c, versioned=True)
+    configure(s3c, b, hook_arn, events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectTagging:*"),
+              rules=[("prefix", "in/")])
+    put = s3c.put_object(Bucket=b, Key="in/a b+1.txt", Body=b"hello")
+    s3c.put_object(Bucket=b, Key="out/skipped.txt", Body=b"x")
+    s3c.copy_object(Bucket=b, Key="in/copy.txt", CopySource={"Bucket": b, "Key": "in/a b+1.txt"})
+    mpu = s3c.create_multipart_upload(Bucket=b, Key="in/big.bin")
+    part = s3c.upload_part(Bucket=b, Key="in/big.bin", UploadId=mpu["UploadId"], PartNumber=1, Body=b"p" * 1024)
+    s3c.complete_multipart_upload(Bucket=b, Key="in/big.bin", UploadId=mpu["UploadId"],
+                                  MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]})
+    s3c.put_object_tagging(Bucket=b, Key="in/copy.txt", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    s3c.delete_object(Bucket=b, Key="in/copy.txt")
+    s3c.delete_object(Bucket=b, Key="in/big.bin", VersionId=s3c.head_object(Bucket=b, Key="in/big.bin")["VersionId"])
+
+    want = ["ObjectCreated:Put", "ObjectCreated:Copy", "ObjectCreated:CompleteMultipartUpload",
+            "ObjectTagging:Put", "ObjectRemoved:DeleteMarkerCreated", "ObjectRemoved:Delete"]
+    mine = lambda: [r for r in hook.records() if r["s3"]["bucket"]["name"] == b]  # noqa: E731
+    wait_for("six events", lambda: len(mine()) >= len(want), timeout=30)
+    time.sleep(0.5)
+    recs = mine()
+    assert [r["eventName"] for r in recs] == want
+    assert all(r["s3"]["object"]["key"].startswith("in/") for r in recs), "the prefix filter selects"
+    first = recs[0]
+    assert first["eventVersion"] == "2.1" and first["eventSource"] == "aws:s3"
+    assert first["awsRegion"] == "us-east-1"
+    assert first["s3"]["object"]["key"] == "in/a+b%2B1.txt"
+    assert first["s3"]["object"]["size"] == 5
+    assert first["s3"]["object"]["eTag"] == put["ETag"].strip('"')
+    assert first["s3"]["object"]["versionId"] == put["VersionId"]
+    assert first["s3"]["configurationId"] == "r1"
+    assert first["s3"]["bucket"]["arn"] == f"arn:aws:s3:::{b}"
+    assert first["requestParameters"]["sourceIPAddress"] == "127.0.0.1"
+    assert first["responseElements"]["x-amz-request-id"] == put["ResponseMetadata"]["RequestId"]
+    seqs = [int(r["s3"]["object"]["sequencer"], 16) for r in recs]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    # Signed: the receiver can check each body against the shared key.
+    for headers, _, body in [x for x in hook.received if b.encode() in x[2]]:
+        sig = {k.lower(): v for k, v in headers.items()}["x-hafiz-signature"]
+        assert sig == "sha256=" + hmac.new(HMAC_KEY.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_glob_filter_and_unknown_targets(s3c, hook, hook_arn):
+    b = new_bucket(s3c)
+    configure(s3c, b, hook_arn, events=("s3:ObjectCreated:Put",), rules=[("glob", "uploads/**/*.csv")])
+    for k in ("uploads/2026/12/a.csv", "uploads/a.csv.gz", "uploads/x/y/z/b.csv", "other/c.csv"):
+        s3c.put_object(Bucket=b, Key=k, Body=b"1,2\n")
+    wait_for("glob events", lambda: len(hook.keys(b)) >= 2, timeout=30)
+    time.sleep(0.5)
+    assert sorted(hook.keys(b)) == ["uploads/2026/12/a.csv", "uploads/x/y/z/b.csv"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        configure(s3c, b, "arn:hafiz:sqs::nope:webhook")
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def test_target_admin(cli, hook, hook_arn, s3c):
+    listed = cli.json("notify", "list", "n")["targets"]
+    assert [t["arn"] for t in listed] == [hook_arn]
+    assert cli.json("notify", "info", "n", hook_arn)["kind"] == "webhook"
+    cli.fails("notify", "add", "n", "main", "--kind", "webhook", "--endpoint", hook.url, code="TargetAlreadyExists")
+    err = cli.fails("notify", "add", "n", "bad", "--kind", "redis", "--endpoint", "redis://127.0.0.1:1")
+    assert "destination" in err
+    err = cli.fails("notify", "add", "n", "down", "--kind", "webhook", "--endpoint", "http://127.0.0.1:1/x")
+    assert "unreachable" in err
+    # A target a bucket sends to cannot go.
+    cli.fails("notify", "remove", "n", hook_arn, code="TargetInUse")
+    cli("notify", "add", "n", "spare", "--kind", "webhook", "--endpoint", "http://127.0.0.1:1/x", "--no-check")
+    cli("notify", "remove", "n", "arn:hafiz:sqs::spare:webhook")
+    assert "spare" not in cli("notify", "list", "n").stdout
+
+
+def test_order_per_key_while_the_target_is_down(s3c, cli, hook):
+    down = threading.Event()
+    down.set()
+    hook2 = brokers.Webhook()
+    hook2.status = lambda ev: 503 if down.is_set() else 200
+    arn = cli.json("notify", "add", "n", "flaky", "--kind", "webhook", "--endpoint", hook2.url)["arn"]
+    b = new_bucket(s3c, versioned=True)
+    configure(s3c, b, arn)
+    written = []
+    for i in range(20):
+        key = f"k{i % 3}"
+        v = s3c.put_object(Bucket=b, Key=key, Body=f"{i}".encode())["VersionId"]
+        written.append((key, v))
+    wait_for("queued while down", lambda: cli.json("notify", "info", "n", arn)["queued"] == 20, timeout=20)
+    time.sleep(2)
+    assert hook2.records() == []
+    down.clear()
+    wait_for("all delivered after the target came back", lambda: len(hook2.records()) >= 20, timeout=60)
+    got = [(r["s3"]["object"]["key"], r["s3"]["object"]["versionId"]) for r in hook2.records()]
+    assert sorted(set(got)) == sorted(written), "every event, none invented"
+    for key in ("k0", "k1", "k2"):
+        assert [v for k, v in got if k == key][: len([1 for k, _ in written if k == key])] == \
+            [v for k, v in written if k == key], f"order of {key}"
+    wait_for("queue empty", lambda: cli.json("notify", "info", "n", arn)["queued"] == 0, timeout=20)
+    hook2.close()
+
+
+def test_refused_event_is_dead_lettered_and_others_pass(s3c, cli):
+    refuse = {"on": True}
+    hook3 = brokers.Webhook()
+    hook3.status = lambda ev: 400 if refuse["on"] and ev["Records"][0]["s3"]["object"]["key"] == "poison" else 200
+    arn = cli.json("notify", "add", "n", "picky", "--kind", "webhook", "--endpoint", hook3.url)["arn"]
+    b = new_bucket(s3c)
+    configure(s3c, b, arn)
+    for k in ("before", "poison", "after"):
+        s3c.put_object(Bucket=b, Key=k, Body=b"x")
+    wait_for("the events behind the refused one", lambda: hook3.keys(b) == ["before", "after"], timeout=30)
+    jobs = lambda: cli.json("jobs", "list", "n", "--kind", "notify-redeliver")["jobs"]  # noqa: E731
+    wait_for("a redelivery job", lambda: len(jobs()) == 1, timeout=10)
+    refuse["on"] = False
+    wait_for("redelivered", lambda: "poison" in hook3.keys(b), timeout=60)
+    wait_for("job succeeded", lambda: jobs()[0]["state"] == "succeeded", timeout=20)
+    hook3.close()
+
+
+def test_chain_routes_by_key(s3c, cli):
+    images, rest = brokers.Webhook(), brokers.Webhook()
+    a = cli.json("notify", "add", "n", "images", "--kind", "webhook", "--endpoint", images.url)["arn"]
+    r = cli.json("notify", "add", "n", "rest", "--kind", "webhook", "--endpoint", rest.url)["arn"]
+    routes = [{"target": a, "key": "**/*.jpg"}, {"target": r, "events": ["s3:ObjectCreated:*"], "key": "docs/**"}]
+    chain = cli.json("notify", "add", "n", "fan", "--kind", "chain", "--routes", json.dumps(routes))["arn"]
+    assert chain == "arn:hafiz:sqs::fan:chain"
+    b = new_bucket(s3c)
+    configure(s3c, b, chain)
+    for k in ("pics/cat.jpg", "docs/readme.md", "docs/logo.jpg", "misc/none.txt"):
+        s3c.put_object(Bucket=b, Key=k, Body=b"x")
+    wait_for("routed", lambda: len(images.keys(b)) >= 2 and len(rest.keys(b)) >= 2, timeout=30)
+    time.sleep(0.5)
+    assert sorted(images.keys(b)) == ["docs/logo.jpg", "pics/cat.jpg"]
+    assert sorted(rest.keys(b)) == ["docs/logo.jpg", "docs/readme.md"]
+    cli.fails("notify", "remove", "n", a, code="TargetInUse")
+    images.close()
+    rest.close()
+
+
+def test_sigkill_with_events_queued_delivers_all_after_restart(server_factory):
+    node = server_factory.start()
+    c = Cli(node.data_dir.parent / f"cli-{node.port}")
+    c.config_dir.mkdir(exist_ok=True)
+    c("alias", "set", "k", node.admin_endpoint, node.access_key, node.secret_key)
+    down = threading.Event()
+    down.set()
+    hook4 = brokers.Webhook()
+    hook4.status = lambda ev: 503 if down.is_set() else 200
+    arn = c.json("notify", "add", "k", "crash", "--kind", "webhook", "--endpoint", hook4.url)["arn"]
+    s3 = make_client(node.endpoint, node.access_key, node.secret_key)
+    b = new_bucket(s3)
+    configure(s3, b, arn)
+    keys = [f"obj-{i:03d}" for i in range(150)]
+    stop = threading.Event()
+
+    def writer(part):
+        for k in part:
+            s3.put_object(Bucket=b, Key=k, Body=k.encode())
+
+    threads = [threading.Thread(target=writer, args=(keys[i::3],)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    node.kill()  # SIGKILL with all 150 events queued, none delivered
+    assert hook4.records() == []
+    down.clear()
+    node.start()
+    node.wait_ready()
+    wait_for("every acknowledged write's event", lambda: set(hook4.keys(b)) >= set(keys), timeout=90)
+    assert set(hook4.keys(b)) == set(keys)
+    hook4.close()
+
+
+# --- real brokers --------------------------------------------------------------------
+
+
+def put_three(s3c, arn):
+    b = new_bucket(s3c)
+    configure(s3c, b, arn)
+    for k in ("one", "two", "three"):
+        s3c.put_object(Bucket=b, Key=k, Body=k.encode())
+    return b
+
+
+def keys_of(messages):
+    return [json.loads(m)["Records"][0]["s3"]["object"]["key"] for m in messages]
+
+
+def test_redis_stream_and_list(s3c, cli, tmp_path):
+    broker = brokers.redis(tmp_path)
+    try:
+        url = f"redis://127.0.0.1:{broker.port}"
+        stream = cli.json("notify", "add", "n", "rs", "--kind", "redis", "--endpoint", url,
+                          "--destination", "hafiz-events")["arn"]
+        lst = cli.json("notify", "add", "n", "rl", "--kind", "redis", "--endpoint", url,
+                       "--destination", "hafiz-list", "--format", "list")["arn"]
+        put_three(s3c, stream)
+        put_three(s3c, lst)
+        cli_ = lambda *a: subprocess.run(["redis-cli", "-p", str(broker.port), "--no-raw", *a],  # noqa: E731
+                                         capture_output=True, text=True, check=True).stdout
+        import redis as redis_client
+        r = redis_client.Redis(port=broker.port)
+        wait_for("stream entries", lambda: r.xlen("hafiz-events") >= 3, timeout=30)
+        wait_for("list entries", lambda: r.llen("hafiz-list") >= 3, timeout=30)
+        assert keys_of([e[1][b"event"] for e in r.xrange("hafiz-events")]) == ["one", "two", "three"]
+        assert keys_of(r.lrange("hafiz-list", 0, -1)) == ["one", "two", "three"]
+        assert cli_("ping").strip().strip('"') == "PONG"
+    finally:
+        broker.stop()
+
+
+def test_nats(s3c, cli, tmp_path):
+    broker = brokers.nats(tmp_path)
+    try:
+        import nats as nats_client
+
+        got: list[bytes] = []
+
+        async def consume():
+            nc = await nats_client.connect(f"nats://127.0.0.1:{broker.port}")
+            sub = await nc.subscribe("hafiz.events")
+            ready.set()
+            while len(got) < 3:
+                msg = await sub.next_msg(timeout=30)
+                got.append(msg.data)
+            await nc.close()
+
+        ready = threading.Event()
+        t = threading.Thread(target=lambda: asyncio.run(consume()))
+        t.start()
+        assert ready.wait(20)
+        arn = cli.json("notify", "add", "n", "nt", "--kind", "nats", "--endpoint",
+                       f"nats://127.0.0.1:{broker.port}", "--destination", "hafiz.events")["arn"]
+        put_three(s3c, arn)
+        t.join(40)
+        assert keys_of(got) == ["one", "two", "three"]
+    finally:
+        broker.stop()
+
+
+def test_mqtt(s3c, cli, tmp_path):
+    broker = brokers.mosquitto(tmp_path)
+    try:
+        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "hafiz/events",
+                                "-q", "1", "-C", "3", "-W", "60"], stdout=subprocess.PIPE, text=True)
+        time.sleep(1)
+        arn = cli.json("notify", "add", "n", "mq", "--kind", "mqtt", "--endpoint",
+                       f"mqtt://127.0.0.1:{broker.port}", "--destination", "hafiz/events")["arn"]
+        put_three(s3c, arn)
+        out, _ = sub.communicate(timeout=70)
+        assert keys_of(out.splitlines()) == ["one", "two", "three"]
+    finally:
+        broker.stop()
+
+
+def test_amqp_rabbitmq(s3c, cli, tmp_path):
+    broker = brokers.rabbitmq(tmp_path)
+    try:
+        import pika
+
+        params = pika.ConnectionParameters(host="127.0.0.1", port=broker.port)
+        wait_for("rabbitmq accepting AMQP", lambda: _amqp_ok(pika, params), timeout=90)
+        conn = pika.BlockingConnection(params)
+        ch = conn.channel()
+        ch.queue_declare(queue="hafiz-events", durable=True)
+        arn = cli.json("notify", "add", "n", "rq", "--kind", "amqp", "--endpoint",
+                       f"amqp://127.0.0.1:{broker.port}/", "--routing-key", "hafiz-events")["arn"]
+        put_three(s3c, arn)
+        got = []
+
+        def one():
+            m = ch.basic_get("hafiz-events", auto_ack=True)
+            if m[0] is not None:
+                got.append(m[2])
+            return len(got) >= 3
+
+        wait_for("amqp messages", one, timeout=30)
+        assert keys_of(got) == ["one", "two", "three"]
+        conn.close()
+    finally:
+        broker.stop()
+
+
+def _amqp_ok(pika, params) -> bool:
+    try:
+        pika.BlockingConnection(params).close()
+        return True
+    except Exception:
+        return False

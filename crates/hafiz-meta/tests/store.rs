@@ -799,3 +799,76 @@ async fn tier_copies_are_moved_counted_and_released_in_one_commit() {
     })
     .unwrap();
 }
+
+/// Events are rows of the change's own commit: a refused write queues none, a
+/// committed one queues one per matching target in order, and an acknowledgement
+/// removes exactly what it names.
+#[tokio::test]
+async fn events_queue_in_the_commit_of_the_change() {
+    let (_d, s) = store();
+    bucket(&s, "ev");
+    let target = "arn:hafiz:sqs::t:webhook";
+    s.apply_sync(Command::PutSetting {
+        key: format!("{}{target}", events::TARGET_SETTING_PREFIX),
+        value: Some(br#"{"kind":"webhook"}"#.to_vec()),
+    })
+    .unwrap();
+    let cfg = hafiz_notify::NotificationConfig {
+        rules: vec![hafiz_notify::NotifyRule {
+            id: "r".into(),
+            kind: hafiz_notify::RuleKind::Queue,
+            arn: target.into(),
+            events: vec!["s3:ObjectCreated:*".into()],
+            filter: hafiz_notify::KeyFilter {
+                prefix: Some("in/".into()),
+                ..Default::default()
+            },
+        }],
+    };
+    s.apply_sync(Command::UpdateBucket {
+        name: "ev".into(),
+        change: BucketChange::Notification(Some(cfg.to_json())),
+    })
+    .unwrap();
+    let origin = events::Origin {
+        request_id: "REQ".into(),
+        ..Default::default()
+    };
+    let traced = |v: ObjectVersion, c: WriteCondition| {
+        Command::PutObject {
+            bucket: "ev".into(),
+            version: v,
+            condition: c,
+        }
+        .traced(origin.clone())
+    };
+    let g0 = s.events_generation();
+    s.apply_sync(traced(version("in/a", "e1", 1, None), WriteCondition::None))
+        .unwrap();
+    s.apply_sync(traced(version("out/b", "e2", 2, None), WriteCondition::None))
+        .unwrap();
+    // Refused (the key exists): no event for a write that did not happen.
+    assert!(
+        s.apply_sync(traced(version("in/a", "e3", 3, None), WriteCondition::Absent))
+            .is_err()
+    );
+    s.apply_sync(traced(version("in/c", "e4", 4, None), WriteCondition::None))
+        .unwrap();
+    assert!(s.events_generation() > g0);
+    let q = s.queued_events(target, 0, 100).await.unwrap();
+    let keys: Vec<_> = q.iter().map(|e| e.record.key.as_str()).collect();
+    assert_eq!(keys, ["in/a", "in/c"]);
+    assert_eq!(q[0].record.event_name, "s3:ObjectCreated:Put");
+    assert_eq!(q[0].record.request_id, "REQ");
+    assert!(q[0].seq < q[1].seq);
+    s.apply_sync(Command::Events(events::EventCommand::Ack {
+        target: target.into(),
+        upto: q[0].seq,
+    }))
+    .unwrap();
+    let left = s.queued_events(target, 0, 100).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].record.key, "in/c");
+    let queues = s.event_queues().await.unwrap();
+    assert_eq!(queues[0].1.queued, 1);
+}

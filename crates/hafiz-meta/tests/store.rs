@@ -845,12 +845,18 @@ async fn events_queue_in_the_commit_of_the_change() {
     let g0 = s.events_generation();
     s.apply_sync(traced(version("in/a", "e1", 1, None), WriteCondition::None))
         .unwrap();
-    s.apply_sync(traced(version("out/b", "e2", 2, None), WriteCondition::None))
-        .unwrap();
+    s.apply_sync(traced(
+        version("out/b", "e2", 2, None),
+        WriteCondition::None,
+    ))
+    .unwrap();
     // Refused (the key exists): no event for a write that did not happen.
     assert!(
-        s.apply_sync(traced(version("in/a", "e3", 3, None), WriteCondition::Absent))
-            .is_err()
+        s.apply_sync(traced(
+            version("in/a", "e3", 3, None),
+            WriteCondition::Absent
+        ))
+        .is_err()
     );
     s.apply_sync(traced(version("in/c", "e4", 4, None), WriteCondition::None))
         .unwrap();

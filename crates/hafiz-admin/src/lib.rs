@@ -14,6 +14,7 @@ mod jobs;
 mod model;
 mod notify;
 mod openapi;
+mod replication;
 mod tenants;
 mod tiers;
 
@@ -150,6 +151,18 @@ pub fn app(state: Arc<AdminState>) -> Router {
         .route("/v1/jobs/{id}/cancel", axum::routing::post(jobs::cancel))
         .route("/v1/tiers", get(tiers::list).post(tiers::add))
         .route("/v1/tiers/{name}", get(tiers::get).delete(tiers::remove))
+        .route(
+            "/v1/replication/targets",
+            get(replication::list).post(replication::add),
+        )
+        .route(
+            "/v1/replication/targets/{arn}",
+            get(replication::get).delete(replication::remove),
+        )
+        .route(
+            "/v1/replication/resync",
+            axum::routing::post(replication::resync),
+        )
         .route("/v1/notify/targets", get(notify::list).post(notify::add))
         .route(
             "/v1/notify/targets/{arn}",

@@ -5,7 +5,9 @@ use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 
-use crate::{audit, buckets, cluster, error, iam, jobs, model, notify, tenants, tiers};
+use crate::{
+    audit, buckets, cluster, error, iam, jobs, model, notify, replication, tenants, tiers,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,9 +36,10 @@ use crate::{audit, buckets, cluster, error, iam, jobs, model, notify, tenants, t
         jobs::list, jobs::get, jobs::retry, jobs::cancel, jobs::purge,
         tiers::list, tiers::add, tiers::get, tiers::remove,
         notify::list, notify::add, notify::get, notify::remove,
+        replication::list, replication::add, replication::get, replication::remove, replication::resync,
     ),
     components(schemas(
-        error::ErrorBody, notify::NewTarget, notify::Target, notify::TargetList, tiers::NewTier, tiers::Tier, tiers::TierList, jobs::Job, jobs::JobList, jobs::JobCount, jobs::Purged, model::User, model::NewUser, model::Key, model::KeyStatus,
+        error::ErrorBody, notify::NewTarget, notify::Target, notify::TargetList, replication::NewReplicationTarget, replication::ReplicationTarget, replication::ReplicationTargetList, replication::NewResync, replication::Resync, tiers::NewTier, tiers::Tier, tiers::TierList, jobs::Job, jobs::JobList, jobs::JobCount, jobs::Purged, model::User, model::NewUser, model::Key, model::KeyStatus,
         model::Group, model::NewGroup, model::Policy, model::NewPolicy, model::Bucket,
         model::NewBucket, model::VersioningStatus, model::Quota, model::Usage, model::Account,
         model::NewAccount, model::RateLimit, model::RateLimitSpec, model::ServerInfo,

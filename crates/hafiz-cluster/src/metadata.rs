@@ -427,4 +427,22 @@ impl Metadata for ClusterMeta {
     fn events_generation(&self) -> u64 {
         self.shared.store.events_generation()
     }
+    async fn queued_replications(
+        &self,
+        target: &str,
+        from: u64,
+        limit: usize,
+    ) -> MetaResult<Vec<hafiz_meta::replication::QueuedReplication>> {
+        // Drained on the leader, like the event queues: no read barrier per batch.
+        self.shared
+            .store
+            .queued_replications(target, from, limit)
+            .await
+    }
+    async fn replication_queues(
+        &self,
+    ) -> MetaResult<Vec<(String, hafiz_meta::replication::QueueState)>> {
+        self.shared.linearize().await?;
+        self.shared.store.replication_queues().await
+    }
 }

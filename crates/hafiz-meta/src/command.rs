@@ -139,6 +139,8 @@ pub enum Command {
     },
     /// The notification event queues (see `crate::events`).
     Events(crate::events::EventCommand),
+    /// The replication queues and statuses (see `crate::replication`).
+    Replication(crate::replication::ReplicationCommand),
 }
 
 impl Command {
@@ -166,6 +168,7 @@ pub enum BucketChange {
     Quota(Option<crate::model::Quota>),
     Lifecycle(Option<String>),
     Notification(Option<String>),
+    Replication(Option<crate::model::ReplicationConfig>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -200,6 +203,9 @@ pub struct Outcome {
     /// Notification events the command queued.
     #[serde(default)]
     pub events: usize,
+    /// Replications the command queued.
+    #[serde(default)]
+    pub replications: usize,
 }
 
 impl Outcome {

@@ -4,11 +4,8 @@
 //! commit cannot lose an event, and a refused or aborted write queues none. Every
 //! replica applies the same commands in the same order, so the queues (and their
 //! sequence numbers) are the same everywhere; the delivery side (`hafiz-targets`)
-//! drains them in order and acknowledges with [`EventCommand`]s.
-//!
-//! Rows (table `events`):
-//! - `q\0<target>\0<seq be64>`: a [`QueuedEvent`], in delivery order.
-//! - `n\0<target>`: the target's [`QueueState`].
+//! drains them in order and acknowledges with [`EventCommand`]s. The queues are
+//! [`crate::queue::Queues`] in table `events`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::MetaResult;
 use crate::kv::{Kv, Op, Table};
 use crate::model::{Millis, ObjectVersion, RestoreState};
-use crate::store::{decode, encode};
+pub use crate::queue::QueueState;
+use crate::queue::Queues;
+
+const QUEUES: Queues = Queues(Table::Events);
 
 /// Settings keys of notification targets: `notify/<ARN>`, the target's
 /// configuration as `hafiz-targets` writes it.
@@ -43,6 +43,10 @@ pub struct Origin {
     pub principal: String,
     pub source_ip: String,
     pub region: String,
+    /// The change is a replica another cluster's replication wrote: it is never
+    /// replicated onward (two clusters replicating both ways do not loop).
+    #[serde(default)]
+    pub replica: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -50,13 +54,6 @@ pub struct QueuedEvent {
     pub target: String,
     pub seq: u64,
     pub record: EventRecord,
-}
-
-/// A target's queue: the next sequence number, and how many events wait.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct QueueState {
-    pub next: u64,
-    pub queued: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -73,26 +70,6 @@ pub enum EventCommand {
     },
     /// Drop a target's whole queue (the target is being removed).
     Purge { target: String },
-}
-
-pub(crate) mod rows {
-    pub fn event_prefix(target: &str) -> Vec<u8> {
-        let mut k = b"q\0".to_vec();
-        k.extend_from_slice(target.as_bytes());
-        k.push(0);
-        k
-    }
-    pub fn event(target: &str, seq: u64) -> Vec<u8> {
-        let mut k = event_prefix(target);
-        k.extend_from_slice(&seq.to_be_bytes());
-        k
-    }
-    pub const STATE_PREFIX: &[u8] = b"n\0";
-    pub fn state(target: &str) -> Vec<u8> {
-        let mut k = STATE_PREFIX.to_vec();
-        k.extend_from_slice(target.as_bytes());
-        k
-    }
 }
 
 /// What an object command changes, as its events describe it; taken before the
@@ -306,60 +283,33 @@ pub(crate) fn queue(change: Change, cx: EventContext<'_>, ops: &mut Vec<Op>) -> 
         .or(cx.version_id.map(str::to_string));
     let n = targets.len();
     for (target, configuration_id) in targets {
-        let state_row = rows::state(&target);
-        let mut state: QueueState = match pending_state(ops, &state_row) {
-            Some(s) => s,
-            None => match cx.kv.get(Table::Events, &state_row)? {
-                Some(v) => decode(&v)?,
-                None => QueueState::default(),
-            },
-        };
-        let seq = state.next;
-        state.next += 1;
-        state.queued += 1;
-        let record = EventRecord {
-            event_name: name.clone(),
-            region: if origin.region.is_empty() {
-                "us-east-1".into()
-            } else {
-                origin.region.clone()
-            },
-            time: cx.at,
-            principal: origin.principal.clone(),
-            source_ip: origin.source_ip.clone(),
-            request_id: origin.request_id.clone(),
-            host_id: String::new(),
-            configuration_id,
-            bucket: change.bucket.clone(),
-            owner: cx.owner.to_string(),
-            key: change.key.clone(),
-            size: change.size,
-            etag: change.etag.clone(),
-            version_id: version_id.clone(),
-            sequencer: format!("{seq:016X}"),
-        };
-        let ev = QueuedEvent {
+        QUEUES.push(cx.kv, ops, &target, 0, |seq| QueuedEvent {
             target: target.clone(),
             seq,
-            record,
-        };
-        ops.push(Op::Put(
-            Table::Events,
-            rows::event(&target, seq),
-            encode(&ev)?,
-        ));
-        ops.push(Op::Put(Table::Events, state_row, encode(&state)?));
+            record: EventRecord {
+                event_name: name.clone(),
+                region: if origin.region.is_empty() {
+                    "us-east-1".into()
+                } else {
+                    origin.region.clone()
+                },
+                time: cx.at,
+                principal: origin.principal.clone(),
+                source_ip: origin.source_ip.clone(),
+                request_id: origin.request_id.clone(),
+                host_id: String::new(),
+                configuration_id,
+                bucket: change.bucket.clone(),
+                owner: cx.owner.to_string(),
+                key: change.key.clone(),
+                size: change.size,
+                etag: change.etag.clone(),
+                version_id: version_id.clone(),
+                sequencer: format!("{seq:016X}"),
+            },
+        })?;
     }
     Ok(n)
-}
-
-/// A queue state already written by this batch (several events of one command may
-/// go to one target).
-fn pending_state(ops: &[Op], row: &[u8]) -> Option<QueueState> {
-    ops.iter().rev().find_map(|op| match op {
-        Op::Put(Table::Events, k, v) if k == row => decode(v).ok(),
-        _ => None,
-    })
 }
 
 /// The targets `arn` stands for: itself, or, when it is a chain (a target whose
@@ -384,18 +334,7 @@ fn expand(kv: &Kv, arn: &str, event: &str, key: &str) -> MetaResult<Vec<String>>
 pub(crate) fn plan(kv: &Kv, cmd: EventCommand, ops: &mut Vec<Op>) -> MetaResult<()> {
     match cmd {
         EventCommand::Ack { target, upto } => {
-            let prefix = rows::event_prefix(&target);
-            let mut dropped = 0;
-            for row in kv.scan(Table::Events, &prefix, &prefix) {
-                let (k, _) = row?;
-                let seq = seq_of(&k[prefix.len()..]);
-                if seq > upto {
-                    break;
-                }
-                ops.push(Op::Delete(Table::Events, k.to_vec()));
-                dropped += 1;
-            }
-            adjust(kv, &target, dropped, ops)
+            QUEUES.ack(kv, ops, &target, upto, |_: &QueuedEvent| 0)
         }
         EventCommand::DeadLetter {
             target,
@@ -403,13 +342,13 @@ pub(crate) fn plan(kv: &Kv, cmd: EventCommand, ops: &mut Vec<Op>) -> MetaResult<
             job,
             now,
         } => {
-            let row = rows::event(&target, seq);
-            if kv.get(Table::Events, &row)?.is_none() {
+            if QUEUES
+                .take(kv, ops, &target, seq, |_: &QueuedEvent| 0)?
+                .is_none()
+            {
                 // Acknowledged or dead-lettered already (a retried proposal).
                 return Ok(());
             }
-            ops.push(Op::Delete(Table::Events, row));
-            adjust(kv, &target, 1, ops)?;
             let mut created = Vec::new();
             crate::jobs::plan(
                 kv,
@@ -421,36 +360,8 @@ pub(crate) fn plan(kv: &Kv, cmd: EventCommand, ops: &mut Vec<Op>) -> MetaResult<
                 &mut created,
             )
         }
-        EventCommand::Purge { target } => {
-            let prefix = rows::event_prefix(&target);
-            for row in kv.scan(Table::Events, &prefix, &prefix) {
-                ops.push(Op::Delete(Table::Events, row?.0.to_vec()));
-            }
-            ops.push(Op::Delete(Table::Events, rows::state(&target)));
-            Ok(())
-        }
+        EventCommand::Purge { target } => QUEUES.purge(kv, ops, &target),
     }
-}
-
-fn seq_of(b: &[u8]) -> u64 {
-    let mut a = [0u8; 8];
-    let n = b.len().min(8);
-    a[..n].copy_from_slice(&b[..n]);
-    u64::from_be_bytes(a)
-}
-
-fn adjust(kv: &Kv, target: &str, dropped: u64, ops: &mut Vec<Op>) -> MetaResult<()> {
-    if dropped == 0 {
-        return Ok(());
-    }
-    let row = rows::state(target);
-    let mut state: QueueState = match kv.get(Table::Events, &row)? {
-        Some(v) => decode(&v)?,
-        None => QueueState::default(),
-    };
-    state.queued = state.queued.saturating_sub(dropped);
-    ops.push(Op::Put(Table::Events, row, encode(&state)?));
-    Ok(())
 }
 
 /// Up to `limit` events of `target` with a sequence number of at least `from`.
@@ -460,24 +371,10 @@ pub(crate) fn queued(
     from: u64,
     limit: usize,
 ) -> MetaResult<Vec<QueuedEvent>> {
-    let prefix = rows::event_prefix(target);
-    let start = rows::event(target, from);
-    kv.scan(Table::Events, &prefix, &start)
-        .take(limit)
-        .map(|r| r.and_then(|(_, v)| decode(&v)))
-        .collect()
+    QUEUES.items(kv, target, from, limit)
 }
 
 /// Every target that ever had a queue, with its state.
 pub(crate) fn queues(kv: &Kv) -> MetaResult<Vec<(String, QueueState)>> {
-    kv.scan(Table::Events, rows::STATE_PREFIX, rows::STATE_PREFIX)
-        .map(|r| {
-            r.and_then(|(k, v)| {
-                Ok((
-                    String::from_utf8_lossy(&k[rows::STATE_PREFIX.len()..]).into_owned(),
-                    decode(&v)?,
-                ))
-            })
-        })
-        .collect()
+    QUEUES.states(kv)
 }

@@ -33,10 +33,12 @@ pub enum Table {
     Settings,
     /// Notification event queues (see `events.rs`).
     Events,
+    /// Replication queues (see `replication.rs`).
+    Replication,
 }
 
 impl Table {
-    const ALL: [Table; 12] = [
+    const ALL: [Table; 13] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
@@ -49,10 +51,11 @@ impl Table {
         Table::Jobs,
         Table::Settings,
         Table::Events,
+        Table::Replication,
     ];
 
     /// The tables a state-machine snapshot carries (everything but Raft's own).
-    pub const STATE: [Table; 10] = [
+    pub const STATE: [Table; 11] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
@@ -63,6 +66,7 @@ impl Table {
         Table::Jobs,
         Table::Settings,
         Table::Events,
+        Table::Replication,
     ];
 
     pub fn tag(self) -> u8 {
@@ -87,6 +91,7 @@ impl Table {
             Table::Jobs => "jobs",
             Table::Settings => "settings",
             Table::Events => "events",
+            Table::Replication => "replication",
         }
     }
 }

@@ -16,7 +16,9 @@ mod keys;
 mod kv;
 pub mod list;
 pub mod model;
+mod queue;
 mod replicated;
+pub mod replication;
 mod stamp;
 mod store;
 
@@ -121,6 +123,15 @@ pub trait Metadata: Send + Sync + 'static {
     ) -> MetaResult<Vec<events::QueuedEvent>>;
     /// Every target's event queue.
     async fn event_queues(&self) -> MetaResult<Vec<(String, events::QueueState)>>;
-    /// Changes whenever a command queues events (deliverers wait on it).
+    /// Changes whenever a command queues events or replications (deliverers wait on it).
     fn events_generation(&self) -> u64;
+    /// Up to `limit` replications queued for `target`, from sequence number `from` on.
+    async fn queued_replications(
+        &self,
+        target: &str,
+        from: u64,
+        limit: usize,
+    ) -> MetaResult<Vec<replication::QueuedReplication>>;
+    /// Every replication target that has (or had) a queue, with its state.
+    async fn replication_queues(&self) -> MetaResult<Vec<(String, replication::QueueState)>>;
 }

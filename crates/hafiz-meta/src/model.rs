@@ -65,6 +65,122 @@ pub struct BucketInfo {
     /// The notification configuration, as `hafiz-notify` serializes it (JSON).
     #[serde(default)]
     pub notification: Option<String>,
+    /// The replication configuration (PutBucketReplication).
+    #[serde(default)]
+    pub replication: Option<ReplicationConfig>,
+}
+
+/// A bucket's replication configuration, as PutBucketReplication gives it (the XML
+/// lives in `hafiz-replication`). The state machine matches its rules while it
+/// plans an object command, so a change and its replication work commit together.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ReplicationConfig {
+    pub role: String,
+    pub rules: Vec<ReplicationRule>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ReplicationRule {
+    pub id: String,
+    /// Higher wins when several rules send one object to the same destination.
+    pub priority: Option<i32>,
+    pub enabled: bool,
+    /// The schema's first version: a `Prefix` on the rule, no `Filter`. Such rules
+    /// replicate delete markers (AWS's V1 behaviour).
+    pub v1: bool,
+    pub prefix: String,
+    /// Every tag must be on the object (Filter's `Tag` or `And`).
+    pub tags: Vec<(String, String)>,
+    /// How the filter was written (`Prefix`, `Tag` or `And`), to answer it back as given.
+    pub filter_form: FilterForm,
+    pub delete_markers: bool,
+    pub existing_objects: bool,
+    /// Replicate changes made to replicas (two-way setups that sync tag and lock
+    /// changes back).
+    pub replica_modifications: bool,
+    /// The destination: a replication target's ARN
+    /// (`arn:hafiz:replication::ID:BUCKET`).
+    pub target: String,
+    pub storage_class: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum FilterForm {
+    #[default]
+    Empty,
+    Prefix,
+    Tag,
+    And,
+}
+
+impl ReplicationRule {
+    /// Whether the rule applies to an object with `key` and `tags`.
+    pub fn selects(&self, key: &str, tags: &[(String, String)]) -> bool {
+        self.enabled && key.starts_with(&self.prefix) && self.tags.iter().all(|t| tags.contains(t))
+    }
+}
+
+impl ReplicationConfig {
+    /// The targets an object goes to, each with the rule that sends it there (the
+    /// rule of highest priority when several do).
+    pub fn targets_for<'a>(
+        &'a self,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> Vec<&'a ReplicationRule> {
+        let mut chosen: Vec<&ReplicationRule> = Vec::new();
+        for r in self.rules.iter().filter(|r| r.selects(key, tags)) {
+            match chosen.iter_mut().find(|c| c.target == r.target) {
+                Some(c) if r.priority.unwrap_or(0) > c.priority.unwrap_or(0) => *c = r,
+                Some(_) => {}
+                None => chosen.push(r),
+            }
+        }
+        chosen
+    }
+}
+
+/// Where one version stands with replication: a replica written by another
+/// cluster, or the status of its copy at each destination.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ReplicationState {
+    pub replica: bool,
+    pub targets: Vec<(String, ReplicationStatus)>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ReplicationStatus {
+    Pending,
+    Completed,
+    Failed,
+}
+
+impl ReplicationState {
+    /// `x-amz-replication-status` as AWS reports it: a replica is REPLICA; a source
+    /// is FAILED if any destination failed, PENDING while any is pending, else
+    /// COMPLETED.
+    pub fn header(&self) -> Option<&'static str> {
+        if self.replica {
+            return Some("REPLICA");
+        }
+        let has = |s| self.targets.iter().any(|(_, t)| *t == s);
+        if self.targets.is_empty() {
+            None
+        } else if has(ReplicationStatus::Failed) {
+            Some("FAILED")
+        } else if has(ReplicationStatus::Pending) {
+            Some("PENDING")
+        } else {
+            Some("COMPLETED")
+        }
+    }
+
+    pub fn set(&mut self, target: &str, status: ReplicationStatus) {
+        match self.targets.iter_mut().find(|(t, _)| t == target) {
+            Some((_, s)) => *s = status,
+            None => self.targets.push((target.to_string(), status)),
+        }
+    }
 }
 
 /// Limits on what a bucket or an account holds; None is unlimited.
@@ -383,6 +499,9 @@ pub struct ObjectVersion {
     /// object is not sent back at once.
     #[serde(default)]
     pub promoted_at: Option<Millis>,
+    /// Replication status (None: no rule selected it, and it is no replica).
+    #[serde(default)]
+    pub replication: Option<ReplicationState>,
 }
 
 impl ObjectVersion {

@@ -26,6 +26,7 @@ use crate::model::{
     BlobLocation, BucketInfo, Millis, NULL_VERSION, ObjectData, ObjectVersion, PartInfo, Retention,
     RetentionMode, TierCopy, UploadInfo, Usage, UsageDelta, Versioning, version_id_order,
 };
+use crate::replication::{self, ReplicationOp};
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> MetaResult<Vec<u8>> {
     rmp_serde::to_vec_named(v).map_err(|e| MetaError::Codec(e.to_string()))
@@ -693,6 +694,154 @@ impl Inner {
         Ok(())
     }
 
+    /// A replica written again (replication is at least once) replaces the copy
+    /// written before under the same version id, rather than leaving its blobs.
+    fn replace_replica(
+        &self,
+        b: &BucketInfo,
+        v: &ObjectVersion,
+        ops: &mut Vec<Op>,
+        out: &mut Outcome,
+    ) -> MetaResult<()> {
+        if b.versioning != Versioning::Enabled || !v.replication.as_ref().is_some_and(|r| r.replica)
+        {
+            return Ok(());
+        }
+        if let Some((row, old)) =
+            self.find_version(ReadMode::Any, &b.name, &v.key, &v.version_id)?
+        {
+            ops.push(Op::Delete(Table::Objects, row));
+            out.release(&old);
+            out.usage.count(&old, -1);
+        }
+        Ok(())
+    }
+
+    /// The rows of a [`replication::ReplicationCommand`].
+    fn plan_replication(
+        &self,
+        cmd: replication::ReplicationCommand,
+        ops: &mut Vec<Op>,
+        out: &mut Outcome,
+    ) -> MetaResult<()> {
+        use crate::model::ReplicationStatus;
+        use replication::ReplicationCommand as R;
+        let kv = self.kv();
+        // Versions changed by this command, by row (one may be named twice).
+        let mut changed: Vec<(Vec<u8>, ObjectVersion)> = Vec::new();
+        let mut set_status = |this: &Self,
+                              bucket: &str,
+                              key: &str,
+                              id: &str,
+                              target: &str,
+                              status: ReplicationStatus|
+         -> MetaResult<()> {
+            let found = match this.find_version(ReadMode::Any, bucket, key, id)? {
+                Some((row, v)) => match changed.iter().position(|(r, _)| *r == row) {
+                    Some(i) => Some(i),
+                    None => {
+                        changed.push((row, v));
+                        Some(changed.len() - 1)
+                    }
+                },
+                // Deleted since: nothing to record.
+                None => None,
+            };
+            if let Some(i) = found
+                && let Some(state) = changed[i].1.replication.as_mut()
+                && !state.replica
+            {
+                state.set(target, status);
+            }
+            Ok(())
+        };
+        match cmd {
+            R::Done {
+                target,
+                upto,
+                statuses,
+            } => {
+                if let Some(upto) = upto {
+                    replication::ack(&kv, ops, &target, upto)?;
+                }
+                for s in statuses {
+                    set_status(self, &s.bucket, &s.key, &s.version_id, &target, s.status)?;
+                }
+            }
+            R::Fail {
+                target,
+                seq,
+                job,
+                now,
+            } => {
+                let Some(item) = replication::take(&kv, ops, &target, seq)? else {
+                    // Done or failed already (a retried proposal).
+                    return Ok(());
+                };
+                set_status(
+                    self,
+                    &item.bucket,
+                    &item.key,
+                    &item.version_id,
+                    &target,
+                    ReplicationStatus::Failed,
+                )?;
+                crate::jobs::plan(
+                    &kv,
+                    crate::jobs::JobCommand::Enqueue {
+                        jobs: vec![job],
+                        now,
+                    },
+                    ops,
+                    &mut out.jobs,
+                )?;
+            }
+            R::Enqueue {
+                bucket,
+                versions,
+                all,
+                now,
+            } => {
+                let b = self.require_bucket(&bucket)?;
+                for (key, id) in versions {
+                    let Some((row, mut v)) =
+                        self.find_version(ReadMode::Any, &bucket, &key, &id)?
+                    else {
+                        continue;
+                    };
+                    let before = v.replication.clone();
+                    // Without `all`: what the rules asking for existing objects
+                    // select and that has not been replicated there yet (or failed).
+                    let keep = |r: &crate::model::ReplicationRule| {
+                        all || (r.existing_objects
+                            && before.as_ref().is_none_or(|s| {
+                                s.targets.iter().all(|(t, st)| {
+                                    *t != r.target || *st == ReplicationStatus::Failed
+                                })
+                            }))
+                    };
+                    let op = if v.delete_marker {
+                        ReplicationOp::DeleteMarker
+                    } else {
+                        ReplicationOp::Version
+                    };
+                    let planned = replication::mark(&b, &mut v, None, op, &keep);
+                    if planned.is_empty() {
+                        continue;
+                    }
+                    let r = replication::VersionRef::of(&bucket, &v);
+                    out.replications += replication::queue(&kv, ops, &r, planned, now)?;
+                    ops.push(Op::Put(Table::Objects, row, encode(&v)?));
+                }
+            }
+            R::Purge { target } => replication::purge(&kv, ops, &target)?,
+        }
+        for (row, v) in changed {
+            ops.push(Op::Put(Table::Objects, row, encode(&v)?));
+        }
+        Ok(())
+    }
+
     /// Ops that drop every version of a key (unversioned buckets hold just one).
     fn drop_versions(
         &self,
@@ -844,7 +993,7 @@ impl Inner {
         self.written.store(mine, Ordering::Release);
         drop(seq);
         self.wait_durable(mine)?;
-        if out.events > 0 {
+        if out.events > 0 || out.replications > 0 {
             self.events_generation.fetch_add(1, Ordering::Release);
         }
         Ok(out)
@@ -868,7 +1017,7 @@ impl Inner {
             Some(cmd) => match self.plan(cmd, &mut ops, &mut out) {
                 Ok(()) => {
                     self.commands.fetch_add(1, Ordering::Relaxed);
-                    queued_events = out.events > 0;
+                    queued_events = out.events > 0 || out.replications > 0;
                     Ok(out)
                 }
                 Err(e) if e.is_fault() => return Err(e),
@@ -917,6 +1066,14 @@ impl Inner {
         let mut at: Millis = 0;
         // Tier copies the command adds a reference to.
         let mut adopted: Vec<TierCopy> = Vec::new();
+        // Replications decided on: the bucket, key, version id and size, and where to.
+        let mut replicate: Option<(replication::VersionRef, Vec<replication::Planned>)> = None;
+        let mut decide = |b: &BucketInfo, v: &mut ObjectVersion, op| {
+            let planned = replication::mark(b, v, origin, op, &|_| true);
+            if !planned.is_empty() {
+                replicate = Some((replication::VersionRef::of(&b.name, v), planned));
+            }
+        };
         match cmd {
             Command::CreateBucket(info) => {
                 if self.bucket(&info.name)?.is_some() {
@@ -953,12 +1110,14 @@ impl Inner {
             }
             Command::PutObject {
                 bucket,
-                version,
+                mut version,
                 condition,
             } => {
                 let b = self.require_bucket(&bucket)?;
                 self.check_condition(&bucket, &version.key, &condition)?;
                 at = version.last_modified;
+                self.replace_replica(&b, &version, ops, out)?;
+                decide(&b, &mut version, ReplicationOp::Version);
                 self.put_version(&b, version, ops, out)?;
                 notify = notify_of(&b);
                 counted = Some(b);
@@ -1000,6 +1159,7 @@ impl Inner {
                         m.delete_marker = true;
                         m.data = ObjectData::Inline(Vec::new());
                         m.size = 0;
+                        decide(&b, &mut m, ReplicationOp::DeleteMarker);
                         self.put_version(&b, m, ops, out)?;
                         out.delete_marker = true;
                     }
@@ -1016,6 +1176,11 @@ impl Inner {
                                 "versioning cannot be turned off, only suspended".into(),
                             ));
                         }
+                        if b.replication.is_some() && v != Versioning::Enabled {
+                            return Err(MetaError::InvalidBucketState(
+                                "A replication configuration is present on this bucket, so the versioning state cannot be changed.".into(),
+                            ));
+                        }
                         if b.object_lock.is_some() && v != Versioning::Enabled {
                             return Err(MetaError::InvalidBucketState(
                                 "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
@@ -1027,6 +1192,14 @@ impl Inner {
                     BucketChange::Cors(rules) => b.cors = rules,
                     BucketChange::Lifecycle(cfg) => b.lifecycle = cfg,
                     BucketChange::Notification(cfg) => b.notification = cfg,
+                    BucketChange::Replication(cfg) => {
+                        if cfg.is_some() && b.versioning != Versioning::Enabled {
+                            return Err(MetaError::InvalidBucketState(
+                                "Versioning must be 'Enabled' on the bucket to apply a replication configuration".into(),
+                            ));
+                        }
+                        b.replication = cfg;
+                    }
                     BucketChange::Website(w) => b.website = w,
                     BucketChange::Policy(p) => b.policy = p,
                     BucketChange::Acl(a) => b.acl = a,
@@ -1051,7 +1224,8 @@ impl Inner {
                 bypass_governance,
                 now,
             } => {
-                notify = notify_of(&self.require_bucket(&bucket)?);
+                let b = self.require_bucket(&bucket)?;
+                notify = notify_of(&b);
                 at = now;
                 let (row, mut v) = match &version_id {
                     Some(id) => self
@@ -1064,6 +1238,8 @@ impl Inner {
                 if v.delete_marker {
                     return Err(MetaError::DeleteMarker);
                 }
+                // AWS replicates ACLs with the object only, never an ACL change.
+                let acl_change = matches!(change, ObjectChange::Acl(_));
                 match change {
                     ObjectChange::Tags(tags) => v.tags = tags,
                     ObjectChange::LegalHold(on) => v.legal_hold = Some(on),
@@ -1086,6 +1262,9 @@ impl Inner {
                         }
                         v.retention = new;
                     }
+                }
+                if !acl_change {
+                    decide(&b, &mut v, ReplicationOp::Metadata);
                 }
                 out.version_id = Some(v.version_id.clone());
                 ops.push(Op::Put(Table::Objects, row, encode(&v)?));
@@ -1152,6 +1331,7 @@ impl Inner {
                 // The parts stop being pending; the version counts their bytes.
                 out.usage.pending += dropped.usage.pending;
                 at = version.last_modified;
+                decide(&b, &mut version, ReplicationOp::Version);
                 self.put_version(&b, version, ops, out)?;
                 notify = notify_of(&b);
                 counted = Some(b);
@@ -1293,6 +1473,7 @@ impl Inner {
                 return self.plan_from(*command, Some(&origin), ops, out);
             }
             Command::Events(cmd) => crate::events::plan(&self.kv(), cmd, ops)?,
+            Command::Replication(cmd) => self.plan_replication(cmd, ops, out)?,
             Command::Jobs(cmd) => crate::jobs::plan(&self.kv(), cmd, ops, &mut out.jobs)?,
             Command::AbortUpload {
                 bucket,
@@ -1313,6 +1494,11 @@ impl Inner {
             self.charge_usage(&b, out.usage, bucket_deleted, ops)?;
         }
         self.track_copies(&adopted, &out.released_copies, at, ops, &mut out.jobs)?;
+        if let Some((v, planned)) = replicate
+            && ops.len() > ops_before
+        {
+            out.replications += replication::queue(&self.kv(), ops, &v, planned, at)?;
+        }
         if let (Some(change), Some((config, owner))) = (change, notify)
             && ops.len() > ops_before
         {
@@ -1598,6 +1784,21 @@ impl Metadata for MetaStore {
 
     async fn event_queues(&self) -> MetaResult<Vec<(String, crate::events::QueueState)>> {
         self.blocking(|i| crate::events::queues(&i.kv())).await
+    }
+
+    async fn queued_replications(
+        &self,
+        target: &str,
+        from: u64,
+        limit: usize,
+    ) -> MetaResult<Vec<replication::QueuedReplication>> {
+        let target = target.to_string();
+        self.blocking(move |i| replication::queued(&i.kv(), &target, from, limit))
+            .await
+    }
+
+    async fn replication_queues(&self) -> MetaResult<Vec<(String, replication::QueueState)>> {
+        self.blocking(|i| replication::queues(&i.kv())).await
     }
 
     fn events_generation(&self) -> u64 {

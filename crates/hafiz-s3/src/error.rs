@@ -61,6 +61,7 @@ pub enum S3ErrorCode {
     BadRequest,
     NoSuchCORSConfiguration,
     NoSuchLifecycleConfiguration,
+    ReplicationConfigurationNotFoundError,
     NoSuchWebsiteConfiguration,
     AccessForbidden,
     MalformedPolicy,
@@ -130,6 +131,7 @@ impl S3ErrorCode {
             BadRequest => "BadRequest",
             NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
             NoSuchLifecycleConfiguration => "NoSuchLifecycleConfiguration",
+            ReplicationConfigurationNotFoundError => "ReplicationConfigurationNotFoundError",
             NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
             AccessForbidden => "AccessForbidden",
             MalformedPolicy => "MalformedPolicy",
@@ -160,6 +162,7 @@ impl S3ErrorCode {
             | NoSuchObjectLockConfiguration
             | NoSuchCORSConfiguration
             | NoSuchLifecycleConfiguration
+            | ReplicationConfigurationNotFoundError
             | NoSuchWebsiteConfiguration
             | NoSuchPublicAccessBlockConfiguration => StatusCode::NOT_FOUND,
             BucketAlreadyExists
@@ -232,6 +235,7 @@ impl S3ErrorCode {
             ExpiredToken => "The provided token has expired.",
             NoSuchCORSConfiguration => "The CORS configuration does not exist",
             NoSuchLifecycleConfiguration => "The lifecycle configuration does not exist",
+            ReplicationConfigurationNotFoundError => "The replication configuration was not found",
             NoSuchPublicAccessBlockConfiguration => {
                 "The public access block configuration was not found"
             }

@@ -55,6 +55,9 @@ pub enum Op {
     PutBucketLifecycleConfiguration,
     GetBucketNotificationConfiguration,
     PutBucketNotificationConfiguration,
+    GetBucketReplication,
+    PutBucketReplication,
+    DeleteBucketReplication,
     DeleteBucketLifecycle,
     PutBucketCors,
     DeleteBucketCors,
@@ -123,6 +126,9 @@ impl Op {
             Op::PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
             Op::GetBucketNotificationConfiguration => "GetBucketNotificationConfiguration",
             Op::PutBucketNotificationConfiguration => "PutBucketNotificationConfiguration",
+            Op::GetBucketReplication => "GetBucketReplication",
+            Op::PutBucketReplication => "PutBucketReplication",
+            Op::DeleteBucketReplication => "DeleteBucketReplication",
             Op::DeleteBucketLifecycle => "DeleteBucketLifecycle",
             Op::PutBucketCors => "PutBucketCors",
             Op::DeleteBucketCors => "DeleteBucketCors",
@@ -274,6 +280,8 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
                     Op::GetBucketLifecycleConfiguration
                 } else if q.has("notification") {
                     Op::GetBucketNotificationConfiguration
+                } else if q.has("replication") {
+                    Op::GetBucketReplication
                 } else if q.has("website") {
                     Op::GetBucketWebsite
                 } else if q.has("versions") {
@@ -300,6 +308,8 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
             Method::DELETE if q.has("cors") => Op::DeleteBucketCors,
             Method::PUT if q.has("lifecycle") => Op::PutBucketLifecycleConfiguration,
             Method::PUT if q.has("notification") => Op::PutBucketNotificationConfiguration,
+            Method::PUT if q.has("replication") => Op::PutBucketReplication,
+            Method::DELETE if q.has("replication") => Op::DeleteBucketReplication,
             Method::DELETE if q.has("lifecycle") => Op::DeleteBucketLifecycle,
             Method::PUT if q.has("website") => Op::PutBucketWebsite,
             Method::DELETE if q.has("website") => Op::DeleteBucketWebsite,
@@ -458,10 +468,8 @@ mod tests {
             Op::UploadPart
         );
         assert_eq!(
-            operation(&Method::PUT, &bk, &q("replication"), &h)
-                .unwrap_err()
-                .code,
-            S3ErrorCode::NotImplemented
+            operation(&Method::PUT, &bk, &q("replication"), &h).unwrap(),
+            Op::PutBucketReplication
         );
         assert_eq!(
             operation(&Method::GET, &bk, &q("lifecycle"), &h).unwrap(),

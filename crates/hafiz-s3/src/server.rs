@@ -59,6 +59,8 @@ pub struct S3State {
     pub tiering: Arc<hafiz_tier::Tiering>,
     /// Notification targets bucket rules may name.
     pub targets: Arc<hafiz_targets::Targets>,
+    /// Replication targets replication rules may name, and the resync starter.
+    pub replication: Arc<hafiz_replication::Replication>,
 }
 
 impl S3State {
@@ -101,6 +103,7 @@ impl Ctx {
             principal,
             source_ip: self.caller.peer.map(|p| p.to_string()).unwrap_or_default(),
             region: self.state.config.region.clone(),
+            replica: crate::ops::replication::Replica::requested(&self.headers),
         }
     }
 

@@ -37,52 +37,50 @@ const PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'/');
 
 pub struct RemoteTier {
-    http: reqwest::Client,
-    endpoint: String,
+    client: S3Client,
     bucket: String,
     prefix: String,
-    region: String,
-    identity: Identity,
 }
 
 fn remote(msg: impl std::fmt::Display) -> StorageError {
     StorageError::Remote(msg.to_string())
 }
 
-impl RemoteTier {
+/// SigV4-signed requests to one S3 endpoint (tiers and replication targets).
+pub struct S3Client {
+    http: reqwest::Client,
+    endpoint: String,
+    region: String,
+    identity: Identity,
+}
+
+impl S3Client {
     pub fn new(
         endpoint: &str,
-        bucket: &str,
-        prefix: &str,
         region: &str,
         access_key: &str,
         secret_key: &str,
-    ) -> StorageResult<RemoteTier> {
+    ) -> StorageResult<S3Client> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(remote)?;
-        Ok(RemoteTier {
+        Ok(S3Client {
             http,
             endpoint: endpoint.trim_end_matches('/').to_string(),
-            bucket: bucket.to_string(),
-            prefix: prefix.to_string(),
             region: region.to_string(),
-            identity: Credentials::new(access_key, secret_key, None, None, "hafiz-tier").into(),
+            identity: Credentials::new(access_key, secret_key, None, None, "hafiz").into(),
         })
     }
 
-    fn url(&self, name: Option<&str>, query: &str) -> String {
-        let mut u = format!(
-            "{}/{}",
-            self.endpoint,
-            utf8_percent_encode(&self.bucket, PATH)
-        );
-        if let Some(n) = name {
+    /// The path-style URL of `bucket` (and `key`), with `query` (already encoded).
+    pub fn url(&self, bucket: &str, key: Option<&str>, query: &str) -> String {
+        let mut u = format!("{}/{}", self.endpoint, utf8_percent_encode(bucket, PATH));
+        if let Some(k) = key {
             u.push('/');
-            u.extend(utf8_percent_encode(&format!("{}{n}", self.prefix), PATH));
+            u.extend(utf8_percent_encode(k, PATH));
         }
         if !query.is_empty() {
             u.push('?');
@@ -92,7 +90,7 @@ impl RemoteTier {
     }
 
     /// Sign and send; the payload is declared UNSIGNED (bodies stream).
-    async fn send(&self, mut req: reqwest::Request) -> StorageResult<reqwest::Response> {
+    pub async fn send(&self, mut req: reqwest::Request) -> StorageResult<reqwest::Response> {
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         settings.percent_encoding_mode = PercentEncodingMode::Single;
@@ -139,11 +137,16 @@ impl RemoteTier {
         self.http.execute(req).await.map_err(remote)
     }
 
-    fn request(&self, method: Method, url: &str) -> StorageResult<reqwest::Request> {
+    pub fn request(&self, method: Method, url: &str) -> StorageResult<reqwest::Request> {
         self.http.request(method, url).build().map_err(remote)
     }
 
-    async fn expect_ok(resp: reqwest::Response, what: &str) -> StorageResult<reqwest::Response> {
+    /// The response if it succeeded; else an error naming `what`, the status and
+    /// S3's error code.
+    pub async fn expect_ok(
+        resp: reqwest::Response,
+        what: &str,
+    ) -> StorageResult<reqwest::Response> {
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -151,6 +154,40 @@ impl RemoteTier {
         let body = resp.text().await.unwrap_or_default();
         let code = xml_field(&body, "Code").unwrap_or_default();
         Err(remote(format!("{what}: HTTP {status} {code}")))
+    }
+}
+
+impl RemoteTier {
+    pub fn new(
+        endpoint: &str,
+        bucket: &str,
+        prefix: &str,
+        region: &str,
+        access_key: &str,
+        secret_key: &str,
+    ) -> StorageResult<RemoteTier> {
+        Ok(RemoteTier {
+            client: S3Client::new(endpoint, region, access_key, secret_key)?,
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+
+    fn url(&self, name: Option<&str>, query: &str) -> String {
+        let key = name.map(|n| format!("{}{n}", self.prefix));
+        self.client.url(&self.bucket, key.as_deref(), query)
+    }
+
+    async fn send(&self, req: reqwest::Request) -> StorageResult<reqwest::Response> {
+        self.client.send(req).await
+    }
+
+    fn request(&self, method: Method, url: &str) -> StorageResult<reqwest::Request> {
+        self.client.request(method, url)
+    }
+
+    async fn expect_ok(resp: reqwest::Response, what: &str) -> StorageResult<reqwest::Response> {
+        S3Client::expect_ok(resp, what).await
     }
 
     /// Check that the bucket is there and the credentials may use it.
@@ -245,7 +282,7 @@ impl RemoteTier {
 }
 
 /// The text of the first `<tag>` of a small XML answer.
-fn xml_field(xml: &str, tag: &str) -> Option<String> {
+pub fn xml_field(xml: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
     let start = xml.find(&open)? + open.len();
     let end = xml[start..].find(&format!("</{tag}>"))? + start;

@@ -504,6 +504,21 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         cluster.leader_probe(),
     );
     dispatcher.install(&jobs);
+    // Replication targets (cluster settings) and the replicator of the replication
+    // queues, which runs where the metadata leader is.
+    let replication_targets =
+        hafiz_replication::Targets::new(Arc::new(replicated.clone()), creds.secret_key.as_bytes());
+    let replicator = hafiz_replication::Replicator::new(
+        Arc::new(replicated.clone()),
+        replication_targets.clone(),
+        hafiz_tier::DataSources {
+            blobs: data.clone(),
+            tiers: tiers.clone(),
+        },
+        cluster.leader_probe(),
+    );
+    replicator.install(&jobs);
+    let replication = hafiz_replication::Replication::new(replication_targets, jobs.clone());
     let owner_id = hex::encode(sha2::Sha256::digest(creds.access_key.as_bytes()));
     let state = Arc::new(S3State {
         meta: Arc::new(replicated.clone()),
@@ -533,6 +548,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         }],
         tiering: tiering.clone(),
         targets: targets.clone(),
+        replication,
     });
     if !cfg.notify_targets.is_empty() {
         let (targets, specs) = (targets.clone(), cfg.notify_targets.clone());
@@ -558,6 +574,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         });
     }
     tokio::spawn(dispatcher.run(jobs_stop_rx.clone()));
+    tokio::spawn(replicator.run(jobs_stop_rx.clone()));
     if !cfg.tiers.is_empty() {
         let (tiers, specs) = (tiers.clone(), cfg.tiers.clone());
         tokio::spawn(async move {

@@ -37,6 +37,8 @@ pub fn action(op: Op, versioned: bool) -> &'static str {
         GetBucketLifecycleConfiguration => "s3:GetLifecycleConfiguration",
         GetBucketNotificationConfiguration => "s3:GetBucketNotification",
         PutBucketNotificationConfiguration => "s3:PutBucketNotification",
+        GetBucketReplication => "s3:GetReplicationConfiguration",
+        PutBucketReplication | DeleteBucketReplication => "s3:PutReplicationConfiguration",
         PutBucketLifecycleConfiguration | DeleteBucketLifecycle => "s3:PutLifecycleConfiguration",
         PutBucketCors | DeleteBucketCors => "s3:PutBucketCORS",
         GetBucketWebsite => "s3:GetBucketWebsite",

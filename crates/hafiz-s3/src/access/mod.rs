@@ -287,6 +287,18 @@ pub async fn authorize_s3(state: &S3State, facts: &RequestFacts<'_>) -> S3Result
         };
         authorize_action(state, &src_facts, action, &k).await?;
     }
+    if crate::ops::replication::Replica::requested(facts.headers) {
+        // A replica write from another cluster keeps the source's version id and
+        // dates: only principals allowed to replicate may ask for that.
+        let action = if facts.op == Op::DeleteObject {
+            "s3:ReplicateDelete"
+        } else if matches!(facts.op, Op::PutObjectTagging | Op::DeleteObjectTagging) {
+            "s3:ReplicateTags"
+        } else {
+            "s3:ReplicateObject"
+        };
+        authorize_action(state, facts, action, facts.key).await?;
+    }
     if facts
         .headers
         .contains_key("x-amz-bypass-governance-retention")

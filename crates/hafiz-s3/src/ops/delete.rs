@@ -29,7 +29,10 @@ async fn delete_one(
     version_id: Option<String>,
     bypass: bool,
 ) -> S3Result<Outcome> {
-    let marker = hafiz_meta::new_delete_marker(key);
+    let mut marker = hafiz_meta::new_delete_marker(key);
+    if let Some(r) = crate::ops::replication::Replica::of(&ctx.headers)? {
+        r.apply(&mut marker);
+    }
     let out = ctx
         .apply_object(
             Command::DeleteObject {

@@ -93,6 +93,9 @@ pub(crate) fn object_headers(h: &mut HeaderMap, v: &ObjectVersion) {
     if v.storage_class != "STANDARD" {
         insert(h, "x-amz-storage-class", &v.storage_class);
     }
+    if let Some(status) = v.replication.as_ref().and_then(|r| r.header()) {
+        insert(h, "x-amz-replication-status", status);
+    }
     if let Some(r) = &v.restore {
         let value = match r.expiry {
             Some(at) if !r.ongoing => {

@@ -14,6 +14,7 @@ mod notification;
 mod policy;
 mod put;
 mod quota;
+pub(crate) mod replication;
 mod restore;
 pub(crate) mod tagging;
 pub(crate) mod versions;
@@ -57,6 +58,9 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         Op::PutBucketLifecycleConfiguration => lifecycle::put(ctx).await,
         Op::GetBucketNotificationConfiguration => notification::get(ctx).await,
         Op::PutBucketNotificationConfiguration => notification::put(ctx).await,
+        Op::GetBucketReplication => replication::get(ctx).await,
+        Op::PutBucketReplication => replication::put(ctx).await,
+        Op::DeleteBucketReplication => replication::delete(ctx).await,
         Op::DeleteBucketLifecycle => lifecycle::delete(ctx).await,
         Op::PutBucketCors => crate::cors::put_bucket_cors(ctx).await,
         Op::DeleteBucketCors => crate::cors::delete_bucket_cors(ctx).await,

@@ -113,6 +113,7 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     let spec = ingest::checksum_spec(h)?;
     let md5 = ingest::content_md5(h)?;
     let declared_len = ingest::declared_length(h)?;
+    let replica = ops::replication::Replica::of(h)?;
     let bucket = require_bucket(&ctx).await?;
     let (retention, legal_hold) = lock::put_headers(h, &bucket)?;
     let acl = ops::acl::requested(h, &bucket)?.unwrap_or_default();
@@ -145,6 +146,9 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     version.retention = retention;
     version.legal_hold = legal_hold;
     version.acl = acl;
+    if let Some(r) = &replica {
+        r.apply(&mut version);
+    }
     let checksum = version
         .checksum
         .clone()

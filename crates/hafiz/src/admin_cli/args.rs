@@ -93,6 +93,57 @@ pub enum ApiCmd {
         #[command(subcommand)]
         command: NotifyCmd,
     },
+    /// Replication targets (buckets of other clusters or S3 endpoints) and resyncs.
+    Replicate {
+        #[command(subcommand)]
+        command: ReplicateCmd,
+    },
+}
+
+#[derive(Args)]
+pub struct ReplicateAdd {
+    pub alias: String,
+    /// The target's id: its ARN is arn:hafiz:replication::ID:BUCKET
+    pub id: String,
+    /// The other cluster's S3 endpoint, e.g. http://dr.example:9000
+    #[arg(long)]
+    pub endpoint: String,
+    /// The destination bucket there (versioning enabled)
+    #[arg(long)]
+    pub bucket: String,
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long)]
+    pub access_key: String,
+    /// Better from the environment
+    #[arg(long, env = "HAFIZ_REPLICATION_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: String,
+    /// Per request, in milliseconds (default 60000)
+    #[arg(long)]
+    pub timeout_ms: Option<u64>,
+    /// Save without reaching the bucket first
+    #[arg(long)]
+    pub no_check: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ReplicateCmd {
+    /// Add a replication target (checked with HeadBucket, unless --no-check).
+    Add(Box<ReplicateAdd>),
+    /// Every target with its ARN and the replications waiting for it.
+    List { alias: String },
+    /// One target, by ARN.
+    Info { alias: String, arn: String },
+    /// Remove a target no bucket replicates to (its queue goes with it).
+    Remove { alias: String, arn: String },
+    /// Replicate a bucket's existing objects (a job; `hafiz admin jobs` shows it).
+    Resync {
+        alias: String,
+        bucket: String,
+        /// Also objects replicated already, by every rule
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Args)]

@@ -19,7 +19,8 @@ pub use args::ApiCmd;
 use args::{
     AccountCmd, AccountQuotaCmd, AliasCmd, AuditCmd, BucketCmd, BucketPolicyCmd, BucketQuotaCmd,
     ClusterAction, GroupCmd, JobFilter, JobsCmd, KeyCmd, MemberCmd, NotifyAdd, NotifyCmd,
-    PolicyCmd, QuotaArgs, RateLimitCmd, RateTarget, TierAdd, TierCmd, UserCmd, VersioningState,
+    PolicyCmd, QuotaArgs, RateLimitCmd, RateTarget, ReplicateAdd, ReplicateCmd, TierAdd, TierCmd,
+    UserCmd, VersioningState,
 };
 use client::{AdminClient, api_path};
 
@@ -178,6 +179,80 @@ pub fn run(cmd: ApiCmd, json: bool) -> anyhow::Result<()> {
         ApiCmd::Audit { command } => audit_cmd(command),
         ApiCmd::Tier { command } => tier_cmd(command, json),
         ApiCmd::Notify { command } => notify_cmd(command, json),
+        ApiCmd::Replicate { command } => replicate_cmd(command, json),
+    }
+}
+
+fn replicate_cmd(cmd: ReplicateCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        ReplicateCmd::Add(add) => {
+            let ReplicateAdd {
+                alias,
+                id,
+                endpoint,
+                bucket,
+                region,
+                access_key,
+                secret_key,
+                timeout_ms,
+                no_check,
+            } = *add;
+            let body = fields(&[
+                ("id", Some(Value::from(id))),
+                ("endpoint", Some(Value::from(endpoint))),
+                ("bucket", Some(Value::from(bucket))),
+                ("region", region.map(Value::from)),
+                ("access_key", Some(Value::from(access_key))),
+                ("secret_key", Some(Value::from(secret_key))),
+                ("timeout_ms", timeout_ms.map(Value::from)),
+            ]);
+            let mut path = api_path(&["replication", "targets"]);
+            if no_check {
+                path.push_str("?check=false");
+            }
+            Session::open(&alias, json)?.show(
+                Method::POST,
+                &path,
+                Some(body),
+                table::replication_target,
+            )
+        }
+        ReplicateCmd::List { alias } => Session::open(&alias, json)?.show(
+            Method::GET,
+            &api_path(&["replication", "targets"]),
+            None,
+            table::replication_targets,
+        ),
+        ReplicateCmd::Info { alias, arn } => Session::open(&alias, json)?.show(
+            Method::GET,
+            &api_path(&["replication", "targets", &arn]),
+            None,
+            table::replication_target,
+        ),
+        ReplicateCmd::Remove { alias, arn } => {
+            Session::open(&alias, json)?.client.request(
+                Method::DELETE,
+                &api_path(&["replication", "targets", &arn]),
+                None,
+            )?;
+            if json {
+                emit("{}\n")
+            } else {
+                emit(&format!("replication target {arn} removed\n"))
+            }
+        }
+        ReplicateCmd::Resync { alias, bucket, all } => {
+            let body = fields(&[
+                ("bucket", Some(Value::from(bucket))),
+                ("all", Some(Value::from(all))),
+            ]);
+            Session::open(&alias, json)?.show(
+                Method::POST,
+                &api_path(&["replication", "resync"]),
+                Some(body),
+                |v| format!("resync job {}\n", v["job"].as_str().unwrap_or_default()),
+            )
+        }
     }
 }
 

@@ -504,6 +504,40 @@ pub fn notify_targets(v: &Value) -> String {
     t.render()
 }
 
+pub fn replication_targets(v: &Value) -> String {
+    let mut t = Table::new(&["ARN", "ENDPOINT", "BUCKET", "QUEUED", "QUEUED BYTES"]);
+    for r in v.get("targets").map(items).unwrap_or_default() {
+        t.row(vec![
+            cell(r, "arn"),
+            cell(r, "endpoint"),
+            cell(r, "bucket"),
+            cell(r, "queued"),
+            cell(r, "queued_bytes"),
+        ]);
+    }
+    t.render()
+}
+
+pub fn replication_target(v: &Value) -> String {
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    for key in [
+        "arn",
+        "id",
+        "endpoint",
+        "bucket",
+        "region",
+        "access_key",
+        "timeout_ms",
+        "queued",
+        "queued_bytes",
+    ] {
+        if v.get(key).is_some_and(|x| !x.is_null() && x != "") {
+            t.row(vec![key.to_string(), cell(v, key)]);
+        }
+    }
+    t.render()
+}
+
 pub fn notify_target(v: &Value) -> String {
     let mut t = Table::new(&["FIELD", "VALUE"]);
     for key in [

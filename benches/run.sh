@@ -294,6 +294,35 @@ if [[ "${TIERING:-1}" = 1 ]]; then
   rm -rf "${work:?}/tier"
 fi
 
+# --- replication: replication throughput against a plain copy between the same two processes ---
+if [[ "${REPLICATION:-1}" = 1 ]]; then
+  if [[ "$QUICK" = 1 ]]; then REPL_SIZE=1MiB REPL_N=16; else REPL_SIZE=8MiB REPL_N=128; fi
+  mkdir -p "$work/repl"
+  dport="$(free_port)"
+  "$HAFIZ" server --address "127.0.0.1:$dport" --admin-address 127.0.0.1:0 \
+    --data "$work/repl/dest" --log-format json >>"$work/repl/dest.log" 2>&1 &
+  repl_pids=($!)
+  sport="$(free_port)" saport="$(free_port)"
+  "$HAFIZ" server --address "127.0.0.1:$sport" --admin-address "127.0.0.1:$saport" \
+    --data "$work/repl/src" --log-format json >>"$work/repl/src.log" 2>&1 &
+  repl_pids+=($!)
+  for p in "$dport" "$sport"; do
+    for _ in $(seq 600); do [[ "$(http_status "$p" /health/ready)" = 200 ]] && break; sleep 0.05; done
+  done
+  cli=(env HAFIZ_CONFIG_DIR="$work/repl/cli" "$HAFIZ" admin)
+  "${cli[@]}" alias set src "http://127.0.0.1:$saport" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >/dev/null
+  # Not checked: the bench creates the destination bucket.
+  "${cli[@]}" replicate add src dr --endpoint "http://127.0.0.1:$dport" --bucket repl-dest \
+    --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" --no-check >/dev/null
+  echo
+  echo "== replication: existing objects to a second hafiz vs GET+PUT copy between the same two =="
+  bench --endpoint "http://127.0.0.1:$sport" --replicate-to "http://127.0.0.1:$dport" \
+    --target-arn arn:hafiz:replication::dr:repl-dest --dest-bucket repl-dest \
+    --bucket replbench --size "$REPL_SIZE" --count "$REPL_N" --concurrency 4 --label replication
+  for p in "${repl_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "${work:?}/repl"
+fi
+
 echo
 echo "== ratios (targets: large GET >= 0.7 x file read, large PUT >= 0.5 x file write;"
 echo "   4 KiB GET >= 0.5, HEAD >= 0.6, PUT >= 0.3 x no-op rate; p99 HEAD at c1 < 1 ms) =="

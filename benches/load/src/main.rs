@@ -8,6 +8,7 @@
 
 mod baseline;
 mod payload;
+mod replicate;
 mod report;
 mod s3;
 mod stats;
@@ -114,6 +115,16 @@ struct Cli {
     /// The tier's storage class (--transition-to).
     #[arg(long, default_value = "STANDARD_IA")]
     storage_class: String,
+    /// Replication benchmark: --endpoint has replication target --target-arn, whose
+    /// bucket is --dest-bucket on the S3 endpoint given here. Puts --count objects of
+    /// --size, copies them there with GET+PUT (the baseline), then lets a replication
+    /// rule with ExistingObjectReplication send them.
+    #[arg(long, value_name = "URL", requires_all = ["target_arn", "dest_bucket"])]
+    replicate_to: Option<String>,
+    #[arg(long)]
+    target_arn: Option<String>,
+    #[arg(long)]
+    dest_bucket: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,6 +215,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "credentials: --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
         ),
     };
+    if let (Some(remote), Some(arn), Some(dest)) =
+        (&cli.replicate_to, &cli.target_arn, &cli.dest_bucket)
+    {
+        let client = |url: &str, conc: usize| {
+            S3Client::new(
+                url,
+                &access_key,
+                &secret_key,
+                &cli.region,
+                true,
+                conc,
+                Duration::from_secs_f64(cli.timeout),
+            )
+        };
+        replicate::run(
+            client(&cli.endpoint, cli.concurrency.max(8))?,
+            client(remote, cli.concurrency)?,
+            &cli.bucket,
+            arn,
+            dest,
+            cli.size,
+            objects,
+            cli.concurrency,
+            cli.label.as_deref(),
+        )
+        .await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(remote) = &cli.transition_to {
         let remote = S3Client::new(
             remote,

@@ -60,7 +60,9 @@ pub fn report(path: &Path) -> anyhow::Result<usize> {
     for r in &rows {
         if r.op != "noop"
             && r.op != "transition"
+            && r.op != "replication"
             && !r.label.starts_with("tier")
+            && !r.label.starts_with("replication")
             && !r.op.starts_with("file-")
             && !labels.contains(&r.label)
         {
@@ -184,23 +186,36 @@ pub fn report(path: &Path) -> anyhow::Result<usize> {
     }
     missed += cluster_rows(&rows);
     missed += tier_rows(&rows);
+    missed += replication_rows(&rows);
     Ok(missed)
 }
 
 /// Transition throughput (rule to every object in the tier) against a plain GET+PUT
 /// copy between the same two processes, measured in the same run.
 fn tier_rows(rows: &[Row]) -> usize {
-    let Some(r) = rows.iter().rev().find(|r| r.op == "transition") else {
+    copy_ratio_row(rows, "transition", "tiering", "transition_mib_s")
+}
+
+/// Replication throughput (rule to every object at the destination) against a
+/// plain GET+PUT copy between the same two processes, measured in the same run.
+fn replication_rows(rows: &[Row]) -> usize {
+    copy_ratio_row(rows, "replication", "replication", "replication_mib_s")
+}
+
+/// One background copy's MiB/s (`field` of the last `op` row) against the plain copy
+/// of the same row.
+fn copy_ratio_row(rows: &[Row], op: &str, layout: &str, field: &str) -> usize {
+    let Some(r) = rows.iter().rev().find(|r| r.op == op) else {
         return 0;
     };
-    let (tier, copy, ratio) = (r.f("transition_mib_s"), r.f("copy_mib_s"), r.f("ratio"));
+    let (moved, copy, ratio) = (r.f(field), r.f("copy_mib_s"), r.f("ratio"));
     let target = 0.5;
     let ok = ratio >= target;
     println!(
         "{:<14} {:<28} {:>15} {:>15} {:>7.3} {:>8}  {}",
-        "tiering",
-        format!("transition {} / copy", crate::stats::format_size(r.size)),
-        format!("{tier:.1} MiB/s"),
+        layout,
+        format!("{op} {} / copy", crate::stats::format_size(r.size)),
+        format!("{moved:.1} MiB/s"),
         format!("{copy:.1} MiB/s"),
         ratio,
         format!(">={target:.2}"),

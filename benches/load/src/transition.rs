@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::s3::{Body, S3Client, encode_path, xml_value};
 
-fn object_body(i: u64, size: u64) -> Bytes {
+pub(crate) fn object_body(i: u64, size: u64) -> Bytes {
     let mut block = Sha256::digest(i.to_be_bytes()).to_vec();
     let mut out = Vec::with_capacity(size as usize);
     while (out.len() as u64) < size {
@@ -31,14 +31,14 @@ fn object_body(i: u64, size: u64) -> Bytes {
     Bytes::from(out)
 }
 
-fn unsigned(bytes: Bytes) -> Body {
+pub(crate) fn unsigned(bytes: Bytes) -> Body {
     Body {
         bytes,
         sha256: String::new(),
     }
 }
 
-async fn in_flight<F, Fut>(n: u64, concurrency: usize, f: F) -> anyhow::Result<()>
+pub(crate) async fn in_flight<F, Fut>(n: u64, concurrency: usize, f: F) -> anyhow::Result<()>
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -64,7 +64,7 @@ where
     Ok(())
 }
 
-fn key(i: u64) -> String {
+pub(crate) fn key(i: u64) -> String {
     format!("tier-bench/{i:05}")
 }
 

@@ -66,8 +66,8 @@ pub struct AddOptions {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewResync {
     pub bucket: String,
-    /// Also versions replicated already, by every rule (default: versions not yet
-    /// replicated, by the rules with ExistingObjectReplication).
+    /// Also versions replicated already (default: versions not replicated yet, or
+    /// failed), by every rule.
     #[serde(default)]
     pub all: bool,
 }
@@ -175,6 +175,11 @@ pub async fn resync(
             req.bucket
         )));
     }
-    let job = st.s3.replication.resync(&req.bucket, req.all).await?;
+    let scope = if req.all {
+        hafiz_replication::ResyncScope::All
+    } else {
+        hafiz_replication::ResyncScope::Missing
+    };
+    let job = st.s3.replication.resync(&req.bucket, scope).await?;
     Ok((StatusCode::ACCEPTED, Json(Resync { job })))
 }

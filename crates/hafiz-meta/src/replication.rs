@@ -61,6 +61,19 @@ pub struct QueuedReplication {
     pub storage_class: Option<String>,
 }
 
+/// Which existing versions a resync queues.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ResyncScope {
+    /// What rules with ExistingObjectReplication select and has not been
+    /// replicated there (the resync a configuration starts).
+    #[default]
+    ExistingObjectRules,
+    /// What any rule selects and has not been replicated there, or failed.
+    Missing,
+    /// Everything any rule selects, replicated already or not.
+    All,
+}
+
 /// The status one replication attempt left a version in.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct VersionStatus {
@@ -88,13 +101,12 @@ pub enum ReplicationCommand {
         job: crate::jobs::NewJob,
         now: Millis,
     },
-    /// Queue the replication of existing versions of `bucket` (a resync): those the
-    /// bucket's rules select that are no replicas; with `all`, also those replicated
-    /// already, and by every rule, not only the rules asking for existing objects.
+    /// Queue the replication of existing versions of `bucket` (a resync): those
+    /// `scope` takes among what the bucket's rules select (replicas never).
     Enqueue {
         bucket: String,
         versions: Vec<(String, String)>,
-        all: bool,
+        scope: ResyncScope,
         now: Millis,
     },
     /// Drop a target's whole queue (the target is being removed).
@@ -142,7 +154,9 @@ pub(crate) fn mark(
     let Some(cfg) = &b.replication else {
         return Vec::new();
     };
-    if origin.is_some_and(|o| o.replica) {
+    // Replicas are never sent onward; lifecycle actions are not replicated (AWS:
+    // the destination applies its own lifecycle rules).
+    if origin.is_some_and(|o| o.replica || (o.lifecycle && op == ReplicationOp::DeleteMarker)) {
         return Vec::new();
     }
     let replica = v.replication.as_ref().is_some_and(|r| r.replica);

@@ -799,9 +799,10 @@ impl Inner {
             R::Enqueue {
                 bucket,
                 versions,
-                all,
+                scope,
                 now,
             } => {
+                use replication::ResyncScope;
                 let b = self.require_bucket(&bucket)?;
                 for (key, id) in versions {
                     let Some((row, mut v)) =
@@ -810,15 +811,17 @@ impl Inner {
                         continue;
                     };
                     let before = v.replication.clone();
-                    // Without `all`: what the rules asking for existing objects
-                    // select and that has not been replicated there yet (or failed).
-                    let keep = |r: &crate::model::ReplicationRule| {
-                        all || (r.existing_objects
-                            && before.as_ref().is_none_or(|s| {
-                                s.targets.iter().all(|(t, st)| {
-                                    *t != r.target || *st == ReplicationStatus::Failed
-                                })
-                            }))
+                    let missing = |r: &crate::model::ReplicationRule| {
+                        before.as_ref().is_none_or(|s| {
+                            s.targets
+                                .iter()
+                                .all(|(t, st)| *t != r.target || *st == ReplicationStatus::Failed)
+                        })
+                    };
+                    let keep = |r: &crate::model::ReplicationRule| match scope {
+                        ResyncScope::ExistingObjectRules => r.existing_objects && missing(r),
+                        ResyncScope::Missing => missing(r),
+                        ResyncScope::All => true,
                     };
                     let op = if v.delete_marker {
                         ReplicationOp::DeleteMarker

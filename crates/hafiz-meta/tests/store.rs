@@ -878,3 +878,205 @@ async fn events_queue_in_the_commit_of_the_change() {
     let queues = s.event_queues().await.unwrap();
     assert_eq!(queues[0].1.queued, 1);
 }
+
+/// The `x-amz-replication-status` a version reports.
+async fn replication_status(s: &MetaStore, v: &ObjectVersion) -> Option<&'static str> {
+    s.object_version("src", &v.key, &v.version_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .replication
+        .and_then(|r| r.header())
+}
+
+/// A versioned version with a minted id (replication keys versions by id).
+fn minted(key: &str, order: u64, tags: Vec<(String, String)>) -> ObjectVersion {
+    ObjectVersion {
+        version_id: mint_version_id(order, 7),
+        order,
+        tags,
+        ..version(
+            key,
+            "e",
+            order as Millis,
+            Some(&format!("blob-{key}-{order}")),
+        )
+    }
+}
+
+#[tokio::test]
+async fn replication_queues_in_the_commit_of_the_change() {
+    use hafiz_meta::replication::{ReplicationCommand, ReplicationOp, VersionStatus};
+    let (_d, s) = store();
+    bucket(&s, "src");
+    let target = "arn:hafiz:replication::dr:dst";
+    let cfg = ReplicationConfig {
+        role: String::new(),
+        rules: vec![ReplicationRule {
+            id: "r".into(),
+            enabled: true,
+            prefix: "in/".into(),
+            delete_markers: true,
+            target: target.into(),
+            ..Default::default()
+        }],
+    };
+    // Replication needs versioning on, and then versioning cannot be suspended.
+    let set_cfg = || {
+        s.apply_sync(Command::UpdateBucket {
+            name: "src".into(),
+            change: BucketChange::Replication(Some(cfg.clone())),
+        })
+    };
+    assert!(matches!(set_cfg(), Err(MetaError::InvalidBucketState(_))));
+    s.apply_sync(Command::UpdateBucket {
+        name: "src".into(),
+        change: BucketChange::Versioning(Versioning::Enabled),
+    })
+    .unwrap();
+    set_cfg().unwrap();
+    assert!(
+        s.apply_sync(Command::UpdateBucket {
+            name: "src".into(),
+            change: BucketChange::Versioning(Versioning::Suspended),
+        })
+        .is_err()
+    );
+
+    let g0 = s.events_generation();
+    let a = minted("in/a", 10, vec![]);
+    assert_eq!(
+        put(&s, "src", a.clone(), WriteCondition::None)
+            .unwrap()
+            .replications,
+        1
+    );
+    // Outside the prefix: nothing queued, no status.
+    let b = minted("out/b", 11, vec![]);
+    assert_eq!(
+        put(&s, "src", b.clone(), WriteCondition::None)
+            .unwrap()
+            .replications,
+        0
+    );
+    // A refused write queues nothing.
+    assert!(
+        put(
+            &s,
+            "src",
+            minted("in/a", 12, vec![]),
+            WriteCondition::Absent
+        )
+        .is_err()
+    );
+    // A replica (written by another cluster's replication) is never replicated onward.
+    let mut replica = minted("in/r", 13, vec![]);
+    replica.replication = Some(ReplicationState {
+        replica: true,
+        targets: vec![],
+    });
+    let origin = events::Origin {
+        replica: true,
+        ..Default::default()
+    };
+    let out = s
+        .apply_sync(
+            Command::PutObject {
+                bucket: "src".into(),
+                version: replica.clone(),
+                condition: WriteCondition::None,
+            }
+            .traced(origin.clone()),
+        )
+        .unwrap();
+    assert_eq!(out.replications, 0);
+    // Written again (replication is at least once): one version, the first blob released.
+    let again = ObjectVersion {
+        data: ObjectData::Blobs(vec![BlobSpan {
+            location: BlobLocation::Stored("blob-again".into()),
+            size: 1,
+        }]),
+        ..replica.clone()
+    };
+    let out = s
+        .apply_sync(
+            Command::PutObject {
+                bucket: "src".into(),
+                version: again,
+                condition: WriteCondition::None,
+            }
+            .traced(origin),
+        )
+        .unwrap();
+    assert_eq!(out.released_blobs, vec!["blob-in/r-13".to_string()]);
+    assert_eq!(s.bucket_usage("src").await.unwrap().objects, 3);
+    // A delete marker.
+    let out = s
+        .apply_sync(Command::DeleteObject {
+            bucket: "src".into(),
+            key: "in/a".into(),
+            version_id: None,
+            marker: Some(minted("in/a", 14, vec![])),
+            bypass_governance: false,
+            now: 14,
+        })
+        .unwrap();
+    assert_eq!(out.replications, 1);
+    assert!(s.events_generation() > g0);
+
+    assert_eq!(replication_status(&s, &a).await, Some("PENDING"));
+    assert_eq!(replication_status(&s, &b).await, None);
+    assert_eq!(replication_status(&s, &replica).await, Some("REPLICA"));
+
+    let q = s.queued_replications(target, 0, 100).await.unwrap();
+    let ops: Vec<_> = q.iter().map(|i| (i.key.as_str(), i.op)).collect();
+    assert_eq!(
+        ops,
+        [
+            ("in/a", ReplicationOp::Version),
+            ("in/a", ReplicationOp::DeleteMarker)
+        ]
+    );
+    assert_eq!(s.replication_queues().await.unwrap()[0].1.queued, 2);
+    assert_eq!(s.replication_queues().await.unwrap()[0].1.bytes, 1);
+    s.apply_sync(Command::Replication(ReplicationCommand::Done {
+        target: target.into(),
+        upto: Some(q[0].seq),
+        statuses: vec![VersionStatus {
+            bucket: "src".into(),
+            key: "in/a".into(),
+            version_id: a.version_id.clone(),
+            status: ReplicationStatus::Completed,
+        }],
+    }))
+    .unwrap();
+    assert_eq!(replication_status(&s, &a).await, Some("COMPLETED"));
+    let left = s.queued_replications(target, 0, 100).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(s.replication_queues().await.unwrap()[0].1.bytes, 0);
+
+    // A resync queues what the rules select and was not replicated yet.
+    let mut cfg2 = cfg.clone();
+    cfg2.rules[0].existing_objects = true;
+    cfg2.rules[0].prefix = String::new();
+    s.apply_sync(Command::UpdateBucket {
+        name: "src".into(),
+        change: BucketChange::Replication(Some(cfg2)),
+    })
+    .unwrap();
+    let out = s
+        .apply_sync(Command::Replication(ReplicationCommand::Enqueue {
+            bucket: "src".into(),
+            versions: vec![
+                ("in/a".into(), a.version_id.clone()),
+                ("out/b".into(), b.version_id.clone()),
+                ("in/r".into(), replica.version_id.clone()),
+            ],
+            scope: replication::ResyncScope::ExistingObjectRules,
+            now: 20,
+        }))
+        .unwrap();
+    // in/a is COMPLETED there already, in/r is a replica: only out/b.
+    assert_eq!(out.replications, 1);
+    assert_eq!(replication_status(&s, &b).await, Some("PENDING"));
+}

@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 pub use error::{ReplicationError, ReplicationResult};
+pub use hafiz_meta::replication::ResyncScope;
 pub use target::{TargetSpec, TargetView, Targets};
 pub use worker::Replicator;
 
@@ -41,8 +42,8 @@ impl Replication {
 
     /// Start a resync of `bucket` (see [`resync`]); returns the job's id, or the id
     /// of the resync of that bucket already under way.
-    pub async fn resync(&self, bucket: &str, all: bool) -> ReplicationResult<String> {
-        let spec = resync::ResyncJob::spec(bucket, all);
+    pub async fn resync(&self, bucket: &str, scope: ResyncScope) -> ReplicationResult<String> {
+        let spec = resync::ResyncJob::spec(bucket, scope);
         match self
             .jobs
             .enqueue(spec)

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hafiz_jobs::{Backoff, Handler, JobContext, JobFailure, JobSpec, KindLimits, now_millis};
-use hafiz_meta::replication::{RESYNC_JOB, ReplicationCommand};
+use hafiz_meta::replication::{RESYNC_JOB, ReplicationCommand, ResyncScope};
 use hafiz_meta::{Command, Metadata, VersionEntry, VersionListQuery};
 use serde::{Deserialize, Serialize};
 
@@ -19,8 +19,7 @@ const PAGE: usize = 500;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ResyncJob {
     pub bucket: String,
-    /// Also versions replicated already, by every rule.
-    pub all: bool,
+    pub scope: ResyncScope,
     /// Where the walk stands: after this key and version.
     pub key_marker: Option<String>,
     pub version_marker: Option<String>,
@@ -29,10 +28,10 @@ pub struct ResyncJob {
 }
 
 impl ResyncJob {
-    pub fn spec(bucket: &str, all: bool) -> JobSpec {
+    pub fn spec(bucket: &str, scope: ResyncScope) -> JobSpec {
         let job = ResyncJob {
             bucket: bucket.to_string(),
-            all,
+            scope,
             ..Default::default()
         };
         JobSpec::new(RESYNC_JOB, &job)
@@ -105,7 +104,7 @@ impl Handler for ResyncHandler {
                     .apply(Command::Replication(ReplicationCommand::Enqueue {
                         bucket: p.bucket.clone(),
                         versions,
-                        all: p.all,
+                        scope: p.scope,
                         now: now_millis(),
                     }))
                     .await

@@ -70,7 +70,11 @@ fn setting_key(arn: &str) -> String {
 }
 
 impl TargetSpec {
-    fn validate(&self, seal: impl Fn(&str, &[u8]) -> String) -> ReplicationResult<TargetConfig> {
+    /// Check the spec and make the stored form, sealing the secret with `seal`.
+    pub fn validate(
+        &self,
+        seal: impl Fn(&str, &[u8]) -> String,
+    ) -> ReplicationResult<TargetConfig> {
         let invalid = |m: &str| Err(ReplicationError::Invalid(m.to_string()));
         if self.id.is_empty()
             || self.id.len() > 64
@@ -136,11 +140,13 @@ pub struct Target {
     pub client: S3Client,
 }
 
+type Opened = BTreeMap<String, Arc<Target>>;
+
 pub struct Targets {
     meta: Arc<dyn Metadata>,
     sealer: Sealer,
     /// The settings generation they were read at, and the targets by ARN.
-    loaded: RwLock<(Option<u64>, BTreeMap<String, Arc<Target>>)>,
+    loaded: RwLock<(Option<u64>, Opened)>,
     reload: Mutex<()>,
 }
 

@@ -177,10 +177,6 @@ impl Replicator {
             let Some(head) = batch.first() else {
                 lag.set(0.0);
                 seen_generation = Some(generation);
-                if from > 0 {
-                    // Drained: the supervisor starts a worker again when items come.
-                    return;
-                }
                 continue;
             };
             lag.set((now_millis() - head.at).max(0) as f64 / 1000.0);
@@ -231,14 +227,17 @@ impl Replicator {
             if let Some(upto) = upto {
                 from = upto + 1;
             }
-            if settled < batch.len() {
-                failures += 1;
-                if let Some(Some(Err(PushError::Transient(msg)))) = results.get(settled) {
+            let transient = results.iter().find_map(|r| match r {
+                Some(Err(PushError::Transient(m))) => Some(m),
+                _ => None,
+            });
+            match transient {
+                Some(msg) => {
+                    failures += 1;
                     tracing::warn!(target = arn, failures, error = %msg, "replication target failing; retrying");
+                    tokio::time::sleep(self.backoff.delay(failures)).await;
                 }
-                tokio::time::sleep(self.backoff.delay(failures)).await;
-            } else {
-                failures = 0;
+                None => failures = 0,
             }
         }
     }

@@ -49,6 +49,9 @@ pub struct FileConfig {
     /// `[[notify]]` tables: notification targets added (or updated) at start, as
     /// `hafiz admin notify add` would (see docs/notifications.md).
     pub notify: Option<Vec<hafiz_targets::TargetSpec>>,
+    /// `[[replication_target]]` tables: replication targets added (or updated) at
+    /// start, as `hafiz admin replicate add` would (see docs/replication.md).
+    pub replication_target: Option<Vec<hafiz_replication::TargetSpec>>,
 }
 
 impl FileConfig {
@@ -72,6 +75,10 @@ impl FileConfig {
             t.clone()
                 .validate(|_, _| String::new())
                 .map_err(|e| anyhow::anyhow!("[[notify]] {:?}: {e}", t.id))?;
+        }
+        for t in self.replication_target.iter().flatten() {
+            t.validate(|_, _| String::new())
+                .map_err(|e| anyhow::anyhow!("[[replication_target]] {:?}: {e}", t.id))?;
         }
         if let Some(a) = &self.address {
             a.parse::<SocketAddr>()
@@ -155,6 +162,8 @@ pub struct NodeConfig {
     pub tiers: Vec<hafiz_tier::TierSpec>,
     /// Notification targets from the config file.
     pub notify_targets: Vec<hafiz_targets::TargetSpec>,
+    /// Replication targets from the config file.
+    pub replication_targets: Vec<hafiz_replication::TargetSpec>,
 }
 
 /// The node's place in the cluster, as configured.

@@ -97,7 +97,7 @@ enum AdminCmd {
 /// Where a node's data lives.
 #[derive(clap::Args)]
 struct StorageArgs {
-    /// TOML config file (keys: address, admin_address, data, region, domain, website_domain, parity, meta_dir, scanner_interval, lifecycle_interval, node_id, rpc_address, peers, [[tier]] tables: docs/tiering.md, and [[notify]] tables: docs/notifications.md).
+    /// TOML config file (keys: address, admin_address, data, region, domain, website_domain, parity, meta_dir, scanner_interval, lifecycle_interval, node_id, rpc_address, peers, [[tier]] tables: docs/tiering.md, [[notify]] tables: docs/notifications.md, and [[replication_target]] tables: docs/replication.md).
     #[arg(long, env = "HAFIZ_CONFIG")]
     config: Option<PathBuf>,
     /// Data drive directory; repeat it, or use ranges like /mnt/disk{1...8} [default: ./hafiz-data]
@@ -263,6 +263,7 @@ impl ServerArgs {
         Ok(NodeConfig {
             tiers: file.tier.clone().unwrap_or_default(),
             notify_targets: file.notify.clone().unwrap_or_default(),
+            replication_targets: file.replication_target.clone().unwrap_or_default(),
             cluster,
             oidc,
             address,
@@ -550,53 +551,49 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         targets: targets.clone(),
         replication,
     });
-    if !cfg.notify_targets.is_empty() {
-        let (targets, specs) = (targets.clone(), cfg.notify_targets.clone());
-        tokio::spawn(async move {
-            for spec in specs {
-                let id = spec.id.clone();
-                // Retried until the cluster takes writes; not connected to first (a
-                // broker may start after Hafiz).
-                loop {
-                    match targets.add(spec.clone(), true, false).await {
-                        Ok(_) => break,
-                        Err(e @ hafiz_targets::TargetError::Invalid(_)) => {
-                            tracing::error!(target = %id, error = %e, "notification target in the config file refused");
-                            break;
-                        }
-                        Err(e) => {
-                            tracing::warn!(target = %id, error = %e, "notification target from the config file not added yet");
-                            tokio::time::sleep(Duration::from_secs(2)).await;
-                        }
-                    }
-                }
+    add_from_config(
+        "notification target",
+        cfg.notify_targets.clone(),
+        |s| s.id.clone(),
+        {
+            let targets = targets.clone();
+            // Not connected to first: a broker may start after Hafiz.
+            move |s| {
+                let targets = targets.clone();
+                async move { targets.add(s, true, false).await.map(|_| ()) }
             }
-        });
-    }
+        },
+        |e| matches!(e, hafiz_targets::TargetError::Invalid(_)),
+    );
+    add_from_config(
+        "replication target",
+        cfg.replication_targets.clone(),
+        |s| s.id.clone(),
+        {
+            let targets = state.replication.targets.clone();
+            move |s| {
+                let targets = targets.clone();
+                async move { targets.add(s, true, false).await.map(|_| ()) }
+            }
+        },
+        |e| matches!(e, hafiz_replication::ReplicationError::Invalid(_)),
+    );
     tokio::spawn(dispatcher.run(jobs_stop_rx.clone()));
     tokio::spawn(replicator.run(jobs_stop_rx.clone()));
-    if !cfg.tiers.is_empty() {
-        let (tiers, specs) = (tiers.clone(), cfg.tiers.clone());
-        tokio::spawn(async move {
-            for spec in specs {
-                let name = spec.name.clone();
-                // Retried until the cluster takes writes (and a remote tier answers).
-                loop {
-                    match tiers.add(spec.clone(), true).await {
-                        Ok(_) => break,
-                        Err(e @ hafiz_tier::TierError::Invalid(_)) => {
-                            tracing::error!(tier = %name, error = %e, "tier in the config file refused");
-                            break;
-                        }
-                        Err(e) => {
-                            tracing::warn!(tier = %name, error = %e, "tier from the config file not added yet");
-                            tokio::time::sleep(Duration::from_secs(2)).await;
-                        }
-                    }
-                }
+    add_from_config(
+        "tier",
+        cfg.tiers.clone(),
+        |s| s.name.clone(),
+        {
+            // Retried also until a remote tier answers.
+            let tiers = tiers.clone();
+            move |s| {
+                let tiers = tiers.clone();
+                async move { tiers.add(s, true).await.map(|_| ()) }
             }
-        });
-    }
+        },
+        |e| matches!(e, hafiz_tier::TierError::Invalid(_)),
+    );
     tokio::spawn(jobs.clone().run(jobs_stop_rx));
     tokio::spawn({
         let scanner = hafiz_lifecycle::Scanner::new(
@@ -738,4 +735,41 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+}
+
+/// Add the items of one kind of config-file table (`[[tier]]`, `[[notify]]`,
+/// `[[replication_target]]`) at start, in the background: each is retried until the
+/// cluster takes writes; one refused as invalid is logged and skipped.
+fn add_from_config<S, E, Fut>(
+    what: &'static str,
+    specs: Vec<S>,
+    name: impl Fn(&S) -> String + Send + 'static,
+    add: impl Fn(S) -> Fut + Send + 'static,
+    invalid: impl Fn(&E) -> bool + Send + 'static,
+) where
+    S: Clone + Send + 'static,
+    E: std::fmt::Display + Send,
+    Fut: std::future::Future<Output = Result<(), E>> + Send,
+{
+    if specs.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        for spec in specs {
+            let id = name(&spec);
+            loop {
+                match add(spec.clone()).await {
+                    Ok(()) => break,
+                    Err(e) if invalid(&e) => {
+                        tracing::error!(item = %id, error = %e, "{what} in the config file refused");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(item = %id, error = %e, "{what} from the config file not added yet");
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
+            }
+        }
+    });
 }

@@ -45,7 +45,15 @@ pub async fn put(mut ctx: Ctx) -> S3Result<Response> {
     if existing {
         // Objects written before the rule: a resync job, as MinIO does for
         // ExistingObjectReplication (AWS runs it as a Batch Replication job).
-        if let Err(e) = ctx.state.replication.resync(&ctx.bucket, false).await {
+        if let Err(e) = ctx
+            .state
+            .replication
+            .resync(
+                &ctx.bucket,
+                hafiz_replication::ResyncScope::ExistingObjectRules,
+            )
+            .await
+        {
             tracing::warn!(bucket = %ctx.bucket, error = %e, "existing-object replication not started");
         }
     }

@@ -140,7 +140,7 @@ pub enum ReplicateCmd {
     Resync {
         alias: String,
         bucket: String,
-        /// Also objects replicated already, by every rule
+        /// Also objects replicated already (default: those not replicated yet, or failed)
         #[arg(long)]
         all: bool,
     },

@@ -1,0 +1,215 @@
+//! Replication throughput against a plain S3 copy between the same two processes.
+//!
+//! The baseline copies every object from the source server to the destination with
+//! one GET and one PUT per object (`concurrency` in flight), as a client-side `cp`
+//! would. Then a replication rule with ExistingObjectReplication sends the same
+//! objects to the destination bucket of the source's replication target, and the
+//! clock runs until every object lists there: the resync job's walk, the queueing
+//! and the replicator's copies. Both move the same bytes over the same loopback
+//! between the same processes; the ratio is replication MiB/s over copy MiB/s.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use sha2::{Digest, Sha256};
+
+use crate::s3::{Body, S3Client, encode_path, xml_value};
+use crate::transition::{in_flight, key, object_body, unsigned};
+
+async fn put_xml(c: &S3Client, path: &str, xml: String) -> anyhow::Result<()> {
+    let sum = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(xml.as_bytes()))
+    };
+    let resp = c
+        .send_with(
+            Method::PUT,
+            path,
+            unsigned(Bytes::from(xml)),
+            &[("x-amz-checksum-sha256", sum)],
+        )
+        .await?;
+    if !resp.status().is_success() {
+        bail!("PUT {path}: {}", resp.status());
+    }
+    Ok(())
+}
+
+async fn enable_versioning(c: &S3Client, bucket: &str) -> anyhow::Result<()> {
+    put_xml(
+        c,
+        &format!("/{}?versioning", encode_path(bucket)),
+        "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>".into(),
+    )
+    .await
+}
+
+/// `target_arn` is the source's replication target; `dest_bucket` its bucket on
+/// `remote`.
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    local: S3Client,
+    remote: S3Client,
+    bucket: &str,
+    target_arn: &str,
+    dest_bucket: &str,
+    size: u64,
+    objects: u64,
+    concurrency: usize,
+    label: Option<&str>,
+) -> anyhow::Result<()> {
+    let local = Arc::new(local);
+    let remote = Arc::new(remote);
+    let copy_bucket = format!("{bucket}-copy");
+    local.ensure_bucket(bucket).await?;
+    enable_versioning(&local, bucket).await?;
+    remote.ensure_bucket(&copy_bucket).await?;
+    remote.ensure_bucket(dest_bucket).await?;
+    enable_versioning(&remote, dest_bucket).await?;
+    let b = bucket.to_string();
+    {
+        let (local, b) = (local.clone(), b.clone());
+        in_flight(objects, concurrency.max(8), move |i| {
+            let (local, b) = (local.clone(), b.clone());
+            async move {
+                let path = format!("/{}/{}", encode_path(&b), encode_path(&key(i)));
+                let (st, _, body) = local
+                    .send_read(Method::PUT, &path, unsigned(object_body(i, size)))
+                    .await?;
+                if !st.is_success() {
+                    bail!("PUT {path}: {st} {}", String::from_utf8_lossy(&body));
+                }
+                Ok(())
+            }
+        })
+        .await?;
+    }
+    let mib = (size * objects) as f64 / (1024.0 * 1024.0);
+
+    // Baseline: GET from the source, PUT to the destination.
+    let started = Instant::now();
+    {
+        let (local, remote, b, cb) = (
+            local.clone(),
+            remote.clone(),
+            b.clone(),
+            copy_bucket.clone(),
+        );
+        in_flight(objects, concurrency, move |i| {
+            let (local, remote, b, cb) = (local.clone(), remote.clone(), b.clone(), cb.clone());
+            async move {
+                let src = format!("/{}/{}", encode_path(&b), encode_path(&key(i)));
+                let (st, _, body) = local.send_read(Method::GET, &src, Body::empty()).await?;
+                if st != StatusCode::OK || body.len() as u64 != size {
+                    bail!("GET {src}: {st}, {} bytes", body.len());
+                }
+                let dst = format!("/{}/{}", encode_path(&cb), encode_path(&key(i)));
+                let (st, _, _) = remote.send_read(Method::PUT, &dst, unsigned(body)).await?;
+                if !st.is_success() {
+                    bail!("PUT {dst}: {st}");
+                }
+                Ok(())
+            }
+        })
+        .await?;
+    }
+    let copy_secs = started.elapsed().as_secs_f64();
+
+    // Replication of the existing objects, from the moment the rule is put.
+    let rule = format!(
+        "<ReplicationConfiguration><Role>bench</Role><Rule><ID>bench</ID><Priority>1</Priority>\
+         <Status>Enabled</Status><Filter><Prefix>tier-bench/</Prefix></Filter>\
+         <DeleteMarkerReplication><Status>Disabled</Status></DeleteMarkerReplication>\
+         <ExistingObjectReplication><Status>Enabled</Status></ExistingObjectReplication>\
+         <Destination><Bucket>{target_arn}</Bucket></Destination></Rule></ReplicationConfiguration>"
+    );
+    let started = Instant::now();
+    put_xml(
+        &local,
+        &format!("/{}?replication", encode_path(bucket)),
+        rule,
+    )
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut first: Option<f64> = None;
+    loop {
+        let there = count(&remote, dest_bucket).await?;
+        let t = started.elapsed().as_secs_f64();
+        if there > 0 && first.is_none() {
+            first = Some(t);
+        }
+        if there >= objects {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("only {there} of {objects} objects replicated in 600 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let repl_secs = started.elapsed().as_secs_f64();
+    for i in [0, objects / 2, objects - 1] {
+        let dst = format!("/{}/{}", encode_path(dest_bucket), encode_path(&key(i)));
+        let (st, _, body) = remote.send_read(Method::GET, &dst, Body::empty()).await?;
+        if st != StatusCode::OK || body != object_body(i, size) {
+            bail!(
+                "GET {dst} of the replica: {st}, {} bytes, wrong body",
+                body.len()
+            );
+        }
+    }
+    let (copy_rate, repl_rate) = (mib / copy_secs, mib / repl_secs);
+    println!(
+        "replication {objects} x {} MiB: plain copy {copy_rate:.1} MiB/s ({copy_secs:.2} s), \
+         replication {repl_rate:.1} MiB/s end to end ({repl_secs:.2} s, first object after {:.2} s); \
+         ratio {:.2}",
+        size as f64 / 1048576.0,
+        first.unwrap_or(repl_secs),
+        repl_rate / copy_rate,
+    );
+    println!(
+        "{}",
+        serde_json::json!({
+            "op": "replication",
+            "label": label,
+            "objects": objects,
+            "size": size,
+            "copy_mib_s": copy_rate,
+            "replication_mib_s": repl_rate,
+            "first_seconds": first,
+            "ratio": repl_rate / copy_rate,
+        })
+    );
+    Ok(())
+}
+
+async fn count(c: &S3Client, bucket: &str) -> anyhow::Result<u64> {
+    let mut n = 0;
+    let mut token: Option<String> = None;
+    loop {
+        let mut path = format!("/{}?list-type=2&prefix=tier-bench%2F", encode_path(bucket));
+        if let Some(t) = &token {
+            path.push_str(&format!(
+                "&continuation-token={}",
+                crate::s3::encode_query(t)
+            ));
+        }
+        let (st, _, body) = c
+            .send_read(Method::GET, &path, Body::empty())
+            .await
+            .context("counting replicas")?;
+        let text = String::from_utf8_lossy(&body);
+        if st != StatusCode::OK {
+            bail!("ListObjectsV2: {st}");
+        }
+        n += text.matches("<Key>").count() as u64;
+        match xml_value(&text, "NextContinuationToken") {
+            Some(t) if xml_value(&text, "IsTruncated").as_deref() == Some("true") => {
+                token = Some(t)
+            }
+            _ => return Ok(n),
+        }
+    }
+}

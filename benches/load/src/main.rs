@@ -215,20 +215,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "credentials: --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
         ),
     };
+    let client = |url: &str, conc: usize| {
+        S3Client::new(
+            url,
+            &access_key,
+            &secret_key,
+            &cli.region,
+            true,
+            conc,
+            Duration::from_secs_f64(cli.timeout),
+        )
+    };
     if let (Some(remote), Some(arn), Some(dest)) =
         (&cli.replicate_to, &cli.target_arn, &cli.dest_bucket)
     {
-        let client = |url: &str, conc: usize| {
-            S3Client::new(
-                url,
-                &access_key,
-                &secret_key,
-                &cli.region,
-                true,
-                conc,
-                Duration::from_secs_f64(cli.timeout),
-            )
-        };
         replicate::run(
             client(&cli.endpoint, cli.concurrency.max(8))?,
             client(remote, cli.concurrency)?,
@@ -244,27 +244,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(remote) = &cli.transition_to {
-        let remote = S3Client::new(
-            remote,
-            &access_key,
-            &secret_key,
-            &cli.region,
-            true,
-            cli.concurrency,
-            Duration::from_secs_f64(cli.timeout),
-        )?;
-        let local = S3Client::new(
-            &cli.endpoint,
-            &access_key,
-            &secret_key,
-            &cli.region,
-            true,
-            cli.concurrency.max(8),
-            Duration::from_secs_f64(cli.timeout),
-        )?;
         transition::run(
-            local,
-            remote,
+            client(&cli.endpoint, cli.concurrency.max(8))?,
+            client(remote, cli.concurrency)?,
             &cli.bucket,
             &cli.storage_class,
             cli.size,

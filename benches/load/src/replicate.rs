@@ -17,7 +17,7 @@ use http::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
 use crate::s3::{Body, S3Client, encode_path, xml_value};
-use crate::transition::{in_flight, key, object_body, unsigned};
+use crate::transition::{key, object_body, plain_copy, populate, unsigned};
 
 async fn put_xml(c: &S3Client, path: &str, xml: String) -> anyhow::Result<()> {
     let sum = {
@@ -69,54 +69,18 @@ pub async fn run(
     remote.ensure_bucket(&copy_bucket).await?;
     remote.ensure_bucket(dest_bucket).await?;
     enable_versioning(&remote, dest_bucket).await?;
-    let b = bucket.to_string();
-    {
-        let (local, b) = (local.clone(), b.clone());
-        in_flight(objects, concurrency.max(8), move |i| {
-            let (local, b) = (local.clone(), b.clone());
-            async move {
-                let path = format!("/{}/{}", encode_path(&b), encode_path(&key(i)));
-                let (st, _, body) = local
-                    .send_read(Method::PUT, &path, unsigned(object_body(i, size)))
-                    .await?;
-                if !st.is_success() {
-                    bail!("PUT {path}: {st} {}", String::from_utf8_lossy(&body));
-                }
-                Ok(())
-            }
-        })
-        .await?;
-    }
+    populate(&local, bucket, size, objects, concurrency).await?;
     let mib = (size * objects) as f64 / (1024.0 * 1024.0);
-
-    // Baseline: GET from the source, PUT to the destination.
-    let started = Instant::now();
-    {
-        let (local, remote, b, cb) = (
-            local.clone(),
-            remote.clone(),
-            b.clone(),
-            copy_bucket.clone(),
-        );
-        in_flight(objects, concurrency, move |i| {
-            let (local, remote, b, cb) = (local.clone(), remote.clone(), b.clone(), cb.clone());
-            async move {
-                let src = format!("/{}/{}", encode_path(&b), encode_path(&key(i)));
-                let (st, _, body) = local.send_read(Method::GET, &src, Body::empty()).await?;
-                if st != StatusCode::OK || body.len() as u64 != size {
-                    bail!("GET {src}: {st}, {} bytes", body.len());
-                }
-                let dst = format!("/{}/{}", encode_path(&cb), encode_path(&key(i)));
-                let (st, _, _) = remote.send_read(Method::PUT, &dst, unsigned(body)).await?;
-                if !st.is_success() {
-                    bail!("PUT {dst}: {st}");
-                }
-                Ok(())
-            }
-        })
-        .await?;
-    }
-    let copy_secs = started.elapsed().as_secs_f64();
+    let copy_secs = plain_copy(
+        &local,
+        &remote,
+        bucket,
+        &copy_bucket,
+        size,
+        objects,
+        concurrency,
+    )
+    .await?;
 
     // Replication of the existing objects, from the moment the rule is put.
     let rule = format!(

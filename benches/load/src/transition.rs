@@ -68,6 +68,69 @@ pub(crate) fn key(i: u64) -> String {
     format!("tier-bench/{i:05}")
 }
 
+/// PUT `objects` objects of `size` (key(i), object_body(i)) into `bucket`.
+pub(crate) async fn populate(
+    local: &Arc<S3Client>,
+    bucket: &str,
+    size: u64,
+    objects: u64,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let (local, b) = (local.clone(), bucket.to_string());
+    in_flight(objects, concurrency.max(8), move |i| {
+        let (local, b) = (local.clone(), b.clone());
+        async move {
+            let path = format!("/{}/{}", encode_path(&b), encode_path(&key(i)));
+            let (st, _, body) = local
+                .send_read(Method::PUT, &path, unsigned(object_body(i, size)))
+                .await?;
+            if !st.is_success() {
+                bail!("PUT {path}: {st} {}", String::from_utf8_lossy(&body));
+            }
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// The baseline of background copies: GET every object from `local`, PUT it into
+/// `copy_bucket` of `remote`, `concurrency` in flight; returns the seconds it took.
+pub(crate) async fn plain_copy(
+    local: &Arc<S3Client>,
+    remote: &Arc<S3Client>,
+    bucket: &str,
+    copy_bucket: &str,
+    size: u64,
+    objects: u64,
+    concurrency: usize,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let (local, remote, b, cb) = (
+        local.clone(),
+        remote.clone(),
+        bucket.to_string(),
+        copy_bucket.to_string(),
+    );
+    in_flight(objects, concurrency, move |i| {
+        let (local, remote, b, cb) = (local.clone(), remote.clone(), b.clone(), cb.clone());
+        async move {
+            let src = format!("/{}/{}", encode_path(&b), encode_path(&key(i)));
+            let (st, _, body) = local.send_read(Method::GET, &src, Body::empty()).await?;
+            if st != StatusCode::OK || body.len() as u64 != size {
+                bail!("GET {src}: {st}, {} bytes", body.len());
+            }
+            let dst = format!("/{}/{}", encode_path(&cb), encode_path(&key(i)));
+            let (st, _, _) = remote.send_read(Method::PUT, &dst, unsigned(body)).await?;
+            if !st.is_success() {
+                bail!("PUT {dst}: {st}");
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     local: S3Client,
@@ -84,54 +147,18 @@ pub async fn run(
     let copy_bucket = format!("{bucket}-copy");
     local.ensure_bucket(bucket).await?;
     remote.ensure_bucket(&copy_bucket).await?;
-    let b = bucket.to_string();
-    {
-        let (local, b) = (local.clone(), b.clone());
-        in_flight(objects, concurrency.max(8), move |i| {
-            let (local, b) = (local.clone(), b.clone());
-            async move {
-                let path = format!("/{}/{}", encode_path(&b), encode_path(&key(i)));
-                let (st, _, body) = local
-                    .send_read(Method::PUT, &path, unsigned(object_body(i, size)))
-                    .await?;
-                if !st.is_success() {
-                    bail!("PUT {path}: {st} {}", String::from_utf8_lossy(&body));
-                }
-                Ok(())
-            }
-        })
-        .await?;
-    }
+    populate(&local, bucket, size, objects, concurrency).await?;
     let mib = (size * objects) as f64 / (1024.0 * 1024.0);
-
-    // Baseline: GET from the hot server, PUT to the remote one.
-    let started = Instant::now();
-    {
-        let (local, remote, b, cb) = (
-            local.clone(),
-            remote.clone(),
-            b.clone(),
-            copy_bucket.clone(),
-        );
-        in_flight(objects, concurrency, move |i| {
-            let (local, remote, b, cb) = (local.clone(), remote.clone(), b.clone(), cb.clone());
-            async move {
-                let src = format!("/{}/{}", encode_path(&b), encode_path(&key(i)));
-                let (st, _, body) = local.send_read(Method::GET, &src, Body::empty()).await?;
-                if st != StatusCode::OK || body.len() as u64 != size {
-                    bail!("GET {src}: {st}, {} bytes", body.len());
-                }
-                let dst = format!("/{}/{}", encode_path(&cb), encode_path(&key(i)));
-                let (st, _, _) = remote.send_read(Method::PUT, &dst, unsigned(body)).await?;
-                if !st.is_success() {
-                    bail!("PUT {dst}: {st}");
-                }
-                Ok(())
-            }
-        })
-        .await?;
-    }
-    let copy_secs = started.elapsed().as_secs_f64();
+    let copy_secs = plain_copy(
+        &local,
+        &remote,
+        bucket,
+        &copy_bucket,
+        size,
+        objects,
+        concurrency,
+    )
+    .await?;
 
     // Transition: a rule due at once; the scan runs on its own schedule.
     let rule = format!(

@@ -19,6 +19,7 @@ pub mod model;
 mod queue;
 mod replicated;
 pub mod replication;
+pub mod settings;
 mod stamp;
 mod store;
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use hafiz_jobs::Sealer;
 use hafiz_meta::replication::{QueueState, ReplicationCommand, TARGET_SETTING_PREFIX};
+use hafiz_meta::settings::SettingsCache;
 use hafiz_meta::{Command, Metadata};
 use hafiz_tier::remote::S3Client;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, RwLock};
 
 use crate::error::{ReplicationError, ReplicationResult};
 
@@ -140,96 +140,56 @@ pub struct Target {
     pub client: S3Client,
 }
 
-type Opened = BTreeMap<String, Arc<Target>>;
-
 pub struct Targets {
     meta: Arc<dyn Metadata>,
     sealer: Sealer,
-    /// The settings generation they were read at, and the targets by ARN.
-    loaded: RwLock<(Option<u64>, Opened)>,
-    reload: Mutex<()>,
+    opened: SettingsCache<TargetConfig, Target>,
+}
+
+/// Open a target: its client, with the secret unsealed.
+fn open(sealer: &Sealer, cfg: &TargetConfig) -> ReplicationResult<Target> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(&cfg.secret_key_sealed)
+        .map_err(|_| ReplicationError::Unseal)?;
+    let secret = sealer
+        .open(&cfg.arn, &raw)
+        .map_err(|_| ReplicationError::Unseal)?;
+    let secret = String::from_utf8(secret).map_err(|_| ReplicationError::Unseal)?;
+    let client = S3Client::new(&cfg.endpoint, &cfg.region, &cfg.access_key, &secret)
+        .map_err(|e| ReplicationError::Invalid(e.to_string()))?;
+    Ok(Target {
+        config: cfg.clone(),
+        client,
+    })
 }
 
 impl Targets {
     pub fn new(meta: Arc<dyn Metadata>, secret: &[u8]) -> Arc<Targets> {
+        let sealer = Sealer::derive(secret, b"replication target secret v1");
+        let opener = sealer.clone();
         Arc::new(Targets {
+            opened: SettingsCache::new(
+                meta.clone(),
+                TARGET_SETTING_PREFIX,
+                "replication target",
+                |c: &TargetConfig| c.arn.clone(),
+                move |c| open(&opener, c).map_err(|e| e.to_string()),
+            ),
             meta,
-            sealer: Sealer::derive(secret, b"replication target secret v1"),
-            loaded: RwLock::new((None, BTreeMap::new())),
-            reload: Mutex::new(()),
-        })
-    }
-
-    async fn fresh(&self) {
-        let now = self.meta.settings_generation();
-        if self.loaded.read().await.0 == Some(now) {
-            return;
-        }
-        let _one = self.reload.lock().await;
-        if self.loaded.read().await.0 == Some(now) {
-            return;
-        }
-        let configs = match self.configs().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the replication targets");
-                return;
-            }
-        };
-        let old = self.loaded.read().await.1.clone();
-        let mut targets = BTreeMap::new();
-        for cfg in configs {
-            if let Some(t) = old.get(&cfg.arn).filter(|t| t.config == cfg) {
-                targets.insert(cfg.arn.clone(), t.clone());
-                continue;
-            }
-            match self.open(&cfg) {
-                Ok(t) => {
-                    targets.insert(cfg.arn.clone(), Arc::new(t));
-                }
-                Err(e) => {
-                    tracing::warn!(target = %cfg.arn, error = %e, "cannot open replication target")
-                }
-            }
-        }
-        *self.loaded.write().await = (Some(now), targets);
-    }
-
-    fn open(&self, cfg: &TargetConfig) -> ReplicationResult<Target> {
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(&cfg.secret_key_sealed)
-            .map_err(|_| ReplicationError::Unseal)?;
-        let secret = self
-            .sealer
-            .open(&cfg.arn, &raw)
-            .map_err(|_| ReplicationError::Unseal)?;
-        let secret = String::from_utf8(secret).map_err(|_| ReplicationError::Unseal)?;
-        let client = S3Client::new(&cfg.endpoint, &cfg.region, &cfg.access_key, &secret)
-            .map_err(|e| ReplicationError::Invalid(e.to_string()))?;
-        Ok(Target {
-            config: cfg.clone(),
-            client,
+            sealer,
         })
     }
 
     pub async fn get(&self, arn: &str) -> Option<Arc<Target>> {
-        self.fresh().await;
-        self.loaded.read().await.1.get(arn).cloned()
+        self.opened.get(arn).await
     }
 
     pub async fn all(&self) -> Vec<Arc<Target>> {
-        self.fresh().await;
-        self.loaded.read().await.1.values().cloned().collect()
+        self.opened.all().await
     }
 
     async fn configs(&self) -> ReplicationResult<Vec<TargetConfig>> {
-        Ok(self
-            .meta
-            .settings(TARGET_SETTING_PREFIX)
-            .await?
-            .into_iter()
-            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
-            .collect())
+        Ok(self.opened.configs().await?)
     }
 
     pub async fn views(&self) -> ReplicationResult<Vec<TargetView>> {
@@ -269,7 +229,7 @@ impl Targets {
             return Err(ReplicationError::Exists(cfg.arn));
         }
         if check {
-            let t = self.open(&cfg)?;
+            let t = open(&self.sealer, &cfg)?;
             let url = t.client.url(&cfg.bucket, None, "");
             let req = t
                 .client

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use hafiz_jobs::Sealer;
 use hafiz_meta::events::{EventCommand, QueueState, TARGET_SETTING_PREFIX};
+use hafiz_meta::settings::SettingsCache;
 use hafiz_meta::{Command, Metadata};
-use tokio::sync::{Mutex, RwLock};
 
 use crate::breaker::Breaker;
 use crate::config::{TargetConfig, TargetKind, TargetSpec, TargetView, secret_aad, setting_key};
@@ -25,100 +25,62 @@ pub struct Target {
     pub breaker: Breaker,
 }
 
-type Opened = BTreeMap<String, Arc<Target>>;
-
 pub struct Targets {
     meta: Arc<dyn Metadata>,
     sealer: Sealer,
-    /// The settings generation they were read at, and the targets by ARN.
-    loaded: RwLock<(Option<u64>, Opened)>,
-    reload: Mutex<()>,
+    opened: SettingsCache<TargetConfig, Target>,
+}
+
+/// Open a target: its sink (connected on first use), secrets unsealed.
+fn open(sealer: &Sealer, cfg: &TargetConfig) -> TargetResult<Target> {
+    let password = unseal(sealer, cfg, "password", cfg.password_sealed.as_deref())?;
+    let hmac = unseal(sealer, cfg, "hmac", cfg.hmac_secret_sealed.as_deref())?;
+    Ok(Target {
+        config: cfg.clone(),
+        sink: sink::open(cfg, password, hmac)?,
+        breaker: Breaker::default(),
+    })
+}
+
+fn unseal(
+    sealer: &Sealer,
+    cfg: &TargetConfig,
+    what: &str,
+    sealed: Option<&str>,
+) -> TargetResult<Option<String>> {
+    let Some(sealed) = sealed else {
+        return Ok(None);
+    };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(sealed)
+        .map_err(|_| TargetError::Unseal)?;
+    let plain = sealer
+        .open(&secret_aad(&cfg.arn, what), &raw)
+        .map_err(|_| TargetError::Unseal)?;
+    String::from_utf8(plain)
+        .map(Some)
+        .map_err(|_| TargetError::Unseal)
 }
 
 impl Targets {
     pub fn new(meta: Arc<dyn Metadata>, secret: &[u8]) -> Arc<Targets> {
+        let sealer = Sealer::derive(secret, b"notify target secret v1");
+        let opener = sealer.clone();
         Arc::new(Targets {
+            opened: SettingsCache::new(
+                meta.clone(),
+                TARGET_SETTING_PREFIX,
+                "notification target",
+                |c: &TargetConfig| c.arn.clone(),
+                move |c| open(&opener, c).map_err(|e| e.to_string()),
+            ),
             meta,
-            sealer: Sealer::derive(secret, b"notify target secret v1"),
-            loaded: RwLock::new((None, BTreeMap::new())),
-            reload: Mutex::new(()),
+            sealer,
         })
-    }
-
-    async fn fresh(&self) {
-        let now = self.meta.settings_generation();
-        if self.loaded.read().await.0 == Some(now) {
-            return;
-        }
-        let _one = self.reload.lock().await;
-        if self.loaded.read().await.0 == Some(now) {
-            return;
-        }
-        let rows = match self.meta.settings(TARGET_SETTING_PREFIX).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the notification targets");
-                return;
-            }
-        };
-        let old = self.loaded.read().await.1.clone();
-        let mut targets = BTreeMap::new();
-        for (_, value) in rows {
-            let cfg: TargetConfig = match serde_json::from_slice(&value) {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "unreadable notification target setting");
-                    continue;
-                }
-            };
-            if let Some(t) = old.get(&cfg.arn).filter(|t| t.config == cfg) {
-                targets.insert(cfg.arn.clone(), t.clone());
-                continue;
-            }
-            match self.open(&cfg) {
-                Ok(t) => {
-                    targets.insert(cfg.arn.clone(), Arc::new(t));
-                }
-                Err(e) => tracing::warn!(target = %cfg.arn, error = %e, "cannot open target"),
-            }
-        }
-        *self.loaded.write().await = (Some(now), targets);
-    }
-
-    fn open(&self, cfg: &TargetConfig) -> TargetResult<Target> {
-        let password = self.unseal(cfg, "password", cfg.password_sealed.as_deref())?;
-        let hmac = self.unseal(cfg, "hmac", cfg.hmac_secret_sealed.as_deref())?;
-        Ok(Target {
-            config: cfg.clone(),
-            sink: sink::open(cfg, password, hmac)?,
-            breaker: Breaker::default(),
-        })
-    }
-
-    fn unseal(
-        &self,
-        cfg: &TargetConfig,
-        what: &str,
-        sealed: Option<&str>,
-    ) -> TargetResult<Option<String>> {
-        let Some(sealed) = sealed else {
-            return Ok(None);
-        };
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(sealed)
-            .map_err(|_| TargetError::Unseal)?;
-        let plain = self
-            .sealer
-            .open(&secret_aad(&cfg.arn, what), &raw)
-            .map_err(|_| TargetError::Unseal)?;
-        String::from_utf8(plain)
-            .map(Some)
-            .map_err(|_| TargetError::Unseal)
     }
 
     pub async fn get(&self, arn: &str) -> Option<Arc<Target>> {
-        self.fresh().await;
-        self.loaded.read().await.1.get(arn).cloned()
+        self.opened.get(arn).await
     }
 
     pub async fn exists(&self, arn: &str) -> bool {
@@ -126,18 +88,11 @@ impl Targets {
     }
 
     pub async fn all(&self) -> Vec<Arc<Target>> {
-        self.fresh().await;
-        self.loaded.read().await.1.values().cloned().collect()
+        self.opened.all().await
     }
 
     async fn configs(&self) -> TargetResult<Vec<TargetConfig>> {
-        Ok(self
-            .meta
-            .settings(TARGET_SETTING_PREFIX)
-            .await?
-            .into_iter()
-            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
-            .collect())
+        Ok(self.opened.configs().await?)
     }
 
     async fn queues(&self) -> TargetResult<BTreeMap<String, QueueState>> {
@@ -200,7 +155,7 @@ impl Targets {
             }
         }
         if check {
-            let opened = self.open(&cfg)?;
+            let opened = open(&self.sealer, &cfg)?;
             if let Some(s) = &opened.sink {
                 s.check()
                     .await

@@ -111,6 +111,11 @@ impl Handler for ResyncHandler {
                     .map_err(retry)?;
                 p.queued += out.replications as u64;
             }
+            // Progress where operators look (the payload is sealed: it holds keys).
+            metrics::gauge!("hafiz_replication_resync_scanned", "bucket" => p.bucket.clone())
+                .set(p.scanned as f64);
+            metrics::gauge!("hafiz_replication_resync_queued", "bucket" => p.bucket.clone())
+                .set(p.queued as f64);
             if !page.truncated {
                 break;
             }

@@ -6,7 +6,7 @@ bytes (source PENDING then COMPLETED, destination REPLICA), version order, delet
 markers (replicated only when DeleteMarkerReplication is Enabled; deletes of a
 version never), tag changes, prefix and tag filters, a destination that is down
 (queued, in order per key, delivered once it is back), a SIGKILL of the source with
-items queued (every acknowledged PUT arrives), two-way replication without loops
+items queued and one while it replicates (every acknowledged PUT arrives once), two-way replication without loops
 and a fail-over write, resyncs of objects older than the rule (`replicate resync`,
 the admin API's resync, and ExistingObjectReplication), refused items (FAILED and a
 `replicate-retry` job) and the replication metrics."""
@@ -529,6 +529,32 @@ def test_sigkill_of_the_source_with_items_queued_loses_nothing(a, b, cli, srv_a,
             assert b.get_object(Bucket=dst, Key=k, VersionId=vid)["Body"].read() == data, (k, vid)
         wait_for(f"{k} COMPLETED", lambda k=k: status(a, src, k) == "COMPLETED", timeout=20)
     wait_for("the queue drained", lambda: queued(cli, arn) == 0, timeout=20)
+
+
+def test_sigkill_of_the_source_while_replicating_loses_nothing(a, b, cli, srv_a, srv_b):
+    """The destination is up and the replicator busy when the source dies: what was
+    in flight (sent or not, acknowledged or not) arrives once, after the restart."""
+    src, dst, arn = pair(a, b, cli, srv_b, "busy")
+    expected = {}
+    for i in range(30):
+        k = f"b{i % 20}"
+        data = body(f"busy{i}", BIG)
+        vid = a.put_object(Bucket=src, Key=k, Body=data)["VersionId"]
+        expected.setdefault(k, []).insert(0, (vid, data))
+    # Killed right after the last acknowledged PUT, while the replicator works on
+    # the writes before it.
+    srv_a.kill()
+    there = sum(len(version_ids(b, dst, k)) for k in expected)
+    restart(srv_a)
+    for k, vs in expected.items():
+        wait_for(f"{k} on the destination",
+                 lambda k=k, vs=vs: version_ids(b, dst, k) == [v for v, _ in vs], timeout=45)
+        for vid, data in vs:
+            assert b.get_object(Bucket=dst, Key=k, VersionId=vid)["Body"].read() == data, (k, vid)
+    for k in expected:
+        wait_for(f"{k} COMPLETED", lambda k=k: status(a, src, k) == "COMPLETED", timeout=20)
+    wait_for("the queue drained", lambda: queued(cli, arn) == 0, timeout=20)
+    print(f"{there} of 30 versions were at the destination when the source was killed")
 
 
 def test_two_way_replication_does_not_loop_and_survives_failover(a, b, cli, srv_a, srv_b):

@@ -10,6 +10,7 @@
 #   QUICK=1 benches/run.sh         smoke mode: seconds, tiny counts, 64 MiB -> 4 MiB
 #
 # Env: QUICK, LIST_OBJECTS, LIST_CONCURRENCY (4), LAYOUTS ("1 4"; "" for none), CLUSTER (1),
+#   REPLICATION (1; REPLICATION_SIZE, REPLICATION_COUNT),
 # TIERING (1: transition to a second hafiz vs a GET+PUT copy), RESULTS (file),
 # BENCH_TMPDIR (where the drives go; default /tmp), CARGO_TARGET_DIR.
 # Every GET body is verified against what was written; a mismatch fails the run.
@@ -297,6 +298,7 @@ fi
 # --- replication: replication throughput against a plain copy between the same two processes ---
 if [[ "${REPLICATION:-1}" = 1 ]]; then
   if [[ "$QUICK" = 1 ]]; then REPL_SIZE=1MiB REPL_N=16; else REPL_SIZE=8MiB REPL_N=128; fi
+  REPL_SIZE="${REPLICATION_SIZE:-$REPL_SIZE}" REPL_N="${REPLICATION_COUNT:-$REPL_N}"
   mkdir -p "$work/repl"
   dport="$(free_port)"
   "$HAFIZ" server --address "127.0.0.1:$dport" --admin-address 127.0.0.1:0 \

@@ -163,6 +163,20 @@ pub(crate) fn mark(
     if replica && op != ReplicationOp::Metadata {
         return Vec::new();
     }
+    // A version never sent to a destination (written before the rule) is not there:
+    // a change to its tags or lock sends it whole.
+    let sent = |target: &str| {
+        v.replication
+            .as_ref()
+            .is_some_and(|r| r.targets.iter().any(|(t, _)| t == target))
+    };
+    let op_for = |target: &str| {
+        if op == ReplicationOp::Metadata && !replica && !sent(target) {
+            ReplicationOp::Version
+        } else {
+            op
+        }
+    };
     let planned: Vec<Planned> = cfg
         .targets_for(&v.key, &v.tags)
         .into_iter()
@@ -172,7 +186,7 @@ pub(crate) fn mark(
         .map(|r| Planned {
             target: r.target.clone(),
             storage_class: r.storage_class.clone(),
-            op,
+            op: op_for(&r.target),
         })
         .collect();
     if !planned.is_empty() && !replica {

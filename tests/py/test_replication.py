@@ -721,3 +721,84 @@ def test_replication_metrics(a, b, cli, srv_a, srv_b):
     assert metric(s, "hafiz_replication_queued_bytes", target=arn) == 0
     assert metric(s, "hafiz_replication_lag_seconds", target=arn) is not None
     assert metric(s, "hafiz_replication_failures_total", target=arn) in (None, 0)
+
+
+# --------------------------------------------------------------------------
+# 13. A cluster as the source
+# --------------------------------------------------------------------------
+
+
+def test_replication_from_a_three_node_cluster_survives_leader_sigkill(server_factory, b, srv_b, tmp_path):
+    """The replicator runs on the metadata leader and its queues are Raft-replicated:
+    with the destination down and items queued, the leader is SIGKILLed, and the new
+    leader's replicator delivers every acknowledged version (same ids, same order)."""
+    from cluster_util import Cluster
+
+    c = Cluster(server_factory, 3).start()
+    killed = None
+    try:
+        cli = Cli(tmp_path / "cfg")
+        for i in (1, 2, 3):
+            cli("alias", "set", f"n{i}", c.nodes[i].admin_endpoint, c.access_key, c.secret_key)
+        clients = {i: c.client(i) for i in (1, 2, 3)}
+        src = versioned_bucket(clients[2], "clrs")
+        dst = versioned_bucket(b, "clrd")
+        arn = add_target(cli, "n1", srv_b, dst)["arn"]
+        put_replication(clients[3], src, rule(arn))
+
+        expected: dict[str, list[tuple[str, bytes]]] = {}
+        assert srv_b.stop() == 0
+        try:
+            for i in range(12):
+                node = 1 + i % 3
+                k = f"c{i % 8}"  # c0..c3 written twice
+                data = body(f"cluster{i}", BIG if i % 3 == 1 else SMALL)
+                vid = clients[node].put_object(Bucket=src, Key=k, Body=data)["VersionId"]
+                expected.setdefault(k, []).insert(0, (vid, data))
+            assert sum(len(v) for v in expected.values()) == 12
+            leader = c.wait_leader()
+            survivors = [i for i in (1, 2, 3) if i != leader]
+            assert cli.json("replicate", "info", f"n{survivors[0]}", arn)["queued"] > 0
+            assert status(clients[survivors[0]], src, "c0") == "PENDING"
+            killed = leader
+            c.kill(leader)
+            new_leader = c.wait_leader(timeout=20, exclude=leader)
+            assert new_leader in survivors
+        finally:
+            restart(srv_b)
+
+        s = clients[survivors[0]]
+        back_at = time.monotonic()
+        try:
+            for k, vs in expected.items():
+                want = [v for v, _ in vs]
+                wait_for(f"every version of {k} on the destination",
+                         lambda k=k, want=want: version_ids(b, dst, k) == want, timeout=45)
+            for k, vs in expected.items():
+                for vid, data in vs:
+                    assert b.get_object(Bucket=dst, Key=k, VersionId=vid)["Body"].read() == data, (k, vid)
+                    wait_for(f"{k}@{vid} COMPLETED through node {survivors[0]}",
+                             lambda k=k, vid=vid: status(s, src, k, vid) == "COMPLETED", timeout=20)
+                assert b.head_object(Bucket=dst, Key=k)["ReplicationStatus"] == "REPLICA"
+            wait_for("the queue drained",
+                     lambda: cli.json("replicate", "info", f"n{survivors[1]}", arn)["queued"] == 0, timeout=20)
+            print(f"leader {killed} killed, new leader {new_leader}; "
+                  f"delivered {time.monotonic() - back_at:.1f}s after the destination came back")
+        except AssertionError as e:
+            tails = "\n".join(f"--- node {i} (leader was {killed}) ---\n{n.log_tail(40)}"
+                              for i, n in c.nodes.items())
+            raise AssertionError(f"{e}\n{tails}") from e
+
+        # The killed node comes back and serves the replicated state too.
+        c.restart(killed)
+        back = c.client(killed)
+        wait_for("COMPLETED through the restarted node",
+                 lambda: status(back, src, "c0", expected["c0"][0][0]) == "COMPLETED", timeout=20)
+    finally:
+        for n in c.nodes.values():
+            if n.running():
+                try:
+                    n.stop(timeout=10)
+                except AssertionError:
+                    pass
+            n.kill()

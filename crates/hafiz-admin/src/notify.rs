@@ -1,4 +1,4 @@
-//! Notification targets: add (webhook, Redis, NATS, MQTT, AMQP, or a chain routing
+//! Notification targets: add (webhook, Redis, NATS, MQTT, AMQP, Kafka, or a chain routing
 //! to them), list with their queues, get, remove. Passwords and HMAC keys go in and
 //! never come out: sealed before they are stored, absent from every answer.
 
@@ -25,7 +25,7 @@ type St = State<Arc<AdminState>>;
 pub struct NewTarget {
     /// Becomes the ARN: `arn:hafiz:sqs::ID:KIND`.
     pub id: String,
-    /// webhook, redis, nats, mqtt, amqp or chain.
+    /// webhook, redis, nats, mqtt, amqp, kafka or chain.
     pub kind: String,
     pub endpoint: Option<String>,
     /// Redis key, NATS subject, MQTT topic, AMQP exchange.

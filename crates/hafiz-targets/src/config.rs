@@ -16,6 +16,7 @@ pub enum TargetKind {
     Nats,
     Mqtt,
     Amqp,
+    Kafka,
     /// Routes each event to other targets by event type and key.
     Chain,
 }
@@ -28,6 +29,7 @@ impl TargetKind {
             "nats" => TargetKind::Nats,
             "mqtt" => TargetKind::Mqtt,
             "amqp" => TargetKind::Amqp,
+            "kafka" => TargetKind::Kafka,
             "chain" => TargetKind::Chain,
             _ => return None,
         })
@@ -40,6 +42,7 @@ impl TargetKind {
             TargetKind::Nats => "nats",
             TargetKind::Mqtt => "mqtt",
             TargetKind::Amqp => "amqp",
+            TargetKind::Kafka => "kafka",
             TargetKind::Chain => "chain",
         }
     }
@@ -52,6 +55,7 @@ impl TargetKind {
             TargetKind::Nats => &["nats", "tls"],
             TargetKind::Mqtt => &["mqtt", "tcp"],
             TargetKind::Amqp => &["amqp"],
+            TargetKind::Kafka => &["kafka"],
             TargetKind::Chain => &[],
         }
     }
@@ -74,11 +78,12 @@ pub struct TargetSpec {
     pub id: String,
     pub kind: String,
     /// `http(s)://…` (webhook), `redis://host:port/db`, `nats://host:port`,
-    /// `mqtt://host:port`, `amqp://host:port/vhost`.
+    /// `mqtt://host:port`, `amqp://host:port/vhost`, `kafka://host:port[,host:port…]`
+    /// (the bootstrap brokers).
     #[serde(default)]
     pub endpoint: String,
     /// Redis key, NATS subject, MQTT topic, AMQP exchange (empty: the default
-    /// exchange).
+    /// exchange), Kafka topic.
     #[serde(default)]
     pub destination: String,
     /// AMQP routing key (a queue's name with the default exchange).
@@ -181,7 +186,7 @@ impl TargetSpec {
         }
         let kind = TargetKind::parse(&self.kind).ok_or_else(|| {
             invalid(format!(
-                "kind: {} is not one of webhook, redis, nats, mqtt, amqp, chain",
+                "kind: {} is not one of webhook, redis, nats, mqtt, amqp, kafka, chain",
                 self.kind
             ))
         })?;
@@ -199,6 +204,19 @@ impl TargetSpec {
                         return Err(invalid(format!("routes: unknown event type {e}")));
                     }
                 }
+            }
+        } else if kind == TargetKind::Kafka {
+            kafka_brokers(&self.endpoint).map_err(|e| invalid(format!("endpoint: {e}")))?;
+            if !self.username.is_empty() || self.password.as_deref().is_some_and(|p| !p.is_empty())
+            {
+                return Err(invalid(
+                    "username, password: kafka targets connect over plain TCP without SASL \
+                     (authentication and TLS are not supported yet)",
+                ));
+            }
+            check_kafka_topic(&self.destination)?;
+            if !self.routes.is_empty() {
+                return Err(invalid("routes: only a chain has routes"));
             }
         } else {
             let url =
@@ -272,6 +290,69 @@ impl TargetSpec {
             routes: self.routes,
         })
     }
+}
+
+/// The bootstrap brokers of a `kafka://host:port[,host:port…]` endpoint, as
+/// `host:port` (the port defaults to 9092; IPv6 hosts in brackets).
+pub(crate) fn kafka_brokers(endpoint: &str) -> Result<Vec<String>, String> {
+    let rest = endpoint
+        .get(..8)
+        .filter(|s| s.eq_ignore_ascii_case("kafka://"))
+        .map(|_| &endpoint[8..])
+        .ok_or("a kafka target takes kafka://host:port[,host:port…] URLs")?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains(['@', '/', '?', '#']) {
+        return Err("kafka://host:port[,host:port…]: no user, path or query \
+                    (SASL and TLS are not supported)"
+            .into());
+    }
+    let mut brokers = Vec::new();
+    for b in rest.split(',').map(str::trim) {
+        let (host, port) = match b.rsplit_once(':') {
+            // `[::1]` alone, or `host` alone: the default port.
+            Some((h, p)) if !p.contains(']') && (!h.contains(':') || h.ends_with(']')) => {
+                (h, Some(p))
+            }
+            _ => (b, None),
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if bare.is_empty()
+            || bare.contains(['[', ']', ' '])
+            || (host.starts_with('[') != host.ends_with(']'))
+            || (bare.contains(':') && !host.starts_with('['))
+        {
+            return Err(format!("{b:?} is not host:port"));
+        }
+        let port = match port {
+            None => 9092,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{b:?}: {p:?} is not a port"))?,
+        };
+        brokers.push(format!("{host}:{port}"));
+    }
+    Ok(brokers)
+}
+
+/// Kafka's rule for topic names: 1 to 249 of `[A-Za-z0-9._-]`, not `.` or `..`.
+fn check_kafka_topic(topic: &str) -> TargetResult<()> {
+    if topic.is_empty() {
+        return Err(invalid("destination: a kafka target needs one (the topic)"));
+    }
+    if topic.len() > 249
+        || topic == "."
+        || topic == ".."
+        || !topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(invalid(format!(
+            "destination: {topic:?} is not a Kafka topic name (1 to 249 of letters, digits, '.', '_', '-')"
+        )));
+    }
+    Ok(())
 }
 
 /// What a sealed secret is bound to: copied into another target (or field) it does
@@ -363,12 +444,77 @@ mod tests {
                 "timeout_ms:",
             ),
             (spec("chain", ""), "routes:"),
+            (spec("kafka", "http://x:9092"), "endpoint:"),
+            (spec("kafka", "kafka://"), "endpoint:"),
+            (spec("kafka", "kafka://x:port"), "endpoint:"),
+            (spec("kafka", "kafka://x:9092,"), "endpoint:"),
+            (spec("kafka", "kafka://::1:9092"), "endpoint:"),
+            (spec("kafka", "kafka://u@x:9092"), "endpoint:"),
+            (
+                TargetSpec {
+                    destination: String::new(),
+                    ..spec("kafka", "kafka://x:9092")
+                },
+                "destination:",
+            ),
+            (
+                TargetSpec {
+                    destination: "a topic".into(),
+                    ..spec("kafka", "kafka://x:9092")
+                },
+                "destination:",
+            ),
+            (
+                TargetSpec {
+                    username: "u".into(),
+                    ..spec("kafka", "kafka://x:9092")
+                },
+                "username, password:",
+            ),
+            (
+                TargetSpec {
+                    password: Some("p".into()),
+                    ..spec("kafka", "kafka://x:9092")
+                },
+                "username, password:",
+            ),
         ];
         for (s, want) in cases {
             match s.clone().validate(seal) {
                 Err(TargetError::Invalid(m)) => assert!(m.starts_with(want), "{m} vs {want}"),
                 other => panic!("{s:?}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn kafka_endpoints_list_bootstrap_brokers() {
+        let seal = |_: &str, _: &[u8]| String::new();
+        let c = spec("kafka", "kafka://127.0.0.1:9092,broker-2:9093")
+            .validate(seal)
+            .unwrap();
+        assert_eq!(c.arn, "arn:hafiz:sqs::t1:kafka");
+        assert_eq!(c.destination, "events");
+        for (endpoint, want) in [
+            ("kafka://h:1", vec!["h:1"]),
+            ("KAFKA://h:1/", vec!["h:1"]),
+            ("kafka://h", vec!["h:9092"]),
+            ("kafka://a:1, b:2,c", vec!["a:1", "b:2", "c:9092"]),
+            (
+                "kafka://[::1]:9093,[fe80::1]",
+                vec!["[::1]:9093", "[fe80::1]:9092"],
+            ),
+        ] {
+            assert_eq!(kafka_brokers(endpoint).unwrap(), want, "{endpoint}");
+        }
+        for bad in [
+            "kafka://h:0",
+            "kafka://h:70000",
+            "kafka://[::1",
+            "kafka://h/x",
+            "nats://h:1",
+        ] {
+            assert!(kafka_brokers(bad).is_err(), "{bad}");
         }
     }
 

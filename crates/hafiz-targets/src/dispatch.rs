@@ -132,6 +132,10 @@ impl Dispatcher {
         let mut from = 0u64;
         let mut failures = 0u32;
         let mut seen_generation = None;
+        // Events that arrived past a failure of an earlier one (a sink sending
+        // several keys at once): not sent again, acknowledged once the events
+        // before them are.
+        let mut arrived: HashSet<u64> = HashSet::new();
         let mut last_read = Instant::now();
         loop {
             if *shutdown.borrow() || !(self.leads)() {
@@ -167,34 +171,61 @@ impl Dispatcher {
             if let Some(wait) = target.breaker.wait() {
                 tokio::time::sleep(wait).await;
             }
-            let result =
-                match tokio::time::timeout(target.config.timeout(), sink.send(&batch)).await {
+            let unsent: Vec<QueuedEvent>;
+            let send: &[QueuedEvent] = if arrived.is_empty() {
+                &batch
+            } else {
+                unsent = batch
+                    .iter()
+                    .filter(|e| !arrived.contains(&e.seq))
+                    .cloned()
+                    .collect();
+                &unsent
+            };
+            let result = if send.is_empty() {
+                Ok(())
+            } else {
+                match tokio::time::timeout(target.config.timeout(), sink.send(send)).await {
                     Ok(r) => r,
                     Err(_) => Err(Failure::transient(0, "timed out")),
-                };
-            let (delivered, error) = match result {
-                Ok(()) => (batch.len(), None),
-                Err(f) => (f.delivered, Some(f.error)),
+                }
             };
-            if delivered > 0 {
-                let upto = batch[delivered - 1].seq;
+            let (delivered, error) = match result {
+                Ok(()) => (send.len(), None),
+                Err(f) => {
+                    arrived.extend(f.ahead.iter().filter_map(|i| send.get(*i)).map(|e| e.seq));
+                    (f.delivered, Some(f.error))
+                }
+            };
+            arrived.extend(send[..delivered].iter().map(|e| e.seq));
+            let head = send.get(delivered).cloned();
+            // The events of the batch that arrived, up to the first that did not.
+            let done = batch
+                .iter()
+                .take_while(|e| arrived.contains(&e.seq))
+                .count();
+            if done > 0 {
+                let upto = batch[done - 1].seq;
                 if let Err(e) = self.ack(arn, upto).await {
                     // Delivered but not acknowledged: sent again (at least once).
                     tracing::debug!(target = arn, error = %e, "acknowledging events");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 }
+                arrived.retain(|s| *s > upto);
                 from = upto + 1;
                 failures = 0;
                 target.breaker.success();
-                record_delivered(arn, &batch[..delivered]);
+                record_delivered(arn, &batch[..done]);
             }
             let Some(error) = error else {
                 continue;
             };
             metrics::counter!("hafiz_notify_events_failed_total", "target" => arn.to_string())
                 .increment(1);
-            let head = &batch[delivered];
+            let Some(head) = head.as_ref() else {
+                continue;
+            };
             match error {
                 SendError::Rejected(msg) => {
                     tracing::warn!(target = arn, seq = head.seq, error = %msg, "event refused: dead-lettered");

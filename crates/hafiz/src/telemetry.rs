@@ -40,8 +40,9 @@ fn traces_url(endpoint: &str) -> String {
 
 pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Result<Telemetry> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HAFIZ_LOG")
-        // openraft narrates every election and heartbeat at info.
-        .unwrap_or_else(|_| "info,openraft=warn".into());
+        // openraft narrates every election and heartbeat at info; rskafka every
+        // retry of a Kafka target that is down.
+        .unwrap_or_else(|_| "info,openraft=warn,rskafka=warn".into());
     let fmt: Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync> = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()

@@ -3,6 +3,7 @@
 //! and opens a new one after a failure.
 
 mod amqp;
+mod kafka;
 mod mqtt;
 mod nats;
 mod redis;
@@ -35,11 +36,14 @@ impl std::fmt::Display for SendError {
     }
 }
 
-/// A batch that stopped part way: the first `delivered` events arrived.
+/// A batch that stopped part way: the first `delivered` events arrived, and so did
+/// the events at `ahead` (indices past `delivered`: a sink that sends several keys
+/// at once), which the next attempt need not send again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub delivered: usize,
     pub error: SendError,
+    pub ahead: Vec<usize>,
 }
 
 impl Failure {
@@ -47,6 +51,7 @@ impl Failure {
         Failure {
             delivered,
             error: SendError::Transient(e.to_string()),
+            ahead: Vec::new(),
         }
     }
 }
@@ -76,6 +81,7 @@ pub(crate) fn open(
         TargetKind::Nats => Arc::new(nats::Nats::new(cfg, password)),
         TargetKind::Mqtt => Arc::new(mqtt::Mqtt::new(cfg, password)?),
         TargetKind::Amqp => Arc::new(amqp::Amqp::new(cfg, password)?),
+        TargetKind::Kafka => Arc::new(kafka::Kafka::new(cfg)?),
         TargetKind::Chain => return Ok(None),
     }))
 }

@@ -53,6 +53,7 @@ impl Sink for Nats {
         let client = self.client().await.map_err(|error| Failure {
             delivered: 0,
             error,
+            ahead: Vec::new(),
         })?;
         let result = async {
             for ev in events {

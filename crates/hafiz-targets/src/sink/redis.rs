@@ -78,6 +78,7 @@ impl Sink for Redis {
                 Err(Failure {
                     delivered: 0,
                     error,
+                    ahead: Vec::new(),
                 })
             }
         }

@@ -2,7 +2,10 @@
 //! sha256=<hex HMAC-SHA256 of the body>`, so a receiver can tell Hafiz's events from
 //! forgeries. 2xx is delivered; 4xx other than 408 and 429 is a refusal.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
+use futures_util::{StreamExt, stream};
 use hafiz_meta::events::QueuedEvent;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -10,6 +13,9 @@ use sha2::Sha256;
 use super::{Failure, SendError, Sink, message};
 use crate::config::TargetConfig;
 use crate::error::{TargetError, TargetResult};
+
+/// Keys posted at once.
+const IN_FLIGHT: usize = 8;
 
 pub struct Webhook {
     client: reqwest::Client,
@@ -26,7 +32,7 @@ impl Webhook {
     ) -> TargetResult<Webhook> {
         let client = reqwest::Client::builder()
             .timeout(cfg.timeout())
-            .pool_max_idle_per_host(4)
+            .pool_max_idle_per_host(IN_FLIGHT)
             .build()
             .map_err(|e| TargetError::Invalid(format!("endpoint: {e}")))?;
         Ok(Webhook {
@@ -80,16 +86,60 @@ impl Webhook {
 
 #[async_trait]
 impl Sink for Webhook {
+    /// Events of different keys are posted concurrently ([`IN_FLIGHT`] at once), the
+    /// events of one key one after another: order holds per key, where consumers
+    /// need it, and a batch costs a few round trips instead of one per event.
     async fn send(&self, events: &[QueuedEvent]) -> Result<(), Failure> {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut by_key: HashMap<(&str, &str), usize> = HashMap::new();
         for (i, ev) in events.iter().enumerate() {
-            self.post(message(ev), &ev.record.event_name)
-                .await
-                .map_err(|error| Failure {
-                    delivered: i,
-                    error,
-                })?;
+            let g = *by_key
+                .entry((ev.record.bucket.as_str(), ev.record.key.as_str()))
+                .or_insert_with(|| {
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                });
+            groups[g].push(i);
         }
-        Ok(())
+        // Per key: the events that arrived, and the failure that stopped the key.
+        let outcomes: Vec<(Vec<usize>, Option<(usize, SendError)>)> = stream::iter(groups)
+            .map(|group| async move {
+                let mut sent = Vec::new();
+                for i in group {
+                    let ev = &events[i];
+                    if let Err(e) = self.post(message(ev), &ev.record.event_name).await {
+                        // The key's later events wait for this one.
+                        return (sent, Some((i, e)));
+                    }
+                    sent.push(i);
+                }
+                (sent, None)
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        // Delivered: the events before the first failure (a key's events after its
+        // failure were not sent, and come after it); other keys' events past it that
+        // arrived are reported, so they are not sent twice.
+        let Some((delivered, error)) = outcomes
+            .iter()
+            .filter_map(|(_, f)| f.as_ref())
+            .min_by_key(|(i, _)| *i)
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let mut ahead: Vec<usize> = outcomes
+            .into_iter()
+            .flat_map(|(sent, _)| sent)
+            .filter(|i| *i > delivered)
+            .collect();
+        ahead.sort_unstable();
+        Err(Failure {
+            delivered,
+            error,
+            ahead,
+        })
     }
 
     async fn check(&self) -> Result<(), SendError> {

@@ -88,7 +88,7 @@ pub enum ApiCmd {
         command: TierCmd,
     },
     /// Notification targets: where bucket events are delivered (webhook, Redis,
-    /// NATS, MQTT, AMQP, or a chain of routes to them).
+    /// NATS, MQTT, AMQP, Kafka, or a chain of routes to them).
     Notify {
         #[command(subcommand)]
         command: NotifyCmd,
@@ -151,12 +151,13 @@ pub struct NotifyAdd {
     pub alias: String,
     /// The target's id: its ARN is arn:hafiz:sqs::ID:KIND
     pub id: String,
-    #[arg(long, value_parser = ["webhook", "redis", "nats", "mqtt", "amqp", "chain"])]
+    #[arg(long, value_parser = ["webhook", "redis", "nats", "mqtt", "amqp", "kafka", "chain"])]
     pub kind: String,
-    /// http(s)://…, redis://host:port, nats://host:port, mqtt://host:port, amqp://host:port/vhost
+    /// http(s)://…, redis://host:port, nats://host:port, mqtt://host:port, amqp://host:port/vhost,
+    /// kafka://host:port[,host:port…] (bootstrap brokers)
     #[arg(long)]
     pub endpoint: Option<String>,
-    /// Redis key, NATS subject, MQTT topic or AMQP exchange
+    /// Redis key, NATS subject, MQTT topic, AMQP exchange or Kafka topic
     #[arg(long)]
     pub destination: Option<String>,
     /// AMQP routing key (a queue's name with the default exchange)

@@ -802,3 +802,36 @@ def test_replication_from_a_three_node_cluster_survives_leader_sigkill(server_fa
                 except AssertionError:
                     pass
             n.kill()
+
+
+def test_replication_targets_from_the_config_file(server_factory, b, srv_b, tmp_path):
+    """`[[replication_target]]` tables are added at start (as `replicate add` would),
+    their secret sealed, and rules can name them at once."""
+    dst = versioned_bucket(b, "cfg")
+    config = tmp_path / "hafiz.toml"
+    config.write_text(
+        "[[replication_target]]\n"
+        'id = "fromfile"\n'
+        f'endpoint = "{srv_b.endpoint}"\n'
+        f'bucket = "{dst}"\n'
+        f'access_key = "{srv_b.access_key}"\n'
+        f'secret_key = "{srv_b.secret_key}"\n'
+    )
+    node = server_factory.start(extra_args=["--config", str(config)])
+    try:
+        c = Cli(tmp_path / "cli")
+        c.config_dir.mkdir(exist_ok=True)
+        c("alias", "set", "f", node.admin_endpoint, node.access_key, node.secret_key)
+        arn = f"arn:hafiz:replication::fromfile:{dst}"
+        listed = wait_for("the target from the config file",
+                          lambda: [t for t in c.json("replicate", "list", "f")["targets"] if t["arn"] == arn],
+                          timeout=20)
+        assert srv_b.secret_key not in str(listed)
+        s = node.client()
+        src = versioned_bucket(s, "cfgsrc")
+        put_replication(s, src, rule(arn))
+        vid = s.put_object(Bucket=src, Key="k", Body=b"from the config file")["VersionId"]
+        wait_replicated(s, src, "k", vid, b, dst)
+        assert b.get_object(Bucket=dst, Key="k")["Body"].read() == b"from the config file"
+    finally:
+        node.stop()

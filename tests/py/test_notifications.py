@@ -1,7 +1,7 @@
 """Bucket notifications delivered end to end: targets added with `hafiz admin
 notify`, bucket rules set with boto3, events in AWS's S3 event JSON at a webhook
-(signed) and at real Redis, NATS, Mosquitto, RabbitMQ and Kafka (Tansu) brokers on
-loopback;
+(signed) and at real Redis, NATS, Mosquitto, RabbitMQ and Kafka (Tansu) brokers and a
+PostgreSQL server on loopback;
 filters (prefix, suffix, glob), chains, order per key while a target is down,
 dead letters for refused events, and a SIGKILL with events queued: every one is
 delivered after the restart."""
@@ -471,3 +471,156 @@ def test_kafka_broker_down_then_started(s3c, cli, tmp_path):
         wait_for("queue empty", lambda: cli.json("notify", "info", "n", arn)["queued"] == 0, timeout=20)
     finally:
         broker.stop()
+
+
+# --- PostgreSQL ----------------------------------------------------------------------
+
+
+def pg_add(cli, pg, id_, table, *extra):
+    return cli.json("notify", "add", "n", id_, "--kind", "postgres", "--endpoint", pg.endpoint,
+                    "--destination", table, "--username", pg.user, "--password", pg.password, *extra)
+
+
+def redelivery_jobs(cli, arn):
+    return [j for j in cli.json("jobs", "list", "n", "--kind", "notify-redeliver")["jobs"]
+            if arn in (j.get("payload") or "")]
+
+
+def test_postgres_namespace_and_access_tables(s3c, cli):
+    pg = brokers.postgres()
+    try:
+        pg.psql(f"CREATE SCHEMA audit AUTHORIZATION {pg.user}")
+        ns = pg_add(cli, pg, "pg-ns", "s3_objects")
+        assert ns["arn"] == "arn:hafiz:sqs::pg-ns:postgres"
+        assert ns["format"] == "namespace" and ns["has_password"] is True
+        assert pg.password not in json.dumps(ns)
+        # Schema-qualified, folded to lower case as SQL folds unquoted names.
+        acc = pg_add(cli, pg, "pg-acc", "audit.S3_Events", "--format", "access")
+        assert acc["format"] == "access"
+        # The check connected and created both tables.
+        assert pg.rows("SELECT table_schema, table_name FROM information_schema.tables "
+                       "WHERE table_schema IN ('public', 'audit') ORDER BY 1, 2") == \
+            [{"table_schema": "audit", "table_name": "s3_events"},
+             {"table_schema": "public", "table_name": "s3_objects"}]
+
+        def run(arn):
+            b = new_bucket(s3c)
+            configure(s3c, b, arn)
+            etags = {}
+            ops = []
+            for key, body in (("a", b"first"), ("b", b"bee"), ("a", b"second"), ("dir/c d.txt", b"sea")):
+                etags[key] = s3c.put_object(Bucket=b, Key=key, Body=body)["ETag"].strip('"')
+                ops.append((key, "ObjectCreated:Put"))
+            s3c.delete_object(Bucket=b, Key="b")
+            ops.append(("b", "ObjectRemoved:Delete"))
+            return b, etags, ops
+
+        nb, etags, ops = run(ns["arn"])
+        ab, _, _ = run(acc["arn"])
+        for arn in (ns["arn"], acc["arn"]):
+            wait_for("queue empty", lambda: cli.json("notify", "info", "n", arn)["queued"] == 0, timeout=20)
+
+        # access: a row per event, appended in commit order.
+        rows = pg.rows("SELECT event_time, event_data, "
+                       "event_time = (event_data #>> '{Records,0,eventTime}')::timestamptz AS same_time "
+                       "FROM audit.s3_events ORDER BY ctid")
+        recs = [r["event_data"]["Records"] for r in rows]
+        assert all(len(r) == 1 for r in recs)
+        recs = [r[0] for r in recs]
+        assert [r["s3"]["bucket"]["name"] for r in recs] == [ab] * len(ops)
+        assert [(r["s3"]["object"]["key"], r["eventName"]) for r in recs] == \
+            [(k.replace(" ", "+"), e) for k, e in ops]
+        seqs = [int(r["s3"]["object"]["sequencer"], 16) for r in recs]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "commit order"
+        times = [r["event_time"] for r in rows]
+        assert all(r["same_time"] for r in rows), "event_time is the event's time"
+        assert pg.psql("SELECT bool_and(t1 <= t2) FROM (SELECT event_time AS t1, "
+                       "lead(event_time) OVER (ORDER BY ctid) AS t2 FROM audit.s3_events) x "
+                       "WHERE t2 IS NOT NULL").strip() == "t", times
+
+        # namespace: a row per existing object, with its latest event.
+        rows = pg.rows("SELECT key, value FROM s3_objects ORDER BY key")
+        assert [r["key"] for r in rows] == [f"{nb}/a", f"{nb}/dir/c d.txt"]
+        latest = {r["key"]: r["value"]["Records"][0] for r in rows}
+        assert latest[f"{nb}/a"]["s3"]["object"]["eTag"] == etags["a"], "the second PUT's event"
+        assert latest[f"{nb}/a"]["eventName"] == "ObjectCreated:Put"
+        assert latest[f"{nb}/dir/c d.txt"]["s3"]["object"]["key"] == "dir/c+d.txt"
+        assert latest[f"{nb}/dir/c d.txt"]["s3"]["object"]["size"] == 3
+
+        # Refused before saving: a wrong password (the check connects), TLS, a bad table.
+        err = cli.fails("notify", "add", "n", "pg-bad", "--kind", "postgres", "--endpoint", pg.endpoint,
+                        "--destination", "t", "--username", pg.user, "--password", "wrong")
+        assert "unreachable" in err and "password authentication failed" in err, err
+        err = cli.fails("notify", "add", "n", "pg-bad", "--kind", "postgres", "--endpoint",
+                        pg.endpoint + "?sslmode=require", "--destination", "t", "--username", pg.user)
+        assert "sslmode=require" in err, err
+        err = cli.fails("notify", "add", "n", "pg-bad", "--kind", "postgres", "--endpoint", pg.endpoint,
+                        "--destination", "t; DROP TABLE s3_objects", "--username", pg.user,
+                        "--password", pg.password)
+        assert "destination" in err, err
+        # A table of another shape is refused by the check.
+        pg.psql(f"CREATE TABLE other (id int); ALTER TABLE other OWNER TO {pg.user}")
+        err = cli.fails("notify", "add", "n", "pg-bad", "--kind", "postgres", "--endpoint", pg.endpoint,
+                        "--destination", "other", "--username", pg.user, "--password", pg.password)
+        assert "does not fit the namespace format" in err, err
+
+        # The connection is kept between batches; a restart of the server ends it and
+        # the next batch connects anew.
+        pg.stop()
+        pg.start()
+        s3c.put_object(Bucket=nb, Key="after-restart", Body=b"x")
+        wait_for("delivered after a restart",
+                 lambda: pg.rows(f"SELECT 1 FROM s3_objects WHERE key = '{nb}/after-restart'") != [], timeout=20)
+
+        # A statement refused for good (no INSERT privilege: SQLSTATE 42501) dead-letters
+        # the event rather than holding up the queue.
+        pg.psql("CREATE TABLE locked (event_time TIMESTAMPTZ NOT NULL, event_data JSONB); "
+                f"GRANT SELECT ON locked TO {pg.user}")
+        locked = pg_add(cli, pg, "pg-locked", "locked", "--format", "access")["arn"]
+        lb = new_bucket(s3c)
+        configure(s3c, lb, locked)
+        s3c.put_object(Bucket=lb, Key="denied", Body=b"x")
+        wait_for("dead-lettered", lambda: len(redelivery_jobs(cli, locked)) == 1, timeout=20)
+        wait_for("queue empty", lambda: cli.json("notify", "info", "n", locked)["queued"] == 0, timeout=20)
+        wait_for("the redelivery refused too",
+                 lambda: "SQLSTATE 42501" in (redelivery_jobs(cli, locked)[0].get("last_error") or ""), timeout=20)
+    finally:
+        pg.remove()
+
+
+def test_postgres_down_then_started_and_a_refused_row(s3c, cli):
+    pg = brokers.postgres()
+    try:
+        # A table that refuses one object's row (a CHECK constraint: SQLSTATE 23514).
+        pg.psql("CREATE TABLE picky (key TEXT PRIMARY KEY, value JSONB "
+                "CHECK (value #>> '{Records,0,s3,object,key}' <> 'poison'))")
+        pg.psql(f"ALTER TABLE picky OWNER TO {pg.user}")
+        pg.stop()
+        err = cli.fails("notify", "add", "n", "pg-late", "--kind", "postgres", "--endpoint", pg.endpoint,
+                        "--destination", "picky", "--username", pg.user, "--password", pg.password,
+                        "--timeout-ms", "1000")
+        assert "unreachable" in err, err
+        arn = pg_add(cli, pg, "pg-late", "picky", "--timeout-ms", "2000", "--no-check")["arn"]
+        b = new_bucket(s3c)
+        configure(s3c, b, arn)
+        keys = ["before-1", "before-2", "poison", "after-1", "after-2"]
+        for k in keys:
+            s3c.put_object(Bucket=b, Key=k, Body=k.encode())
+        wait_for("queued while down", lambda: cli.json("notify", "info", "n", arn)["queued"] == len(keys),
+                 timeout=20)
+        pg.start()
+        # Delivered in one batch once the server is up: the refused row rolls the
+        # transaction back, the rows before it commit on their own, it is
+        # dead-lettered and the rest follow.
+        want = sorted(f"{b}/{k}" for k in keys if k != "poison")
+        wait_for("rows", lambda: sorted(r["key"] for r in pg.rows("SELECT key FROM picky")) == want, timeout=30)
+        wait_for("queue empty", lambda: cli.json("notify", "info", "n", arn)["queued"] == 0, timeout=20)
+        wait_for("a redelivery job for the refused event", lambda: len(redelivery_jobs(cli, arn)) == 1,
+                 timeout=10)
+        assert '"poison"' in redelivery_jobs(cli, arn)[0]["payload"]
+        # Rows written by one transaction share its id (xmin): the two before the
+        # refused row in one, the two after it in another.
+        txn = {r["key"][len(b) + 1:]: r["xmin"] for r in pg.rows("SELECT key, xmin::text AS xmin FROM picky")}
+        assert txn["before-1"] == txn["before-2"] != txn["after-1"] == txn["after-2"], txn
+    finally:
+        pg.remove()

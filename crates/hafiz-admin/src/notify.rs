@@ -1,6 +1,6 @@
-//! Notification targets: add (webhook, Redis, NATS, MQTT, AMQP, Kafka, or a chain routing
-//! to them), list with their queues, get, remove. Passwords and HMAC keys go in and
-//! never come out: sealed before they are stored, absent from every answer.
+//! Notification targets: add (webhook, Redis, NATS, MQTT, AMQP, Kafka, PostgreSQL, or a
+//! chain routing to them), list with their queues, get, remove. Passwords and HMAC keys
+//! go in and never come out: sealed before they are stored, absent from every answer.
 
 use std::sync::Arc;
 
@@ -25,13 +25,13 @@ type St = State<Arc<AdminState>>;
 pub struct NewTarget {
     /// Becomes the ARN: `arn:hafiz:sqs::ID:KIND`.
     pub id: String,
-    /// webhook, redis, nats, mqtt, amqp, kafka or chain.
+    /// webhook, redis, nats, mqtt, amqp, kafka, postgres or chain.
     pub kind: String,
     pub endpoint: Option<String>,
-    /// Redis key, NATS subject, MQTT topic, AMQP exchange.
+    /// Redis key, NATS subject, MQTT topic, AMQP exchange, Kafka topic, PostgreSQL table.
     pub destination: Option<String>,
     pub routing_key: Option<String>,
-    /// Redis: stream or list.
+    /// Redis: stream or list; PostgreSQL: namespace or access.
     pub format: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,

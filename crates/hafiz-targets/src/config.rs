@@ -17,6 +17,7 @@ pub enum TargetKind {
     Mqtt,
     Amqp,
     Kafka,
+    Postgres,
     /// Routes each event to other targets by event type and key.
     Chain,
 }
@@ -30,6 +31,7 @@ impl TargetKind {
             "mqtt" => TargetKind::Mqtt,
             "amqp" => TargetKind::Amqp,
             "kafka" => TargetKind::Kafka,
+            "postgres" | "postgresql" => TargetKind::Postgres,
             "chain" => TargetKind::Chain,
             _ => return None,
         })
@@ -43,6 +45,7 @@ impl TargetKind {
             TargetKind::Mqtt => "mqtt",
             TargetKind::Amqp => "amqp",
             TargetKind::Kafka => "kafka",
+            TargetKind::Postgres => "postgres",
             TargetKind::Chain => "chain",
         }
     }
@@ -56,6 +59,7 @@ impl TargetKind {
             TargetKind::Mqtt => &["mqtt", "tcp"],
             TargetKind::Amqp => &["amqp"],
             TargetKind::Kafka => &["kafka"],
+            TargetKind::Postgres => &["postgres", "postgresql"],
             TargetKind::Chain => &[],
         }
     }
@@ -79,17 +83,18 @@ pub struct TargetSpec {
     pub kind: String,
     /// `http(s)://…` (webhook), `redis://host:port/db`, `nats://host:port`,
     /// `mqtt://host:port`, `amqp://host:port/vhost`, `kafka://host:port[,host:port…]`
-    /// (the bootstrap brokers).
+    /// (the bootstrap brokers), `postgres://host:port/dbname`.
     #[serde(default)]
     pub endpoint: String,
     /// Redis key, NATS subject, MQTT topic, AMQP exchange (empty: the default
-    /// exchange), Kafka topic.
+    /// exchange), Kafka topic, PostgreSQL table (`table` or `schema.table`).
     #[serde(default)]
     pub destination: String,
     /// AMQP routing key (a queue's name with the default exchange).
     #[serde(default)]
     pub routing_key: String,
-    /// Redis: `stream` (XADD, the default) or `list` (RPUSH).
+    /// Redis: `stream` (XADD, the default) or `list` (RPUSH). PostgreSQL:
+    /// `namespace` (a row per object, the default) or `access` (a row per event).
     #[serde(default)]
     pub format: String,
     #[serde(default)]
@@ -186,7 +191,7 @@ impl TargetSpec {
         }
         let kind = TargetKind::parse(&self.kind).ok_or_else(|| {
             invalid(format!(
-                "kind: {} is not one of webhook, redis, nats, mqtt, amqp, kafka, chain",
+                "kind: {} is not one of webhook, redis, nats, mqtt, amqp, kafka, postgres, chain",
                 self.kind
             ))
         })?;
@@ -215,6 +220,17 @@ impl TargetSpec {
                 ));
             }
             check_kafka_topic(&self.destination)?;
+            if !self.routes.is_empty() {
+                return Err(invalid("routes: only a chain has routes"));
+            }
+        } else if kind == TargetKind::Postgres {
+            postgres_endpoint(&self.endpoint).map_err(|e| invalid(format!("endpoint: {e}")))?;
+            if self.username.trim().is_empty() {
+                return Err(invalid(
+                    "username: a postgres target needs one (the role it connects as)",
+                ));
+            }
+            postgres_table(&self.destination)?;
             if !self.routes.is_empty() {
                 return Err(invalid("routes: only a chain has routes"));
             }
@@ -259,10 +275,15 @@ impl TargetSpec {
             (TargetKind::Redis, f) => {
                 return Err(invalid(format!("format: {f} is not stream or list")));
             }
+            (TargetKind::Postgres, "" | "namespace") => "namespace".to_string(),
+            (TargetKind::Postgres, "access") => "access".to_string(),
+            (TargetKind::Postgres, f) => {
+                return Err(invalid(format!("format: {f} is not namespace or access")));
+            }
             (_, "") => String::new(),
             (_, f) => {
                 return Err(invalid(format!(
-                    "format: {f} applies to redis targets only"
+                    "format: {f} applies to redis and postgres targets only"
                 )));
             }
         };
@@ -334,6 +355,94 @@ pub(crate) fn kafka_brokers(endpoint: &str) -> Result<Vec<String>, String> {
         brokers.push(format!("{host}:{port}"));
     }
     Ok(brokers)
+}
+
+/// Where a `postgres://host[:port]/dbname[?sslmode=disable|prefer]` endpoint
+/// leads (the user and password are given apart; no TLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PostgresEndpoint {
+    /// A name or an address (IPv6 without brackets).
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+}
+
+pub(crate) fn postgres_endpoint(endpoint: &str) -> Result<PostgresEndpoint, String> {
+    const SHAPE: &str = "a postgres target takes postgres://host:port/dbname URLs";
+    let url = url::Url::parse(endpoint).map_err(|e| format!("{e} ({SHAPE})"))?;
+    if !TargetKind::Postgres.schemes().contains(&url.scheme()) {
+        return Err(SHAPE.into());
+    }
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) if !d.is_empty() => d.to_string(),
+        Some(url::Host::Ipv4(a)) => a.to_string(),
+        Some(url::Host::Ipv6(a)) => a.to_string(),
+        _ => return Err(format!("no host ({SHAPE})")),
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "put the user in `username` and the password in `password` (it is sealed), \
+             not in the URL"
+                .into(),
+        );
+    }
+    let path = url.path().strip_prefix('/').unwrap_or("");
+    let dbname = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| "the database name is not UTF-8".to_string())?;
+    if dbname.is_empty() || path.contains('/') {
+        return Err(format!("no database name ({SHAPE})"));
+    }
+    for (k, v) in url.query_pairs() {
+        match (k.as_ref(), v.as_ref()) {
+            ("sslmode", "disable" | "allow" | "prefer") => {}
+            ("sslmode", m) => {
+                return Err(format!(
+                    "sslmode={m}: postgres targets connect without TLS (not supported yet)"
+                ));
+            }
+            (k, _) => return Err(format!("parameter {k} is not supported (only sslmode)")),
+        }
+    }
+    if url.fragment().is_some() {
+        return Err(format!("no fragment ({SHAPE})"));
+    }
+    Ok(PostgresEndpoint {
+        host,
+        port: url.port().unwrap_or(5432),
+        dbname: dbname.into_owned(),
+    })
+}
+
+/// A table name: a plain SQL identifier, optionally schema-qualified
+/// (`schema.table`), each part 1 to 63 of `[A-Za-z0-9_]`, not starting with a
+/// digit. Returned quoted for SQL, folded to lower case as PostgreSQL folds the
+/// unquoted name (`Events` is the table `events`, as `CREATE TABLE Events` makes
+/// it; the quotes let reserved words like `user` be table names).
+pub(crate) fn postgres_table(name: &str) -> TargetResult<String> {
+    if name.is_empty() {
+        return Err(invalid(
+            "destination: a postgres target needs one (the table)",
+        ));
+    }
+    let parts: Vec<&str> = name.split('.').collect();
+    let plain = |p: &&str| {
+        !p.is_empty()
+            && p.len() <= 63
+            && !p.as_bytes()[0].is_ascii_digit()
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    if parts.len() > 2 || !parts.iter().all(plain) {
+        return Err(invalid(format!(
+            "destination: {name:?} is not a table name (an identifier of letters, digits and \
+             '_', optionally schema.table)"
+        )));
+    }
+    Ok(parts
+        .iter()
+        .map(|p| format!("\"{}\"", p.to_ascii_lowercase()))
+        .collect::<Vec<_>>()
+        .join("."))
 }
 
 /// Kafka's rule for topic names: 1 to 249 of `[A-Za-z0-9._-]`, not `.` or `..`.
@@ -478,6 +587,61 @@ mod tests {
                 },
                 "username, password:",
             ),
+            (pg("http://h/db"), "endpoint:"),
+            (pg("postgres:///db"), "endpoint:"),
+            (pg("postgres://h"), "endpoint:"),
+            (pg("postgres://h/"), "endpoint:"),
+            (pg("postgres://h/a/b"), "endpoint:"),
+            (pg("postgres://u@h/db"), "endpoint: put the user"),
+            (pg("postgres://u:pw@h/db"), "endpoint: put the user"),
+            (
+                pg("postgres://h/db?sslmode=require"),
+                "endpoint: sslmode=require",
+            ),
+            (
+                pg("postgres://h/db?sslmode=verify-full"),
+                "endpoint: sslmode=",
+            ),
+            (
+                pg("postgres://h/db?application_name=x"),
+                "endpoint: parameter",
+            ),
+            (pg("postgres://h:99999/db"), "endpoint:"),
+            (
+                TargetSpec {
+                    username: String::new(),
+                    ..pg("postgres://h/db")
+                },
+                "username:",
+            ),
+            (
+                TargetSpec {
+                    destination: String::new(),
+                    ..pg("postgres://h/db")
+                },
+                "destination: a postgres target needs one",
+            ),
+            (
+                TargetSpec {
+                    format: "stream".into(),
+                    ..pg("postgres://h/db")
+                },
+                "format:",
+            ),
+            (
+                TargetSpec {
+                    format: "access".into(),
+                    ..spec("redis", "redis://x")
+                },
+                "format:",
+            ),
+            (
+                TargetSpec {
+                    format: "namespace".into(),
+                    ..spec("webhook", "http://x")
+                },
+                "format:",
+            ),
         ];
         for (s, want) in cases {
             match s.clone().validate(seal) {
@@ -485,6 +649,88 @@ mod tests {
                 other => panic!("{s:?}: {other:?}"),
             }
         }
+        for table in [
+            "a b",
+            "1events",
+            "a.b.c",
+            ".t",
+            "s.",
+            "t;drop table x",
+            "\"quoted\"",
+            "t-1",
+            "tablé",
+            &"x".repeat(64),
+        ] {
+            let s = TargetSpec {
+                destination: table.to_string(),
+                ..pg("postgres://h/db")
+            };
+            match s.validate(seal) {
+                Err(TargetError::Invalid(m)) => {
+                    assert!(m.starts_with("destination:"), "{table}: {m}")
+                }
+                other => panic!("{table}: {other:?}"),
+            }
+        }
+    }
+
+    fn pg(endpoint: &str) -> TargetSpec {
+        TargetSpec {
+            username: "hafiz".into(),
+            ..spec("postgres", endpoint)
+        }
+    }
+
+    #[test]
+    fn postgres_targets() {
+        let seal = |aad: &str, _: &[u8]| format!("S({aad})");
+        let c = TargetSpec {
+            password: Some("pw".into()),
+            ..pg("postgres://127.0.0.1:5433/events_db")
+        }
+        .validate(seal)
+        .unwrap();
+        assert_eq!(c.arn, "arn:hafiz:sqs::t1:postgres");
+        assert_eq!(c.kind, TargetKind::Postgres);
+        assert_eq!(c.format, "namespace", "the default format");
+        assert_eq!(c.username, "hafiz");
+        assert!(c.password_sealed.as_deref().unwrap().contains("password"));
+        let a = TargetSpec {
+            format: "access".into(),
+            destination: "audit.S3_Events".into(),
+            ..pg("postgresql://db.example/x?sslmode=disable")
+        }
+        .validate(seal)
+        .unwrap();
+        assert_eq!(a.format, "access");
+        assert_eq!(TargetKind::parse("PostgreSQL"), Some(TargetKind::Postgres));
+
+        for (endpoint, host, port, db) in [
+            ("postgres://h/db", "h", 5432, "db"),
+            (
+                "postgresql://10.0.0.1:5433/my%20db",
+                "10.0.0.1",
+                5433,
+                "my db",
+            ),
+            ("postgres://[::1]:5433/db?sslmode=prefer", "::1", 5433, "db"),
+        ] {
+            let want = PostgresEndpoint {
+                host: host.into(),
+                port,
+                dbname: db.into(),
+            };
+            assert_eq!(postgres_endpoint(endpoint).unwrap(), want, "{endpoint}");
+        }
+        assert!(postgres_endpoint("postgres://h/db/").is_err());
+
+        assert_eq!(postgres_table("events").unwrap(), r#""events""#);
+        assert_eq!(postgres_table("user").unwrap(), r#""user""#);
+        assert_eq!(
+            postgres_table("Audit.S3_Events").unwrap(),
+            r#""audit"."s3_events""#
+        );
+        assert_eq!(postgres_table("_t9").unwrap(), r#""_t9""#);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod amqp;
 mod kafka;
 mod mqtt;
 mod nats;
+mod postgres;
 mod redis;
 mod webhook;
 
@@ -22,8 +23,9 @@ use crate::error::TargetResult;
 pub enum SendError {
     /// Worth trying again (connection refused, timeout, 5xx).
     Transient(String),
-    /// The target answered that it will never take this event (4xx): retrying it in
-    /// place would hold up every event behind it.
+    /// The target answered that it will never take this event (4xx, a SQL error
+    /// such as a missing privilege): retrying it in place would hold up every event
+    /// behind it.
     Rejected(String),
 }
 
@@ -82,6 +84,7 @@ pub(crate) fn open(
         TargetKind::Mqtt => Arc::new(mqtt::Mqtt::new(cfg, password)?),
         TargetKind::Amqp => Arc::new(amqp::Amqp::new(cfg, password)?),
         TargetKind::Kafka => Arc::new(kafka::Kafka::new(cfg)?),
+        TargetKind::Postgres => Arc::new(postgres::Postgres::new(cfg, password)?),
         TargetKind::Chain => return Ok(None),
     }))
 }

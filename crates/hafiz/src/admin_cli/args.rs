@@ -88,7 +88,7 @@ pub enum ApiCmd {
         command: TierCmd,
     },
     /// Notification targets: where bucket events are delivered (webhook, Redis,
-    /// NATS, MQTT, AMQP, Kafka, or a chain of routes to them).
+    /// NATS, MQTT, AMQP, Kafka, PostgreSQL, or a chain of routes to them).
     Notify {
         #[command(subcommand)]
         command: NotifyCmd,
@@ -151,19 +151,21 @@ pub struct NotifyAdd {
     pub alias: String,
     /// The target's id: its ARN is arn:hafiz:sqs::ID:KIND
     pub id: String,
-    #[arg(long, value_parser = ["webhook", "redis", "nats", "mqtt", "amqp", "kafka", "chain"])]
+    #[arg(long, value_parser = ["webhook", "redis", "nats", "mqtt", "amqp", "kafka", "postgres", "chain"])]
     pub kind: String,
     /// http(s)://…, redis://host:port, nats://host:port, mqtt://host:port, amqp://host:port/vhost,
-    /// kafka://host:port[,host:port…] (bootstrap brokers)
+    /// kafka://host:port[,host:port…] (bootstrap brokers), postgres://host:port/dbname (no TLS)
     #[arg(long)]
     pub endpoint: Option<String>,
-    /// Redis key, NATS subject, MQTT topic, AMQP exchange or Kafka topic
+    /// Redis key, NATS subject, MQTT topic, AMQP exchange, Kafka topic or PostgreSQL table
+    /// (table or schema.table)
     #[arg(long)]
     pub destination: Option<String>,
     /// AMQP routing key (a queue's name with the default exchange)
     #[arg(long)]
     pub routing_key: Option<String>,
-    /// Redis: stream (XADD, the default) or list (RPUSH)
+    /// Redis: stream (XADD, the default) or list (RPUSH); PostgreSQL: namespace (a row per
+    /// object, the default) or access (a row per event)
     #[arg(long)]
     pub format: Option<String>,
     #[arg(long)]

@@ -9,6 +9,7 @@ Environment:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -320,6 +321,21 @@ def wait_for(what, check, timeout: float = 60.0, every: float = 0.3):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(every)
+
+
+def seeded_body(seed: str, size: int) -> bytes:
+    """`size` bytes derived from `seed`: the same seed always gives the same bytes."""
+    out = bytearray()
+    block = hashlib.sha256(seed.encode()).digest()
+    while len(out) < size:
+        block = hashlib.sha256(block).digest()
+        out += block * 64
+    return bytes(out[:size])
+
+
+def error_code(e):
+    """(S3 error code, HTTP status) of a pytest.raises(ClientError) result."""
+    return e.value.response["Error"]["Code"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def unique_bucket_name(prefix: str = "t") -> str:

@@ -13,7 +13,6 @@ the admin API's resync, and ExistingObjectReplication), refused items (FAILED an
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 import uuid
@@ -23,7 +22,7 @@ import pytest
 import requests
 
 from admin_client import AdminClient
-from conftest import make_client, unique_bucket_name, wait_for
+from conftest import error_code, make_client, seeded_body, unique_bucket_name, wait_for
 from test_admin_cli import Cli
 
 SMALL = 1024
@@ -32,17 +31,7 @@ PART = 5 * 1024 * 1024
 SETTLE = 1.0  # after a later item arrived: time for anything wrongly sent to show
 
 
-def body(seed: str, size: int) -> bytes:
-    out = bytearray()
-    block = hashlib.sha256(seed.encode()).digest()
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block * 64
-    return bytes(out[:size])
-
-
-def error_code(e):
-    return e.value.response["Error"]["Code"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]
+body = seeded_body
 
 
 # --------------------------------------------------------------------------

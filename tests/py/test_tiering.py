@@ -8,13 +8,12 @@ transitions loses nothing and leaves no orphan in the remote bucket."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import botocore.exceptions
 import pytest
 
-from conftest import make_client, unique_bucket_name, wait_for
+from conftest import error_code, make_client, seeded_body, unique_bucket_name, wait_for
 from test_admin_cli import Cli
 
 DAY = 2.0
@@ -24,16 +23,7 @@ ARGS = ["--lifecycle-interval", "every 1s"]
 
 
 def body(seed: str, size: int = SIZE) -> bytes:
-    out = bytearray()
-    block = hashlib.sha256(seed.encode()).digest()
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block * 64
-    return bytes(out[:size])
-
-
-def error_code(e):
-    return e.value.response["Error"]["Code"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]
+    return seeded_body(seed, size)
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
-use crate::s3::{Body, S3Client, encode_path, xml_value};
-use crate::transition::{key, object_body, plain_copy, populate, unsigned};
+use crate::s3::{Body, S3Client, encode_path};
+use crate::transition::{count_listed, key, object_body, plain_copy, populate, unsigned};
 
 async fn put_xml(c: &S3Client, path: &str, xml: String) -> anyhow::Result<()> {
     let sum = {
@@ -100,7 +100,7 @@ pub async fn run(
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut first: Option<f64> = None;
     loop {
-        let there = count(&remote, dest_bucket).await?;
+        let there = count_listed(&remote, dest_bucket, "<Key>").await?;
         let t = started.elapsed().as_secs_f64();
         if there > 0 && first.is_none() {
             first = Some(t);
@@ -147,33 +147,4 @@ pub async fn run(
         })
     );
     Ok(())
-}
-
-async fn count(c: &S3Client, bucket: &str) -> anyhow::Result<u64> {
-    let mut n = 0;
-    let mut token: Option<String> = None;
-    loop {
-        let mut path = format!("/{}?list-type=2&prefix=tier-bench%2F", encode_path(bucket));
-        if let Some(t) = &token {
-            path.push_str(&format!(
-                "&continuation-token={}",
-                crate::s3::encode_query(t)
-            ));
-        }
-        let (st, _, body) = c
-            .send_read(Method::GET, &path, Body::empty())
-            .await
-            .context("counting replicas")?;
-        let text = String::from_utf8_lossy(&body);
-        if st != StatusCode::OK {
-            bail!("ListObjectsV2: {st}");
-        }
-        n += text.matches("<Key>").count() as u64;
-        match xml_value(&text, "NextContinuationToken") {
-            Some(t) if xml_value(&text, "IsTruncated").as_deref() == Some("true") => {
-                token = Some(t)
-            }
-            _ => return Ok(n),
-        }
-    }
 }

@@ -187,7 +187,12 @@ pub async fn run(
     // When the first `concurrency` objects were moved (the first wave of jobs).
     let mut wave: Option<(f64, u64)> = None;
     loop {
-        let moved = count_in_class(&local, bucket, class).await?;
+        let moved = count_listed(
+            &local,
+            bucket,
+            &format!("<StorageClass>{class}</StorageClass>"),
+        )
+        .await?;
         let t = started.elapsed().as_secs_f64();
         if moved > 0 && first_moved.is_none() {
             first_moved = Some(t);
@@ -250,7 +255,9 @@ pub async fn run(
     Ok(())
 }
 
-async fn count_in_class(c: &S3Client, bucket: &str, class: &str) -> anyhow::Result<u64> {
+/// How many listed objects under `tier-bench/` of `bucket` show `needle` in their
+/// ListObjectsV2 entry (a storage class, or `<Key>` for all of them).
+pub(crate) async fn count_listed(c: &S3Client, bucket: &str, needle: &str) -> anyhow::Result<u64> {
     let mut n = 0;
     let mut token: Option<String> = None;
     loop {
@@ -264,14 +271,12 @@ async fn count_in_class(c: &S3Client, bucket: &str, class: &str) -> anyhow::Resu
         let (st, _, body) = c
             .send_read(Method::GET, &path, Body::empty())
             .await
-            .context("counting transitioned objects")?;
+            .context("counting listed objects")?;
         let text = String::from_utf8_lossy(&body);
         if st != StatusCode::OK {
             bail!("ListObjectsV2: {st}");
         }
-        n += text
-            .matches(&format!("<StorageClass>{class}</StorageClass>"))
-            .count() as u64;
+        n += text.matches(needle).count() as u64;
         match xml_value(&text, "NextContinuationToken") {
             Some(t) if xml_value(&text, "IsTruncated").as_deref() == Some("true") => {
                 token = Some(t)

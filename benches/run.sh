@@ -9,7 +9,7 @@
 #   benches/run.sh                 full matrix (LIST over LIST_OBJECTS=100000 keys)
 #   QUICK=1 benches/run.sh         smoke mode: seconds, tiny counts, 64 MiB -> 4 MiB
 #
-# Env: QUICK, LIST_OBJECTS, LIST_CONCURRENCY (4), LAYOUTS ("1 4"; "" for none), CLUSTER (1),
+# Env: QUICK, PROFILE (release; debug for a smoke run on the test build), LIST_OBJECTS, LIST_CONCURRENCY (4), LAYOUTS ("1 4"; "" for none), CLUSTER (1),
 #   REPLICATION (1; REPLICATION_SIZE, REPLICATION_COUNT),
 # TIERING (1: transition to a second hafiz vs a GET+PUT copy), RESULTS (file),
 # BENCH_TMPDIR (where the drives go; default /tmp), CARGO_TARGET_DIR.
@@ -20,11 +20,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
 [[ "$target_dir" = /* ]] || target_dir="$PWD/$target_dir"
 
+# PROFILE=debug reuses the test build (CI's smoke run: it checks that the harness runs
+# end to end, and a release build would cost CI ten minutes for numbers nobody reads).
+PROFILE="${PROFILE:-release}"
 build_started=$SECONDS
-cargo build --release -p hafiz -p hafiz-bench
-echo "build: $((SECONDS - build_started)) s"
-HAFIZ="$target_dir/release/hafiz"
-BENCH="$target_dir/release/hafiz-bench"
+if [[ "$PROFILE" = debug ]]; then
+  cargo build -p hafiz -p hafiz-bench
+else
+  cargo build --release -p hafiz -p hafiz-bench
+fi
+echo "build ($PROFILE): $((SECONDS - build_started)) s"
+HAFIZ="$target_dir/$PROFILE/hafiz"
+BENCH="$target_dir/$PROFILE/hafiz-bench"
 
 QUICK="${QUICK:-0}"
 if [[ "$QUICK" = 1 ]]; then

@@ -28,6 +28,11 @@ pub struct S3Config {
     pub website_domain: Option<String>,
     /// Shortest STS session in seconds (AWS: 900); lowered only to test expiry.
     pub sts_min_duration: Option<i64>,
+    /// The S3 listener speaks TLS: `aws:SecureTransport` is true.
+    pub secure_transport: bool,
+    /// SSE-C keys are accepted over plain HTTP (a loopback listener, or the operator's
+    /// `--allow-ssec-over-http`); otherwise only over TLS, as AWS requires.
+    pub allow_ssec_over_http: bool,
 }
 
 /// The account that owns every bucket until IAM lands.

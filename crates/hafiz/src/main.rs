@@ -533,6 +533,8 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             sts_min_duration: std::env::var("HAFIZ_STS_MIN_DURATION")
                 .ok()
                 .and_then(|v| v.parse().ok()),
+            secure_transport: false,
+            allow_ssec_over_http: cfg.address.ip().is_loopback(),
         },
         owner: OwnerInfo {
             account_id: account_id(&owner_id),

@@ -377,6 +377,43 @@ pub enum ObjectData {
     Tiered(TierCopy),
 }
 
+/// How an object is encrypted at rest, as S3 names it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum SseKind {
+    /// SSE-S3 (`AES256`): a key of the server's own.
+    S3,
+    /// SSE-KMS (`aws:kms`) with a key of the key service.
+    Kms,
+    /// DSSE-KMS (`aws:kms:dsse`); sealed as SSE-KMS, reported as asked.
+    KmsDsse,
+    /// SSE-C: a key the client sends with every request and Hafiz never stores.
+    Customer,
+}
+
+/// What decrypts an object: its data key, wrapped by the key that `kind` names,
+/// and what S3 reports about it. Never any key in the clear.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Encryption {
+    pub kind: SseKind,
+    /// The key service's key (SSE-S3 uses a key of its own there too).
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// The key's version that wrapped the data key.
+    #[serde(default)]
+    pub key_version: Option<String>,
+    /// SSE-KMS encryption context, as the JSON object the client gave (or AWS's
+    /// default, the object's ARN); bound to the wrapped key.
+    #[serde(default)]
+    pub context: Option<String>,
+    #[serde(default)]
+    pub bucket_key: bool,
+    /// SSE-C: base64 MD5 of the customer's key (what S3 returns; not the key).
+    #[serde(default)]
+    pub customer_key_md5: Option<String>,
+    #[serde(with = "serde_bytes")]
+    pub wrapped_key: Vec<u8>,
+}
+
 /// An object's bytes kept in a tier: a set of local drives or a remote S3 endpoint.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub struct TierCopy {
@@ -502,6 +539,10 @@ pub struct ObjectVersion {
     /// Replication status (None: no rule selected it, and it is no replica).
     #[serde(default)]
     pub replication: Option<ReplicationState>,
+    /// Server-side encryption: the stored bytes are sealed chunks (see `hafiz-crypto`)
+    /// and `size` counts the plaintext.
+    #[serde(default)]
+    pub encryption: Option<Encryption>,
 }
 
 impl ObjectVersion {
@@ -578,6 +619,9 @@ pub struct UploadInfo {
     pub legal_hold: Option<bool>,
     #[serde(default)]
     pub acl: CannedAcl,
+    /// Fixed at creation: every part is sealed with the upload's data key.
+    #[serde(default)]
+    pub encryption: Option<Encryption>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -588,6 +632,18 @@ pub struct PartInfo {
     pub last_modified: Millis,
     pub checksum: Option<Checksum>,
     pub data: BlobSpan,
+}
+
+impl ObjectData {
+    /// Bytes as stored (ciphertext for an encrypted object; its `size` counts the
+    /// plaintext).
+    pub fn stored_len(&self) -> u64 {
+        match self {
+            ObjectData::Inline(b) => b.len() as u64,
+            ObjectData::Blobs(spans) => spans.iter().map(|s| s.size).sum(),
+            ObjectData::Tiered(copy) => copy.size,
+        }
+    }
 }
 
 impl Default for ObjectData {

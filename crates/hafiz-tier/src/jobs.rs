@@ -350,10 +350,12 @@ impl Tiering {
         let started = std::time::Instant::now();
         let (data, class, hot) = match &target {
             Some(t) => {
+                // Stored bytes, not `v.size`: an encrypted object's are longer.
+                let stored = v.data.stored_len();
                 let copy = TierCopy {
                     tier: t.config.name.clone(),
                     name: job.name.clone(),
-                    size: v.size,
+                    size: stored,
                 };
                 let sweep = JobSpec::new(
                     SWEEP_JOB,
@@ -369,12 +371,12 @@ impl Tiering {
                 .run_at(hafiz_jobs::now_millis() + SWEEP_AFTER.as_millis() as Millis)
                 .unique(format!("tier-sweep/{}/{}", t.config.name, job.name));
                 self.engine()?.enqueue(sweep).await.map_err(retry)?;
-                t.store.put(&job.name, v.size, &src).await.map_err(retry)?;
+                t.store.put(&job.name, stored, &src).await.map_err(retry)?;
                 (
                     ObjectData::Tiered(TierCopy {
                         tier: t.config.name.clone(),
                         name: job.name.clone(),
-                        size: v.size,
+                        size: stored,
                     }),
                     t.config.storage_class.clone(),
                     None,
@@ -454,7 +456,11 @@ impl Tiering {
         data: &ObjectData,
     ) -> Result<ObjectData, JobFailure> {
         use futures_util::StreamExt;
-        let mut body = self.sources.stream(data, 0, v.size).await.map_err(retry)?;
+        let mut body = self
+            .sources
+            .stream(data, 0, data.stored_len())
+            .await
+            .map_err(retry)?;
         let mut w = self
             .sources
             .blobs

@@ -33,6 +33,8 @@ pub enum ClusterError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot build the rpc client: {0}")]
+    Client(String),
     #[error("rpc to node {node}: {detail}")]
     Rpc { node: NodeId, detail: String },
     #[error("no leader")]

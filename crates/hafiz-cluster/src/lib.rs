@@ -26,6 +26,6 @@ mod wire;
 pub use data::{ClusterBlobs, local_view};
 pub use error::ClusterError;
 pub use metadata::ClusterMeta;
-pub use node::{ClusterConfig, ClusterNode, ClusterStatus, MemberStatus};
+pub use node::{ClusterConfig, ClusterNode, ClusterStatus, MemberStatus, RpcTls};
 pub use peers::{Peer, PeerList};
 pub use shard::{MetaShard, ShardId};

@@ -304,6 +304,13 @@ impl Metadata for ClusterMeta {
         self.shared.linearize().await?;
         self.shared.store.upload(bucket, key, upload_id).await
     }
+    async fn completed_upload(
+        &self,
+        upload_id: &str,
+    ) -> MetaResult<Option<hafiz_meta::completed::CompletedUpload>> {
+        self.shared.linearize().await?;
+        self.shared.store.completed_upload(upload_id).await
+    }
     async fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<Vec<PartInfo>> {
         self.shared.linearize().await?;
         self.shared.store.parts(upload_id, after, max).await

@@ -1,5 +1,5 @@
-//! The client side of node-to-node RPC: signed HTTP/2 (h2c) requests with
-//! MessagePack bodies, and openraft's network on top of it.
+//! The client side of node-to-node RPC: signed HTTP/2 requests (h2c, or h2 over
+//! TLS) with MessagePack bodies, and openraft's network on top of it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +17,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::auth::ClusterKey;
+use crate::error::ClusterError;
+use crate::node::RpcTls;
 use crate::types::{NodeId, TypeConfig};
 
 /// Why a call did not get an answer.
@@ -36,6 +38,8 @@ pub enum CallError {
 #[derive(Clone)]
 pub struct PeerClient {
     http: reqwest::Client,
+    /// `http` (h2c), or `https` when the nodes speak TLS.
+    scheme: &'static str,
     key: Arc<ClusterKey>,
     from: NodeId,
     /// The cluster id this node belongs to, once known (sent with every call).
@@ -47,20 +51,38 @@ impl PeerClient {
         key: Arc<ClusterKey>,
         from: NodeId,
         cluster: Arc<std::sync::RwLock<String>>,
-    ) -> PeerClient {
-        let http = reqwest::Client::builder()
+        tls: Option<&RpcTls>,
+    ) -> Result<PeerClient, ClusterError> {
+        // reqwest is built with rustls but no provider of its own.
+        hafiz_tls::install_default_provider();
+        let mut builder = reqwest::Client::builder()
             .http2_prior_knowledge()
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(tls) = tls
+            && !tls.ca.is_empty()
+        {
+            let roots = tls
+                .ca
+                .iter()
+                .map(|c| reqwest::Certificate::from_der(c))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ClusterError::Client(e.to_string()))?;
+            // The cluster's own CA only: a node certificate from a public CA must
+            // not be enough to pose as a peer (the secret still signs every call).
+            builder = builder.tls_certs_only(roots);
+        }
+        let http = builder
             .build()
-            .expect("an HTTP client with no TLS always builds");
-        PeerClient {
+            .map_err(|e| ClusterError::Client(e.to_string()))?;
+        Ok(PeerClient {
             http,
+            scheme: if tls.is_some() { "https" } else { "http" },
             key,
             from,
             cluster,
-        }
+        })
     }
 
     pub fn cluster_id(&self) -> String {
@@ -82,7 +104,7 @@ impl PeerClient {
         let cluster = self.cluster_id();
         let mut rb = self
             .http
-            .post(format!("http://{addr}{path}"))
+            .post(format!("{}://{addr}{path}", self.scheme))
             .timeout(timeout);
         for (k, v) in self.key.sign("POST", path, self.from, &cluster, &body) {
             rb = rb.header(k, v);
@@ -148,7 +170,9 @@ impl PeerClient {
                 None => Some((Err(std::io::Error::other("body abandoned")), (rx, None))),
             }
         });
-        let mut rb = self.http.post(format!("http://{addr}{path_and_query}"));
+        let mut rb = self
+            .http
+            .post(format!("{}://{addr}{path_and_query}", self.scheme));
         for (k, v) in headers {
             rb = rb.header(k, v);
         }

@@ -36,6 +36,18 @@ pub struct ClusterConfig {
     pub secret: Option<Vec<u8>>,
     /// Where snapshot files are kept (beside the metadata store).
     pub snapshot_dir: PathBuf,
+    /// TLS between the nodes; None: h2c in the clear.
+    pub tls: Option<RpcTls>,
+}
+
+/// TLS between the nodes: the RPC listener serves `server`'s certificate (the
+/// node's S3 one), and calls to peers use https, verified against `ca` (the
+/// system's roots when empty). Peers' addresses (`--peer ID=HOST:PORT`) must be
+/// names or IPs their certificates hold.
+#[derive(Debug, Clone)]
+pub struct RpcTls {
+    pub server: hafiz_tls::ServerTls,
+    pub ca: Vec<hafiz_tls::CertificateDer<'static>>,
 }
 
 pub struct ClusterNode {
@@ -165,7 +177,7 @@ impl ClusterNode {
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         let cluster = Arc::new(RwLock::new(cluster_id));
-        let client = PeerClient::new(key.clone(), me, cluster.clone());
+        let client = PeerClient::new(key.clone(), me, cluster.clone(), cfg.tls.as_ref())?;
         let sm = StateMachine::open(store.clone(), cfg.snapshot_dir.clone())
             .map_err(|e| ClusterError::Raft(e.to_string()))?;
         let raft = Raft::new(
@@ -200,10 +212,15 @@ impl ClusterNode {
                     source,
                 })?;
             rpc_addr = listener.local_addr().ok();
-            tracing::info!(address = %addr, node = me, peers = peers.len(), "hafiz cluster rpc listening");
+            tracing::info!(address = %addr, node = me, peers = peers.len(), tls = cfg.tls.is_some(), "hafiz cluster rpc listening");
             let app = rpc::router(rpc.clone());
+            let tls = cfg.tls.as_ref().map(|t| t.server.clone());
             tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).await {
+                let served = match tls {
+                    Some(tls) => axum::serve(tls.listener(listener), app).await,
+                    None => axum::serve(listener, app).await,
+                };
+                if let Err(e) = served {
                     tracing::error!(error = %e, "cluster rpc listener failed");
                 }
             });

@@ -20,9 +20,10 @@ pub fn validate_identity_policy(p: &Policy) -> Result<(), PolicyError> {
 }
 
 /// Bucket policies: every statement has `Principal` or `NotPrincipal` and a
-/// resource, every resource lies inside `bucket` (`arn:aws:s3:::bucket` or
-/// below `arn:aws:s3:::bucket/`), and every action is an S3 action (S3's
-/// rules; it rejects policies that reach into other buckets or services).
+/// resource, every resource can name `bucket` or an object in it (as a pattern:
+/// `arn:aws:s3:::*/*` may stand in the policies of many buckets, as ceph s3-tests
+/// `test_bucket_policy_another_bucket` does; `arn:aws:s3:::other/*` may not, S3's
+/// "Policy has invalid resource"), and every action is an S3 action.
 pub fn validate_bucket_policy(p: &Policy, bucket: &str) -> Result<(), PolicyError> {
     let bucket_arn = format!("arn:aws:s3:::{bucket}");
     let object_prefix = format!("{bucket_arn}/");
@@ -38,14 +39,47 @@ pub fn validate_bucket_policy(p: &Policy, bucket: &str) -> Result<(), PolicyErro
             None => return Err(PolicyError::MissingField("Resource")),
             Some(ResourceSpec::Resource(r) | ResourceSpec::NotResource(r)) => r,
         };
-        if let Some(bad) = resources
-            .iter()
-            .find(|r| **r != bucket_arn && !r.starts_with(&object_prefix))
-        {
+        if let Some(bad) = resources.iter().find(|r| {
+            !crate::matcher::Pattern::wildcard(r).matches(&bucket_arn) && !can_start_with(r, &object_prefix)
+        }) {
             return Err(PolicyError::InvalidResource(bad.clone()));
         }
     }
     Ok(())
+}
+
+/// Whether the `*`/`?` pattern matches some string that starts with `prefix`.
+fn can_start_with(pattern: &str, prefix: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), prefix.chars().collect());
+    // reach[i]: the first i pattern characters can consume the prefix read so far.
+    let mut reach = vec![false; p.len() + 1];
+    reach[0] = true;
+    for i in 0..p.len() {
+        if reach[i] && p[i] == '*' {
+            reach[i + 1] = true;
+        }
+    }
+    for c in t {
+        let mut next = vec![false; p.len() + 1];
+        for i in 0..p.len() {
+            if !reach[i] {
+                continue;
+            }
+            match p[i] {
+                '*' => next[i] = true,
+                '?' => next[i + 1] = true,
+                pc if pc == c => next[i + 1] = true,
+                _ => {}
+            }
+        }
+        for i in 0..p.len() {
+            if next[i] && p[i] == '*' {
+                next[i + 1] = true;
+            }
+        }
+        reach = next;
+    }
+    reach.iter().any(|r| *r)
 }
 
 fn is_s3_action(action: &str) -> bool {
@@ -108,10 +142,24 @@ mod tests {
         );
 
         for resource in [
+            "arn:aws:s3:::*",
+            "arn:aws:s3:::*/*",
+            "arn:aws:s3:::photo*",
+            "arn:aws:s3:::pho?os/a/*",
+            "arn:aws:s3::*:photos",
+            "*",
+        ] {
+            let p = policy(&format!(
+                r#"{{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"{resource}"}}"#
+            ));
+            assert_eq!(validate_bucket_policy(&p, "photos"), Ok(()), "{resource}");
+        }
+        for resource in [
             "arn:aws:s3:::other/*",
             "arn:aws:s3:::photos2/*",
-            "arn:aws:s3:::photo*",
-            "*",
+            "arn:aws:s3:::photos2",
+            "arn:aws:s3:::other*",
+            "arn:aws:iam::123:user/x",
         ] {
             let p = policy(&format!(
                 r#"{{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"{resource}"}}"#

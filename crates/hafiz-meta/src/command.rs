@@ -169,6 +169,7 @@ pub enum BucketChange {
     Lifecycle(Option<String>),
     Notification(Option<String>),
     Replication(Option<crate::model::ReplicationConfig>),
+    Encryption(Option<crate::model::BucketEncryption>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -35,10 +35,12 @@ pub enum Table {
     Events,
     /// Replication queues (see `replication.rs`).
     Replication,
+    /// Recently completed multipart uploads (see `completed.rs`).
+    Completed,
 }
 
 impl Table {
-    const ALL: [Table; 13] = [
+    const ALL: [Table; 14] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
@@ -52,10 +54,11 @@ impl Table {
         Table::Settings,
         Table::Events,
         Table::Replication,
+        Table::Completed,
     ];
 
     /// The tables a state-machine snapshot carries (everything but Raft's own).
-    pub const STATE: [Table; 11] = [
+    pub const STATE: [Table; 12] = [
         Table::Buckets,
         Table::Objects,
         Table::Uploads,
@@ -67,6 +70,7 @@ impl Table {
         Table::Settings,
         Table::Events,
         Table::Replication,
+        Table::Completed,
     ];
 
     pub fn tag(self) -> u8 {
@@ -92,6 +96,7 @@ impl Table {
             Table::Settings => "settings",
             Table::Events => "events",
             Table::Replication => "replication",
+            Table::Completed => "completed",
         }
     }
 }

@@ -7,6 +7,7 @@
 //! [`Metadata`] trait.
 
 pub mod command;
+pub mod completed;
 pub mod days;
 pub mod error;
 pub mod events;
@@ -68,6 +69,12 @@ pub trait Metadata: Send + Sync + 'static {
         key: &str,
         upload_id: &str,
     ) -> MetaResult<Option<UploadInfo>>;
+    /// The record of a multipart upload completed within [`completed::COMPLETED_TTL`]
+    /// (expired records may still be returned: check [`completed::CompletedUpload::live`]).
+    async fn completed_upload(
+        &self,
+        upload_id: &str,
+    ) -> MetaResult<Option<completed::CompletedUpload>>;
     /// Parts of an upload with number > `after`, at most `max`.
     async fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<Vec<PartInfo>>;
     async fn list_uploads(

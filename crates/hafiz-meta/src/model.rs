@@ -68,6 +68,20 @@ pub struct BucketInfo {
     /// The replication configuration (PutBucketReplication).
     #[serde(default)]
     pub replication: Option<ReplicationConfig>,
+    /// Default encryption of new objects (PutBucketEncryption).
+    #[serde(default)]
+    pub encryption: Option<BucketEncryption>,
+}
+
+/// A bucket's default encryption: what a write that asks for none gets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BucketEncryption {
+    /// S3, Kms or KmsDsse (never Customer).
+    pub kind: SseKind,
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+    #[serde(default)]
+    pub bucket_key: bool,
 }
 
 /// A bucket's replication configuration, as PutBucketReplication gives it (the XML
@@ -412,6 +426,10 @@ pub struct Encryption {
     pub customer_key_md5: Option<String>,
     #[serde(with = "serde_bytes")]
     pub wrapped_key: Vec<u8>,
+    /// Each part was sealed on its own (a completed multipart upload): the parts are
+    /// the sealed segments; otherwise the object is one.
+    #[serde(default)]
+    pub parts_sealed: bool,
 }
 
 /// An object's bytes kept in a tier: a set of local drives or a remote S3 endpoint.

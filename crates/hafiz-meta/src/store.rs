@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::Metadata;
 use crate::command::{BucketChange, Command, ObjectChange, Outcome, WriteCondition};
+use crate::completed::{self, COMPLETED_TTL, CompletedUpload, EXPIRE_PER_COMMIT};
 use crate::error::{MetaError, MetaResult};
 use crate::iam::{
     self, AccessKey, Account, IamCommand, IamGroup, IamRows, IamUser, IamWrite, ManagedPolicy,
@@ -618,6 +619,49 @@ impl Inner {
             .collect()
     }
 
+    /// Ops that remember a completed upload, and forget a few expired ones. Time is
+    /// the completion's own (in the command), so every replica expires the same rows.
+    fn record_completed(&self, record: CompletedUpload, ops: &mut Vec<Op>) -> MetaResult<()> {
+        let now = record.completed;
+        for row in self
+            .kv()
+            .scan(Table::Completed, completed::rows::BY_TIME, &[])
+            .take(EXPIRE_PER_COMMIT)
+        {
+            let (row, _) = row?;
+            let Some((time, id)) = completed::rows::parse_by_time(&row) else {
+                continue;
+            };
+            if time.saturating_add(COMPLETED_TTL) > now {
+                break;
+            }
+            ops.push(Op::Delete(Table::Completed, completed::rows::by_id(id)));
+            ops.push(Op::Delete(Table::Completed, row.to_vec()));
+        }
+        ops.push(Op::Put(
+            Table::Completed,
+            completed::rows::by_time(now, &record.upload_id),
+            Vec::new(),
+        ));
+        ops.push(Op::Put(
+            Table::Completed,
+            completed::rows::by_id(&record.upload_id),
+            encode(&record)?,
+        ));
+        Ok(())
+    }
+
+    fn completed_upload_in(
+        &self,
+        mode: ReadMode,
+        upload_id: &str,
+    ) -> MetaResult<Option<CompletedUpload>> {
+        self.kv()
+            .get_in(mode, Table::Completed, &completed::rows::by_id(upload_id))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
     fn check_condition(&self, bucket: &str, key: &str, cond: &WriteCondition) -> MetaResult<()> {
         let current = || -> MetaResult<Option<ObjectVersion>> {
             Ok(self.object(bucket, key)?.filter(|v| !v.delete_marker))
@@ -1203,6 +1247,7 @@ impl Inner {
                         }
                         b.replication = cfg;
                     }
+                    BucketChange::Encryption(e) => b.encryption = e,
                     BucketChange::Website(w) => b.website = w,
                     BucketChange::Policy(p) => b.policy = p,
                     BucketChange::Acl(a) => b.acl = a,
@@ -1305,9 +1350,9 @@ impl Inner {
                 condition,
             } => {
                 let b = self.require_bucket(&bucket)?;
-                if self.upload(&bucket, &version.key, &upload_id)?.is_none() {
+                let Some(upload) = self.upload(&bucket, &version.key, &upload_id)? else {
                     return Err(MetaError::NoSuchUpload);
-                }
+                };
                 let stored = self.parts(&upload_id, 0, usize::MAX)?;
                 let mut spans = Vec::with_capacity(parts.len());
                 for (number, etag) in &parts {
@@ -1334,8 +1379,24 @@ impl Inner {
                 // The parts stop being pending; the version counts their bytes.
                 out.usage.pending += dropped.usage.pending;
                 at = version.last_modified;
+                let record = CompletedUpload {
+                    bucket: bucket.clone(),
+                    key: version.key.clone(),
+                    upload_id: upload_id.clone(),
+                    version_id: None,
+                    etag: version.etag.clone(),
+                    checksum: upload.checksum_algorithm.and(version.checksum.clone()),
+                    completed: version.last_modified,
+                };
                 decide(&b, &mut version, ReplicationOp::Version);
                 self.put_version(&b, version, ops, out)?;
+                self.record_completed(
+                    CompletedUpload {
+                        version_id: out.version_id.clone(),
+                        ..record
+                    },
+                    ops,
+                )?;
                 notify = notify_of(&b);
                 counted = Some(b);
             }
@@ -1866,6 +1927,12 @@ impl Metadata for MetaStore {
     ) -> MetaResult<Option<UploadInfo>> {
         let (b, k, u) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         self.read(move |i, mode| i.upload_in(mode, &b, &k, &u))
+            .await
+    }
+
+    async fn completed_upload(&self, upload_id: &str) -> MetaResult<Option<CompletedUpload>> {
+        let u = upload_id.to_string();
+        self.read(move |i, mode| i.completed_upload_in(mode, &u))
             .await
     }
 

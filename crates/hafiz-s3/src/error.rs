@@ -69,6 +69,11 @@ pub enum S3ErrorCode {
     InvalidToken,
     InvalidObjectState,
     RestoreAlreadyInProgress,
+    InvalidEncryptionAlgorithmError,
+    /// `KMS.DisabledException`: the object's (or the requested) key is disabled.
+    KmsDisabled,
+    /// `KMS.NotFoundException`: no such key in the key service.
+    KmsNotFound,
 }
 
 impl S3ErrorCode {
@@ -98,6 +103,9 @@ impl S3ErrorCode {
             InvalidRange => "InvalidRange",
             InvalidRequest => "InvalidRequest",
             InvalidStorageClass => "InvalidStorageClass",
+            InvalidEncryptionAlgorithmError => "InvalidEncryptionAlgorithmError",
+            KmsDisabled => "KMS.DisabledException",
+            KmsNotFound => "KMS.NotFoundException",
             InvalidTag => "InvalidTag",
             KeyTooLongError => "KeyTooLongError",
             MalformedXML => "MalformedXML",

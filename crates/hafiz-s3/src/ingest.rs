@@ -128,7 +128,9 @@ pub struct IngestLimits {
     pub max: u64,
 }
 
-/// Stream `body` into a new blob. On any error the partial blob is discarded.
+/// Stream `body` into a new blob, sealed by `sealer` when the object is encrypted
+/// (MD5 and checksums are of the plaintext, as S3 reports them). On any error the
+/// partial blob is discarded.
 pub async fn ingest(
     body: &mut RequestBody,
     blobs: &dyn BlobStore,
@@ -136,6 +138,7 @@ pub async fn ingest(
     spec: &ChecksumSpec,
     md5_expected: Option<[u8; 16]>,
     limits: IngestLimits,
+    mut sealer: Option<hafiz_crypto::ChunkSealer>,
 ) -> S3Result<Ingested> {
     if let Some(len) = limits.declared_len
         && len > limits.max
@@ -157,7 +160,17 @@ pub async fn ingest(
             }
             md5.update(&chunk);
             hasher.update(&chunk);
-            writer.write(chunk).await?;
+            match &mut sealer {
+                None => writer.write(chunk).await?,
+                Some(s) => {
+                    for sealed in s.push(&chunk) {
+                        writer.write(sealed).await?;
+                    }
+                }
+            }
+        }
+        if let Some(last) = sealer.take().and_then(|s| s.finish()) {
+            writer.write(last).await?;
         }
         Ok(())
     }

@@ -18,6 +18,7 @@ pub mod range;
 pub mod ratelimit;
 pub mod router;
 pub mod server;
+mod sse;
 pub mod sts_api;
 pub mod sts_web_identity;
 pub mod timefmt;

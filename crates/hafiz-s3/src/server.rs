@@ -66,6 +66,8 @@ pub struct S3State {
     pub targets: Arc<hafiz_targets::Targets>,
     /// Replication targets replication rules may name, and the resync starter.
     pub replication: Arc<hafiz_replication::Replication>,
+    /// The key service: SSE-S3 and SSE-KMS data keys.
+    pub kms: Arc<hafiz_crypto::KeyService>,
 }
 
 impl S3State {
@@ -464,6 +466,9 @@ async fn route(
             &secrets,
         )?
     };
+    if matches!(op, Op::PutObject | Op::UploadPart) && missing_content_length(&parts) {
+        return Err(S3Error::new(S3ErrorCode::MissingContentLength));
+    }
     let principal = match &authed.identity {
         // Anonymous requests get only what a bucket policy grants to everyone.
         Identity::Anonymous => access::Principal::Anonymous,
@@ -527,6 +532,15 @@ async fn route(
         caller,
     };
     ops::dispatch(ctx).await
+}
+
+/// An HTTP/1 upload that says neither how long its body is nor that it is chunked: AWS
+/// answers 411 rather than storing an empty object (ceph s3-tests
+/// `test_object_create_bad_contentlength_none`). HTTP/2 frames carry the length.
+fn missing_content_length(parts: &http::request::Parts) -> bool {
+    parts.version <= http::Version::HTTP_11
+        && !parts.headers.contains_key(http::header::CONTENT_LENGTH)
+        && !parts.headers.contains_key(http::header::TRANSFER_ENCODING)
 }
 
 /// An unsigned form POST to the service endpoint itself: no S3 request looks like
@@ -677,7 +691,7 @@ pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool)
     let extra = e
         .extra
         .iter()
-        .map(|(k, v)| ExtraField::from_pair(k, v.clone()))
+        .map(|(k, v)| ExtraField::from_pair(*k, v.clone()))
         .collect();
     let body = ErrorBody {
         code: e.code.as_str(),

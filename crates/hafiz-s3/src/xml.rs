@@ -10,8 +10,26 @@ pub const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 pub fn to_xml<T: Serialize>(root: &str, value: &T) -> S3Result<String> {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     let body = quick_xml::se::to_string_with_root(root, value).map_err(S3Error::internal)?;
-    out.push_str(&body);
+    push_control_escaped(&mut out, &body);
     Ok(out)
+}
+
+/// Appends `text`, writing the control characters XML 1.0 has no place for as character
+/// references (`\u{1}` as `&#x1;`), as S3 does with such keys in listings; CR too, which
+/// a parser would otherwise turn into LF. Tab and LF stay as they are.
+fn push_control_escaped(out: &mut String, text: &str) {
+    let is_escaped = |c: char| c < ' ' && c != '\t' && c != '\n';
+    if !text.contains(is_escaped) {
+        out.push_str(text);
+        return;
+    }
+    for c in text.chars() {
+        if is_escaped(c) {
+            out.push_str(&format!("&#x{:x};", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
 }
 
 pub fn from_xml<T: for<'de> Deserialize<'de>>(body: &[u8]) -> S3Result<T> {
@@ -40,47 +58,23 @@ pub struct ErrorBody<'a> {
     pub host_id: &'a str,
 }
 
-/// An error element whose name varies (`BucketName`, `Key`, `Condition`...).
-#[derive(Serialize)]
-pub enum ExtraField {
-    BucketName(String),
-    Key(String),
-    Condition(String),
-    UploadId(String),
-    PartNumber(String),
-    ETag(String),
-    Region(String),
-    MaxSizeAllowed(String),
-    ProposedSize(String),
-    MinSizeAllowed(String),
-    AWSAccessKeyId(String),
-    RequestTime(String),
-    ServerTime(String),
-    ArgumentName(String),
-    ArgumentValue(String),
-    Other(String),
+/// An error element whose name varies (`BucketName`, `Key`, `Method`, `ResourceType`...):
+/// serialized as an enum variant named at run time, which quick-xml writes as an element
+/// of that name.
+pub struct ExtraField {
+    name: &'static str,
+    value: String,
 }
 
 impl ExtraField {
-    pub fn from_pair(name: &str, value: String) -> ExtraField {
-        match name {
-            "BucketName" => ExtraField::BucketName(value),
-            "Key" => ExtraField::Key(value),
-            "Condition" => ExtraField::Condition(value),
-            "UploadId" => ExtraField::UploadId(value),
-            "PartNumber" => ExtraField::PartNumber(value),
-            "ETag" => ExtraField::ETag(value),
-            "Region" => ExtraField::Region(value),
-            "MaxSizeAllowed" => ExtraField::MaxSizeAllowed(value),
-            "ProposedSize" => ExtraField::ProposedSize(value),
-            "MinSizeAllowed" => ExtraField::MinSizeAllowed(value),
-            "AWSAccessKeyId" => ExtraField::AWSAccessKeyId(value),
-            "RequestTime" => ExtraField::RequestTime(value),
-            "ServerTime" => ExtraField::ServerTime(value),
-            "ArgumentName" => ExtraField::ArgumentName(value),
-            "ArgumentValue" => ExtraField::ArgumentValue(value),
-            _ => ExtraField::Other(value),
-        }
+    pub fn from_pair(name: &'static str, value: String) -> ExtraField {
+        ExtraField { name, value }
+    }
+}
+
+impl Serialize for ExtraField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_variant("ExtraField", 0, self.name, &self.value)
     }
 }
 
@@ -777,12 +771,26 @@ mod tests {
         let e = ErrorBody {
             code: "NoSuchBucket",
             message: "m",
-            extra: vec![ExtraField::BucketName("b".into())],
+            extra: vec![
+                ExtraField::from_pair("BucketName", "b".into()),
+                ExtraField::from_pair("Method", "GET".into()),
+            ],
             resource: Some("/b"),
             request_id: "r",
             host_id: "h",
         };
         let xml = to_xml("Error", &e).unwrap();
-        assert!(xml.contains("<Code>NoSuchBucket</Code><Message>m</Message><BucketName>b</BucketName><Resource>/b</Resource><RequestId>r</RequestId>"), "{xml}");
+        assert!(xml.contains("<Code>NoSuchBucket</Code><Message>m</Message><BucketName>b</BucketName><Method>GET</Method><Resource>/b</Resource><RequestId>r</RequestId>"), "{xml}");
+    }
+
+    #[test]
+    fn control_characters_become_character_references() {
+        #[derive(Serialize)]
+        struct K {
+            #[serde(rename = "Key")]
+            key: String,
+        }
+        let xml = to_xml("R", &K { key: "a\u{1}b\rc\td\ne<".into() }).unwrap();
+        assert!(xml.ends_with("<R><Key>a&#x1;b&#xd;c\td\ne&lt;</Key></R>"), "{xml}");
     }
 }

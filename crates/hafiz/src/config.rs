@@ -52,6 +52,12 @@ pub struct FileConfig {
     /// `[[replication_target]]` tables: replication targets added (or updated) at
     /// start, as `hafiz admin replicate add` would (see docs/replication.md).
     pub replication_target: Option<Vec<hafiz_replication::TargetSpec>>,
+    /// PEM certificate chain and key: TLS on every listener (docs/tls.md).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle that peers' certificates are verified against.
+    pub tls_ca: Option<PathBuf>,
+    pub allow_ssec_over_http: Option<bool>,
 }
 
 impl FileConfig {
@@ -97,6 +103,9 @@ impl FileConfig {
         }
         if self.node_id == Some(0) {
             bail!("node_id: must be 1 or more");
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            bail!("tls_cert and tls_key: give both or neither");
         }
         if let Some(r) = &self.region {
             validate_region(r)?;
@@ -145,6 +154,10 @@ pub struct StorageConfig {
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     pub address: SocketAddr,
+    /// None: every listener speaks plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// SSE-C keys may come over plain HTTP (TLS, the flag, or a loopback listener).
+    pub allow_ssec_over_http: bool,
     /// The admin API's listener.
     pub admin_address: SocketAddr,
     pub storage: StorageConfig,
@@ -164,6 +177,8 @@ pub struct NodeConfig {
     pub notify_targets: Vec<hafiz_targets::TargetSpec>,
     /// Replication targets from the config file.
     pub replication_targets: Vec<hafiz_replication::TargetSpec>,
+    /// The KMS master key file (see `crate::kms`).
+    pub kms_master_key_file: Option<std::path::PathBuf>,
 }
 
 /// The node's place in the cluster, as configured.
@@ -241,4 +256,37 @@ pub fn oidc(
         audience: audience.filter(|a| !a.is_empty()),
         policy_claim,
     })
+}
+
+/// Where a node's TLS certificate comes from.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Peers' certificates are verified against it (else the system's roots).
+    pub ca: Option<PathBuf>,
+}
+
+/// Certificate, key and CA bundle paths, as given.
+pub type TlsPaths = (Option<PathBuf>, Option<PathBuf>, Option<PathBuf>);
+
+/// The TLS files, flags over the file's keys; a certificate goes with its key.
+pub fn tls(flags: TlsPaths, file: TlsPaths) -> anyhow::Result<Option<TlsFiles>> {
+    let (cert, key, ca) = flags;
+    let pair = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => match (file.0, file.1) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => bail!("tls_cert and tls_key: give both or neither"),
+        },
+        // clap's `requires` catches this first; kept for callers without clap.
+        _ => bail!("--tls-cert and --tls-key must be given together"),
+    };
+    let ca = ca.or(file.2);
+    match pair {
+        Some((cert, key)) => Ok(Some(TlsFiles { cert, key, ca })),
+        None if ca.is_some() => bail!("--tls-ca needs --tls-cert and --tls-key"),
+        None => Ok(None),
+    }
 }

@@ -6,6 +6,8 @@ mod admin_cli;
 mod config;
 mod control;
 mod credentials;
+mod kms;
+mod listeners;
 mod node;
 mod prometheus;
 mod scanner;
@@ -55,6 +57,10 @@ enum Cmd {
         /// Print the API's JSON instead of a table
         #[arg(long, global = true)]
         json: bool,
+        /// PEM CA bundle to verify an https:// admin endpoint's certificate
+        /// against, instead of the system's roots
+        #[arg(long, global = true, env = "HAFIZ_CA_BUNDLE")]
+        ca_bundle: Option<PathBuf>,
         #[command(subcommand)]
         command: AdminCmd,
     },
@@ -97,7 +103,7 @@ enum AdminCmd {
 /// Where a node's data lives.
 #[derive(clap::Args)]
 struct StorageArgs {
-    /// TOML config file (keys: address, admin_address, data, region, domain, website_domain, parity, meta_dir, scanner_interval, lifecycle_interval, node_id, rpc_address, peers, [[tier]] tables: docs/tiering.md, [[notify]] tables: docs/notifications.md, and [[replication_target]] tables: docs/replication.md).
+    /// TOML config file (keys: address, admin_address, data, region, domain, website_domain, parity, meta_dir, scanner_interval, lifecycle_interval, node_id, rpc_address, peers, tls_cert, tls_key, tls_ca, allow_ssec_over_http, [[tier]] tables: docs/tiering.md, [[notify]] tables: docs/notifications.md, and [[replication_target]] tables: docs/replication.md).
     #[arg(long, env = "HAFIZ_CONFIG")]
     config: Option<PathBuf>,
     /// Data drive directory; repeat it, or use ranges like /mnt/disk{1...8} [default: ./hafiz-data]
@@ -217,6 +223,26 @@ struct ServerArgs {
     /// Token claim naming the session's managed policies (comma-separated string or array)
     #[arg(long, env = "HAFIZ_OIDC_POLICY_CLAIM", default_value = "policy")]
     oidc_policy_claim: String,
+    /// The KMS master key (base64 or hex of 32 bytes; older keys on the lines after
+    /// the first). The key itself may come from HAFIZ_KMS_MASTER_KEY instead
+    /// [default: generated in the first system directory]
+    #[arg(long, env = "HAFIZ_KMS_MASTER_KEY_FILE")]
+    kms_master_key_file: Option<PathBuf>,
+    /// PEM certificate chain (the server's first): TLS on the S3, admin and rpc
+    /// listeners, with --tls-key. Reloaded on SIGHUP and when the files change
+    #[arg(long, env = "HAFIZ_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (PKCS#8, RSA or SEC1)
+    #[arg(long, env = "HAFIZ_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA bundle the other nodes' certificates are verified against
+    /// [default: the system's roots]
+    #[arg(long, env = "HAFIZ_TLS_CA")]
+    tls_ca: Option<PathBuf>,
+    /// Accept SSE-C keys over plain HTTP on a non-loopback listener (they travel
+    /// in the clear: only behind a TLS-terminating proxy)
+    #[arg(long, env = "HAFIZ_ALLOW_SSEC_OVER_HTTP", value_parser = clap::builder::BoolishValueParser::new())]
+    allow_ssec_over_http: bool,
 }
 
 impl ServerArgs {
@@ -250,6 +276,16 @@ impl ServerArgs {
             )?),
             _ => None,
         };
+        let tls = config::tls(
+            (self.tls_cert, self.tls_key, self.tls_ca),
+            (file.tls_cert, file.tls_key, file.tls_ca),
+        )?;
+        // SSE-C keys travel in headers: over plain HTTP only when that stays on
+        // this machine or the operator says a proxy terminates TLS in front.
+        let allow_ssec_over_http = tls.is_some()
+            || self.allow_ssec_over_http
+            || file.allow_ssec_over_http.unwrap_or(false)
+            || address.ip().is_loopback();
         let cluster = config::cluster(
             self.node_id.or(file.node_id),
             self.rpc_address,
@@ -264,9 +300,12 @@ impl ServerArgs {
             tiers: file.tier.clone().unwrap_or_default(),
             notify_targets: file.notify.clone().unwrap_or_default(),
             replication_targets: file.replication_target.clone().unwrap_or_default(),
+            kms_master_key_file: self.kms_master_key_file,
             cluster,
             oidc,
             address,
+            tls,
+            allow_ssec_over_http,
             admin_address,
             storage,
             region,
@@ -327,6 +366,13 @@ fn main() -> anyhow::Result<()> {
     // Before any HTTP client exists (admin CLI, OTLP, JWKS, audit webhook).
     hafiz_s3::tls::install_crypto();
     let cli = Cli::parse();
+    if let Cmd::Admin {
+        ca_bundle: Some(path),
+        ..
+    } = &cli.command
+    {
+        admin_cli::trust_ca_bundle(path.clone());
+    }
     match cli.command {
         Cmd::Config {
             command: ConfigCmd::Check { file },
@@ -344,6 +390,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Admin {
             json,
+            ca_bundle: _,
             command:
                 AdminCmd::Heal {
                     alias: Some(alias),
@@ -355,6 +402,7 @@ fn main() -> anyhow::Result<()> {
         } => api_edge(admin_cli::heal(&alias, bucket, dry_run, status, json)),
         Cmd::Admin {
             json: _,
+            ca_bundle: _,
             command:
                 AdminCmd::Heal {
                     alias: None,
@@ -370,6 +418,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Admin {
             json,
+            ca_bundle: _,
             command: AdminCmd::Status { storage },
         } => {
             let (storage, _) = storage.resolve()?;
@@ -377,6 +426,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Admin {
             json,
+            ca_bundle: _,
             command: AdminCmd::Api(cmd),
         } => api_edge(admin_cli::run(cmd, json)),
     }
@@ -395,6 +445,8 @@ fn api_edge(result: anyhow::Result<()>) -> anyhow::Result<()> {
 
 async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let metrics = prometheus::install()?;
+    // Before the cluster starts: its rpc listener serves the same certificate.
+    let tls = cfg.tls.as_ref().map(listeners::load).transpose()?;
     let node = node::open(&cfg.storage)?;
     let (creds, generated) = credentials::load_or_create(&node.system_dirs)?;
     let (meta, blobs) = (node.meta, node.blobs);
@@ -412,6 +464,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
                 peers: cfg.cluster.peers.clone(),
                 secret: cfg.cluster.secret.clone(),
                 snapshot_dir: node.system_dirs[0].join("raft-snapshots"),
+                tls: tls.as_ref().map(|t| t.rpc.clone()),
             },
             meta.clone(),
             blobs.clone(),
@@ -520,6 +573,38 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     );
     replicator.install(&jobs);
     let replication = hafiz_replication::Replication::new(replication_targets, jobs.clone());
+    let master = kms::master_keys(
+        &node.system_dirs[0],
+        cfg.kms_master_key_file.as_deref(),
+        cfg.cluster
+            .secret
+            .as_deref()
+            .filter(|_| cfg.cluster.peers.len() > 1),
+    )?;
+    let key_service = Arc::new(hafiz_crypto::KeyService::new(
+        Arc::new(replicated.clone()),
+        master.current,
+        master.previous,
+        master.file,
+    ));
+    tokio::spawn({
+        let kms = key_service.clone();
+        async move {
+            // Metadata writes: retried until the cluster takes them.
+            loop {
+                match kms.ensure_builtin().await {
+                    Ok(()) => break,
+                    Err(e) => tracing::debug!(error = %e, "built-in KMS keys not made yet"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            match kms.reseal().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(resealed = n, "KMS keys re-sealed under the current master key"),
+                Err(e) => tracing::warn!(error = %e, "KMS keys not re-sealed"),
+            }
+        }
+    });
     let owner_id = hex::encode(sha2::Sha256::digest(creds.access_key.as_bytes()));
     let state = Arc::new(S3State {
         meta: Arc::new(replicated.clone()),
@@ -533,8 +618,8 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             sts_min_duration: std::env::var("HAFIZ_STS_MIN_DURATION")
                 .ok()
                 .and_then(|v| v.parse().ok()),
-            secure_transport: false,
-            allow_ssec_over_http: cfg.address.ip().is_loopback(),
+            secure_transport: tls.is_some(),
+            allow_ssec_over_http: cfg.allow_ssec_over_http,
         },
         owner: OwnerInfo {
             account_id: account_id(&owner_id),
@@ -552,6 +637,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         tiering: tiering.clone(),
         targets: targets.clone(),
         replication,
+        kms: key_service,
     });
     add_from_config(
         "notification target",
@@ -615,7 +701,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.address)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.address))?;
-    tracing::info!(address = %listener.local_addr()?, layout = %blobs.layout_summary(), region = %cfg.region, "hafiz S3 listening");
+    tracing::info!(address = %listener.local_addr()?, layout = %blobs.layout_summary(), region = %cfg.region, tls = tls.is_some(), "hafiz S3 listening");
     let admin_listener = tokio::net::TcpListener::bind(cfg.admin_address)
         .await
         .with_context(|| format!("cannot listen on {} (admin API)", cfg.admin_address))?;
@@ -635,41 +721,32 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         admin_address: admin_listener.local_addr()?.to_string(),
         started: std::time::Instant::now(),
     });
-    tracing::info!(address = %admin_listener.local_addr()?, "hafiz admin API listening");
+    tracing::info!(address = %admin_listener.local_addr()?, tls = tls.is_some(), "hafiz admin API listening");
+    let server_tls = tls.as_ref().map(|t| &t.server);
     let (admin_stop_tx, admin_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let admin_server = tokio::spawn(
-        axum::serve(
-            admin_listener,
-            hafiz_admin::app(admin_state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = admin_stop_rx.await;
-        })
-        .into_future(),
+    let admin_server = listeners::spawn(
+        admin_listener,
+        server_tls,
+        hafiz_admin::app(admin_state),
+        admin_stop_rx,
     );
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        axum::serve(
-            listener,
-            hafiz_s3::app(state)
-                .route(
-                    "/metrics",
-                    axum::routing::get({
-                        let meta = meta.clone();
-                        move || {
-                            prometheus::record_meta(&meta);
-                            std::future::ready(metrics.render())
-                        }
-                    }),
-                )
-                // The peer address is `aws:SourceIp` in policy conditions.
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = stop_rx.await;
-        })
-        .into_future(),
+    let server = listeners::spawn(
+        listener,
+        server_tls,
+        // The peer address is `aws:SourceIp` in policy conditions.
+        hafiz_s3::app(state).route(
+            "/metrics",
+            axum::routing::get({
+                let meta = meta.clone();
+                move || {
+                    prometheus::record_meta(&meta);
+                    std::future::ready(metrics.render())
+                }
+            }),
+        ),
+        stop_rx,
     );
     let mut server = server;
     tokio::select! {

@@ -27,6 +27,7 @@ pub fn action(op: Op, versioned: bool) -> &'static str {
         GetPublicAccessBlock => "s3:GetBucketPublicAccessBlock",
         PutPublicAccessBlock | DeletePublicAccessBlock => "s3:PutBucketPublicAccessBlock",
         GetBucketEncryption => "s3:GetEncryptionConfiguration",
+        PutBucketEncryption | DeleteBucketEncryption => "s3:PutEncryptionConfiguration",
         GetBucketTagging => "s3:GetBucketTagging",
         PutBucketTagging | DeleteBucketTagging => "s3:PutBucketTagging",
         ListObjectVersions => "s3:ListBucketVersions",

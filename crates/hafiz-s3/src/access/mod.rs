@@ -322,7 +322,7 @@ pub async fn authorize_action(
         Principal::Root => return Ok(()),
         Principal::RootSession { policy, .. } => {
             return match policy {
-                Some(p) if !session_allows(p, facts, action, key) => Err(denied()),
+                Some(p) if !session_allows(state, p, facts, action, key) => Err(denied()),
                 _ => Ok(()),
             };
         }
@@ -330,7 +330,7 @@ pub async fn authorize_action(
         Principal::User {
             session: Some(SessionGrant { policy: Some(p) }),
             ..
-        } if !session_allows(p, facts, action, key) => return Err(denied()),
+        } if !session_allows(state, p, facts, action, key) => return Err(denied()),
         Principal::User { name, .. } => match state.iam_cache.user(state, name).await? {
             Some(a) => Some(Grant::User(a)),
             None => return Err(denied()),
@@ -338,7 +338,7 @@ pub async fn authorize_action(
         Principal::Federated {
             session: SessionGrant { policy: Some(p) },
             ..
-        } if !session_allows(p, facts, action, key) => return Err(denied()),
+        } if !session_allows(state, p, facts, action, key) => return Err(denied()),
         Principal::Federated {
             identity,
             session_name,
@@ -367,7 +367,7 @@ pub async fn authorize_action(
     let bucket_policy =
         bucket_policy.filter(|p| user.is_some() || !(p.restrict_public && p.public));
     let principal = user.as_ref().map(Grant::principal);
-    let mut keys = condition_keys(facts, principal.as_ref());
+    let mut keys = condition_keys(state, facts, principal.as_ref());
     let needs_tags = user.as_ref().is_some_and(|u| u.needs_object_tags())
         || bucket_policy.as_ref().is_some_and(|p| p.needs_object_tags);
     if needs_tags
@@ -524,6 +524,7 @@ async fn acl_allows(
 /// Whether a session policy allows an action (it can only narrow what the session's
 /// owner may do).
 fn session_allows(
+    state: &S3State,
     policy: &hafiz_iam::Policy,
     facts: &RequestFacts<'_>,
     action: &str,
@@ -533,7 +534,7 @@ fn session_allows(
         action: action.to_string(),
         resource: actions::resource(facts.bucket, key),
         principal: None,
-        keys: condition_keys(facts, None),
+        keys: condition_keys(state, facts, None),
     };
     hafiz_iam::evaluate_identity(&[policy], &ctx) == hafiz_iam::Decision::Allow
 }
@@ -604,6 +605,7 @@ pub async fn authorize_operator(
 
 /// The condition keys S3 defines for a request, from what it carries.
 fn condition_keys(
+    state: &S3State,
     facts: &RequestFacts<'_>,
     principal: Option<&hafiz_iam::Principal>,
 ) -> HashMap<String, Vec<String>> {
@@ -614,7 +616,12 @@ fn condition_keys(
     if let Some(ip) = facts.caller.peer {
         put("aws:SourceIp", ip.to_string());
     }
-    put("aws:SecureTransport", "false".into());
+    // The S3 listener is TLS or plain as a whole: the request came over TLS iff
+    // the listener speaks it.
+    put(
+        "aws:SecureTransport",
+        state.config.secure_transport.to_string(),
+    );
     let now = time::OffsetDateTime::now_utc();
     put(
         "aws:CurrentTime",

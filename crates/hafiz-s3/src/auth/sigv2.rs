@@ -76,7 +76,7 @@ pub fn is_v2(headers: &HeaderMap, raw_query: Option<&str>) -> bool {
     let header = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("AWS "));
+        .is_some_and(|v| v == "AWS" || v.starts_with("AWS "));
     header
         || query_pairs(raw_query)
             .iter()
@@ -177,6 +177,50 @@ fn check(secret: &str, sts: &str, given: &str) -> S3Result<()> {
     }
 }
 
+/// The resources a request may have been signed with. A bucket-level path-style request
+/// (`/bucket`) is signed by botocore, and accepted by AWS, as `/bucket/`.
+fn resource_candidates(resource_path: &str) -> Vec<String> {
+    let mut out = vec![resource_path.to_string()];
+    let rest = resource_path.strip_prefix('/').unwrap_or("");
+    if !rest.is_empty() && !rest.contains('/') {
+        out.push(format!("{resource_path}/"));
+    }
+    out
+}
+
+/// Checks the signature against each candidate resource; the error names the first.
+fn check_any(
+    secret: &str,
+    given: &str,
+    resource_path: &str,
+    sts_of: impl Fn(&str) -> String,
+) -> S3Result<()> {
+    let mut first = None;
+    for resource in resource_candidates(resource_path) {
+        match check(secret, &sts_of(&resource), given) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    Err(first.unwrap_or_else(|| S3Error::new(S3ErrorCode::SignatureDoesNotMatch)))
+}
+
+/// Parses the request time of a header-signed request (an HTTP date); dates before the
+/// epoch are invalid, as on AWS.
+fn parse_date(value: &str) -> Option<i64> {
+    if let Ok(t) = httpdate::parse_http_date(value) {
+        return t
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs() as i64);
+    }
+    super::sigv4::parse_http_date(value)
+        .filter(|t| t.year() >= 1970)
+        .map(|t| t.unix_timestamp())
+}
+
 /// Verify a SigV2 request. `resource_path` is the raw path, with `/bucket` prepended
 /// for virtual-host-style requests.
 pub fn authenticate_v2(
@@ -222,53 +266,61 @@ pub fn authenticate_v2(
             .filter(|(k, _)| !matches!(k.as_str(), "AWSAccessKeyId" | "Signature" | "Expires"))
             .cloned()
             .collect();
-        check(
-            &secret,
-            &string_to_sign(method, resource_path, &signed_query, headers, &expires),
-            &sig,
-        )?;
+        check_any(&secret, &sig, resource_path, |resource| {
+            string_to_sign(method, resource, &signed_query, headers, &expires)
+        })?;
         return Ok(Authenticated {
             identity: Identity::AccessKey(ak),
             payload: PayloadCheck::Unsigned,
         });
     }
     let auth = header(headers, "authorization");
-    let creds = auth
-        .strip_prefix("AWS ")
-        .ok_or_else(|| S3Error::new(S3ErrorCode::AccessDenied))?;
-    let (ak, sig) = creds.split_once(':').ok_or_else(|| {
+    let invalid_header = || {
         S3Error::with_message(
             S3ErrorCode::InvalidArgument,
             "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
         )
-    })?;
-    let secret = secrets.secret_key(ak).ok_or_else(|| unknown_key(ak))?;
-    let amz_date = header(headers, "x-amz-date");
-    let date = if amz_date.is_empty() {
-        header(headers, "date")
-    } else {
-        amz_date
+        .extra("ArgumentName", "Authorization")
+        .extra("ArgumentValue", auth.chars().take(256).collect::<String>())
     };
-    let t = httpdate::parse_http_date(date).map_err(|_| {
+    let creds = auth
+        .strip_prefix("AWS")
+        .map(str::trim_start)
+        .ok_or_else(|| S3Error::new(S3ErrorCode::AccessDenied))?;
+    let (ak, sig) = creds.split_once(':').ok_or_else(invalid_header)?;
+    if ak.is_empty() || sig.is_empty() {
+        return Err(invalid_header());
+    }
+    let secret = secrets.secret_key(ak).ok_or_else(|| unknown_key(ak))?;
+    // x-amz-date, when present (even empty), is the request time and Date is ignored
+    // (ceph s3-tests `test_object_create_bad_date_empty_aws2`: an empty one is AccessDenied).
+    let amz_date = headers
+        .get("x-amz-date")
+        .map(|v| v.to_str().unwrap_or("").trim());
+    let date = amz_date.unwrap_or_else(|| header(headers, "date"));
+    let t = parse_date(date).ok_or_else(|| {
         S3Error::with_message(
             S3ErrorCode::AccessDenied,
             "AWS authentication requires a valid Date or x-amz-date header",
         )
     })?;
-    let t = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
     if (now_secs - t).abs() > MAX_SKEW_SECS {
-        return Err(S3Error::new(S3ErrorCode::RequestTimeTooSkewed));
+        return Err(S3Error::new(S3ErrorCode::RequestTimeTooSkewed)
+            .extra("RequestTime", date.to_string())
+            .extra(
+                "ServerTime",
+                super::sigv4::format_iso8601(super::sigv4::to_offset(now)),
+            )
+            .extra(
+                "MaxAllowedSkewMilliseconds",
+                (MAX_SKEW_SECS * 1000).to_string(),
+            ));
     }
     // With x-amz-date present, the Date line of the string to sign is empty.
-    let date_line = if amz_date.is_empty() { date } else { "" };
-    check(
-        &secret,
-        &string_to_sign(method, resource_path, &query, headers, date_line),
-        sig,
-    )?;
+    let date_line = if amz_date.is_some() { "" } else { date };
+    check_any(&secret, sig, resource_path, |resource| {
+        string_to_sign(method, resource, &query, headers, date_line)
+    })?;
     Ok(Authenticated {
         identity: Identity::AccessKey(ak.to_string()),
         payload: PayloadCheck::Unsigned,

@@ -362,7 +362,18 @@ fn credential_and_time_errors() {
     let mut r = req.clone();
     r.headers_mut()
         .insert("x-amz-date", "20240518T000000Z".parse().unwrap());
-    assert_eq!(code(auth(&r)), S3ErrorCode::AuthorizationHeaderMalformed);
+    let midnight = t0() + Duration::from_secs(11 * 3600 + 25 * 60 + 4);
+    assert_eq!(
+        code(auth_at(&r, midnight)),
+        S3ErrorCode::AuthorizationHeaderMalformed
+    );
+    // Skew is reported first, as AWS does.
+    assert_eq!(code(auth(&r)), S3ErrorCode::RequestTimeTooSkewed);
+    // Before the epoch: an invalid date, not a skewed one.
+    let mut r = req.clone();
+    r.headers_mut()
+        .insert("x-amz-date", "19500707T215304Z".parse().unwrap());
+    assert_eq!(code(auth(&r)), S3ErrorCode::AccessDenied);
     let mut r = req.clone();
     r.headers_mut()
         .insert("x-amz-date", "yesterday".parse().unwrap());

@@ -100,25 +100,43 @@ pub async fn create_bucket(mut ctx: Ctx) -> S3Result<Response> {
         account: account.clone().unwrap_or_default(),
         ..Default::default()
     };
+    if let Some(existing) = ctx.state.meta.bucket(&ctx.bucket).await? {
+        return recreated(&ctx, &existing, account.as_deref());
+    }
     match ctx.state.meta.apply(Command::CreateBucket(info)).await {
         Ok(_) => {}
-        // Bucket names are global: another account's bucket is "already exists".
-        Err(hafiz_meta::MetaError::BucketExists(name))
-            if account.is_some()
-                && ctx
-                    .state
-                    .meta
-                    .bucket(&name)
-                    .await?
-                    .is_some_and(|b| Some(&b.account) != account.as_ref()) =>
-        {
-            return Err(S3Error::new(S3ErrorCode::BucketAlreadyExists).extra("BucketName", name));
+        // Created by someone else since the look above.
+        Err(hafiz_meta::MetaError::BucketExists(name)) => {
+            return match ctx.state.meta.bucket(&name).await? {
+                Some(existing) => recreated(&ctx, &existing, account.as_deref()),
+                None => Err(hafiz_meta::MetaError::BucketExists(name).into()),
+            };
         }
         Err(e) => return Err(e.into()),
     }
+    created(&ctx.bucket)
+}
+
+fn created(bucket: &str) -> S3Result<Response> {
     let mut r = empty_response(StatusCode::OK);
-    crate::ops::insert(r.headers_mut(), "location", &format!("/{}", ctx.bucket));
+    crate::ops::insert(r.headers_mut(), "location", &format!("/{bucket}"));
     Ok(r)
+}
+
+/// CreateBucket of a name that exists. Names are global: another account's bucket is
+/// 409 BucketAlreadyExists. The caller's own is 409 BucketAlreadyOwnedByYou, except in
+/// us-east-1, where S3 answers 200 for legacy compatibility (CreateBucket's API
+/// reference, "BucketAlreadyOwnedByYou"). Either way the bucket is left as it is.
+fn recreated(ctx: &Ctx, existing: &BucketInfo, account: Option<&str>) -> S3Result<Response> {
+    if existing.account != account.unwrap_or_default() {
+        return Err(S3Error::new(S3ErrorCode::BucketAlreadyExists)
+            .extra("BucketName", existing.name.clone()));
+    }
+    if ctx.state.config.region == "us-east-1" {
+        return created(&existing.name);
+    }
+    Err(S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou)
+        .extra("BucketName", existing.name.clone()))
 }
 
 pub async fn head_bucket(ctx: Ctx) -> S3Result<Response> {
@@ -203,11 +221,6 @@ pub async fn put_acl(ctx: Ctx) -> S3Result<Response> {
     let canned = crate::ops::acl::requested(&ctx.headers, &b)?.unwrap_or_default();
     crate::ops::update_bucket(&ctx, hafiz_meta::BucketChange::Acl(canned)).await?;
     Ok(empty_response(StatusCode::OK))
-}
-
-pub async fn not_configured(ctx: Ctx, code: S3ErrorCode) -> S3Result<Response> {
-    require_bucket(&ctx).await?;
-    Err(S3Error::new(code).extra("BucketName", ctx.bucket.clone()))
 }
 
 #[cfg(test)]

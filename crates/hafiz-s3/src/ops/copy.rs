@@ -91,8 +91,11 @@ async fn copy_body(
     if ops::archived(&ctx.state, src).await {
         return Err(ops::invalid_object_state(src));
     }
+    // The source opens with the copy-source SSE-C headers (or the key service).
+    let customer = crate::sse::customer_key(&ctx.state, &ctx.headers, true)?;
+    let key = crate::sse::for_read(&ctx.state, src.encryption.as_ref(), customer.as_ref()).await?;
     Ok(RequestBody::from_stream(
-        ops::object_stream(&ctx.state, src_bucket, src, range).await?,
+        ops::object_stream(&ctx.state, src_bucket, src, range, key).await?,
     ))
 }
 
@@ -111,6 +114,8 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
     validate_key(&ctx.key)?;
     let replace_meta = directive(&ctx, "x-amz-metadata-directive")?;
     let replace_tags = directive(&ctx, "x-amz-tagging-directive")?;
+    let sse_request = crate::sse::write_request(&ctx.state, &ctx.headers)?;
+    let sse_given = !matches!(sse_request, crate::sse::SseRequest::None);
     let dest_bucket = require_bucket(&ctx).await?;
     let acl = ops::acl::requested(&ctx.headers, &dest_bucket)?.unwrap_or_default();
     let (src_bucket, src, named_version) = source(&ctx).await?;
@@ -131,6 +136,7 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
         && !replace_meta
         && (!class_given || storage_class == src.storage_class)
         && !ctx.headers.contains_key("x-amz-checksum-algorithm")
+        && !sse_given
     {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidRequest,
@@ -152,6 +158,13 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
     };
     let spec = copy_checksum_spec(&ctx, &src)?;
     let mut body = copy_body(&ctx, &src_bucket, &src, None).await?;
+    let encryption = crate::sse::for_write(
+        &ctx.state,
+        &dest_bucket,
+        &crate::ops::put::object_arn(&ctx),
+        sse_request,
+    )
+    .await?;
     let placement = ops::placement(&ctx);
     let got = ingest::ingest(
         &mut body,
@@ -163,6 +176,9 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
             declared_len: Some(src.size),
             max: MAX_PUT_SIZE,
         },
+        encryption
+            .as_ref()
+            .map(|(_, key)| hafiz_crypto::ChunkSealer::new(key, 0)),
     )
     .await?;
     let meta = ObjectMeta {
@@ -173,6 +189,11 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
     };
     let mut version = crate::ops::put::ingested_version(&ctx.key, got, meta);
     version.acl = acl;
+    if let Some((enc, _)) = encryption {
+        version.etag = crate::sse::etag_for(Some(&enc), std::mem::take(&mut version.etag));
+        version.encryption = Some(enc);
+    }
+    let encryption = version.encryption.clone();
     let checksum = version
         .checksum
         .clone()
@@ -188,6 +209,8 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
     };
     let mut r = xml_response("CopyObjectResult", &body)?;
     ops::versions::version_header(r.headers_mut(), &version_id);
+    crate::sse::response_headers(&ctx.state, r.headers_mut(), encryption.as_ref());
+    crate::sse::context_header(r.headers_mut(), encryption.as_ref());
     if src.version_id != hafiz_meta::NULL_VERSION {
         ops::insert(
             r.headers_mut(),
@@ -202,6 +225,9 @@ pub async fn upload_part_copy(ctx: Ctx) -> S3Result<Response> {
     validate_key(&ctx.key)?;
     let number = multipart::part_number_param(&ctx)?;
     let upload = multipart::require_upload(&ctx).await?;
+    let customer = crate::sse::customer_key(&ctx.state, &ctx.headers, false)?;
+    let part_key =
+        crate::sse::for_part(&ctx.state, upload.encryption.as_ref(), customer.as_ref()).await?;
     let (src_bucket, src, _) = source(&ctx).await?;
     let range = match header_str(&ctx.headers, "x-amz-copy-source-range") {
         Some(r) => Some(range::parse_copy_range(r, src.size)?),
@@ -229,6 +255,9 @@ pub async fn upload_part_copy(ctx: Ctx) -> S3Result<Response> {
             declared_len: Some(len),
             max: MAX_PUT_SIZE,
         },
+        part_key
+            .as_ref()
+            .map(|k| hafiz_crypto::ChunkSealer::new(k, number)),
     )
     .await?;
     let part = multipart::commit_part(&ctx, &upload, number, got).await?;
@@ -241,7 +270,9 @@ pub async fn upload_part_copy(ctx: Ctx) -> S3Result<Response> {
             _ => xml::ObjectChecksums::default(),
         },
     };
-    xml_response("CopyPartResult", &body)
+    let mut r = xml_response("CopyPartResult", &body)?;
+    crate::sse::response_headers(&ctx.state, r.headers_mut(), upload.encryption.as_ref());
+    Ok(r)
 }
 
 #[cfg(test)]

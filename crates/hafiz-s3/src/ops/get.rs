@@ -116,9 +116,12 @@ pub(crate) fn object_headers(h: &mut HeaderMap, v: &ObjectVersion) {
 }
 
 pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
+    crate::sse::refuse_on_read(&ctx.headers)?;
+    let customer = crate::sse::customer_key(&ctx.state, &ctx.headers, false)?;
     // The bucket row (for its lifecycle rules) is read alongside, not after.
     let (v, bucket) = tokio::join!(current_version(&ctx), ctx.state.meta.bucket(&ctx.bucket));
     let v = v?;
+    let key = crate::sse::for_read(&ctx.state, v.encryption.as_ref(), customer.as_ref()).await?;
     if let Err(e) = conditions::check_read(&ctx.headers, &v.etag, v.last_modified) {
         if e.code == S3ErrorCode::NotModified {
             // A 304 still names the representation it stands for.
@@ -163,6 +166,7 @@ pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
     let mut resp = Response::new(Body::empty());
     let h = resp.headers_mut();
     object_headers(h, &v);
+    crate::sse::response_headers(&ctx.state, h, v.encryption.as_ref());
     if let Ok(Some(b)) = &bucket
         && ctx.query.get("versionId").is_none()
     {
@@ -221,7 +225,7 @@ pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
         );
     }
     if !head && len > 0 {
-        let stream = ops::object_stream(&ctx.state, &ctx.bucket, &v, range).await?;
+        let stream = ops::object_stream(&ctx.state, &ctx.bucket, &v, range, key).await?;
         *resp.body_mut() = ops::body_from(stream);
     }
     Ok(resp)
@@ -316,5 +320,6 @@ pub async fn get_object_attributes(ctx: Ctx) -> S3Result<Response> {
         "last-modified",
         &http_date(v.last_modified),
     );
+    versions::version_header(r.headers_mut(), &v.version_id);
     Ok(r)
 }

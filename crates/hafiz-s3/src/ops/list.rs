@@ -12,7 +12,9 @@ use crate::server::{Ctx, xml_response};
 use crate::timefmt::iso8601;
 use crate::xml::{self, NS};
 
-/// `encoding-type=url`: S3 form-encodes names (space as `+`), which is what SDKs undo.
+/// `encoding-type=url`: every byte but the unreserved ones and `/` percent-encoded, a
+/// space as `%20` and `+` as `%2B` (ceph s3-tests `test_bucket_list_encoding_basic`:
+/// `quux ab/` → `quux%20ab/`, `foo+1/` → `foo%2B1/`).
 pub(crate) fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -20,7 +22,6 @@ pub(crate) fn url_encode(s: &str) -> String {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
                 out.push(b as char)
             }
-            b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -202,6 +203,7 @@ pub async fn list_objects_v2(ctx: Ctx) -> S3Result<Response> {
 mod tests {
     #[test]
     fn url_encoding_matches_what_sdks_decode() {
-        assert_eq!(super::url_encode("a b+c/é%"), "a+b%2Bc/%C3%A9%25");
+        assert_eq!(super::url_encode("a b+c/é%"), "a%20b%2Bc/%C3%A9%25");
+        assert_eq!(super::url_encode("x\u{1}y*~"), "x%01y%2A~");
     }
 }

@@ -4,6 +4,7 @@
 pub(crate) mod acl;
 mod bucket;
 mod copy;
+mod encryption;
 pub(crate) mod delete;
 pub(crate) mod get;
 pub(crate) mod lifecycle;
@@ -88,13 +89,9 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         Op::GetPublicAccessBlock => policy::get_public_access_block(ctx).await,
         Op::PutPublicAccessBlock => policy::put_public_access_block(ctx).await,
         Op::DeletePublicAccessBlock => policy::delete_public_access_block(ctx).await,
-        Op::GetBucketEncryption => {
-            bucket::not_configured(
-                ctx,
-                S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
-            )
-            .await
-        }
+        Op::GetBucketEncryption => encryption::get(ctx).await,
+        Op::PutBucketEncryption => encryption::put(ctx).await,
+        Op::DeleteBucketEncryption => encryption::delete(ctx).await,
         Op::GetBucketTagging => tagging::get_bucket_tagging(ctx).await,
         Op::ListObjects => list::list_objects_v1(ctx).await,
         Op::ListObjectsV2 => list::list_objects_v2(ctx).await,
@@ -299,11 +296,14 @@ pub(crate) fn invalid_object_state(v: &ObjectVersion) -> S3Error {
 
 /// Stream bytes `range` (whole object if None) of a version of `bucket`, wherever
 /// they are: a restored copy first, then the version's own data (hot or tiered).
+/// An encrypted version is opened with `key` (see `crate::sse::for_read`), reading
+/// only the sealed chunks the range needs.
 pub(crate) async fn object_stream(
     state: &S3State,
     bucket: &str,
     version: &ObjectVersion,
     range: Option<ByteRange>,
+    key: Option<hafiz_crypto::DataKey>,
 ) -> S3Result<PayloadStream> {
     let (start, end) = match range {
         Some(r) => (r.start, r.end + 1),
@@ -311,15 +311,62 @@ pub(crate) async fn object_stream(
     };
     let restored = version.restore.as_ref().and_then(|r| r.data.as_ref());
     let data = restored.unwrap_or(&version.data);
-    let stream = state
-        .tiering
-        .sources()
-        .stream(data, start, end - start)
-        .await?;
+    let opener = match (&version.encryption, key) {
+        (None, _) => None,
+        (Some(_), Some(key)) => Some(hafiz_crypto::RangeOpener::new(
+            &key,
+            crate::sse::segments(version),
+            start,
+            end,
+        )),
+        (Some(_), None) => return Err(S3Error::internal("an encrypted version read without its key")),
+    };
+    let (from, len) = match &opener {
+        Some(o) => o.cipher_range(),
+        None => (start, end - start),
+    };
+    let stream = state.tiering.sources().stream(data, from, len).await?;
     if restored.is_none() && version.tier_copy().is_some() {
         state.tiering.on_read(bucket, version).await;
     }
-    Ok(stream.map(|r| r.map_err(S3Error::from)).boxed())
+    let stream = stream.map(|r| r.map_err(S3Error::from)).boxed();
+    Ok(match opener {
+        None => stream,
+        Some(o) => decrypting(stream, o),
+    })
+}
+
+/// Plaintext of sealed chunks as they stream in; a chunk that fails to open ends the
+/// stream with an error (the client sees a cut-off body, never wrong bytes).
+fn decrypting(cipher: PayloadStream, opener: hafiz_crypto::RangeOpener) -> PayloadStream {
+    let state = (cipher, Some(opener), std::collections::VecDeque::<bytes::Bytes>::new());
+    futures_util::stream::unfold(state, |(mut cipher, mut opener, mut ready)| async move {
+        loop {
+            if let Some(b) = ready.pop_front() {
+                return Some((Ok(b), (cipher, opener, ready)));
+            }
+            let o = opener.as_mut()?;
+            match cipher.next().await {
+                Some(Ok(c)) => match o.push(&c) {
+                    Ok(plain) => ready.extend(plain),
+                    Err(e) => {
+                        tracing::error!(error = %e, "an encrypted object failed to decrypt");
+                        metrics::counter!("hafiz_sse_decrypt_failures_total").increment(1);
+                        return Some((Err(S3Error::internal(e)), (cipher, None, ready)));
+                    }
+                },
+                Some(Err(e)) => return Some((Err(e), (cipher, None, ready))),
+                None => {
+                    let done = o.finish();
+                    opener = None;
+                    if let Err(e) = done {
+                        return Some((Err(S3Error::internal(e)), (cipher, None, ready)));
+                    }
+                }
+            }
+        }
+    })
+    .boxed()
 }
 
 pub(crate) fn body_from(stream: PayloadStream) -> Body {

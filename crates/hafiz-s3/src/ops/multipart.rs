@@ -96,9 +96,20 @@ pub async fn create(ctx: Ctx) -> S3Result<Response> {
         }
         (_, t) => t,
     };
+    let sse_request = crate::sse::write_request(&ctx.state, h)?;
     let bucket = require_bucket(&ctx).await?;
     let (retention, legal_hold) = ops::lock::upload_headers(h, &bucket)?;
     let acl = ops::acl::requested(h, &bucket)?.unwrap_or_default();
+    // The upload's data key is made now and wrapped into the upload's row; every
+    // part is sealed with it.
+    let encryption = crate::sse::for_write(
+        &ctx.state,
+        &bucket,
+        &crate::ops::put::object_arn(&ctx),
+        sse_request,
+    )
+    .await?
+    .map(|(enc, _)| enc);
     let info = UploadInfo {
         bucket: ctx.bucket.clone(),
         key: ctx.key.clone(),
@@ -113,6 +124,7 @@ pub async fn create(ctx: Ctx) -> S3Result<Response> {
         retention,
         legal_hold,
         acl,
+        encryption: encryption.clone(),
     };
     let upload_id = info.upload_id.clone();
     ctx.state.meta.apply(Command::CreateUpload(info)).await?;
@@ -125,6 +137,8 @@ pub async fn create(ctx: Ctx) -> S3Result<Response> {
             upload_id,
         },
     )?;
+    crate::sse::response_headers(&ctx.state, r.headers_mut(), encryption.as_ref());
+    crate::sse::context_header(r.headers_mut(), encryption.as_ref());
     if let (Some(a), Some(t)) = (checksum_algorithm, checksum_type) {
         insert(
             r.headers_mut(),
@@ -150,7 +164,7 @@ pub(crate) async fn commit_part(
     let part = PartInfo {
         number,
         size: got.size,
-        etag: got.md5_hex,
+        etag: crate::sse::etag_for(upload.encryption.as_ref(), got.md5_hex),
         last_modified: now_millis(),
         checksum: Some(Checksum {
             algorithm: got.checksum_algorithm,
@@ -207,6 +221,9 @@ pub async fn upload_part(mut ctx: Ctx) -> S3Result<Response> {
     }
     let md5 = ingest::content_md5(&ctx.headers)?;
     let declared_len = ingest::declared_length(&ctx.headers)?;
+    let customer = crate::sse::customer_key(&ctx.state, &ctx.headers, false)?;
+    let part_key =
+        crate::sse::for_part(&ctx.state, upload.encryption.as_ref(), customer.as_ref()).await?;
     let bucket = ops::require_bucket(&ctx).await?;
     ops::quota::check_room(&ctx.state, &bucket, None, declared_len).await?;
     let state = ctx.state.clone();
@@ -221,11 +238,15 @@ pub async fn upload_part(mut ctx: Ctx) -> S3Result<Response> {
             declared_len,
             max: MAX_PUT_SIZE,
         },
+        part_key
+            .as_ref()
+            .map(|k| hafiz_crypto::ChunkSealer::new(k, number)),
     )
     .await?;
     let part = commit_part(&ctx, &upload, number, got).await?;
     let mut r = empty_response(StatusCode::OK);
     insert(r.headers_mut(), "etag", &quoted(&part.etag));
+    crate::sse::response_headers(&ctx.state, r.headers_mut(), upload.encryption.as_ref());
     if let (Some(_), Some(c)) = (upload.checksum_algorithm, &part.checksum) {
         insert(
             r.headers_mut(),
@@ -251,7 +272,13 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
     let condition = write_condition(&ctx.headers)?;
     let body = ctx.body.collect_limited(4 * 1024 * 1024).await?;
     let req: xml::CompleteMultipartUpload = xml::from_xml(&body)?;
-    let upload = require_upload(&ctx).await?;
+    let upload = match require_upload(&ctx).await {
+        Ok(u) => u,
+        Err(e) if e.code == S3ErrorCode::NoSuchUpload => {
+            return completed_again(&ctx).await?.ok_or(e);
+        }
+        Err(e) => return Err(e),
+    };
     if req.part.is_empty() {
         return Err(S3Error::with_message(
             S3ErrorCode::MalformedXML,
@@ -354,6 +381,11 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
         retention: upload.retention,
         legal_hold: upload.legal_hold,
         acl: upload.acl,
+        // Each part was sealed on its own, under the upload's data key.
+        encryption: upload.encryption.clone().map(|mut e| {
+            e.parts_sealed = true;
+            e
+        }),
         ..Default::default()
     };
     let cmd = Command::CompleteUpload {
@@ -363,15 +395,39 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
         version,
         condition,
     };
-    let out = ctx.apply_object(cmd, None).await?;
-    let out_version = out.version_id.clone();
+    let out = match ctx.apply_object(cmd, None).await {
+        Ok(out) => out,
+        // Completed by a concurrent request since the look above.
+        Err(hafiz_meta::MetaError::NoSuchUpload) => {
+            return completed_again(&ctx).await?.ok_or_else(|| {
+                S3Error::new(S3ErrorCode::NoSuchUpload)
+                    .extra("UploadId", upload_id(&ctx).to_string())
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     ops::delete::release(&ctx, out.released_blobs).await;
-    let (checksums, checksum_type) = match &object_checksum {
-        Some(c) if upload.checksum_algorithm.is_some() => (
+    let requested = object_checksum
+        .as_ref()
+        .filter(|_| upload.checksum_algorithm.is_some());
+    let mut r = complete_response(&ctx, &etag, requested, out.version_id.as_deref())?;
+    crate::sse::response_headers(&ctx.state, r.headers_mut(), upload.encryption.as_ref());
+    Ok(r)
+}
+
+/// The answer to a CompleteMultipartUpload; `checksum` when the upload asked for one.
+fn complete_response(
+    ctx: &Ctx,
+    etag: &str,
+    checksum: Option<&Checksum>,
+    version_id: Option<&str>,
+) -> S3Result<Response> {
+    let (checksums, checksum_type) = match checksum {
+        Some(c) => (
             xml::ObjectChecksums::single(c.algorithm, c.value.clone()),
             Some(checksum::type_name(c.kind).to_string()),
         ),
-        _ => (xml::ObjectChecksums::default(), None),
+        None => (xml::ObjectChecksums::default(), None),
     };
     let host = header_str(&ctx.headers, "host").unwrap_or("localhost");
     let mut r = xml_response(
@@ -385,18 +441,36 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
             ),
             bucket: ctx.bucket.clone(),
             key: ctx.key.clone(),
-            etag: quoted(&etag),
+            etag: quoted(etag),
             checksums,
             checksum_type,
         },
     )?;
-    if let (Some(c), Some(_)) = (&object_checksum, upload.checksum_algorithm) {
+    if let Some(c) = checksum {
         checksum_headers(r.headers_mut(), c);
     }
-    if let Some(id) = &out_version {
+    if let Some(id) = version_id {
         ops::versions::version_header(r.headers_mut(), id);
     }
     Ok(r)
+}
+
+/// A Complete retried after the upload completed gets the first answer again, as on
+/// AWS, while the completion is remembered (a day); after that, NoSuchUpload.
+async fn completed_again(ctx: &Ctx) -> S3Result<Option<Response>> {
+    let Some(done) = ctx.state.meta.completed_upload(upload_id(ctx)).await? else {
+        return Ok(None);
+    };
+    if done.bucket != ctx.bucket || done.key != ctx.key || !done.live(now_millis()) {
+        return Ok(None);
+    }
+    complete_response(
+        ctx,
+        &done.etag,
+        done.checksum.as_ref(),
+        done.version_id.as_deref(),
+    )
+    .map(Some)
 }
 
 pub async fn abort(ctx: Ctx) -> S3Result<Response> {

@@ -16,9 +16,13 @@ use crate::xml::{self, NS};
 /// AWS's limit on a bucket policy's size.
 const MAX_POLICY_BYTES: usize = 20 * 1024;
 
-/// Whether a policy grants anything to everyone: an Allow for principal `*` without
-/// conditions. (AWS also treats some fixed-value conditions as non-public; this
-/// stricter reading can only call more policies public, never fewer.)
+/// Whether a policy is public as S3 defines it ("The meaning of public"): an Allow to
+/// everyone (`*`, or any NotPrincipal) that no condition pins to something fixed. The
+/// keys that pin: aws:SourceIp (a set of CIDRs other than everything), aws:SourceArn,
+/// aws:SourceVpc, aws:SourceVpce, aws:SourceOwner, aws:SourceAccount,
+/// s3:x-amz-server-side-encryption-aws-kms-key-id, aws:userid (outside `AROLEID:*`),
+/// and aws:PrincipalOrgID/Account/Arn; with an operator that matches fixed values (no
+/// negation, no wildcard, no IfExists).
 pub(crate) fn is_public(p: &Policy) -> bool {
     fn any(spec: &PrincipalSpec) -> bool {
         match spec {
@@ -30,9 +34,46 @@ pub(crate) fn is_public(p: &Policy) -> bool {
     }
     p.statements.iter().any(|s| {
         s.effect == Effect::Allow
-            && s.condition.is_empty()
             && (s.principal.as_ref().is_some_and(any) || s.not_principal.is_some())
+            && !s.condition.iter().any(pins_caller)
     })
+}
+
+/// Whether one condition entry limits a statement to fixed callers or sources.
+fn pins_caller(c: &hafiz_iam::ConditionBlock) -> bool {
+    use hafiz_iam::OperatorKind as K;
+    const FIXED_KEYS: [&str; 10] = [
+        "aws:sourcearn",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:sourceowner",
+        "aws:sourceaccount",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        "aws:userid",
+        "aws:principalorgid",
+        "aws:principalaccount",
+        "aws:principalarn",
+    ];
+    let key = c.key.to_ascii_lowercase();
+    if c.operator.if_exists || c.values.is_empty() {
+        return false;
+    }
+    let wild = |v: &String| v.contains(['*', '?']) || v.contains("${");
+    match c.operator.kind {
+        K::IpAddress if key == "aws:sourceip" => c
+            .values
+            .iter()
+            .all(|v| !matches!(v.trim(), "0.0.0.0/0" | "::/0")),
+        K::StringEquals | K::StringEqualsIgnoreCase | K::ArnEquals
+            if FIXED_KEYS.contains(&key.as_str()) =>
+        {
+            !c.values.iter().any(wild)
+        }
+        K::StringLike | K::ArnLike if FIXED_KEYS.contains(&key.as_str()) => {
+            !c.values.iter().any(wild)
+        }
+        _ => false,
+    }
 }
 
 pub async fn get_bucket_policy(ctx: Ctx) -> S3Result<Response> {

@@ -97,6 +97,11 @@ pub(crate) async fn commit_version(
     }
 }
 
+/// `arn:aws:s3:::bucket/key`, SSE-KMS's default encryption context.
+pub(crate) fn object_arn(ctx: &Ctx) -> String {
+    format!("arn:aws:s3:::{}/{}", ctx.bucket, ctx.key)
+}
+
 pub(crate) fn checksum_headers(h: &mut HeaderMap, c: &Checksum) {
     insert(h, checksum::header_name(c.algorithm), &c.value);
     insert(h, "x-amz-checksum-type", checksum::type_name(c.kind));
@@ -114,12 +119,15 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     let md5 = ingest::content_md5(h)?;
     let declared_len = ingest::declared_length(h)?;
     let replica = ops::replication::Replica::of(h)?;
+    let sse_request = crate::sse::write_request(&ctx.state, h)?;
     let bucket = require_bucket(&ctx).await?;
     let (retention, legal_hold) = lock::put_headers(h, &bucket)?;
     let acl = ops::acl::requested(h, &bucket)?.unwrap_or_default();
     ops::quota::check_room(&ctx.state, &bucket, Some(&ctx.key), declared_len).await?;
 
     let state = ctx.state.clone();
+    let encryption =
+        crate::sse::for_write(&state, &bucket, &object_arn(&ctx), sse_request).await?;
     let placement = ops::placement(&ctx);
     let got = ingest::ingest(
         &mut ctx.body,
@@ -131,6 +139,9 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
             declared_len,
             max: MAX_PUT_SIZE,
         },
+        encryption
+            .as_ref()
+            .map(|(_, key)| hafiz_crypto::ChunkSealer::new(key, 0)),
     )
     .await?;
     let mut version = ingested_version(
@@ -146,6 +157,10 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     version.retention = retention;
     version.legal_hold = legal_hold;
     version.acl = acl;
+    if let Some((enc, _)) = encryption {
+        version.etag = crate::sse::etag_for(Some(&enc), std::mem::take(&mut version.etag));
+        version.encryption = Some(enc);
+    }
     if let Some(r) = &replica {
         r.apply(&mut version);
     }
@@ -154,6 +169,7 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
         .clone()
         .expect("ingested versions carry a checksum");
     let etag = version.etag.clone();
+    let encryption = version.encryption.clone();
     let expiry_facts = (version.size, version.tags.clone());
     let version_id = commit_version(&ctx, version, condition, None).await?;
     let mut r = empty_response(StatusCode::OK);
@@ -165,6 +181,8 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     }
     insert(r.headers_mut(), "etag", &quoted(&etag));
     checksum_headers(r.headers_mut(), &checksum);
+    crate::sse::response_headers(&ctx.state, r.headers_mut(), encryption.as_ref());
+    crate::sse::context_header(r.headers_mut(), encryption.as_ref());
     if bucket.lifecycle.is_some() {
         let written = ObjectVersion {
             key: ctx.key.clone(),

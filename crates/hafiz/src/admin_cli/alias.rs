@@ -43,7 +43,7 @@ pub enum AliasError {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alias {
-    /// `http://host:port` without a trailing slash.
+    /// `http(s)://host:port` without a trailing slash.
     pub url: String,
     pub access_key: String,
     pub secret_key: String,
@@ -91,9 +91,9 @@ pub fn normalize_url(url: &str) -> Result<String, AliasError> {
         reason: reason.to_string(),
     };
     let parsed = reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
-    // The HTTP client is built without TLS: the admin listener speaks plain HTTP.
-    if parsed.scheme() != "http" {
-        return Err(invalid("only http:// is supported"));
+    // https:// for a listener with --tls-cert (see --ca-bundle for a private CA).
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid("only http:// and https:// are supported"));
     }
     if parsed.host_str().is_none() {
         return Err(invalid("no host"));
@@ -227,7 +227,11 @@ mod tests {
             normalize_url("http://127.0.0.1:9001/").unwrap(),
             "http://127.0.0.1:9001"
         );
-        assert!(normalize_url("https://example.com").is_err());
+        assert_eq!(
+            normalize_url("https://example.com:9001/").unwrap(),
+            "https://example.com:9001"
+        );
+        assert!(normalize_url("ftp://example.com").is_err());
         assert!(normalize_url("127.0.0.1:9001").is_err());
         assert!(validate_name("prod-1.eu").is_ok());
         assert!(validate_name("").is_err());

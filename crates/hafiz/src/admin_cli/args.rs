@@ -207,7 +207,7 @@ pub enum AliasCmd {
     /// Add or replace an alias.
     Set {
         name: String,
-        /// The admin listener, e.g. http://127.0.0.1:9001
+        /// The admin listener, e.g. http://127.0.0.1:9001 (https:// when it has --tls-cert)
         url: String,
         access_key: String,
         secret_key: String,

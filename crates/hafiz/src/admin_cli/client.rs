@@ -2,6 +2,8 @@
 //! `hafiz-admin`) and every failure answer is decoded into its stable `code`.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
@@ -34,6 +36,15 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
 /// streamed body) is a failure rather than a hang.
 const IO_TIMEOUT: Duration = Duration::from_secs(120);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `--ca-bundle`: a process runs one command, so this is set once at start rather
+/// than passed down through every command.
+static CA_BUNDLE: OnceLock<PathBuf> = OnceLock::new();
+
+/// Verify https:// endpoints against the CA certificates in this PEM file only.
+pub fn trust_ca_bundle(path: PathBuf) {
+    let _ = CA_BUNDLE.set(path);
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -75,6 +86,8 @@ pub enum AdminError {
     Signing(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cannot build the HTTP client")]
     Client(#[source] reqwest::Error),
+    #[error("cannot use the CA bundle (--ca-bundle)")]
+    CaBundle(#[source] hafiz_tls::TlsError),
     #[error("cannot write the output")]
     Output(#[source] std::io::Error),
 }
@@ -107,12 +120,21 @@ pub struct AdminClient {
 
 impl AdminClient {
     pub fn new(alias: &Alias) -> Result<AdminClient, AdminError> {
-        let http = Client::builder()
+        let mut http = Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(IO_TIMEOUT)
-            .user_agent(concat!("hafiz-admin/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(AdminError::Client)?;
+            .user_agent(concat!("hafiz-admin/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = CA_BUNDLE.get() {
+            let roots = hafiz_tls::pem::certificates(path)
+                .map_err(AdminError::CaBundle)?
+                .iter()
+                .map(|c| reqwest::Certificate::from_der(c))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(AdminError::Client)?;
+            // As the aws CLI's --ca-bundle: these roots replace the system's.
+            http = http.tls_certs_only(roots);
+        }
+        let http = http.build().map_err(AdminError::Client)?;
         Ok(AdminClient {
             http,
             base: alias.url.trim_end_matches('/').to_string(),

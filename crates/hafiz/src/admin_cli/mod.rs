@@ -16,6 +16,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 pub use args::ApiCmd;
+pub use client::trust_ca_bundle;
 use args::{
     AccountCmd, AccountQuotaCmd, AliasCmd, AuditCmd, BucketCmd, BucketPolicyCmd, BucketQuotaCmd,
     ClusterAction, GroupCmd, JobFilter, JobsCmd, KeyCmd, MemberCmd, NotifyAdd, NotifyCmd,

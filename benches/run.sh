@@ -177,6 +177,10 @@ for drives in $LAYOUTS; do
   bench "${ep[@]}" --op get --size 1MiB --concurrency 16 --count "$MID_N" --populated
   bench "${ep[@]}" --op put --size "$LARGE" --concurrency 4 --count "$LARGE_N"
   bench "${ep[@]}" --op get --size "$LARGE" --concurrency 4 --count "$LARGE_N" --populated
+  # The same with SSE-S3 (bucket default encryption), against the rows above.
+  sse=(--endpoint "http://127.0.0.1:$port" --bucket loadbench-sse --label "$label-sse")
+  bench "${sse[@]}" --op put --size "$LARGE" --concurrency 4 --count "$LARGE_N" --sse-s3
+  bench "${sse[@]}" --op get --size "$LARGE" --concurrency 4 --count "$LARGE_N" --populated
   bench "${ep[@]}" --op multipart --size "$MP_SIZE" --part-size "$MP_PART" --concurrency 4 \
     --count "$MP_N" --prefix mp/
   # LIST: 0-byte objects written at concurrency 64, then full listings in 1,000-key pages.

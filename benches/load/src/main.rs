@@ -90,6 +90,9 @@ struct Cli {
     /// Per-request timeout, seconds.
     #[arg(long, default_value_t = 300.0)]
     timeout: f64,
+    /// Set the bucket's default encryption to SSE-S3 (AES256) before the run.
+    #[arg(long)]
+    sse_s3: bool,
     /// Added to the JSON line as "label" (run.sh: the node layout).
     #[arg(long)]
     label: Option<String>,
@@ -269,6 +272,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     )?;
     if cli.op != Op::Noop {
         client.ensure_bucket(&cli.bucket).await?;
+        if cli.sse_s3 {
+            client.encrypt_bucket(&cli.bucket).await?;
+        }
     }
     // Put with only --duration writes fresh keys until time is up.
     let key_space = match (cli.op, cli.count, cli.duration) {

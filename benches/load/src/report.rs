@@ -63,6 +63,7 @@ pub fn report(path: &Path) -> anyhow::Result<usize> {
             && r.op != "replication"
             && !r.label.starts_with("tier")
             && !r.label.starts_with("replication")
+            && !r.label.ends_with("-sse")
             && !r.op.starts_with("file-")
             && !labels.contains(&r.label)
         {
@@ -187,7 +188,50 @@ pub fn report(path: &Path) -> anyhow::Result<usize> {
     missed += cluster_rows(&rows);
     missed += tier_rows(&rows);
     missed += replication_rows(&rows);
+    missed += sse_rows(&rows);
     Ok(missed)
+}
+
+/// Large PUT and GET into a bucket with SSE-S3 default encryption (label
+/// `LAYOUT-sse`) against the same without encryption, same layout, same run.
+fn sse_rows(rows: &[Row]) -> usize {
+    let mut missed = 0;
+    let mut layouts: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.label.strip_suffix("-sse"))
+        .collect();
+    layouts.dedup();
+    for layout in layouts {
+        let sse = format!("{layout}-sse");
+        for op in ["put", "get"] {
+            let of = |label: &str| {
+                rows.iter()
+                    .filter(|r| r.label == label && r.op == op)
+                    .max_by_key(|r| r.size)
+            };
+            let (Some(a), Some(b)) = (of(&sse), of(layout)) else {
+                continue;
+            };
+            if a.size != b.size || b.f("mib_per_sec") <= 0.0 {
+                continue;
+            }
+            let ratio = a.f("mib_per_sec") / b.f("mib_per_sec");
+            let target = 0.8;
+            let ok = ratio >= target;
+            missed += usize::from(!ok);
+            println!(
+                "{:<14} {:<28} {:>15} {:>15} {:>7.3} {:>8}  {}",
+                layout,
+                format!("SSE-S3 {} {} / plain", crate::stats::format_size(a.size), op.to_uppercase()),
+                format!("{:.1} MiB/s", a.f("mib_per_sec")),
+                format!("{:.1} MiB/s", b.f("mib_per_sec")),
+                ratio,
+                format!(">={target:.2}"),
+                if ok { "ok" } else { "MISS" }
+            );
+        }
+    }
+    missed
 }
 
 /// Transition throughput (rule to every object in the tier) against a plain GET+PUT

@@ -179,6 +179,27 @@ impl S3Client {
         Ok((parts.status, parts.headers, bytes))
     }
 
+    /// Default encryption SSE-S3 (AES256) for `bucket`'s new objects.
+    pub async fn encrypt_bucket(&self, bucket: &str) -> anyhow::Result<()> {
+        use sha2::Digest;
+        let xml = "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>\
+            <SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>\
+            </ServerSideEncryptionConfiguration>";
+        let body = Body {
+            bytes: Bytes::from_static(xml.as_bytes()),
+            sha256: hex::encode(sha2::Sha256::digest(xml.as_bytes())),
+        };
+        let path = format!("/{}?encryption", encode_path(bucket));
+        let (status, _, resp) = self.send_read(Method::PUT, &path, body).await?;
+        if !status.is_success() {
+            bail!(
+                "PutBucketEncryption {bucket}: {status}: {}",
+                String::from_utf8_lossy(&resp)
+            );
+        }
+        Ok(())
+    }
+
     /// Creates `bucket` unless it exists.
     pub async fn ensure_bucket(&self, bucket: &str) -> anyhow::Result<()> {
         let path = format!("/{}", encode_path(bucket));

@@ -16,6 +16,8 @@ pub enum CryptoError {
     NoSuchVersion { key: String, version: String },
     #[error("invalid key: {0}")]
     Invalid(String),
+    #[error("key {0} exists")]
+    Exists(String),
     #[error("master key: {0}")]
     Master(String),
     #[error("metadata: {0}")]

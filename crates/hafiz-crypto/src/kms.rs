@@ -249,7 +249,7 @@ impl KeyService {
         }
         self.fresh().await?;
         if self.loaded.read().await.keys.contains_key(&id) {
-            return Err(CryptoError::Invalid(format!("key {id} exists")));
+            return Err(CryptoError::Exists(id));
         }
         let rec = KeyRecord {
             id: id.clone(),

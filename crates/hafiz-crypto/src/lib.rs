@@ -10,9 +10,11 @@ mod error;
 pub mod keys;
 pub mod kms;
 pub mod master;
+pub mod object;
 
 pub use chunks::{ChunkSealer, RangeOpener, Segment, sealed_len};
 pub use error::{CryptoError, CryptoResult};
 pub use keys::DataKey;
 pub use kms::{KeyInfo, KeyService, SSE_S3_KEY, DEFAULT_KMS_KEY};
 pub use master::MasterKey;
+pub use object::{decrypting, segments};

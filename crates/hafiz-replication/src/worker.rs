@@ -49,6 +49,9 @@ pub struct Replicator {
     meta: Arc<dyn Metadata>,
     targets: Arc<Targets>,
     data: DataSources,
+    /// Opens encrypted versions (SSE-S3, SSE-KMS): replicas travel as plaintext and
+    /// the destination encrypts them again.
+    keys: Arc<hafiz_crypto::KeyService>,
     leads: Arc<dyn Fn() -> bool + Send + Sync>,
     running: Mutex<HashSet<String>>,
     backoff: Backoff,
@@ -59,12 +62,14 @@ impl Replicator {
         meta: Arc<dyn Metadata>,
         targets: Arc<Targets>,
         data: DataSources,
+        keys: Arc<hafiz_crypto::KeyService>,
         leads: impl Fn() -> bool + Send + Sync + 'static,
     ) -> Arc<Replicator> {
         Arc::new(Replicator {
             meta,
             targets,
             data,
+            keys,
             leads: Arc::new(leads),
             running: Mutex::new(HashSet::new()),
             backoff: Backoff {
@@ -292,6 +297,47 @@ impl Replicator {
         }
     }
 
+    /// The version's bytes as the destination gets them: opened when encrypted at
+    /// rest, and asked to be encrypted there with the destination's own key (SSE-C
+    /// objects are refused: their key is never kept here).
+    async fn plaintext(
+        &self,
+        v: &ObjectVersion,
+        req: &mut reqwest::Request,
+    ) -> Result<hafiz_storage::ByteStream, PushError> {
+        let read = |e: String| PushError::Transient(format!("reading the source: {e}"));
+        let Some(enc) = &v.encryption else {
+            return self
+                .data
+                .stream(&v.data, 0, v.size)
+                .await
+                .map_err(|e| read(e.to_string()));
+        };
+        let (Some(id), Some(version)) = (&enc.key_id, &enc.key_version) else {
+            return Err(PushError::Rejected(
+                "SSE-C objects are not replicated: their key is never stored".into(),
+            ));
+        };
+        let key = self
+            .keys
+            .open(id, version, &enc.wrapped_key, enc.context.as_deref().unwrap_or("").as_bytes())
+            .await
+            .map_err(|e| read(e.to_string()))?;
+        let opener = hafiz_crypto::RangeOpener::new(&key, hafiz_crypto::segments(v), 0, v.size);
+        let (from, len) = opener.cipher_range();
+        let cipher = self
+            .data
+            .stream(&v.data, from, len)
+            .await
+            .map_err(|e| read(e.to_string()))?;
+        if let Ok(h) = reqwest::header::HeaderValue::from_str("AES256") {
+            req.headers_mut().insert("x-amz-server-side-encryption", h);
+        }
+        Ok(hafiz_crypto::decrypting(cipher, opener, |e| {
+            hafiz_storage::StorageError::Corrupt(e.to_string())
+        }))
+    }
+
     async fn push_inner(&self, target: &Target, item: &QueuedReplication) -> Result<(), PushError> {
         let v = match self
             .meta
@@ -320,11 +366,7 @@ impl Replicator {
                 let mut req = request(c, Method::PUT, &c.url(bucket, Some(&v.key), ""))?;
                 object_headers(&mut req, &v, item.storage_class.as_deref());
                 replica_headers(&mut req, &v);
-                let body = self
-                    .data
-                    .stream(&v.data, 0, v.size)
-                    .await
-                    .map_err(|e| PushError::Transient(format!("reading the source: {e}")))?;
+                let body = self.plaintext(&v, &mut req).await?;
                 *req.body_mut() = Some(reqwest::Body::wrap_stream(body));
                 send(c, req, "PutObject").await
             }

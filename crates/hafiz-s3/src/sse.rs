@@ -5,7 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hafiz_crypto::{CryptoError, DEFAULT_KMS_KEY, DataKey, SSE_S3_KEY};
-use hafiz_meta::{BucketInfo, Encryption, ObjectVersion, SseKind};
+use hafiz_meta::{BucketInfo, Encryption, SseKind};
 use http::HeaderMap;
 use md5::{Digest, Md5};
 
@@ -361,23 +361,6 @@ pub(crate) async fn for_part(
             "The multipart upload initiate did not request encryption with customer provided keys.",
         )),
         _ => for_read(state, enc, None).await,
-    }
-}
-
-/// The sealed segments of a version: its parts when each was sealed on its own.
-pub(crate) fn segments(v: &ObjectVersion) -> Vec<hafiz_crypto::Segment> {
-    match (&v.parts, &v.encryption) {
-        (Some(parts), Some(e)) if e.parts_sealed => parts
-            .iter()
-            .map(|p| hafiz_crypto::Segment {
-                number: p.number,
-                plain_len: p.size,
-            })
-            .collect(),
-        _ => vec![hafiz_crypto::Segment {
-            number: 0,
-            plain_len: v.size,
-        }],
     }
 }
 

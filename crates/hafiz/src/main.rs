@@ -558,21 +558,6 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         cluster.leader_probe(),
     );
     dispatcher.install(&jobs);
-    // Replication targets (cluster settings) and the replicator of the replication
-    // queues, which runs where the metadata leader is.
-    let replication_targets =
-        hafiz_replication::Targets::new(Arc::new(replicated.clone()), creds.secret_key.as_bytes());
-    let replicator = hafiz_replication::Replicator::new(
-        Arc::new(replicated.clone()),
-        replication_targets.clone(),
-        hafiz_tier::DataSources {
-            blobs: data.clone(),
-            tiers: tiers.clone(),
-        },
-        cluster.leader_probe(),
-    );
-    replicator.install(&jobs);
-    let replication = hafiz_replication::Replication::new(replication_targets, jobs.clone());
     let master = kms::master_keys(
         &node.system_dirs[0],
         cfg.kms_master_key_file.as_deref(),
@@ -605,6 +590,22 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             }
         }
     });
+    // Replication targets (cluster settings) and the replicator of the replication
+    // queues, which runs where the metadata leader is.
+    let replication_targets =
+        hafiz_replication::Targets::new(Arc::new(replicated.clone()), creds.secret_key.as_bytes());
+    let replicator = hafiz_replication::Replicator::new(
+        Arc::new(replicated.clone()),
+        replication_targets.clone(),
+        hafiz_tier::DataSources {
+            blobs: data.clone(),
+            tiers: tiers.clone(),
+        },
+        key_service.clone(),
+        cluster.leader_probe(),
+    );
+    replicator.install(&jobs);
+    let replication = hafiz_replication::Replication::new(replication_targets, jobs.clone());
     let owner_id = hex::encode(sha2::Sha256::digest(creds.access_key.as_bytes()));
     let state = Arc::new(S3State {
         meta: Arc::new(replicated.clone()),

@@ -315,7 +315,7 @@ pub(crate) async fn object_stream(
         (None, _) => None,
         (Some(_), Some(key)) => Some(hafiz_crypto::RangeOpener::new(
             &key,
-            crate::sse::segments(version),
+            hafiz_crypto::segments(version),
             start,
             end,
         )),
@@ -332,42 +332,13 @@ pub(crate) async fn object_stream(
     let stream = stream.map(|r| r.map_err(S3Error::from)).boxed();
     Ok(match opener {
         None => stream,
-        Some(o) => decrypting(stream, o),
+        Some(o) => hafiz_crypto::decrypting(stream, o, |e| {
+            metrics::counter!("hafiz_sse_decrypt_failures_total").increment(1);
+            S3Error::internal(e)
+        }),
     })
 }
 
-/// Plaintext of sealed chunks as they stream in; a chunk that fails to open ends the
-/// stream with an error (the client sees a cut-off body, never wrong bytes).
-fn decrypting(cipher: PayloadStream, opener: hafiz_crypto::RangeOpener) -> PayloadStream {
-    let state = (cipher, Some(opener), std::collections::VecDeque::<bytes::Bytes>::new());
-    futures_util::stream::unfold(state, |(mut cipher, mut opener, mut ready)| async move {
-        loop {
-            if let Some(b) = ready.pop_front() {
-                return Some((Ok(b), (cipher, opener, ready)));
-            }
-            let o = opener.as_mut()?;
-            match cipher.next().await {
-                Some(Ok(c)) => match o.push(&c) {
-                    Ok(plain) => ready.extend(plain),
-                    Err(e) => {
-                        tracing::error!(error = %e, "an encrypted object failed to decrypt");
-                        metrics::counter!("hafiz_sse_decrypt_failures_total").increment(1);
-                        return Some((Err(S3Error::internal(e)), (cipher, None, ready)));
-                    }
-                },
-                Some(Err(e)) => return Some((Err(e), (cipher, None, ready))),
-                None => {
-                    let done = o.finish();
-                    opener = None;
-                    if let Err(e) = done {
-                        return Some((Err(S3Error::internal(e)), (cipher, None, ready)));
-                    }
-                }
-            }
-        }
-    })
-    .boxed()
-}
 
 pub(crate) fn body_from(stream: PayloadStream) -> Body {
     Body::from_stream(stream.map(|r| r.map_err(|e| std::io::Error::other(e.to_string()))))

@@ -1,8 +1,9 @@
 """TLS on the listeners (docs/tls.md): a private CA and server certificates made here,
 the real binary started with --tls-cert/--tls-key, and real clients (the aws CLI,
 boto3, curl, Python's ssl, `hafiz admin`) checking what they connect to: HTTP/2 by
-ALPN, aws:SecureTransport in bucket policies, certificate reload on SIGHUP and on
-file change with connections made before left alone, node-to-node rpc over TLS."""
+ALPN, aws:SecureTransport in bucket policies, SSE-C refused over plain HTTP off
+loopback unless allowed, certificate reload on SIGHUP and on file change with
+connections made before left alone, node-to-node rpc over TLS."""
 
 from __future__ import annotations
 
@@ -352,6 +353,94 @@ def test_secure_transport_is_false_over_plain_http(s3, hafiz, bucket):
 
 
 # --------------------------------------------------------------------------
+# SSE-C over plain HTTP
+# --------------------------------------------------------------------------
+
+
+class ExposedServer:
+    """A server whose S3 listener is on 0.0.0.0, not a loopback address (conftest's
+    servers all listen on 127.0.0.1, where SSE-C over HTTP is allowed)."""
+
+    def __init__(self, base: Path, *extra: str, env_extra: dict | None = None):
+        self.port = free_port()
+        self.access_key = "AK" + uuid.uuid4().hex[:18].upper()
+        self.secret_key = uuid.uuid4().hex
+        self.log_path = base / f"exposed-{self.port}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HAFIZ_")}
+        env.update(HAFIZ_ROOT_ACCESS_KEY=self.access_key, HAFIZ_ROOT_SECRET_KEY=self.secret_key, **(env_extra or {}))
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [str(require_bin()), "server", "--address", f"0.0.0.0:{self.port}",
+                 "--admin-address", f"127.0.0.1:{free_port()}", "--data", str(base / f"data-{self.port}"), *extra],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            )
+
+    def log_tail(self) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-40:])
+
+    def wait_ready(self, scheme: str, ca: Path | None) -> "ExposedServer":
+        deadline = time.monotonic() + 30
+        while True:
+            assert self.proc.poll() is None, self.log_tail()
+            try:
+                r = requests.get(f"{scheme}://127.0.0.1:{self.port}/health/ready", verify=str(ca) if ca else True,
+                                 timeout=2)
+                if r.status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, self.log_tail()
+            time.sleep(0.1)
+
+    def client(self, scheme: str, ca: Path | None):
+        return boto3.session.Session().client(
+            "s3", endpoint_url=f"{scheme}://127.0.0.1:{self.port}", region_name=REGION,
+            aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
+            verify=str(ca) if ca else None, config=Config(s3={"addressing_style": "path"}),
+        )
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def test_ssec_over_http_needs_tls_or_the_flag_off_loopback(tmp_path, pki):
+    issued = pki.issue("exposed")
+    cert, key = tmp_path / "e.crt", tmp_path / "e.key"
+    write_pair(issued, cert, key)
+    cases = {
+        "plain": ("http", None, ExposedServer(tmp_path)),
+        "flag": ("http", None, ExposedServer(tmp_path, "--allow-ssec-over-http")),
+        "env": ("http", None, ExposedServer(tmp_path, env_extra={"HAFIZ_ALLOW_SSEC_OVER_HTTP": "true"})),
+        "tls": ("https", pki.ca_path, ExposedServer(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key))),
+    }
+    customer_key = os.urandom(32)
+    try:
+        for name, (scheme, ca, server) in cases.items():
+            server.wait_ready(scheme, ca)
+            s3 = server.client(scheme, ca)
+            s3.create_bucket(Bucket="ssec")
+            put = dict(Bucket="ssec", Key="k", SSECustomerAlgorithm="AES256", SSECustomerKey=customer_key)
+            if name == "plain":
+                with pytest.raises(botocore.exceptions.ClientError) as e:
+                    s3.put_object(Body=b"secret", **put)
+                assert e.value.response["Error"]["Code"] == "InvalidRequest"
+                assert "secure connection" in e.value.response["Error"]["Message"]
+            else:
+                s3.put_object(Body=b"secret", **put)
+                assert s3.get_object(**put)["Body"].read() == b"secret", name
+    finally:
+        for _, _, server in cases.values():
+            server.stop()
+
+
+# --------------------------------------------------------------------------
 # Certificate reload
 # --------------------------------------------------------------------------
 
@@ -428,6 +517,7 @@ def test_admin_cli_over_tls_with_ca_bundle(tls_node, tmp_path):
     p = admin("alias", "set", "tls", tls_node.admin_endpoint, tls_node.server.access_key,
               tls_node.server.secret_key)
     assert p.returncode == 0, p.stderr
+    # reqwest negotiates HTTP/2, whose requests carry no Host header (SigV4 signs it).
     p = admin("--json", "info", "tls", "--ca-bundle", str(tls_node.ca))
     assert p.returncode == 0, p.stderr
     assert "version" in json.loads(p.stdout)
@@ -463,6 +553,8 @@ def test_cert_without_key_is_refused_with_a_clear_message(tmp_path, pki):
     assert p.returncode != 0 and "--tls-key" in p.stderr, p.stderr
     p = run_server(tmp_path, env_extra={"HAFIZ_TLS_KEY": str(key)})
     assert p.returncode != 0 and "--tls-cert" in p.stderr, p.stderr
+    p = run_server(tmp_path, "--tls-ca", str(pki.ca_path))
+    assert p.returncode != 0 and "--tls-ca needs --tls-cert" in p.stderr, p.stderr
     config = tmp_path / "hafiz.toml"
     config.write_text(f'tls_cert = "{cert}"\n')
     p = run_server(tmp_path, "--config", str(config))

@@ -11,6 +11,7 @@ mod cluster;
 pub mod error;
 mod iam;
 mod jobs;
+mod kms;
 mod model;
 mod notify;
 mod openapi;
@@ -163,6 +164,19 @@ pub fn app(state: Arc<AdminState>) -> Router {
             "/v1/replication/resync",
             axum::routing::post(replication::resync),
         )
+        .route("/v1/kms/keys", get(kms::list).post(kms::create))
+        .route("/v1/kms/keys/{id}", get(kms::get))
+        .route("/v1/kms/keys/{id}/enable", axum::routing::post(kms::enable))
+        .route(
+            "/v1/kms/keys/{id}/disable",
+            axum::routing::post(kms::disable),
+        )
+        .route("/v1/kms/keys/{id}/rotate", axum::routing::post(kms::rotate))
+        .route(
+            "/v1/kms/master/rotate",
+            axum::routing::post(kms::rotate_master),
+        )
+        .route("/v1/kms/status", get(kms::status))
         .route("/v1/notify/targets", get(notify::list).post(notify::add))
         .route(
             "/v1/notify/targets/{arn}",

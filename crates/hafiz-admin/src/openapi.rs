@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 
 use crate::{
-    audit, buckets, cluster, error, iam, jobs, model, notify, replication, tenants, tiers,
+    audit, buckets, cluster, error, iam, jobs, kms, model, notify, replication, tenants, tiers,
 };
 
 #[derive(OpenApi)]
@@ -37,9 +37,11 @@ use crate::{
         tiers::list, tiers::add, tiers::get, tiers::remove,
         notify::list, notify::add, notify::get, notify::remove,
         replication::list, replication::add, replication::get, replication::remove, replication::resync,
+        kms::list, kms::create, kms::get, kms::enable, kms::disable, kms::rotate,
+        kms::rotate_master, kms::status,
     ),
     components(schemas(
-        error::ErrorBody, notify::NewTarget, notify::Target, notify::TargetList, replication::NewReplicationTarget, replication::ReplicationTarget, replication::ReplicationTargetList, replication::NewResync, replication::Resync, tiers::NewTier, tiers::Tier, tiers::TierList, jobs::Job, jobs::JobList, jobs::JobCount, jobs::Purged, model::User, model::NewUser, model::Key, model::KeyStatus,
+        error::ErrorBody, kms::KmsKey, kms::KmsKeyList, kms::NewKmsKey, kms::MasterKeyRotation, kms::KmsStatus, notify::NewTarget, notify::Target, notify::TargetList, replication::NewReplicationTarget, replication::ReplicationTarget, replication::ReplicationTargetList, replication::NewResync, replication::Resync, tiers::NewTier, tiers::Tier, tiers::TierList, jobs::Job, jobs::JobList, jobs::JobCount, jobs::Purged, model::User, model::NewUser, model::Key, model::KeyStatus,
         model::Group, model::NewGroup, model::Policy, model::NewPolicy, model::Bucket,
         model::NewBucket, model::VersioningStatus, model::Quota, model::Usage, model::Account,
         model::NewAccount, model::RateLimit, model::RateLimitSpec, model::ServerInfo,

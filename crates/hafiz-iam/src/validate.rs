@@ -40,7 +40,8 @@ pub fn validate_bucket_policy(p: &Policy, bucket: &str) -> Result<(), PolicyErro
             Some(ResourceSpec::Resource(r) | ResourceSpec::NotResource(r)) => r,
         };
         if let Some(bad) = resources.iter().find(|r| {
-            !crate::matcher::Pattern::wildcard(r).matches(&bucket_arn) && !can_start_with(r, &object_prefix)
+            !crate::matcher::Pattern::wildcard(r).matches(&bucket_arn)
+                && !can_start_with(r, &object_prefix)
         }) {
             return Err(PolicyError::InvalidResource(bad.clone()));
         }

@@ -170,6 +170,9 @@ pub enum BucketChange {
     Notification(Option<String>),
     Replication(Option<crate::model::ReplicationConfig>),
     Encryption(Option<crate::model::BucketEncryption>),
+    /// An ACL of explicit grants (the canned `Acl` change clears them).
+    Grants(Vec<crate::model::AclGrant>),
+    Ownership(Option<crate::model::ObjectOwnership>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -179,6 +182,7 @@ pub enum ObjectChange {
     Retention(Option<Retention>),
     LegalHold(bool),
     Acl(crate::model::CannedAcl),
+    Grants(Vec<crate::model::AclGrant>),
 }
 
 /// What an applied command left behind (sent back to the node that proposed it).

@@ -151,7 +151,7 @@ impl Change {
                 key,
                 match change {
                     O::Tags(t) => ChangeKind::Tagging { put: !t.is_empty() },
-                    O::Acl(_) => ChangeKind::Acl,
+                    O::Acl(_) | O::Grants(_) => ChangeKind::Acl,
                     O::Retention(_) | O::LegalHold(_) => return None,
                 },
             ),

@@ -54,6 +54,12 @@ pub struct BucketInfo {
     pub public_access_block: Option<PublicAccessBlock>,
     #[serde(default)]
     pub acl: CannedAcl,
+    /// An ACL of explicit grants (PutBucketAcl with grants), in place of `acl`.
+    #[serde(default)]
+    pub grants: Option<Vec<AclGrant>>,
+    /// Object Ownership (None: ObjectWriter, ACLs enabled).
+    #[serde(default)]
+    pub ownership: Option<ObjectOwnership>,
     /// The account (tenant) that owns the bucket; "" is the default account.
     #[serde(default)]
     pub account: String,
@@ -292,6 +298,43 @@ impl CannedAcl {
     pub fn is_public(self) -> bool {
         self != CannedAcl::Private
     }
+}
+
+/// What an ACL grant allows.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum AclPermission {
+    Read,
+    Write,
+    ReadAcp,
+    WriteAcp,
+    FullControl,
+}
+
+/// Whom an ACL grant names.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum AclGrantee {
+    /// An account by name ("" is the default account); S3 shows its canonical id.
+    Account(String),
+    AllUsers,
+    AuthenticatedUsers,
+    LogDelivery,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AclGrant {
+    pub grantee: AclGrantee,
+    pub permission: AclPermission,
+}
+
+/// S3 Object Ownership of a bucket.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ObjectOwnership {
+    /// ACLs are disabled; the bucket owner owns every object.
+    BucketOwnerEnforced,
+    /// Objects written with `bucket-owner-full-control` belong to the bucket owner.
+    BucketOwnerPreferred,
+    /// The writing account owns the object (S3's behaviour before 2023).
+    ObjectWriter,
 }
 
 /// S3 Block Public Access settings of a bucket.
@@ -546,6 +589,13 @@ pub struct ObjectVersion {
     pub legal_hold: Option<bool>,
     #[serde(default)]
     pub acl: CannedAcl,
+    /// An ACL of explicit grants, in place of `acl`.
+    #[serde(default)]
+    pub grants: Option<Vec<AclGrant>>,
+    /// The account that wrote the version when it is not the bucket's (an
+    /// ObjectWriter bucket written by another account): it owns the object.
+    #[serde(default)]
+    pub owner: Option<String>,
     /// Set while RestoreObject's temporary copy is asked for or present.
     #[serde(default)]
     pub restore: Option<RestoreState>,
@@ -637,6 +687,10 @@ pub struct UploadInfo {
     pub legal_hold: Option<bool>,
     #[serde(default)]
     pub acl: CannedAcl,
+    #[serde(default)]
+    pub grants: Option<Vec<AclGrant>>,
+    #[serde(default)]
+    pub owner: Option<String>,
     /// Fixed at creation: every part is sealed with the upload's data key.
     #[serde(default)]
     pub encryption: Option<Encryption>,

@@ -1250,7 +1250,15 @@ impl Inner {
                     BucketChange::Encryption(e) => b.encryption = e,
                     BucketChange::Website(w) => b.website = w,
                     BucketChange::Policy(p) => b.policy = p,
-                    BucketChange::Acl(a) => b.acl = a,
+                    BucketChange::Acl(a) => {
+                        b.acl = a;
+                        b.grants = None;
+                    }
+                    BucketChange::Grants(g) => {
+                        b.acl = crate::model::CannedAcl::Private;
+                        b.grants = Some(g);
+                    }
+                    BucketChange::Ownership(o) => b.ownership = o,
                     BucketChange::PublicAccessBlock(p) => b.public_access_block = p,
                     BucketChange::Quota(q) => b.quota = q,
                     BucketChange::ObjectLock(cfg) => {
@@ -1287,11 +1295,18 @@ impl Inner {
                     return Err(MetaError::DeleteMarker);
                 }
                 // AWS replicates ACLs with the object only, never an ACL change.
-                let acl_change = matches!(change, ObjectChange::Acl(_));
+                let acl_change = matches!(change, ObjectChange::Acl(_) | ObjectChange::Grants(_));
                 match change {
                     ObjectChange::Tags(tags) => v.tags = tags,
                     ObjectChange::LegalHold(on) => v.legal_hold = Some(on),
-                    ObjectChange::Acl(a) => v.acl = a,
+                    ObjectChange::Acl(a) => {
+                        v.acl = a;
+                        v.grants = None;
+                    }
+                    ObjectChange::Grants(g) => {
+                        v.acl = crate::model::CannedAcl::Private;
+                        v.grants = Some(g);
+                    }
                     ObjectChange::Retention(new) => {
                         if let Some(old) = v.retention.filter(|r| r.until > now) {
                             let weakens = match new {

@@ -587,6 +587,7 @@ fn upload(s: &MetaStore, b: &str, key: &str, id: &str) {
         retention: None,
         legal_hold: None,
         acl: Default::default(),
+        encryption: None,
     }))
     .unwrap();
 }
@@ -1121,4 +1122,39 @@ async fn replication_queues_in_the_commit_of_the_change() {
         (last.key.as_str(), last.op),
         ("in/a", ReplicationOp::Metadata)
     );
+}
+
+#[tokio::test]
+async fn completed_uploads_are_remembered_a_day_and_then_forgotten() {
+    let (_d, s) = store();
+    bucket(&s, "c");
+    let complete = |id: &str, at: Millis| {
+        upload(&s, "c", "big", id);
+        put_part(&s, "c", id, 1, 10).unwrap();
+        s.apply_sync(Command::CompleteUpload {
+            bucket: "c".into(),
+            upload_id: id.into(),
+            parts: vec![(1, "e1".into())],
+            version: version("big", &format!("{id}-1"), at, None),
+            condition: WriteCondition::None,
+        })
+        .unwrap()
+    };
+    const DAY: Millis = completed::COMPLETED_TTL;
+    let out = complete("u1", 1_000);
+    let done = s.completed_upload("u1").await.unwrap().unwrap();
+    assert_eq!(
+        (done.bucket.as_str(), done.key.as_str(), done.etag.as_str()),
+        ("c", "big", "u1-1")
+    );
+    assert_eq!(done.version_id, out.version_id);
+    assert!(done.live(1_000 + DAY - 1) && !done.live(1_000 + DAY));
+    assert!(s.completed_upload("nope").await.unwrap().is_none());
+    // A completion a day later forgets the expired record in the same commit.
+    complete("u2", 1_000 + DAY - 1);
+    assert!(s.completed_upload("u1").await.unwrap().is_some());
+    complete("u3", 1_000 + DAY);
+    assert!(s.completed_upload("u1").await.unwrap().is_none());
+    assert!(s.completed_upload("u2").await.unwrap().is_some());
+    assert!(s.completed_upload("u3").await.unwrap().is_some());
 }

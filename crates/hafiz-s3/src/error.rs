@@ -24,6 +24,8 @@ pub enum S3ErrorCode {
     InvalidDigest,
     InvalidLocationConstraint,
     InvalidPart,
+    /// POST Object: the `policy` field is not base64 JSON of a valid POST policy.
+    InvalidPolicyDocument,
     InvalidPartNumber,
     InvalidPartOrder,
     InvalidRange,
@@ -32,6 +34,10 @@ pub enum S3ErrorCode {
     InvalidTag,
     KeyTooLongError,
     MalformedXML,
+    /// POST Object: the body is not well-formed `multipart/form-data`.
+    MalformedPOSTRequest,
+    /// POST Object: the fields before the file exceed 20 KiB.
+    MaxPostPreDataLengthExceededError,
     MetadataTooLarge,
     MethodNotAllowed,
     MissingContentLength,
@@ -74,6 +80,12 @@ pub enum S3ErrorCode {
     KmsDisabled,
     /// `KMS.NotFoundException`: no such key in the key service.
     KmsNotFound,
+    AccessControlListNotSupported,
+    UnresolvableGrantByEmailAddress,
+    MalformedACLError,
+    UnexpectedContent,
+    OwnershipControlsNotFoundError,
+    InvalidBucketAclWithObjectOwnership,
 }
 
 impl S3ErrorCode {
@@ -98,6 +110,7 @@ impl S3ErrorCode {
             InvalidDigest => "InvalidDigest",
             InvalidLocationConstraint => "InvalidLocationConstraint",
             InvalidPart => "InvalidPart",
+            InvalidPolicyDocument => "InvalidPolicyDocument",
             InvalidPartNumber => "InvalidPartNumber",
             InvalidPartOrder => "InvalidPartOrder",
             InvalidRange => "InvalidRange",
@@ -106,9 +119,17 @@ impl S3ErrorCode {
             InvalidEncryptionAlgorithmError => "InvalidEncryptionAlgorithmError",
             KmsDisabled => "KMS.DisabledException",
             KmsNotFound => "KMS.NotFoundException",
+            AccessControlListNotSupported => "AccessControlListNotSupported",
+            UnresolvableGrantByEmailAddress => "UnresolvableGrantByEmailAddress",
+            MalformedACLError => "MalformedACLError",
+            UnexpectedContent => "UnexpectedContent",
+            OwnershipControlsNotFoundError => "OwnershipControlsNotFoundError",
+            InvalidBucketAclWithObjectOwnership => "InvalidBucketAclWithObjectOwnership",
             InvalidTag => "InvalidTag",
             KeyTooLongError => "KeyTooLongError",
             MalformedXML => "MalformedXML",
+            MalformedPOSTRequest => "MalformedPOSTRequest",
+            MaxPostPreDataLengthExceededError => "MaxPostPreDataLengthExceededError",
             MetadataTooLarge => "MetadataTooLarge",
             MethodNotAllowed => "MethodNotAllowed",
             MissingContentLength => "MissingContentLength",
@@ -172,7 +193,8 @@ impl S3ErrorCode {
             | NoSuchLifecycleConfiguration
             | ReplicationConfigurationNotFoundError
             | NoSuchWebsiteConfiguration
-            | NoSuchPublicAccessBlockConfiguration => StatusCode::NOT_FOUND,
+            | NoSuchPublicAccessBlockConfiguration
+            | OwnershipControlsNotFoundError => StatusCode::NOT_FOUND,
             BucketAlreadyExists
             | BucketAlreadyOwnedByYou
             | BucketNotEmpty
@@ -229,6 +251,15 @@ impl S3ErrorCode {
                 "The XML you provided was not well-formed or did not validate against our published schema"
             }
             MetadataTooLarge => "Your metadata headers exceed the maximum allowed metadata size",
+            InvalidPolicyDocument => {
+                "The content of the form does not meet the conditions specified in the policy document."
+            }
+            MalformedPOSTRequest => {
+                "The body of your POST request is not well-formed multipart/form-data."
+            }
+            MaxPostPreDataLengthExceededError => {
+                "Your POST request fields preceding the upload file were too large."
+            }
             MethodNotAllowed => "The specified method is not allowed against this resource.",
             MissingContentLength => "You must provide the Content-Length HTTP header.",
             NoSuchBucket => "The specified bucket does not exist",

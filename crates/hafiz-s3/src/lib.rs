@@ -18,6 +18,8 @@ pub mod range;
 pub mod ratelimit;
 pub mod router;
 pub mod server;
+mod owners;
+mod post_object;
 mod sse;
 pub mod sts_api;
 pub mod sts_web_identity;

@@ -19,6 +19,9 @@ pub enum Op {
     GetBucketPolicy,
     GetBucketEncryption,
     PutBucketEncryption,
+    GetBucketOwnershipControls,
+    PutBucketOwnershipControls,
+    DeleteBucketOwnershipControls,
     DeleteBucketEncryption,
     GetBucketTagging,
     ListObjects,
@@ -26,6 +29,8 @@ pub enum Op {
     ListMultipartUploads,
     DeleteObjects,
     PutObject,
+    /// A browser-based upload: a `multipart/form-data` POST to a bucket.
+    PostObject,
     CopyObject,
     GetObject,
     HeadObject,
@@ -92,6 +97,9 @@ impl Op {
             Op::GetBucketPolicy => "GetBucketPolicy",
             Op::GetBucketEncryption => "GetBucketEncryption",
             Op::PutBucketEncryption => "PutBucketEncryption",
+            Op::GetBucketOwnershipControls => "GetBucketOwnershipControls",
+            Op::PutBucketOwnershipControls => "PutBucketOwnershipControls",
+            Op::DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
             Op::DeleteBucketEncryption => "DeleteBucketEncryption",
             Op::GetBucketTagging => "GetBucketTagging",
             Op::ListObjects => "ListObjects",
@@ -99,6 +107,7 @@ impl Op {
             Op::ListMultipartUploads => "ListMultipartUploads",
             Op::DeleteObjects => "DeleteObjects",
             Op::PutObject => "PutObject",
+            Op::PostObject => "PostObject",
             Op::CopyObject => "CopyObject",
             Op::GetObject => "GetObject",
             Op::HeadObject => "HeadObject",
@@ -274,6 +283,8 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
                     Op::GetBucketPolicy
                 } else if q.has("encryption") {
                     Op::GetBucketEncryption
+                } else if q.has("ownershipControls") {
+                    Op::GetBucketOwnershipControls
                 } else if q.has("tagging") {
                     Op::GetBucketTagging
                 } else if q.has("publicAccessBlock") {
@@ -314,6 +325,8 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
             Method::PUT if q.has("notification") => Op::PutBucketNotificationConfiguration,
             Method::PUT if q.has("replication") => Op::PutBucketReplication,
             Method::PUT if q.has("encryption") => Op::PutBucketEncryption,
+            Method::PUT if q.has("ownershipControls") => Op::PutBucketOwnershipControls,
+            Method::DELETE if q.has("ownershipControls") => Op::DeleteBucketOwnershipControls,
             Method::DELETE if q.has("encryption") => Op::DeleteBucketEncryption,
             Method::DELETE if q.has("replication") => Op::DeleteBucketReplication,
             Method::DELETE if q.has("lifecycle") => Op::DeleteBucketLifecycle,
@@ -327,6 +340,7 @@ pub fn operation(method: &Method, t: &Target, q: &Query, headers: &HeaderMap) ->
             Method::HEAD => Op::HeadBucket,
             Method::DELETE if !has_other_subresource(q) => Op::DeleteBucket,
             Method::POST if q.has("delete") => Op::DeleteObjects,
+            Method::POST if crate::post_object::is_form_upload(headers) => Op::PostObject,
             Method::PUT | Method::DELETE | Method::POST => return Err(not_implemented()),
             _ => return Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
         },

@@ -439,6 +439,18 @@ async fn route(
             crate::cors::actual_request_headers(&state, bucket, &parts.method, &parts.headers)
                 .await;
     }
+    // A browser upload's credentials are form fields, read from the body first.
+    if op == Op::PostObject {
+        info.bucket = target.bucket.clone().unwrap_or_default();
+        let mut learned = crate::post_object::Learned::default();
+        let result =
+            crate::post_object::handle(state, parts, body, request_id, target, &mut learned).await;
+        info.principal = learned.principal;
+        info.key_id = learned.key_id;
+        info.key = learned.key;
+        info.received = learned.received;
+        return result;
+    }
     let secrets = access::request_secrets(&state, &parts.headers, raw_query).await;
     secrets.check_session(&parts.headers, raw_query)?;
     let authed = if auth::sigv2::is_v2(&parts.headers, raw_query) {
@@ -691,7 +703,7 @@ pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool)
     let extra = e
         .extra
         .iter()
-        .map(|(k, v)| ExtraField::from_pair(*k, v.clone()))
+        .map(|(k, v)| ExtraField::from_pair(k, v.clone()))
         .collect();
     let body = ErrorBody {
         code: e.code.as_str(),

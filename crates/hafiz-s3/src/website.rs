@@ -446,7 +446,7 @@ mod tests {
         };
         assert_eq!(
             rule_location(&r, "docs/a b.html", "h:1"),
-            "http://h:1/documents/a+b.html"
+            "http://h:1/documents/a%20b.html"
         );
         let r = RoutingRule {
             replace_key_with: Some("error.html".into()),

@@ -790,7 +790,16 @@ mod tests {
             #[serde(rename = "Key")]
             key: String,
         }
-        let xml = to_xml("R", &K { key: "a\u{1}b\rc\td\ne<".into() }).unwrap();
-        assert!(xml.ends_with("<R><Key>a&#x1;b&#xd;c\td\ne&lt;</Key></R>"), "{xml}");
+        let xml = to_xml(
+            "R",
+            &K {
+                key: "a\u{1}b\rc\td\ne<".into(),
+            },
+        )
+        .unwrap();
+        assert!(
+            xml.ends_with("<R><Key>a&#x1;b&#xd;c\td\ne&lt;</Key></R>"),
+            "{xml}"
+        );
     }
 }

@@ -53,12 +53,10 @@ pub fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 pub fn certified_key(cert_file: &Path, key_file: &Path) -> Result<CertifiedKey, TlsError> {
     let chain = certificates(cert_file)?;
     let key = private_key(key_file)?;
-    CertifiedKey::from_der(chain, key, &crate::provider()).map_err(|source| {
-        TlsError::KeyMismatch {
-            cert: cert_file.to_path_buf(),
-            key: key_file.to_path_buf(),
-            source,
-        }
+    CertifiedKey::from_der(chain, key, &crate::provider()).map_err(|source| TlsError::KeyMismatch {
+        cert: cert_file.to_path_buf(),
+        key: key_file.to_path_buf(),
+        source,
     })
 }
 

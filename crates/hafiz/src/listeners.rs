@@ -30,8 +30,9 @@ pub fn load(files: &TlsFiles) -> anyhow::Result<NodeTls> {
     let server = ServerTls::load(&files.cert, &files.key)
         .context("cannot load the TLS certificate (--tls-cert, --tls-key)")?;
     let ca = match &files.ca {
-        Some(path) => hafiz_tls::pem::certificates(path)
-            .context("cannot load the CA bundle (--tls-ca)")?,
+        Some(path) => {
+            hafiz_tls::pem::certificates(path).context("cannot load the CA bundle (--tls-ca)")?
+        }
         None => Vec::new(),
     };
     server

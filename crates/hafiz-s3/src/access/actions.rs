@@ -28,6 +28,10 @@ pub fn action(op: Op, versioned: bool) -> &'static str {
         PutPublicAccessBlock | DeletePublicAccessBlock => "s3:PutBucketPublicAccessBlock",
         GetBucketEncryption => "s3:GetEncryptionConfiguration",
         PutBucketEncryption | DeleteBucketEncryption => "s3:PutEncryptionConfiguration",
+        GetBucketOwnershipControls => "s3:GetBucketOwnershipControls",
+        PutBucketOwnershipControls | DeleteBucketOwnershipControls => {
+            "s3:PutBucketOwnershipControls"
+        }
         GetBucketTagging => "s3:GetBucketTagging",
         PutBucketTagging | DeleteBucketTagging => "s3:PutBucketTagging",
         ListObjectVersions => "s3:ListBucketVersions",
@@ -48,6 +52,7 @@ pub fn action(op: Op, versioned: bool) -> &'static str {
         // Checked per key by the handler as s3:DeleteObject(Version).
         DeleteObjects => "s3:DeleteObject",
         PutObject
+        | PostObject
         | CopyObject
         | CreateMultipartUpload
         | UploadPart

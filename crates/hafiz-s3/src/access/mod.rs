@@ -220,7 +220,12 @@ pub async fn request_secrets<'a>(
     headers: &HeaderMap,
     raw_query: Option<&str>,
 ) -> RequestSecrets<'a> {
-    let claimed = claimed_access_key(headers, raw_query);
+    secrets_for(state, claimed_access_key(headers, raw_query)).await
+}
+
+/// The secrets for an access key named elsewhere than the headers or query (a POST
+/// upload's form fields).
+pub async fn secrets_for(state: &S3State, claimed: Option<String>) -> RequestSecrets<'_> {
     let user_key = match claimed {
         Some(id) if state.secrets.secret_key(&id).is_none() => {
             state.meta.access_key(&id).await.ok().flatten()
@@ -409,11 +414,29 @@ pub async fn authorize_action(
     };
     if allowed
         || (!explicit_deny
-            && acl_allows(state, bucket.as_ref(), facts, action, key, user.is_some()).await)
+            && acl_allows(
+                state,
+                bucket.as_ref(),
+                facts,
+                action,
+                key,
+                caller_acl_account(&user, &facts.caller.principal).as_deref(),
+            )
+            .await)
     {
         Ok(())
     } else {
         Err(denied())
+    }
+}
+
+/// Whom ACL grants see in a caller: its account (root and federated sessions are the
+/// default account's), None for anonymous callers.
+fn caller_acl_account(user: &Option<Grant>, p: &Principal) -> Option<String> {
+    match (user, p) {
+        (_, Principal::Anonymous) => None,
+        (Some(g), _) => Some(g.account().to_string()),
+        (None, _) => Some(String::new()),
     }
 }
 
@@ -484,41 +507,60 @@ impl Grant {
     }
 }
 
-/// Whether a canned ACL grants this: reading an object or listing a bucket
-/// (`public-read`, `public-read-write`, and `authenticated-read` for signed
-/// requests), or writing objects into a `public-read-write` bucket. Block Public
-/// Access's IgnorePublicAcls turns all of them off.
+/// Whether the resource's ACL grants this (canned or explicit grants): READ lists a
+/// bucket or reads an object, WRITE writes objects into a bucket, READ_ACP and
+/// WRITE_ACP read and change the ACL, FULL_CONTROL all of them. Block Public
+/// Access's IgnorePublicAcls turns public grants off, and BucketOwnerEnforced turns
+/// ACLs off altogether, as on AWS.
 async fn acl_allows(
     state: &S3State,
     bucket: Option<&hafiz_meta::BucketInfo>,
     facts: &RequestFacts<'_>,
     action: &str,
     key: &str,
-    authenticated: bool,
+    caller: Option<&str>,
 ) -> bool {
-    use hafiz_meta::CannedAcl as A;
+    use crate::ops::acl::{grants_allow, grants_of};
+    use hafiz_meta::AclPermission as P;
     let Some(b) = bucket else {
         return false;
     };
-    if b.public_access_block.is_some_and(|p| p.ignore_public_acls) {
+    if b.ownership == Some(hafiz_meta::ObjectOwnership::BucketOwnerEnforced) {
         return false;
     }
-    let reads = |acl: A| {
-        matches!(acl, A::PublicRead | A::PublicReadWrite)
-            || (acl == A::AuthenticatedRead && authenticated)
-    };
-    match action {
-        "s3:ListBucket" => reads(b.acl),
-        "s3:PutObject" | "s3:DeleteObject" => b.acl == A::PublicReadWrite,
-        "s3:GetObject" | "s3:GetObjectVersion" => {
-            let v = match facts.query.get("versionId") {
-                Some(id) => state.meta.object_version(facts.bucket, key, id).await,
-                None => state.meta.object(facts.bucket, key).await,
-            };
-            matches!(v, Ok(Some(v)) if reads(v.acl))
+    let ignore_public = b.public_access_block.is_some_and(|p| p.ignore_public_acls);
+    let allows = |acl: hafiz_meta::CannedAcl, grants: Option<&Vec<hafiz_meta::AclGrant>>, needed| {
+        let mut all = grants_of(acl, grants);
+        if ignore_public {
+            all.retain(|g| {
+                !matches!(
+                    g.grantee,
+                    hafiz_meta::AclGrantee::AllUsers | hafiz_meta::AclGrantee::AuthenticatedUsers
+                )
+            });
         }
-        _ => false,
-    }
+        grants_allow(&all, caller, needed)
+    };
+    let on_bucket = |needed| allows(b.acl, b.grants.as_ref(), needed);
+    let object_needs = match action {
+        "s3:ListBucket" | "s3:ListBucketVersions" | "s3:ListBucketMultipartUploads" => {
+            return on_bucket(P::Read);
+        }
+        "s3:PutObject" | "s3:DeleteObject" | "s3:DeleteObjectVersion" => {
+            return on_bucket(P::Write);
+        }
+        "s3:GetBucketAcl" => return on_bucket(P::ReadAcp),
+        "s3:PutBucketAcl" => return on_bucket(P::WriteAcp),
+        "s3:GetObject" | "s3:GetObjectVersion" => P::Read,
+        "s3:GetObjectAcl" | "s3:GetObjectVersionAcl" => P::ReadAcp,
+        "s3:PutObjectAcl" | "s3:PutObjectVersionAcl" => P::WriteAcp,
+        _ => return false,
+    };
+    let v = match facts.query.get("versionId") {
+        Some(id) => state.meta.object_version(facts.bucket, key, id).await,
+        None => state.meta.object(facts.bucket, key).await,
+    };
+    matches!(v, Ok(Some(v)) if allows(v.acl, v.grants.as_ref(), object_needs))
 }
 
 /// Whether a session policy allows an action (it can only narrow what the session's

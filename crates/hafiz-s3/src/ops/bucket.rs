@@ -3,7 +3,7 @@
 //! "not configured" answers for policy, encryption and tagging).
 
 use axum::response::Response;
-use hafiz_meta::{BucketInfo, CannedAcl, Command};
+use hafiz_meta::{BucketInfo, Command};
 use http::StatusCode;
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
@@ -56,7 +56,10 @@ pub async fn list_buckets(ctx: Ctx) -> S3Result<Response> {
         "ListAllMyBucketsResult",
         &xml::ListAllMyBucketsResult {
             xmlns: NS,
-            owner: ctx.state.owner_xml(),
+            // The caller's account (root: the default account).
+            owner: crate::owners::of_account(&ctx.state, account.as_deref().unwrap_or(""))
+                .await?
+                .xml(),
             buckets: xml::BucketList { bucket: entries },
         },
     )
@@ -86,6 +89,29 @@ pub async fn create_bucket(mut ctx: Ctx) -> S3Result<Response> {
     // Object lock at creation turns versioning on, and it stays on.
     let lock = crate::ops::header_str(&ctx.headers, "x-amz-bucket-object-lock-enabled")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    // `x-amz-object-ownership` at creation, and the creator's ACL (canned or grants).
+    let ownership = match crate::ops::header_str(&ctx.headers, "x-amz-object-ownership").map(str::trim) {
+        None => None,
+        Some("BucketOwnerEnforced") => Some(hafiz_meta::ObjectOwnership::BucketOwnerEnforced),
+        Some("BucketOwnerPreferred") => Some(hafiz_meta::ObjectOwnership::BucketOwnerPreferred),
+        Some("ObjectWriter") => Some(hafiz_meta::ObjectOwnership::ObjectWriter),
+        Some(_) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "Invalid x-amz-object-ownership header",
+            ));
+        }
+    };
+    let (acl, grants) = crate::ops::acl::for_write(
+        &ctx.state,
+        &ctx.headers,
+        &BucketInfo {
+            account: account.clone().unwrap_or_default(),
+            ownership,
+            ..Default::default()
+        },
+    )
+    .await?;
     let info = BucketInfo {
         name: ctx.bucket.clone(),
         created: now_millis(),
@@ -96,7 +122,9 @@ pub async fn create_bucket(mut ctx: Ctx) -> S3Result<Response> {
             hafiz_meta::Versioning::Unversioned
         },
         object_lock: lock.then(hafiz_meta::ObjectLockConfig::default),
-        acl: crate::ops::acl::requested(&ctx.headers, &BucketInfo::default())?.unwrap_or_default(),
+        acl,
+        grants,
+        ownership,
         account: account.clone().unwrap_or_default(),
         ..Default::default()
     };
@@ -169,60 +197,6 @@ pub async fn get_location(ctx: Ctx) -> S3Result<Response> {
 }
 
 /// The owner's FULL_CONTROL plus what the canned ACL grants, as S3 shows it.
-pub fn acl(ctx: &Ctx, canned: CannedAcl) -> xml::AccessControlPolicy {
-    const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
-    let group = |uri: &str, permission: &str| xml::Grant {
-        grantee: xml::Grantee {
-            xmlns_xsi: XSI,
-            xsi_type: "Group",
-            id: None,
-            display_name: None,
-            uri: Some(uri.into()),
-        },
-        permission: permission.into(),
-    };
-    let mut grant = vec![xml::Grant {
-        grantee: xml::Grantee {
-            xmlns_xsi: XSI,
-            xsi_type: "CanonicalUser",
-            id: Some(ctx.state.owner.id.clone()),
-            display_name: Some(ctx.state.owner.display_name.clone()),
-            uri: None,
-        },
-        permission: "FULL_CONTROL".into(),
-    }];
-    match canned {
-        CannedAcl::Private => {}
-        CannedAcl::PublicRead => grant.push(group(ALL_USERS, "READ")),
-        CannedAcl::PublicReadWrite => {
-            grant.push(group(ALL_USERS, "READ"));
-            grant.push(group(ALL_USERS, "WRITE"));
-        }
-        CannedAcl::AuthenticatedRead => grant.push(group(AUTHENTICATED_USERS, "READ")),
-    }
-    xml::AccessControlPolicy {
-        xmlns: NS,
-        owner: ctx.state.owner_xml(),
-        access_control_list: xml::AccessControlList { grant },
-    }
-}
-
-const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
-const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
-
-pub async fn get_acl(ctx: Ctx) -> S3Result<Response> {
-    let b = require_bucket(&ctx).await?;
-    xml_response("AccessControlPolicy", &acl(&ctx, b.acl))
-}
-
-/// PutBucketAcl with a canned ACL header (grant lists in the body are not served).
-pub async fn put_acl(ctx: Ctx) -> S3Result<Response> {
-    let b = require_bucket(&ctx).await?;
-    let canned = crate::ops::acl::requested(&ctx.headers, &b)?.unwrap_or_default();
-    crate::ops::update_bucket(&ctx, hafiz_meta::BucketChange::Acl(canned)).await?;
-    Ok(empty_response(StatusCode::OK))
-}
-
 #[cfg(test)]
 mod tests {
     use super::valid_bucket_name as ok;

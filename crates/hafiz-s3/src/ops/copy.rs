@@ -117,7 +117,7 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
     let sse_request = crate::sse::write_request(&ctx.state, &ctx.headers)?;
     let sse_given = !matches!(sse_request, crate::sse::SseRequest::None);
     let dest_bucket = require_bucket(&ctx).await?;
-    let acl = ops::acl::requested(&ctx.headers, &dest_bucket)?.unwrap_or_default();
+    let (acl, grants) = ops::acl::for_write(&ctx.state, &ctx.headers, &dest_bucket).await?;
     let (src_bucket, src, named_version) = source(&ctx).await?;
     super::quota::check_room(&ctx.state, &dest_bucket, Some(&ctx.key), Some(src.size)).await?;
     if src.size > MAX_PUT_SIZE {
@@ -189,6 +189,7 @@ pub async fn copy_object(ctx: Ctx) -> S3Result<Response> {
     };
     let mut version = crate::ops::put::ingested_version(&ctx.key, got, meta);
     version.acl = acl;
+    version.grants = grants;
     if let Some((enc, _)) = encryption {
         version.etag = crate::sse::etag_for(Some(&enc), std::mem::take(&mut version.etag));
         version.encryption = Some(enc);

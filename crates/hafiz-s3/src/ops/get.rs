@@ -231,11 +231,6 @@ pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
     Ok(resp)
 }
 
-pub async fn get_object_acl(ctx: Ctx) -> S3Result<Response> {
-    let v = current_version(&ctx).await?;
-    xml_response("AccessControlPolicy", &crate::ops::bucket::acl(&ctx, v.acl))
-}
-
 pub async fn get_object_attributes(ctx: Ctx) -> S3Result<Response> {
     let v = current_version(&ctx).await?;
     conditions::check_read(&ctx.headers, &v.etag, v.last_modified).map_err(|e| {

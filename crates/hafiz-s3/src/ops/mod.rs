@@ -43,14 +43,38 @@ use crate::router::Op;
 use crate::server::Ctx;
 
 pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
+    if !ctx.bucket.is_empty() && ctx.op != Op::CreateBucket {
+        crate::owners::check_expected(
+            &ctx.state,
+            &ctx.headers,
+            "x-amz-expected-bucket-owner",
+            &ctx.bucket,
+        )
+        .await?;
+    }
+    if let Some(src) = header_str(&ctx.headers, "x-amz-copy-source")
+        && ctx.headers.contains_key("x-amz-source-expected-bucket-owner")
+        && let Ok((src_bucket, _, _)) = copy::parse_copy_source(src)
+    {
+        crate::owners::check_expected(
+            &ctx.state,
+            &ctx.headers,
+            "x-amz-source-expected-bucket-owner",
+            &src_bucket,
+        )
+        .await?;
+    }
     match ctx.op {
         Op::ListBuckets => bucket::list_buckets(ctx).await,
         Op::CreateBucket => bucket::create_bucket(ctx).await,
         Op::HeadBucket => bucket::head_bucket(ctx).await,
         Op::DeleteBucket => bucket::delete_bucket(ctx).await,
         Op::GetBucketLocation => bucket::get_location(ctx).await,
-        Op::GetBucketAcl => bucket::get_acl(ctx).await,
-        Op::PutBucketAcl => bucket::put_acl(ctx).await,
+        Op::GetBucketAcl => acl::get_bucket_acl(ctx).await,
+        Op::PutBucketAcl => acl::put_bucket_acl(ctx).await,
+        Op::GetBucketOwnershipControls => acl::get_ownership_controls(ctx).await,
+        Op::PutBucketOwnershipControls => acl::put_ownership_controls(ctx).await,
+        Op::DeleteBucketOwnershipControls => acl::delete_ownership_controls(ctx).await,
         Op::PutObjectAcl => acl::put_object_acl(ctx).await,
         Op::GetBucketVersioning => versions::get_versioning(ctx).await,
         Op::PutBucketVersioning => versions::put_versioning(ctx).await,
@@ -97,12 +121,13 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         Op::ListObjectsV2 => list::list_objects_v2(ctx).await,
         Op::ListMultipartUploads => multipart::list_uploads(ctx).await,
         Op::DeleteObjects => delete::delete_objects(ctx).await,
-        Op::PutObject => put::put_object(ctx).await,
+        // A POST upload reaches PutObject with headers made from its form fields.
+        Op::PutObject | Op::PostObject => put::put_object(ctx).await,
         Op::CopyObject => copy::copy_object(ctx).await,
         Op::GetObject => get::get_object(ctx, false).await,
         Op::HeadObject => get::get_object(ctx, true).await,
         Op::DeleteObject => delete::delete_object(ctx).await,
-        Op::GetObjectAcl => get::get_object_acl(ctx).await,
+        Op::GetObjectAcl => acl::get_object_acl(ctx).await,
         Op::GetObjectAttributes => get::get_object_attributes(ctx).await,
         Op::GetObjectTagging => tagging::get_object_tagging(ctx).await,
         Op::CreateMultipartUpload => multipart::create(ctx).await,

@@ -99,7 +99,7 @@ pub async fn create(ctx: Ctx) -> S3Result<Response> {
     let sse_request = crate::sse::write_request(&ctx.state, h)?;
     let bucket = require_bucket(&ctx).await?;
     let (retention, legal_hold) = ops::lock::upload_headers(h, &bucket)?;
-    let acl = ops::acl::requested(h, &bucket)?.unwrap_or_default();
+    let (acl, grants) = ops::acl::for_write(&ctx.state, h, &bucket).await?;
     // The upload's data key is made now and wrapped into the upload's row; every
     // part is sealed with it.
     let encryption = crate::sse::for_write(
@@ -124,6 +124,8 @@ pub async fn create(ctx: Ctx) -> S3Result<Response> {
         retention,
         legal_hold,
         acl,
+        grants,
+        owner: None,
         encryption: encryption.clone(),
     };
     let upload_id = info.upload_id.clone();
@@ -381,6 +383,7 @@ pub async fn complete(mut ctx: Ctx) -> S3Result<Response> {
         retention: upload.retention,
         legal_hold: upload.legal_hold,
         acl: upload.acl,
+        grants: upload.grants.clone(),
         // Each part was sealed on its own, under the upload's data key.
         encryption: upload.encryption.clone().map(|mut e| {
             e.parts_sealed = true;

@@ -122,7 +122,7 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     let sse_request = crate::sse::write_request(&ctx.state, h)?;
     let bucket = require_bucket(&ctx).await?;
     let (retention, legal_hold) = lock::put_headers(h, &bucket)?;
-    let acl = ops::acl::requested(h, &bucket)?.unwrap_or_default();
+    let (acl, grants) = ops::acl::for_write(&ctx.state, h, &bucket).await?;
     ops::quota::check_room(&ctx.state, &bucket, Some(&ctx.key), declared_len).await?;
 
     let state = ctx.state.clone();
@@ -154,9 +154,19 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
             tags,
         },
     );
+    // A body of unannounced length (a POST upload's file part) is measured only now:
+    // the quota is checked before the commit.
+    if declared_len.is_none()
+        && let Err(e) =
+            ops::quota::check_room(&ctx.state, &bucket, Some(&ctx.key), Some(version.size)).await
+    {
+        ops::delete::release(&ctx, version.blob_ids()).await;
+        return Err(e);
+    }
     version.retention = retention;
     version.legal_hold = legal_hold;
     version.acl = acl;
+    version.grants = grants;
     if let Some((enc, _)) = encryption {
         version.etag = crate::sse::etag_for(Some(&enc), std::mem::take(&mut version.etag));
         version.encryption = Some(enc);
@@ -171,7 +181,9 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     let etag = version.etag.clone();
     let encryption = version.encryption.clone();
     let expiry_facts = (version.size, version.tags.clone());
-    let version_id = commit_version(&ctx, version, condition, None).await?;
+    // POST uploads are `s3:ObjectCreated:Post` events.
+    let api = (ctx.op == crate::router::Op::PostObject).then_some("Post");
+    let version_id = commit_version(&ctx, version, condition, api).await?;
     let mut r = empty_response(StatusCode::OK);
     if bucket.versioning == hafiz_meta::Versioning::Unversioned {
         versions::version_header(r.headers_mut(), &version_id);

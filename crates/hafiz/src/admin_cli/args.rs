@@ -98,6 +98,37 @@ pub enum ApiCmd {
         #[command(subcommand)]
         command: ReplicateCmd,
     },
+    /// The built-in key service of server-side encryption: its keys and master key.
+    Kms {
+        #[command(subcommand)]
+        command: KmsCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KmsCmd {
+    /// Every key (built-in ones too) with its state and current version.
+    List { alias: String },
+    /// Create a key (SSE-KMS requests name it as SSEKMSKeyId).
+    Create {
+        alias: String,
+        /// 1-128 of A-Z a-z 0-9 - _ / . (default: a generated UUID)
+        id: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// One key and its versions.
+    Info { alias: String, id: String },
+    /// Let a disabled key encrypt and decrypt again.
+    Enable { alias: String, id: String },
+    /// Refuse every read and write of the objects the key protects (KMS.DisabledException).
+    Disable { alias: String, id: String },
+    /// A new current version of the key; objects keep the version that encrypted them.
+    Rotate { alias: String, id: String },
+    /// Replace the generated master key and re-seal every key with the new one.
+    RotateMaster { alias: String },
+    /// The master key's id and the number of keys.
+    Status { alias: String },
 }
 
 #[derive(Args)]

@@ -16,13 +16,13 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 pub use args::ApiCmd;
-pub use client::trust_ca_bundle;
 use args::{
     AccountCmd, AccountQuotaCmd, AliasCmd, AuditCmd, BucketCmd, BucketPolicyCmd, BucketQuotaCmd,
-    ClusterAction, GroupCmd, JobFilter, JobsCmd, KeyCmd, MemberCmd, NotifyAdd, NotifyCmd,
+    ClusterAction, GroupCmd, JobFilter, JobsCmd, KeyCmd, KmsCmd, MemberCmd, NotifyAdd, NotifyCmd,
     PolicyCmd, QuotaArgs, RateLimitCmd, RateTarget, ReplicateAdd, ReplicateCmd, TierAdd, TierCmd,
     UserCmd, VersioningState,
 };
+pub use client::trust_ca_bundle;
 use client::{AdminClient, api_path};
 
 /// One command's connection and output mode.
@@ -181,6 +181,63 @@ pub fn run(cmd: ApiCmd, json: bool) -> anyhow::Result<()> {
         ApiCmd::Tier { command } => tier_cmd(command, json),
         ApiCmd::Notify { command } => notify_cmd(command, json),
         ApiCmd::Replicate { command } => replicate_cmd(command, json),
+        ApiCmd::Kms { command } => kms_cmd(command, json),
+    }
+}
+
+fn kms_cmd(cmd: KmsCmd, json: bool) -> anyhow::Result<()> {
+    let key = |alias: &str, id: &str, action: Option<&str>| -> anyhow::Result<()> {
+        let mut segments = vec!["kms", "keys", id];
+        segments.extend(action);
+        let method = if action.is_some() {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        Session::open(alias, json)?.show(method, &api_path(&segments), None, table::kms_key)
+    };
+    match cmd {
+        KmsCmd::List { alias } => Session::open(&alias, json)?.show(
+            Method::GET,
+            &api_path(&["kms", "keys"]),
+            None,
+            table::kms_keys,
+        ),
+        KmsCmd::Create {
+            alias,
+            id,
+            description,
+        } => Session::open(&alias, json)?.show(
+            Method::POST,
+            &api_path(&["kms", "keys"]),
+            Some(fields(&[
+                ("id", id.map(Value::from)),
+                ("description", description.map(Value::from)),
+            ])),
+            table::kms_key,
+        ),
+        KmsCmd::Info { alias, id } => key(&alias, &id, None),
+        KmsCmd::Enable { alias, id } => key(&alias, &id, Some("enable")),
+        KmsCmd::Disable { alias, id } => key(&alias, &id, Some("disable")),
+        KmsCmd::Rotate { alias, id } => key(&alias, &id, Some("rotate")),
+        KmsCmd::RotateMaster { alias } => Session::open(&alias, json)?.show(
+            Method::POST,
+            &api_path(&["kms", "master", "rotate"]),
+            None,
+            |v| {
+                format!(
+                    "master key rotated: now {} ({} key versions re-sealed)\n",
+                    v["master_key_id"].as_str().unwrap_or_default(),
+                    v["resealed"]
+                )
+            },
+        ),
+        KmsCmd::Status { alias } => Session::open(&alias, json)?.show(
+            Method::GET,
+            &api_path(&["kms", "status"]),
+            None,
+            table::kms_status,
+        ),
     }
 }
 

@@ -518,6 +518,54 @@ pub fn replication_targets(v: &Value) -> String {
     t.render()
 }
 
+pub fn kms_keys(v: &Value) -> String {
+    let mut t = Table::new(&[
+        "ID",
+        "ENABLED",
+        "BUILTIN",
+        "VERSIONS",
+        "CURRENT",
+        "DESCRIPTION",
+    ]);
+    for k in v.get("keys").map(items).unwrap_or_default() {
+        let versions = k.get("versions").map(items).unwrap_or_default();
+        t.row(vec![
+            cell(k, "id"),
+            cell(k, "enabled"),
+            cell(k, "builtin"),
+            versions.len().to_string(),
+            versions.last().map_or_else(|| "-".into(), |x| scalar(x)),
+            cell(k, "description"),
+        ]);
+    }
+    t.render()
+}
+
+pub fn kms_key(v: &Value) -> String {
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    for key in ["id", "description", "enabled", "builtin", "created"] {
+        t.row(vec![key.to_string(), cell(v, key)]);
+    }
+    let versions = v.get("versions").map(items).unwrap_or_default();
+    for (i, version) in versions.iter().enumerate() {
+        let label = if i + 1 == versions.len() {
+            "version (current)"
+        } else {
+            "version"
+        };
+        t.row(vec![label.to_string(), scalar(version)]);
+    }
+    t.render()
+}
+
+pub fn kms_status(v: &Value) -> String {
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    for key in ["master_key_id", "keys"] {
+        t.row(vec![key.to_string(), cell(v, key)]);
+    }
+    t.render()
+}
+
 pub fn replication_target(v: &Value) -> String {
     let mut t = Table::new(&["FIELD", "VALUE"]);
     for key in [

@@ -84,9 +84,9 @@ struct Masters {
 pub struct KeyService {
     meta: Arc<dyn Metadata>,
     masters: std::sync::RwLock<Masters>,
-    /// Where the master key was generated (rotation rewrites it); None when it comes
-    /// from the environment or a cluster secret.
-    master_file: Option<PathBuf>,
+    /// Where the master key was generated, one copy per metadata drive (rotation
+    /// rewrites them); empty when it comes from the environment or a cluster secret.
+    master_files: Vec<PathBuf>,
     loaded: tokio::sync::RwLock<Loaded>,
     /// Unsealed version material: a version's material never changes.
     opened: std::sync::Mutex<HashMap<(String, String), DataKey>>,
@@ -124,12 +124,12 @@ impl KeyService {
         meta: Arc<dyn Metadata>,
         current: MasterKey,
         previous: Vec<MasterKey>,
-        master_file: Option<PathBuf>,
+        master_files: Vec<PathBuf>,
     ) -> KeyService {
         KeyService {
             meta,
             masters: std::sync::RwLock::new(Masters { current, previous }),
-            master_file,
+            master_files,
             loaded: Default::default(),
             opened: Default::default(),
             admin: Default::default(),
@@ -401,25 +401,29 @@ impl KeyService {
     /// (a crash midway loses nothing), then every key version is re-sealed, then the
     /// file keeps only the new key. Objects are not touched.
     pub async fn rotate_master(&self) -> CryptoResult<(String, usize)> {
-        let Some(path) = self.master_file.clone() else {
+        if self.master_files.is_empty() {
             return Err(CryptoError::Master(
                 "the master key comes from HAFIZ_KMS_MASTER_KEY (or a cluster secret): set the new key there and the old one in HAFIZ_KMS_PREVIOUS_MASTER_KEYS, then restart".into(),
             ));
-        };
+        }
         let _one = self.admin.lock().await;
         let new = MasterKey::generate();
         let old: Vec<MasterKey> = {
             let m = self.masters.read().expect("lock");
             std::iter::once(m.current.clone()).chain(m.previous.iter().cloned()).collect()
         };
-        master::write_file(&path, &new, &old)?;
+        for path in &self.master_files {
+            master::write_file(path, &new, &old)?;
+        }
         {
             let mut m = self.masters.write().expect("lock");
             m.current = new.clone();
             m.previous = old;
         }
         let n = self.reseal_locked().await?;
-        master::write_file(&path, &new, &[])?;
+        for path in &self.master_files {
+            master::write_file(path, &new, &[])?;
+        }
         self.masters.write().expect("lock").previous.clear();
         tracing::info!(master = new.id(), resealed = n, "KMS master key rotated");
         Ok((new.id().to_string(), n))

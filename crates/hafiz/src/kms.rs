@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+
 use anyhow::Context;
 use hafiz_crypto::MasterKey;
 use hafiz_crypto::master;
@@ -12,8 +13,8 @@ use hafiz_crypto::master;
 pub struct MasterKeys {
     pub current: MasterKey,
     pub previous: Vec<MasterKey>,
-    /// The generated file (`hafiz admin kms rotate-master` rewrites it).
-    pub file: Option<PathBuf>,
+    /// The key files (`hafiz admin kms rotate-master` rewrites them).
+    pub files: Vec<PathBuf>,
 }
 
 fn previous_from_env() -> anyhow::Result<Vec<MasterKey>> {
@@ -27,7 +28,7 @@ fn previous_from_env() -> anyhow::Result<Vec<MasterKey>> {
 }
 
 pub fn master_keys(
-    system_dir: &Path,
+    system_dirs: &[PathBuf],
     key_file: Option<&Path>,
     cluster_secret: Option<&[u8]>,
 ) -> anyhow::Result<MasterKeys> {
@@ -37,7 +38,7 @@ pub fn master_keys(
         return Ok(MasterKeys {
             current: MasterKey::parse(&text).context("HAFIZ_KMS_MASTER_KEY")?,
             previous: previous_from_env()?,
-            file: None,
+            files: Vec::new(),
         });
     }
     if let Some(path) = key_file {
@@ -47,26 +48,41 @@ pub fn master_keys(
         return Ok(MasterKeys {
             current,
             previous,
-            file: Some(path.to_path_buf()),
+            files: vec![path.to_path_buf()],
         });
     }
     if let Some(secret) = cluster_secret {
         return Ok(MasterKeys {
             current: MasterKey::from_secret(secret),
             previous: previous_from_env()?,
-            file: None,
+            files: Vec::new(),
         });
     }
-    let path = system_dir.join(master::FILE_NAME);
-    let (current, mut previous, made) = master::load_or_create(&path)
-        .with_context(|| format!("cannot open the KMS master key {}", path.display()))?;
-    if made {
-        tracing::info!(path = %path.display(), id = current.id(), "generated the KMS master key");
+    // Generated: one copy on every metadata drive, as the root credentials, so
+    // that losing a drive does not lose the key (and with it every encrypted object).
+    let paths: Vec<PathBuf> = system_dirs.iter().map(|d| d.join(master::FILE_NAME)).collect();
+    let found = paths.iter().find(|p| p.exists());
+    let (current, mut previous) = match found {
+        Some(p) => master::read_file(p)
+            .with_context(|| format!("cannot read the KMS master key {}", p.display()))?,
+        None => {
+            let key = MasterKey::generate();
+            tracing::info!(id = key.id(), "generated the KMS master key");
+            (key, Vec::new())
+        }
+    };
+    for p in &paths {
+        let same = p.exists()
+            && master::read_file(p).is_ok_and(|(c, _)| c.id() == current.id());
+        if !same {
+            master::write_file(p, &current, &previous)
+                .with_context(|| format!("cannot write the KMS master key {}", p.display()))?;
+        }
     }
     previous.extend(previous_from_env()?);
     Ok(MasterKeys {
         current,
         previous,
-        file: Some(path),
+        files: paths,
     })
 }

@@ -559,7 +559,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     );
     dispatcher.install(&jobs);
     let master = kms::master_keys(
-        &node.system_dirs[0],
+        &node.system_dirs,
         cfg.kms_master_key_file.as_deref(),
         cfg.cluster
             .secret
@@ -570,7 +570,7 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         Arc::new(replicated.clone()),
         master.current,
         master.previous,
-        master.file,
+        master.files,
     ));
     tokio::spawn({
         let kms = key_service.clone();

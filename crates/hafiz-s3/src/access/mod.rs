@@ -726,6 +726,11 @@ fn condition_keys(
     }
     for (h, key) in [
         ("x-amz-acl", "s3:x-amz-acl"),
+        ("x-amz-grant-read", "s3:x-amz-grant-read"),
+        ("x-amz-grant-write", "s3:x-amz-grant-write"),
+        ("x-amz-grant-read-acp", "s3:x-amz-grant-read-acp"),
+        ("x-amz-grant-write-acp", "s3:x-amz-grant-write-acp"),
+        ("x-amz-grant-full-control", "s3:x-amz-grant-full-control"),
         ("x-amz-content-sha256", "s3:x-amz-content-sha256"),
         ("x-amz-copy-source", "s3:x-amz-copy-source"),
         ("x-amz-metadata-directive", "s3:x-amz-metadata-directive"),

@@ -197,20 +197,20 @@ pub async fn rotate_master(
         })),
         // The key is not the server's to replace (its refusal names the variables to
         // set instead); any other master key failure is the server's own.
-        Err(CryptoError::Master(m)) if m.contains("HAFIZ_KMS_MASTER_KEY") => {
+        Err(CryptoError::MasterNotOurs(m)) => {
             Err(AdminError::conflict("MasterKeyFromEnvironment", m))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-#[utoipa::path(get, path = "/v1/kms/status", operation_id = "KmsStatus", tag = "kms",
+#[utoipa::path(get, path = "/v1/kms/status", operation_id = "GetKmsStatus", tag = "kms",
     responses((status = 200, body = KmsStatus)))]
 pub async fn status(
     State(st): St,
     Extension(c): Extension<Caller>,
 ) -> AdminResult<Json<KmsStatus>> {
-    c.require(&st, "KmsStatus").await?;
+    c.require(&st, "GetKmsStatus").await?;
     Ok(Json(KmsStatus {
         master_key_id: st.s3.kms.master_id(),
         keys: all_keys(&st).await?.len(),

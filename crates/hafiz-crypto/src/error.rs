@@ -20,6 +20,10 @@ pub enum CryptoError {
     Exists(String),
     #[error("master key: {0}")]
     Master(String),
+    /// The master key is the operator's (environment or cluster secret): the server
+    /// cannot replace it.
+    #[error("{0}")]
+    MasterNotOurs(String),
     #[error("metadata: {0}")]
     Meta(#[from] hafiz_meta::MetaError),
     #[error("io: {0}")]

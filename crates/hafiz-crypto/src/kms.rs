@@ -402,7 +402,7 @@ impl KeyService {
     /// file keeps only the new key. Objects are not touched.
     pub async fn rotate_master(&self) -> CryptoResult<(String, usize)> {
         if self.master_files.is_empty() {
-            return Err(CryptoError::Master(
+            return Err(CryptoError::MasterNotOurs(
                 "the master key comes from HAFIZ_KMS_MASTER_KEY (or a cluster secret): set the new key there and the old one in HAFIZ_KMS_PREVIOUS_MASTER_KEYS, then restart".into(),
             ));
         }

@@ -517,10 +517,13 @@ fn parse_policy(b64: &str) -> S3Result<Policy> {
         .ok_or_else(|| invalid_policy("Invalid JSON."))?;
     let expiration = match obj.get("expiration") {
         None => return Err(invalid_policy("Policy missing expiration.")),
-        Some(serde_json::Value::String(s)) => {
-            OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| invalid_policy(format!("Invalid 'expiration' value: '{s}'")))?
-        }
+        // ISO 8601 with its `T` (RFC 3339 parsers also take a space there).
+        Some(serde_json::Value::String(s)) => Some(s)
+            .filter(|s| s.as_bytes().get(10) == Some(&b'T'))
+            .and_then(|s| {
+                OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .ok_or_else(|| invalid_policy(format!("Invalid 'expiration' value: '{s}'")))?,
         Some(other) => {
             return Err(invalid_policy(format!(
                 "Invalid 'expiration' value: '{other}'"
@@ -791,13 +794,14 @@ fn file_stream(file: multer::Field<'static>, range: Option<(u64, u64)>) -> Paylo
     .boxed()
 }
 
-/// Characters kept as they are in the key of an object URL.
-const KEY_IN_URL: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'/')
+/// Characters kept as they are in a query value (RFC 3986's unreserved ones).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
+/// And in the key of an object URL, where `/` separates path segments.
+const KEY_IN_URL: &AsciiSet = &QUERY_VALUE.remove(b'/');
 
 /// The new object's URL, as the client addressed the bucket.
 fn object_url(state: &S3State, headers: &HeaderMap, target: &Target, key: &str) -> String {
@@ -864,7 +868,7 @@ impl Outcome {
             .to_string();
         let (status, body, location) = match (&self.redirect, self.status) {
             (Some(url), _) => {
-                let q = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+                let q = |s: &str| utf8_percent_encode(s, QUERY_VALUE).to_string();
                 let sep = if url.contains('?') { '&' } else { '?' };
                 let to = format!(
                     "{url}{sep}bucket={}&key={}&etag={}",

@@ -539,3 +539,18 @@ def test_rclone_sse_options(rclone, s3, enc_bucket, tmp_path):
         out = tmp_path / f"out-{name}"
         rclone("copyto", f"hafiz:{enc_bucket}/{name}", out)
         assert out.read_bytes() == body, name
+
+
+def test_object_attributes_of_an_sse_c_object_need_its_key(s3, enc_bucket):
+    s3.put_object(Bucket=enc_bucket, Key="attrs", Body=b"12345", **ssec_raw())
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object_attributes(Bucket=enc_bucket, Key="attrs", ObjectAttributes=["ObjectSize"])
+    assert code_of(e.value) == "InvalidRequest"
+    # boto3 does not encode the key for this call: base64 and its MD5 by hand.
+    encoded = {
+        "SSECustomerAlgorithm": "AES256",
+        "SSECustomerKey": base64.b64encode(KEY).decode(),
+        "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(KEY).digest()).decode(),
+    }
+    got = s3.get_object_attributes(Bucket=enc_bucket, Key="attrs", ObjectAttributes=["ObjectSize"], **encoded)
+    assert got["ObjectSize"] == 5

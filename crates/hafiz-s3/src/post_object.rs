@@ -165,7 +165,9 @@ pub async fn handle(
     let form = read_form(raw, boundary).await?;
     let fields = &form.fields;
 
-    let key = fields.required("key")?.replace("${filename}", &form.filename);
+    let key = fields
+        .required("key")?
+        .replace("${filename}", &form.filename);
     if key.is_empty() {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidArgument,
@@ -478,7 +480,9 @@ impl Condition {
     fn show(&self) -> String {
         let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
         match self {
-            Condition::Eq { field, value } => format!("[\"eq\", {}, {}]", q(&format!("${field}")), q(value)),
+            Condition::Eq { field, value } => {
+                format!("[\"eq\", {}, {}]", q(&format!("${field}")), q(value))
+            }
             Condition::StartsWith { field, prefix } => format!(
                 "[\"starts-with\", {}, {}]",
                 q(&format!("${field}")),
@@ -609,7 +613,9 @@ fn parse_condition(c: &serde_json::Value) -> S3Result<Condition> {
                         ))),
                     }
                 }
-                _ => Err(invalid_policy(format!("Invalid condition operator '{op}': {c}"))),
+                _ => Err(invalid_policy(format!(
+                    "Invalid condition operator '{op}': {c}"
+                ))),
             }
         }
         _ => Err(invalid_policy(format!("Invalid condition: {c}"))),
@@ -655,7 +661,8 @@ fn check_policy(
                 let got = value(field);
                 if field == "content-type" {
                     // A list of types: each must start with the prefix (AWS).
-                    got.split(',').all(|t| t.trim_start().starts_with(prefix.as_str()))
+                    got.split(',')
+                        .all(|t| t.trim_start().starts_with(prefix.as_str()))
                 } else {
                     got.starts_with(prefix.as_str())
                 }
@@ -959,8 +966,12 @@ mod tests {
             &b64(r#"{"expiration":"2030-01-01T00:00:00Z"}"#),
             &b64(r#"{"expiration":"2030-01-01 00:00:00.1+00:00","conditions":[]}"#),
             &b64(r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[{}]}"#),
-            &b64(r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["content-length-range",0]]}"#),
-            &b64(r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["content-length-range",-1,0]]}"#),
+            &b64(
+                r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["content-length-range",0]]}"#,
+            ),
+            &b64(
+                r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["content-length-range",-1,0]]}"#,
+            ),
             &b64(r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["eq","key","v"]]}"#),
             &b64(r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["in","$key","v"]]}"#),
         ] {
@@ -1018,7 +1029,10 @@ mod tests {
             ("AWSAccessKeyId", "AK"),
             ("x-ignore-me", "1"),
         ]);
-        assert_eq!(check_policy(&p, &f, "b", "u/a.png", now()).unwrap(), Some((1, 10)));
+        assert_eq!(
+            check_policy(&p, &f, "b", "u/a.png", now()).unwrap(),
+            Some((1, 10))
+        );
         let denied = |p: &Policy, f: &Fields, bucket: &str, key: &str| {
             let e = check_policy(p, f, bucket, key, now()).unwrap_err();
             assert_eq!(e.code, S3ErrorCode::AccessDenied);
@@ -1032,7 +1046,11 @@ mod tests {
             denied(&p, &f, "b", "v/a.png"),
             r#"Invalid according to Policy: Policy Condition failed: ["starts-with", "$key", "u/"]"#
         );
-        let f2 = fields(&[("key", "u/a"), ("acl", "private"), ("content-type", "image/png, text/html")]);
+        let f2 = fields(&[
+            ("key", "u/a"),
+            ("acl", "private"),
+            ("content-type", "image/png, text/html"),
+        ]);
         assert!(denied(&p, &f2, "b", "u/a").contains("$content-type"));
         let f3 = fields(&[
             ("key", "u/a"),
@@ -1070,10 +1088,20 @@ mod tests {
             signer(&fields(&[("key", "k")]), "us-east-1").unwrap(),
             Signer::Anonymous
         ));
-        let v2 = fields(&[("AWSAccessKeyId", "AK"), ("policy", "p"), ("signature", "s")]);
-        assert!(matches!(signer(&v2, "us-east-1").unwrap(), Signer::V2 { .. }));
-        let e = signer(&fields(&[("AWSAccessKeyId", "AK"), ("policy", "p")]), "us-east-1")
-            .unwrap_err();
+        let v2 = fields(&[
+            ("AWSAccessKeyId", "AK"),
+            ("policy", "p"),
+            ("signature", "s"),
+        ]);
+        assert!(matches!(
+            signer(&v2, "us-east-1").unwrap(),
+            Signer::V2 { .. }
+        ));
+        let e = signer(
+            &fields(&[("AWSAccessKeyId", "AK"), ("policy", "p")]),
+            "us-east-1",
+        )
+        .unwrap_err();
         assert_eq!(e.code, S3ErrorCode::InvalidArgument);
         assert!(e.message.contains("'signature'"), "{}", e.message);
         let v4 = |cred: &str| {
@@ -1134,7 +1162,14 @@ mod tests {
 
     #[test]
     fn exempt_fields() {
-        for f in ["awsaccesskeyid", "signature", "x-amz-signature", "file", "policy", "x-ignore-a"] {
+        for f in [
+            "awsaccesskeyid",
+            "signature",
+            "x-amz-signature",
+            "file",
+            "policy",
+            "x-ignore-a",
+        ] {
             assert!(exempt(f), "{f}");
         }
         for f in ["key", "bucket", "acl", "x-amz-date", "x-amz-security-token"] {

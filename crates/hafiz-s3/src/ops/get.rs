@@ -233,6 +233,9 @@ pub async fn get_object(ctx: Ctx, head: bool) -> S3Result<Response> {
 
 pub async fn get_object_attributes(ctx: Ctx) -> S3Result<Response> {
     let v = current_version(&ctx).await?;
+    // An SSE-C object's attributes need its key, as on AWS.
+    let customer = crate::sse::customer_key(&ctx.state, &ctx.headers, false)?;
+    crate::sse::for_read(&ctx.state, v.encryption.as_ref(), customer.as_ref()).await?;
     conditions::check_read(&ctx.headers, &v.etag, v.last_modified).map_err(|e| {
         if e.code == S3ErrorCode::NotModified {
             S3Error::new(S3ErrorCode::NotModified)

@@ -587,6 +587,8 @@ fn upload(s: &MetaStore, b: &str, key: &str, id: &str) {
         retention: None,
         legal_hold: None,
         acl: Default::default(),
+        grants: None,
+        owner: None,
         encryption: None,
     }))
     .unwrap();

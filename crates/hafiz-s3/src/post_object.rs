@@ -299,6 +299,7 @@ async fn read_form(raw: RequestBody, boundary: String) -> S3Result<Form> {
 }
 
 /// How the form is signed.
+#[derive(Debug)]
 enum Signer {
     Anonymous,
     V4 {

@@ -19,8 +19,9 @@ pub(crate) fn write_condition(h: &HeaderMap) -> S3Result<WriteCondition> {
         if v.trim() != "*" {
             return Err(S3Error::with_message(
                 S3ErrorCode::NotImplemented,
-                "If-None-Match on writes only supports *",
-            ));
+                "A header you provided implies functionality that is not implemented",
+            )
+            .extra("Header", "If-None-Match"));
         }
         return Ok(WriteCondition::Absent);
     }

@@ -24,7 +24,6 @@ mod sse;
 pub mod sts_api;
 pub mod sts_web_identity;
 pub mod timefmt;
-pub mod tls;
 pub mod website;
 pub mod xml;
 

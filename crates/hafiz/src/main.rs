@@ -364,7 +364,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn main() -> anyhow::Result<()> {
     // Before any HTTP client exists (admin CLI, OTLP, JWKS, audit webhook).
-    hafiz_s3::tls::install_crypto();
+    hafiz_tls::install_default_provider();
     let cli = Cli::parse();
     if let Cmd::Admin {
         ca_bundle: Some(path),

@@ -698,7 +698,10 @@ fn condition_keys(
     );
     put(
         "s3:authType",
-        if facts.caller.presigned {
+        if facts.op == Op::PostObject {
+            // A browser upload signed by its form fields.
+            "POST"
+        } else if facts.caller.presigned {
             "REST-QUERY-STRING"
         } else {
             "REST-HEADER"

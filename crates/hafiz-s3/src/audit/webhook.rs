@@ -141,7 +141,7 @@ fn target(cfg: &WebhookConfig) -> Result<Target, WebhookError> {
             Ok(v)
         })
         .transpose()?;
-    crate::tls::install_crypto();
+    hafiz_tls::install_default_provider();
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
         // A redirected POST would turn into a GET and lose its body: a 3xx is a

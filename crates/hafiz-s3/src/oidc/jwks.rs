@@ -56,7 +56,7 @@ struct Cache {
 
 impl KeyStore {
     pub fn new(source: JwksSource) -> Result<KeyStore, WebIdentityError> {
-        crate::tls::install_crypto();
+        hafiz_tls::install_default_provider();
         let http = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .build()

@@ -348,6 +348,20 @@ def test_anonymous_uploads_need_public_write(hafiz, s3, bucket, url):
     assert got["Body"].read() == b"anonymous" and got["ContentType"] == "text/plain"
 
 
+def test_ceph_style_form_of_file_parts_into_a_public_write_bucket(hafiz, s3):
+    """ceph s3-tests send every field as a file part (`requests.post(files=...)` gives
+    each a filename): only the part named `file` is the file."""
+    bucket = unique_bucket_name("pw")
+    s3.create_bucket(Bucket=bucket, ACL="public-read-write")
+    payload = [("key", "foo.txt"), ("acl", "public-read"), ("Content-Type", "text/plain"), ("file", "bar")]
+    r = requests.post(f"{hafiz.endpoint}/{bucket}", files=payload, timeout=30)
+    assert r.status_code == 204, r.text
+    got = s3.get_object(Bucket=bucket, Key="foo.txt")
+    assert got["Body"].read() == b"bar" and got["ContentType"] == "text/plain"
+    s3.delete_object(Bucket=bucket, Key="foo.txt")
+    s3.delete_bucket(Bucket=bucket)
+
+
 def test_iam_permissions_apply(hafiz, s3, bucket, url):
     iam = boto3.session.Session().client(
         "iam", endpoint_url=hafiz.endpoint, region_name=REGION,

@@ -500,5 +500,18 @@ mod tests {
             Op::DeleteBucketLifecycle
         );
         assert_eq!(q("prefix=a%2Bb+c").get("prefix"), Some("a+b+c"));
+        let mut form = HeaderMap::new();
+        form.insert(
+            http::header::CONTENT_TYPE,
+            "multipart/form-data; boundary=x".parse().unwrap(),
+        );
+        assert_eq!(
+            operation(&Method::POST, &bk, &q(""), &form).unwrap(),
+            Op::PostObject
+        );
+        assert_eq!(
+            operation(&Method::POST, &bk, &q(""), &h).unwrap_err().code,
+            S3ErrorCode::NotImplemented
+        );
     }
 }

@@ -202,39 +202,72 @@ impl RangeOpener {
 
     /// Take ciphertext; returns the plaintext of the chunks it completed (trimmed to
     /// the range), or the error of the first chunk that fails to open.
-    pub fn push(&mut self, data: &[u8]) -> CryptoResult<Vec<Bytes>> {
-        self.buf.extend_from_slice(data);
+    ///
+    /// Chunks are opened in place in the buffer that brought them (no copy when the
+    /// reader hands over a buffer it no longer shares, as the block reader does) and
+    /// the plaintext pieces are slices of it. Only a chunk split across two buffers
+    /// is copied, into a buffer of its own.
+    pub fn push(&mut self, data: Bytes) -> CryptoResult<Vec<Bytes>> {
+        let mut m = data
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
         let mut out = Vec::new();
+        if !self.buf.is_empty() {
+            // Complete the chunk the last buffer began.
+            let Some((len, _)) = self.next_chunk() else {
+                return Ok(out);
+            };
+            let need = (len - self.buf.len()).min(m.len());
+            self.buf.extend_from_slice(&m.split_to(need));
+            if self.buf.len() < len {
+                return Ok(out);
+            }
+            let mut whole = std::mem::take(&mut self.buf);
+            out.extend(self.open_chunks(&mut whole)?);
+        }
+        out.extend(self.open_chunks(&mut m)?);
+        Ok(out)
+    }
+
+    /// Open the whole chunks at the start of `m`; a partial one left at its end is
+    /// kept for the next buffer.
+    fn open_chunks(&mut self, m: &mut BytesMut) -> CryptoResult<Vec<Bytes>> {
+        let mut at = 0usize;
+        let mut pieces: Vec<(usize, usize)> = Vec::new();
         while self.remaining > 0 {
             let Some((len, last)) = self.next_chunk() else {
                 break;
             };
-            if self.buf.len() < len {
+            if m.len() - at < len {
                 break;
             }
-            let mut chunk = self.buf.split_to(len);
             let segment = self.segments[self.seg].number;
-            let nonce = Nonce::try_assume_unique_for_key(&chunk[..NONCE_LEN])
+            let nonce = Nonce::try_assume_unique_for_key(&m[at..at + NONCE_LEN])
                 .map_err(|_| CryptoError::Unauthentic)?;
-            let mut body = chunk.split_off(NONCE_LEN);
+            let body = &mut m[at + NONCE_LEN..at + len];
             let plain_len = self
                 .key
-                .open_in_place(nonce, Aad::from(aad(segment, self.index, last)), &mut body)
+                .open_in_place(nonce, Aad::from(aad(segment, self.index, last)), body)
                 .map_err(|_| CryptoError::Unauthentic)?
                 .len();
-            body.truncate(plain_len);
             self.index += 1;
-            let mut plain = body.freeze().slice(self.skip.min(plain_len)..);
+            let skip = self.skip.min(plain_len);
             self.skip = 0;
-            if plain.len() as u64 > self.remaining {
-                plain.truncate(self.remaining as usize);
+            let take = ((plain_len - skip) as u64).min(self.remaining) as usize;
+            if take > 0 {
+                pieces.push((at + NONCE_LEN + skip, take));
             }
-            self.remaining -= plain.len() as u64;
-            if !plain.is_empty() {
-                out.push(plain);
-            }
+            self.remaining -= take as u64;
+            at += len;
         }
-        Ok(out)
+        if self.remaining > 0 && at < m.len() {
+            self.buf = m.split_off(at);
+        }
+        let opened = std::mem::take(m).freeze();
+        Ok(pieces
+            .into_iter()
+            .map(|(from, len)| opened.slice(from..from + len))
+            .collect())
     }
 
     /// After the last ciphertext: an error unless the whole range was opened.
@@ -279,7 +312,7 @@ mod tests {
         let slice = &stored[cs as usize..(cs + cl) as usize];
         let mut out = Vec::new();
         for piece in slice.chunks(feed.max(1)) {
-            for b in o.push(piece)? {
+            for b in o.push(Bytes::copy_from_slice(piece))? {
                 out.extend_from_slice(&b);
             }
         }
@@ -332,7 +365,7 @@ mod tests {
         assert!(open(&key, &segs, &moved, 0, 10, 999).is_err());
         // The stored bytes cut short.
         let mut o = RangeOpener::new(&key, segs.clone(), 0, n);
-        let _ = o.push(&stored[..stored.len() - 1]).unwrap();
+        let _ = o.push(Bytes::copy_from_slice(&stored[..stored.len() - 1])).unwrap();
         assert!(matches!(o.finish(), Err(CryptoError::Truncated)));
         // A non-last chunk cut off where a last one would be.
         let short = Segment { number: 1, plain_len: CHUNK as u64 };

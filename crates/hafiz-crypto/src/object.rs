@@ -41,7 +41,7 @@ pub fn decrypting<E: Send + 'static>(
             }
             let o = opener.as_mut()?;
             match cipher.next().await {
-                Some(Ok(c)) => match o.push(&c) {
+                Some(Ok(c)) => match o.push(c) {
                     Ok(plain) => ready.extend(plain),
                     Err(e) => {
                         tracing::error!(error = %e, "an encrypted object failed to decrypt");

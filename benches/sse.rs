@@ -88,7 +88,10 @@ fn main() {
     println!("# hafiz-benches sse: {}", cfg.describe());
     common::run(&cfg, &mut cases);
     let base = cases[0].ns();
-    println!("{:<36} {:>10} {:>10} {:>12}", "case", "GB/s", "x memcpy", "wall us");
+    println!(
+        "{:<36} {:>10} {:>10} {:>12}",
+        "case", "GB/s", "x memcpy", "wall us"
+    );
     for c in &cases {
         println!(
             "{:<36} {:>10.2} {:>10.2} {:>12.1}",

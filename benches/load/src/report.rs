@@ -222,7 +222,11 @@ fn sse_rows(rows: &[Row]) -> usize {
             println!(
                 "{:<14} {:<28} {:>15} {:>15} {:>7.3} {:>8}  {}",
                 layout,
-                format!("SSE-S3 {} {} / plain", crate::stats::format_size(a.size), op.to_uppercase()),
+                format!(
+                    "SSE-S3 {} {} / plain",
+                    crate::stats::format_size(a.size),
+                    op.to_uppercase()
+                ),
                 format!("{:.1} MiB/s", a.f("mib_per_sec")),
                 format!("{:.1} MiB/s", b.f("mib_per_sec")),
                 ratio,

@@ -339,11 +339,21 @@ mod tests {
 
     #[test]
     fn whole_object_and_chunk_boundaries() {
-        for parts in [vec![0], vec![1], vec![CHUNK], vec![CHUNK + 1], vec![3 * CHUNK, 5, CHUNK * 2 + 7]] {
+        for parts in [
+            vec![0],
+            vec![1],
+            vec![CHUNK],
+            vec![CHUNK + 1],
+            vec![3 * CHUNK, 5, CHUNK * 2 + 7],
+        ] {
             let (key, segs, plain, stored) = object(&parts);
             let n = plain.len() as u64;
             assert_eq!(open(&key, &segs, &stored, 0, n, 4096).unwrap(), plain);
-            assert!(!stored.windows(16).any(|w| plain.len() >= 16 && w == &plain[..16]));
+            assert!(
+                !stored
+                    .windows(16)
+                    .any(|w| plain.len() >= 16 && w == &plain[..16])
+            );
         }
     }
 
@@ -353,7 +363,10 @@ mod tests {
         let n = plain.len() as u64;
         let mut bad = stored.clone();
         bad[SEALED_CHUNK + 100] ^= 0x40;
-        assert!(matches!(open(&key, &segs, &bad, 0, n, 999), Err(CryptoError::Unauthentic)));
+        assert!(matches!(
+            open(&key, &segs, &bad, 0, n, 999),
+            Err(CryptoError::Unauthentic)
+        ));
         // The first two chunks swapped.
         let mut swapped = stored.clone();
         swapped[..SEALED_CHUNK * 2].rotate_left(SEALED_CHUNK);
@@ -365,11 +378,26 @@ mod tests {
         assert!(open(&key, &segs, &moved, 0, 10, 999).is_err());
         // The stored bytes cut short.
         let mut o = RangeOpener::new(&key, segs.clone(), 0, n);
-        let _ = o.push(Bytes::copy_from_slice(&stored[..stored.len() - 1])).unwrap();
+        let _ = o
+            .push(Bytes::copy_from_slice(&stored[..stored.len() - 1]))
+            .unwrap();
         assert!(matches!(o.finish(), Err(CryptoError::Truncated)));
         // A non-last chunk cut off where a last one would be.
-        let short = Segment { number: 1, plain_len: CHUNK as u64 };
-        assert!(open(&key, &[short], &stored[..SEALED_CHUNK], 0, CHUNK as u64, 999).is_err());
+        let short = Segment {
+            number: 1,
+            plain_len: CHUNK as u64,
+        };
+        assert!(
+            open(
+                &key,
+                &[short],
+                &stored[..SEALED_CHUNK],
+                0,
+                CHUNK as u64,
+                999
+            )
+            .is_err()
+        );
         // The wrong key.
         assert!(open(&DataKey::generate(), &segs, &stored, 0, 5, 999).is_err());
     }

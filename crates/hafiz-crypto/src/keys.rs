@@ -66,7 +66,8 @@ impl DataKey {
             return Err(CryptoError::Unauthentic);
         }
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Unauthentic)?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Unauthentic)?;
         let mut buf = ct.to_vec();
         let plain = self
             .aead()
@@ -122,7 +123,10 @@ mod tests {
         let dek = DataKey::generate();
         let w = kek.wrap(&dek, b"ctx");
         assert_eq!(kek.unwrap(&w, b"ctx").unwrap().0, dek.0);
-        assert!(matches!(kek.unwrap(&w, b"other"), Err(CryptoError::Unauthentic)));
+        assert!(matches!(
+            kek.unwrap(&w, b"other"),
+            Err(CryptoError::Unauthentic)
+        ));
         assert!(DataKey::generate().unwrap(&w, b"ctx").is_err());
         let mut bad = w.clone();
         bad[20] ^= 1;

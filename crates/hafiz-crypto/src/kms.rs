@@ -201,15 +201,25 @@ impl KeyService {
                     v.key, v.version, v.master
                 ))
             })?;
-        let sealed = B64.decode(&v.sealed).map_err(|_| CryptoError::Unauthentic)?;
-        master.key().unwrap(&sealed, &version_aad(&v.key, &v.version))
+        let sealed = B64
+            .decode(&v.sealed)
+            .map_err(|_| CryptoError::Unauthentic)?;
+        master
+            .key()
+            .unwrap(&sealed, &version_aad(&v.key, &v.version))
     }
 
     /// Write a key and its first version (the version first: a version without a
     /// key is never seen).
-    async fn write_new(&self, rec: KeyRecord, version: &str, material: &DataKey) -> CryptoResult<()> {
+    async fn write_new(
+        &self,
+        rec: KeyRecord,
+        version: &str,
+        material: &DataKey,
+    ) -> CryptoResult<()> {
         let v = self.seal_material(&rec.id, version, material);
-        self.put(format!("{VERSION_PREFIX}{}/{version}", rec.id), &v).await?;
+        self.put(format!("{VERSION_PREFIX}{}/{version}", rec.id), &v)
+            .await?;
         self.put(format!("{KEY_PREFIX}{}", rec.id), &rec).await
     }
 
@@ -222,7 +232,9 @@ impl KeyService {
             }
             let material = {
                 let m = self.masters.read().expect("lock");
-                m.current.key().derive(format!("builtin key v0:{id}").as_bytes())
+                m.current
+                    .key()
+                    .derive(format!("builtin key v0:{id}").as_bytes())
             };
             let rec = KeyRecord {
                 id: id.to_string(),
@@ -258,7 +270,8 @@ impl KeyService {
             created: now_millis(),
             builtin: false,
         };
-        self.write_new(rec, &new_version(), &DataKey::generate()).await?;
+        self.write_new(rec, &new_version(), &DataKey::generate())
+            .await?;
         self.info(&id).await
     }
 
@@ -297,7 +310,8 @@ impl KeyService {
         let info = self.info(id).await?;
         let version = new_version();
         let v = self.seal_material(&info.id, &version, &DataKey::generate());
-        self.put(format!("{VERSION_PREFIX}{}/{version}", info.id), &v).await?;
+        self.put(format!("{VERSION_PREFIX}{}/{version}", info.id), &v)
+            .await?;
         self.info(id).await
     }
 
@@ -350,7 +364,13 @@ impl KeyService {
     }
 
     /// The data key `wrapped` holds.
-    pub async fn open(&self, id: &str, version: &str, wrapped: &[u8], context: &[u8]) -> CryptoResult<DataKey> {
+    pub async fn open(
+        &self,
+        id: &str,
+        version: &str,
+        wrapped: &[u8],
+        context: &[u8],
+    ) -> CryptoResult<DataKey> {
         self.usable(id).await?;
         let v = self
             .loaded
@@ -363,7 +383,8 @@ impl KeyService {
                 key: id.to_string(),
                 version: version.to_string(),
             })?;
-        self.material(&v)?.unwrap(wrapped, &data_key_aad(id, version, context))
+        self.material(&v)?
+            .unwrap(wrapped, &data_key_aad(id, version, context))
     }
 
     /// Re-seal every key version sealed by an older master key with the current one.
@@ -410,7 +431,9 @@ impl KeyService {
         let new = MasterKey::generate();
         let old: Vec<MasterKey> = {
             let m = self.masters.read().expect("lock");
-            std::iter::once(m.current.clone()).chain(m.previous.iter().cloned()).collect()
+            std::iter::once(m.current.clone())
+                .chain(m.previous.iter().cloned())
+                .collect()
         };
         for path in &self.master_files {
             master::write_file(path, &new, &old)?;
@@ -431,7 +454,11 @@ impl KeyService {
 }
 
 fn new_version() -> String {
-    format!("v{}-{}", now_millis(), &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "v{}-{}",
+        now_millis(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 /// `arn:aws:kms:REGION:ACCOUNT:key/ID` (or `alias/ID`) names key ID.

@@ -15,6 +15,6 @@ pub mod object;
 pub use chunks::{ChunkSealer, RangeOpener, Segment, sealed_len};
 pub use error::{CryptoError, CryptoResult};
 pub use keys::DataKey;
-pub use kms::{KeyInfo, KeyService, SSE_S3_KEY, DEFAULT_KMS_KEY};
+pub use kms::{DEFAULT_KMS_KEY, KeyInfo, KeyService, SSE_S3_KEY};
 pub use master::MasterKey;
 pub use object::{decrypting, segments};

@@ -29,7 +29,8 @@ impl std::fmt::Debug for MasterKey {
 impl MasterKey {
     pub fn from_bytes(b: [u8; KEY_LEN]) -> MasterKey {
         // The id names the key in sealed records without revealing it.
-        let id = hex::encode(&Sha256::digest([b"hafiz master key id".as_slice(), &b].concat())[..8]);
+        let id =
+            hex::encode(&Sha256::digest([b"hafiz master key id".as_slice(), &b].concat())[..8]);
         MasterKey {
             key: DataKey::from_bytes(b),
             id,
@@ -52,9 +53,7 @@ impl MasterKey {
         };
         raw.and_then(|r| <[u8; KEY_LEN]>::try_from(r).ok())
             .map(MasterKey::from_bytes)
-            .ok_or_else(|| {
-                CryptoError::Master("not 32 bytes as 64 hex digits or base64".into())
-            })
+            .ok_or_else(|| CryptoError::Master("not 32 bytes as 64 hex digits or base64".into()))
     }
 
     /// Derived from a secret every node shares (a cluster with no master key set).
@@ -103,7 +102,10 @@ pub fn write_file(path: &Path, current: &MasterKey, previous: &[MasterKey]) -> C
             .truncate(true)
             .mode(0o600)
             .open(&tmp)?;
-        writeln!(f, "# Hafiz KMS master key (first line: current). Keep it secret and backed up:")?;
+        writeln!(
+            f,
+            "# Hafiz KMS master key (first line: current). Keep it secret and backed up:"
+        )?;
         writeln!(f, "# without it no encrypted object can be read.")?;
         for k in std::iter::once(current).chain(previous) {
             writeln!(f, "{}", k.to_text())?;
@@ -135,7 +137,12 @@ mod tests {
         let hex_form = hex::encode(k.key().as_bytes());
         assert_eq!(MasterKey::parse(&hex_form).unwrap().id(), k.id());
         assert_eq!(MasterKey::parse(&k.to_text()).unwrap().id(), k.id());
-        assert_eq!(MasterKey::parse(&format!("my-key:{}", k.to_text())).unwrap().id(), k.id());
+        assert_eq!(
+            MasterKey::parse(&format!("my-key:{}", k.to_text()))
+                .unwrap()
+                .id(),
+            k.id()
+        );
         assert!(MasterKey::parse("short").is_err());
     }
 
@@ -146,7 +153,10 @@ mod tests {
         let p = dir.path().join(FILE_NAME);
         let (k, prev, made) = load_or_create(&p).unwrap();
         assert!(made && prev.is_empty());
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let (again, _, made) = load_or_create(&p).unwrap();
         assert!(!made);
         assert_eq!(again.id(), k.id());

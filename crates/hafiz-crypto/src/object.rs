@@ -33,31 +33,38 @@ pub fn decrypting<E: Send + 'static>(
     opener: RangeOpener,
     on_error: fn(CryptoError) -> E,
 ) -> BoxStream<'static, Result<Bytes, E>> {
-    let state = (cipher, Some(opener), std::collections::VecDeque::<Bytes>::new());
-    futures_util::stream::unfold(state, move |(mut cipher, mut opener, mut ready)| async move {
-        loop {
-            if let Some(b) = ready.pop_front() {
-                return Some((Ok(b), (cipher, opener, ready)));
-            }
-            let o = opener.as_mut()?;
-            match cipher.next().await {
-                Some(Ok(c)) => match o.push(c) {
-                    Ok(plain) => ready.extend(plain),
-                    Err(e) => {
-                        tracing::error!(error = %e, "an encrypted object failed to decrypt");
-                        return Some((Err(on_error(e)), (cipher, None, ready)));
-                    }
-                },
-                Some(Err(e)) => return Some((Err(e), (cipher, None, ready))),
-                None => {
-                    let done = o.finish();
-                    opener = None;
-                    if let Err(e) = done {
-                        return Some((Err(on_error(e)), (cipher, None, ready)));
+    let state = (
+        cipher,
+        Some(opener),
+        std::collections::VecDeque::<Bytes>::new(),
+    );
+    futures_util::stream::unfold(
+        state,
+        move |(mut cipher, mut opener, mut ready)| async move {
+            loop {
+                if let Some(b) = ready.pop_front() {
+                    return Some((Ok(b), (cipher, opener, ready)));
+                }
+                let o = opener.as_mut()?;
+                match cipher.next().await {
+                    Some(Ok(c)) => match o.push(c) {
+                        Ok(plain) => ready.extend(plain),
+                        Err(e) => {
+                            tracing::error!(error = %e, "an encrypted object failed to decrypt");
+                            return Some((Err(on_error(e)), (cipher, None, ready)));
+                        }
+                    },
+                    Some(Err(e)) => return Some((Err(e), (cipher, None, ready))),
+                    None => {
+                        let done = o.finish();
+                        opener = None;
+                        if let Err(e) = done {
+                            return Some((Err(on_error(e)), (cipher, None, ready)));
+                        }
                     }
                 }
             }
-        }
-    })
+        },
+    )
     .boxed()
 }

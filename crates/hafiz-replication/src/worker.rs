@@ -320,7 +320,12 @@ impl Replicator {
         };
         let key = self
             .keys
-            .open(id, version, &enc.wrapped_key, enc.context.as_deref().unwrap_or("").as_bytes())
+            .open(
+                id,
+                version,
+                &enc.wrapped_key,
+                enc.context.as_deref().unwrap_or("").as_bytes(),
+            )
             .await
             .map_err(|e| read(e.to_string()))?;
         let opener = hafiz_crypto::RangeOpener::new(&key, hafiz_crypto::segments(v), 0, v.size);

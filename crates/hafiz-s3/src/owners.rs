@@ -42,9 +42,10 @@ pub(crate) async fn of_account(state: &S3State, name: &str) -> S3Result<AccountO
             display_name: state.owner.display_name.clone(),
         });
     }
-    let a = state.meta.account(name).await?.ok_or_else(|| {
-        S3Error::internal(format!("account {name} of a bucket does not exist"))
-    })?;
+    let a =
+        state.meta.account(name).await?.ok_or_else(|| {
+            S3Error::internal(format!("account {name} of a bucket does not exist"))
+        })?;
     Ok(AccountOwner {
         account: a.name.clone(),
         canonical_id: canonical_id(&a.id),

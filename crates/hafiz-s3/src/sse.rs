@@ -138,7 +138,8 @@ pub(crate) fn write_request(state: &S3State, h: &HeaderMap) -> S3Result<SseReque
         Some(m @ ("aws:kms" | "aws:kms:dsse")) => {
             let context = context.map(decode_context).transpose()?;
             if let Some(id) = &key_id
-                && (id.is_empty() || !hafiz_crypto::kms::valid_key_id(hafiz_crypto::kms::strip_arn(id)))
+                && (id.is_empty()
+                    || !hafiz_crypto::kms::valid_key_id(hafiz_crypto::kms::strip_arn(id)))
             {
                 return Err(S3Error::with_message(
                     S3ErrorCode::KmsNotFound,
@@ -152,15 +153,17 @@ pub(crate) fn write_request(state: &S3State, h: &HeaderMap) -> S3Result<SseReque
                 dsse: m == "aws:kms:dsse",
             })
         }
-        Some(_) => Err(invalid(
-            "The encryption method specified is not supported",
-        )),
+        Some(_) => Err(invalid("The encryption method specified is not supported")),
     }
 }
 
 /// `x-amz-server-side-encryption-context`: base64 of a JSON object of strings.
 fn decode_context(b64: &str) -> S3Result<String> {
-    let bad = || invalid("The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string holding JSON which represents a string-string map");
+    let bad = || {
+        invalid(
+            "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string holding JSON which represents a string-string map",
+        )
+    };
     let raw = B64.decode(b64).map_err(|_| bad())?;
     let map: std::collections::BTreeMap<String, String> =
         serde_json::from_slice(&raw).map_err(|_| bad())?;
@@ -185,10 +188,9 @@ fn kms_error(e: CryptoError) -> S3Error {
             S3ErrorCode::KmsDisabled,
             format!("The key '{id}' is disabled."),
         ),
-        CryptoError::NoSuchKey(id) => S3Error::with_message(
-            S3ErrorCode::KmsNotFound,
-            format!("Invalid keyId '{id}'"),
-        ),
+        CryptoError::NoSuchKey(id) => {
+            S3Error::with_message(S3ErrorCode::KmsNotFound, format!("Invalid keyId '{id}'"))
+        }
         CryptoError::Unauthentic => {
             S3Error::with_message(S3ErrorCode::AccessDenied, "Access Denied")
         }
@@ -229,7 +231,11 @@ pub(crate) async fn for_write(
     match req {
         SseRequest::None => Ok(None),
         SseRequest::S3 => {
-            let (dek, w) = state.kms.generate(SSE_S3_KEY, b"").await.map_err(kms_error)?;
+            let (dek, w) = state
+                .kms
+                .generate(SSE_S3_KEY, b"")
+                .await
+                .map_err(kms_error)?;
             Ok(Some((
                 enc(SseKind::S3, &w.key_id, w.version, None, false, w.wrapped),
                 dek,
@@ -243,20 +249,25 @@ pub(crate) async fn for_write(
         } => {
             let id = key_id.unwrap_or_else(|| DEFAULT_KMS_KEY.to_string());
             // AWS binds the object's ARN when the client gives no context.
-            let context = context.unwrap_or_else(|| {
-                serde_json::json!({ "aws:s3:arn": object_arn }).to_string()
-            });
+            let context = context
+                .unwrap_or_else(|| serde_json::json!({ "aws:s3:arn": object_arn }).to_string());
             let (dek, w) = state
                 .kms
                 .generate(&id, context.as_bytes())
                 .await
                 .map_err(kms_error)?;
-            let bucket_key = bucket_key.unwrap_or_else(|| {
-                bucket.encryption.as_ref().is_some_and(|d| d.bucket_key)
-            });
+            let bucket_key = bucket_key
+                .unwrap_or_else(|| bucket.encryption.as_ref().is_some_and(|d| d.bucket_key));
             let kind = if dsse { SseKind::KmsDsse } else { SseKind::Kms };
             Ok(Some((
-                enc(kind, &w.key_id, w.version, Some(context), bucket_key, w.wrapped),
+                enc(
+                    kind,
+                    &w.key_id,
+                    w.version,
+                    Some(context),
+                    bucket_key,
+                    w.wrapped,
+                ),
                 dek,
             )))
         }
@@ -403,7 +414,11 @@ pub(crate) fn response_headers(state: &S3State, h: &mut HeaderMap, enc: Option<&
             }
         }
         SseKind::Customer => {
-            insert(h, "x-amz-server-side-encryption-customer-algorithm", "AES256");
+            insert(
+                h,
+                "x-amz-server-side-encryption-customer-algorithm",
+                "AES256",
+            );
             if let Some(md5) = &e.customer_key_md5 {
                 insert(h, "x-amz-server-side-encryption-customer-key-md5", md5);
             }

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use anyhow::Context;
 use hafiz_crypto::MasterKey;
 use hafiz_crypto::master;
@@ -60,7 +59,10 @@ pub fn master_keys(
     }
     // Generated: one copy on every metadata drive, as the root credentials, so
     // that losing a drive does not lose the key (and with it every encrypted object).
-    let paths: Vec<PathBuf> = system_dirs.iter().map(|d| d.join(master::FILE_NAME)).collect();
+    let paths: Vec<PathBuf> = system_dirs
+        .iter()
+        .map(|d| d.join(master::FILE_NAME))
+        .collect();
     let found = paths.iter().find(|p| p.exists());
     let (current, mut previous) = match found {
         Some(p) => master::read_file(p)
@@ -72,8 +74,7 @@ pub fn master_keys(
         }
     };
     for p in &paths {
-        let same = p.exists()
-            && master::read_file(p).is_ok_and(|(c, _)| c.id() == current.id());
+        let same = p.exists() && master::read_file(p).is_ok_and(|(c, _)| c.id() == current.id());
         if !same {
             master::write_file(p, &current, &previous)
                 .with_context(|| format!("cannot write the KMS master key {}", p.display()))?;

@@ -585,7 +585,10 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
             }
             match kms.reseal().await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(resealed = n, "KMS keys re-sealed under the current master key"),
+                Ok(n) => tracing::info!(
+                    resealed = n,
+                    "KMS keys re-sealed under the current master key"
+                ),
                 Err(e) => tracing::warn!(error = %e, "KMS keys not re-sealed"),
             }
         }

@@ -529,7 +529,9 @@ async fn acl_allows(
         return false;
     }
     let ignore_public = b.public_access_block.is_some_and(|p| p.ignore_public_acls);
-    let allows = |acl: hafiz_meta::CannedAcl, grants: Option<&Vec<hafiz_meta::AclGrant>>, needed| {
+    let allows = |acl: hafiz_meta::CannedAcl,
+                  grants: Option<&Vec<hafiz_meta::AclGrant>>,
+                  needed| {
         let mut all = grants_of(acl, grants);
         if ignore_public {
             all.retain(|g| {

@@ -99,7 +99,10 @@ fn canned(h: &HeaderMap, bucket: &BucketInfo) -> S3Result<Option<(CannedAcl, Vec
         }
     };
     if bucket.ownership == Some(ObjectOwnership::BucketOwnerEnforced)
-        && !matches!(header_str(h, "x-amz-acl").map(str::trim), Some("bucket-owner-full-control" | "private"))
+        && !matches!(
+            header_str(h, "x-amz-acl").map(str::trim),
+            Some("bucket-owner-full-control" | "private")
+        )
     {
         return Err(acls_not_supported());
     }
@@ -140,9 +143,11 @@ async fn header_grantee(state: &S3State, part: &str) -> S3Result<AclGrantee> {
 async fn account_of_id(state: &S3State, id: &str) -> S3Result<AclGrantee> {
     match owners::by_canonical_id(state, id).await? {
         Some(a) => Ok(AclGrantee::Account(a.account)),
-        None => Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid id")
-            .extra("ArgumentName", "CanonicalUser/ID")
-            .extra("ArgumentValue", id.to_string())),
+        None => Err(
+            S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid id")
+                .extra("ArgumentName", "CanonicalUser/ID")
+                .extra("ArgumentValue", id.to_string()),
+        ),
     }
 }
 
@@ -151,12 +156,11 @@ fn group(uri: &str) -> S3Result<AclGrantee> {
         ALL_USERS => Ok(AclGrantee::AllUsers),
         AUTHENTICATED_USERS => Ok(AclGrantee::AuthenticatedUsers),
         LOG_DELIVERY => Ok(AclGrantee::LogDelivery),
-        _ => Err(S3Error::with_message(
-            S3ErrorCode::InvalidArgument,
-            "Invalid group uri",
-        )
-        .extra("ArgumentName", "Group/URI")
-        .extra("ArgumentValue", uri.to_string())),
+        _ => Err(
+            S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid group uri")
+                .extra("ArgumentName", "Group/URI")
+                .extra("ArgumentValue", uri.to_string()),
+        ),
     }
 }
 
@@ -180,9 +184,12 @@ async fn header_grants(state: &S3State, h: &HeaderMap) -> S3Result<Option<Vec<Ac
 }
 
 fn is_public(grants: &[AclGrant]) -> bool {
-    grants
-        .iter()
-        .any(|g| matches!(g.grantee, AclGrantee::AllUsers | AclGrantee::AuthenticatedUsers))
+    grants.iter().any(|g| {
+        matches!(
+            g.grantee,
+            AclGrantee::AllUsers | AclGrantee::AuthenticatedUsers
+        )
+    })
 }
 
 /// The ACL a write (PutObject, CopyObject, CreateMultipartUpload, CreateBucket)
@@ -264,7 +271,11 @@ struct GranteeIn {
 }
 
 /// An AccessControlPolicy body: its grants, and its Owner, which must be the owner.
-async fn body_grants(state: &S3State, body: &[u8], owner: &AccountOwner) -> S3Result<Vec<AclGrant>> {
+async fn body_grants(
+    state: &S3State,
+    body: &[u8],
+    owner: &AccountOwner,
+) -> S3Result<Vec<AclGrant>> {
     let doc: PolicyIn = xml::from_xml(body)?;
     if let Some(id) = doc.owner.and_then(|o| o.id)
         && id != owner.canonical_id
@@ -276,9 +287,14 @@ async fn body_grants(state: &S3State, body: &[u8], owner: &AccountOwner) -> S3Re
         let (Some(grantee), Some(permission)) = (g.grantee, g.permission) else {
             return Err(S3Error::new(S3ErrorCode::MalformedACLError));
         };
-        let permission =
-            parse_permission(&permission).ok_or_else(|| S3Error::new(S3ErrorCode::MalformedACLError))?;
-        let grantee = match (grantee.kind.as_deref(), grantee.id, grantee.uri, grantee.email) {
+        let permission = parse_permission(&permission)
+            .ok_or_else(|| S3Error::new(S3ErrorCode::MalformedACLError))?;
+        let grantee = match (
+            grantee.kind.as_deref(),
+            grantee.id,
+            grantee.uri,
+            grantee.email,
+        ) {
             (_, Some(id), None, None) => account_of_id(state, &id).await?,
             (_, None, Some(uri), None) => group(&uri)?,
             (_, None, None, Some(_)) => {
@@ -289,7 +305,10 @@ async fn body_grants(state: &S3State, body: &[u8], owner: &AccountOwner) -> S3Re
             }
             _ => return Err(S3Error::new(S3ErrorCode::MalformedACLError)),
         };
-        out.push(AclGrant { grantee, permission });
+        out.push(AclGrant {
+            grantee,
+            permission,
+        });
     }
     Ok(out)
 }
@@ -303,7 +322,9 @@ async fn acl_change(
     let body = ctx.body.collect_limited(64 * 1024).await?;
     let from_headers = for_write(&ctx.state, &ctx.headers, bucket).await?;
     let has_headers = ctx.headers.contains_key("x-amz-acl")
-        || GRANT_HEADERS.iter().any(|(h, _)| ctx.headers.contains_key(*h));
+        || GRANT_HEADERS
+            .iter()
+            .any(|(h, _)| ctx.headers.contains_key(*h));
     if body.is_empty() {
         if !has_headers {
             return Err(S3Error::with_message(
@@ -340,7 +361,10 @@ async fn acl_change(
 
 /// What a canned ACL grants, as grants.
 fn expand(canned: CannedAcl) -> Vec<AclGrant> {
-    let g = |grantee, permission| AclGrant { grantee, permission };
+    let g = |grantee, permission| AclGrant {
+        grantee,
+        permission,
+    };
     match canned {
         CannedAcl::Private => vec![],
         CannedAcl::PublicRead => vec![g(AclGrantee::AllUsers, AclPermission::Read)],
@@ -348,7 +372,9 @@ fn expand(canned: CannedAcl) -> Vec<AclGrant> {
             g(AclGrantee::AllUsers, AclPermission::Read),
             g(AclGrantee::AllUsers, AclPermission::Write),
         ],
-        CannedAcl::AuthenticatedRead => vec![g(AclGrantee::AuthenticatedUsers, AclPermission::Read)],
+        CannedAcl::AuthenticatedRead => {
+            vec![g(AclGrantee::AuthenticatedUsers, AclPermission::Read)]
+        }
     }
 }
 
@@ -365,7 +391,11 @@ pub(crate) fn grants_of(canned: CannedAcl, grants: Option<&Vec<AclGrant>>) -> Ve
 }
 
 /// Whether a grant list gives `caller` (None: anonymous; Some(account)) `needed`.
-pub(crate) fn grants_allow(grants: &[AclGrant], caller: Option<&str>, needed: AclPermission) -> bool {
+pub(crate) fn grants_allow(
+    grants: &[AclGrant],
+    caller: Option<&str>,
+    needed: AclPermission,
+) -> bool {
     grants.iter().any(|g| {
         let who = match &g.grantee {
             AclGrantee::AllUsers => true,

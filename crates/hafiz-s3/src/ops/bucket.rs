@@ -90,18 +90,19 @@ pub async fn create_bucket(mut ctx: Ctx) -> S3Result<Response> {
     let lock = crate::ops::header_str(&ctx.headers, "x-amz-bucket-object-lock-enabled")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     // `x-amz-object-ownership` at creation, and the creator's ACL (canned or grants).
-    let ownership = match crate::ops::header_str(&ctx.headers, "x-amz-object-ownership").map(str::trim) {
-        None => None,
-        Some("BucketOwnerEnforced") => Some(hafiz_meta::ObjectOwnership::BucketOwnerEnforced),
-        Some("BucketOwnerPreferred") => Some(hafiz_meta::ObjectOwnership::BucketOwnerPreferred),
-        Some("ObjectWriter") => Some(hafiz_meta::ObjectOwnership::ObjectWriter),
-        Some(_) => {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidArgument,
-                "Invalid x-amz-object-ownership header",
-            ));
-        }
-    };
+    let ownership =
+        match crate::ops::header_str(&ctx.headers, "x-amz-object-ownership").map(str::trim) {
+            None => None,
+            Some("BucketOwnerEnforced") => Some(hafiz_meta::ObjectOwnership::BucketOwnerEnforced),
+            Some("BucketOwnerPreferred") => Some(hafiz_meta::ObjectOwnership::BucketOwnerPreferred),
+            Some("ObjectWriter") => Some(hafiz_meta::ObjectOwnership::ObjectWriter),
+            Some(_) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "Invalid x-amz-object-ownership header",
+                ));
+            }
+        };
     let (acl, grants) = crate::ops::acl::for_write(
         &ctx.state,
         &ctx.headers,

@@ -66,8 +66,8 @@ pub(crate) fn algorithm_name(kind: SseKind) -> &'static str {
 fn parse(body: &[u8]) -> S3Result<BucketEncryption> {
     let cfg: ConfigIn = xml::from_xml(body)?;
     // AWS takes exactly one rule.
-    let [rule] = <[RuleIn; 1]>::try_from(cfg.rule)
-        .map_err(|_| S3Error::new(S3ErrorCode::MalformedXML))?;
+    let [rule] =
+        <[RuleIn; 1]>::try_from(cfg.rule).map_err(|_| S3Error::new(S3ErrorCode::MalformedXML))?;
     let Some(d) = rule.apply_server_side_encryption_by_default else {
         return Err(S3Error::new(S3ErrorCode::MalformedXML));
     };
@@ -77,7 +77,10 @@ fn parse(body: &[u8]) -> S3Result<BucketEncryption> {
         "aws:kms:dsse" => SseKind::KmsDsse,
         _ => return Err(S3Error::new(S3ErrorCode::MalformedXML)),
     };
-    let kms_key_id = d.kms_key_id.map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
+    let kms_key_id = d
+        .kms_key_id
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty());
     if kind == SseKind::S3 && kms_key_id.is_some() {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidArgument,
@@ -147,7 +150,10 @@ mod tests {
         let c = parse(&doc("<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>arn:aws:kms:us-east-1:1:key/k1</KMSMasterKeyID></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled></Rule>")).unwrap();
         assert_eq!(c.kind, SseKind::Kms);
         assert!(c.bucket_key);
-        assert_eq!(c.kms_key_id.as_deref(), Some("arn:aws:kms:us-east-1:1:key/k1"));
+        assert_eq!(
+            c.kms_key_id.as_deref(),
+            Some("arn:aws:kms:us-east-1:1:key/k1")
+        );
         let c = parse(&doc("<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>")).unwrap();
         assert_eq!(c.kind, SseKind::S3);
         assert!(parse(&doc("")).is_err());

@@ -4,8 +4,8 @@
 pub(crate) mod acl;
 mod bucket;
 mod copy;
-mod encryption;
 pub(crate) mod delete;
+mod encryption;
 pub(crate) mod get;
 pub(crate) mod lifecycle;
 pub(crate) mod list;
@@ -53,7 +53,9 @@ pub async fn dispatch(ctx: Ctx) -> S3Result<Response> {
         .await?;
     }
     if let Some(src) = header_str(&ctx.headers, "x-amz-copy-source")
-        && ctx.headers.contains_key("x-amz-source-expected-bucket-owner")
+        && ctx
+            .headers
+            .contains_key("x-amz-source-expected-bucket-owner")
         && let Ok((src_bucket, _, _)) = copy::parse_copy_source(src)
     {
         crate::owners::check_expected(
@@ -344,7 +346,11 @@ pub(crate) async fn object_stream(
             start,
             end,
         )),
-        (Some(_), None) => return Err(S3Error::internal("an encrypted version read without its key")),
+        (Some(_), None) => {
+            return Err(S3Error::internal(
+                "an encrypted version read without its key",
+            ));
+        }
     };
     let (from, len) = match &opener {
         Some(o) => o.cipher_range(),
@@ -363,7 +369,6 @@ pub(crate) async fn object_stream(
         }),
     })
 }
-
 
 pub(crate) fn body_from(stream: PayloadStream) -> Body {
     Body::from_stream(stream.map(|r| r.map_err(|e| std::io::Error::other(e.to_string()))))

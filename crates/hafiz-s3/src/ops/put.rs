@@ -127,8 +127,7 @@ pub async fn put_object(mut ctx: Ctx) -> S3Result<Response> {
     ops::quota::check_room(&ctx.state, &bucket, Some(&ctx.key), declared_len).await?;
 
     let state = ctx.state.clone();
-    let encryption =
-        crate::sse::for_write(&state, &bucket, &object_arn(&ctx), sse_request).await?;
+    let encryption = crate::sse::for_write(&state, &bucket, &object_arn(&ctx), sse_request).await?;
     let placement = ops::placement(&ctx);
     let got = ingest::ingest(
         &mut ctx.body,

@@ -824,3 +824,34 @@ def test_replication_targets_from_the_config_file(server_factory, b, srv_b, tmp_
         assert b.get_object(Bucket=dst, Key="k")["Body"].read() == b"from the config file"
     finally:
         node.stop()
+
+
+def test_encrypted_versions_replicate_as_plaintext_reencrypted_and_sse_c_fails(a, b, cli, srv_b):
+    """SSE-S3 and SSE-KMS versions (a multipart one too) are opened at the source and
+    encrypted again at the destination with its own keys; an SSE-C version, whose
+    key is never kept, is not replicated and is marked FAILED."""
+    src, dst, _ = pair(a, b, cli, srv_b, "enc")
+    data = body("enc-s3", SMALL)
+    r1 = a.put_object(Bucket=src, Key="s3.bin", Body=data, ServerSideEncryption="AES256")
+    r2 = a.put_object(Bucket=src, Key="kms.bin", Body=data, ServerSideEncryption="aws:kms")
+    mpu = a.create_multipart_upload(Bucket=src, Key="mp.bin", ServerSideEncryption="AES256")
+    p1, p2 = body("enc-p1", PART), body("enc-p2", 1000)
+    parts = [
+        {"ETag": a.upload_part(Bucket=src, Key="mp.bin", UploadId=mpu["UploadId"], PartNumber=n,
+                               Body=chunk)["ETag"], "PartNumber": n}
+        for n, chunk in ((1, p1), (2, p2))
+    ]
+    r3 = a.complete_multipart_upload(Bucket=src, Key="mp.bin", UploadId=mpu["UploadId"],
+                                     MultipartUpload={"Parts": parts})
+    for key, r, want in (("s3.bin", r1, data), ("kms.bin", r2, data), ("mp.bin", r3, p1 + p2)):
+        wait_replicated(a, src, key, r["VersionId"], b, dst)
+        got = b.get_object(Bucket=dst, Key=key, VersionId=r["VersionId"])
+        assert got["Body"].read() == want, key
+        assert got.get("ServerSideEncryption") == "AES256", key
+    key = bytes(range(32))
+    r4 = a.put_object(Bucket=src, Key="c.bin", Body=data, SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    wait_for("the SSE-C version FAILED",
+             lambda: a.head_object(Bucket=src, Key="c.bin", VersionId=r4["VersionId"],
+                                   SSECustomerAlgorithm="AES256", SSECustomerKey=key
+                                   ).get("ReplicationStatus") == "FAILED", timeout=30)
+    assert head(b, dst, "c.bin") is None

@@ -189,18 +189,11 @@ pub async fn handle(
     }
     let headers = object_headers(fields)?;
 
-    state.limiter.refresh(state.meta.as_ref()).await;
-    if let Err(slow) = state.limiter.admit(key_id.as_deref(), &bucket) {
-        return Err(S3Error::new(S3ErrorCode::SlowDown)
-            .header("retry-after", slow.retry_after_secs().to_string()));
-    }
+    crate::server::admit(&state, key_id.as_deref(), &bucket).await?;
     learned.key_id = key_id;
     let caller = access::Caller {
         principal,
-        peer: parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip()),
+        peer: crate::server::peer_ip(&parts),
         presigned: false,
         sigv2: matches!(signer, Signer::V2 { .. }),
     };

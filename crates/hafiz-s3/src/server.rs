@@ -491,20 +491,13 @@ async fn route(
         Identity::Anonymous => None,
     };
     let bucket_name = target.bucket.as_deref().unwrap_or_default();
-    state.limiter.refresh(state.meta.as_ref()).await;
     // Bytes are charged after the answer, as really received and sent: a declared
     // length costs nothing until the body arrives.
-    if let Err(slow) = state.limiter.admit(key_id.as_deref(), bucket_name) {
-        return Err(S3Error::new(S3ErrorCode::SlowDown)
-            .header("retry-after", slow.retry_after_secs().to_string()));
-    }
+    admit(&state, key_id.as_deref(), bucket_name).await?;
     info.key_id = key_id;
     let caller = access::Caller {
         principal,
-        peer: parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip()),
+        peer: peer_ip(&parts),
         presigned: raw_query
             .is_some_and(|q| q.contains("X-Amz-Signature=") || q.contains("Signature=")),
         sigv2: auth::sigv2::is_v2(&parts.headers, raw_query),
@@ -725,6 +718,23 @@ pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool)
 }
 
 /// A 200 response with an XML document.
+/// The rate limits' request count: 503 SlowDown with Retry-After when over.
+pub(crate) async fn admit(state: &S3State, key_id: Option<&str>, bucket: &str) -> S3Result<()> {
+    state.limiter.refresh(state.meta.as_ref()).await;
+    state.limiter.admit(key_id, bucket).map_err(|slow| {
+        S3Error::new(S3ErrorCode::SlowDown)
+            .header("retry-after", slow.retry_after_secs().to_string())
+    })
+}
+
+/// The peer's address (`aws:SourceIp`), from axum's connect info.
+pub(crate) fn peer_ip(parts: &http::request::Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
 pub fn xml_response<T: serde::Serialize>(root: &str, value: &T) -> S3Result<Response> {
     Ok(xml_text_response(xml::to_xml(root, value)?))
 }

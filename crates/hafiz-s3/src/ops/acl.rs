@@ -106,16 +106,7 @@ fn canned(h: &HeaderMap, bucket: &BucketInfo) -> S3Result<Option<(CannedAcl, Vec
     {
         return Err(acls_not_supported());
     }
-    if acl.is_public()
-        && bucket
-            .public_access_block
-            .is_some_and(|p| p.block_public_acls)
-    {
-        return Err(S3Error::with_message(
-            S3ErrorCode::AccessDenied,
-            "Access Denied because the bucket's Block Public Access settings block public ACLs",
-        ));
-    }
+    check_public(bucket, &expand(acl))?;
     Ok(Some((acl, grants)))
 }
 

@@ -64,10 +64,13 @@ cleanup() {
 trap cleanup EXIT
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Ports below the kernel's ephemeral range: a port that merely answers no connect can
+# still be the local end of a client connection (the bench's own), and then bind fails.
+ephemeral_low="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
 free_port() {
   local p
   for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (ephemeral_low - 10000)))
     if port_free "$p"; then echo "$p"; return; fi
   done
   echo "no free port" >&2
@@ -118,15 +121,23 @@ noop_pid=""
 start_server() {
   local drives="$1"
   shift
-  port="$(free_port)"
-  "$HAFIZ" server --address "127.0.0.1:$port" --admin-address 127.0.0.1:0 "$@" --log-format json \
-    >>"$work/$drives/server.log" 2>&1 &
-  server_pid=$!
-  local ready=""
-  for _ in $(seq 600); do
-    if [[ "$(http_status "$port" /health/ready)" = 200 ]]; then ready=1; break; fi
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
+  local ready="" attempt
+  # Another process can take the port between the check and the bind: try another one.
+  for attempt in 1 2 3 4 5; do
+    port="$(free_port)"
+    "$HAFIZ" server --address "127.0.0.1:$port" --admin-address 127.0.0.1:0 "$@" --log-format json \
+      >>"$work/$drives/server.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 600); do
+      if [[ "$(http_status "$port" /health/ready)" = 200 ]]; then ready=1; break; fi
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    [[ -n "$ready" ]] && break
+    kill -0 "$server_pid" 2>/dev/null && break
+    wait "$server_pid" 2>/dev/null || true
+    grep -q "cannot listen on 127.0.0.1:$port" "$work/$drives/server.log" || break
+    echo "port $port was taken (attempt $attempt), trying another" >&2
   done
   if [[ -z "$ready" ]]; then
     echo "hafiz did not become ready on port $port:" >&2

@@ -82,6 +82,14 @@ pub struct MasterKeyRotation {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KmsStatus {
     pub master_key_id: String,
+    /// Where the master key comes from: environment, file, cluster-secret,
+    /// generated or kmip.
+    pub master_source: String,
+    /// The KMIP server and key id, when the master key is there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kmip_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kmip_key_id: Option<String>,
     /// Keys in the service, built-in ones included.
     pub keys: usize,
 }
@@ -211,8 +219,18 @@ pub async fn status(
     Extension(c): Extension<Caller>,
 ) -> AdminResult<Json<KmsStatus>> {
     c.require(&st, "GetKmsStatus").await?;
+    let source = st.s3.kms.master_source();
+    let (kmip_endpoint, kmip_key_id) = match source {
+        hafiz_crypto::MasterSource::Kmip { endpoint, key_id } => {
+            (Some(endpoint.clone()), Some(key_id.clone()))
+        }
+        _ => (None, None),
+    };
     Ok(Json(KmsStatus {
         master_key_id: st.s3.kms.master_id(),
+        master_source: source.label().to_string(),
+        kmip_endpoint,
+        kmip_key_id,
         keys: all_keys(&st).await?.len(),
     }))
 }

@@ -24,6 +24,12 @@ pub enum CryptoError {
     /// cannot replace it.
     #[error("{0}")]
     MasterNotOurs(String),
+    /// The external KMS refused, failed or could not be reached.
+    #[error("KMIP: {0}")]
+    Kmip(String),
+    /// Nothing answered at the KMIP server's address (it may be starting).
+    #[error("KMIP: {0}")]
+    KmipUnreachable(String),
     #[error("metadata: {0}")]
     Meta(#[from] hafiz_meta::MetaError),
     #[error("io: {0}")]

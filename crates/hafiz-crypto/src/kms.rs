@@ -18,7 +18,7 @@ use hafiz_meta::{Command, Metadata};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::DataKey;
-use crate::master::{self, MasterKey};
+use crate::master::{self, MasterKey, MasterSource};
 use crate::{CryptoError, CryptoResult};
 
 /// SSE-S3's key.
@@ -87,6 +87,7 @@ pub struct KeyService {
     /// Where the master key was generated, one copy per metadata drive (rotation
     /// rewrites them); empty when it comes from the environment or a cluster secret.
     master_files: Vec<PathBuf>,
+    master_source: MasterSource,
     loaded: tokio::sync::RwLock<Loaded>,
     /// Unsealed version material: a version's material never changes.
     opened: std::sync::Mutex<HashMap<(String, String), DataKey>>,
@@ -125,15 +126,21 @@ impl KeyService {
         current: MasterKey,
         previous: Vec<MasterKey>,
         master_files: Vec<PathBuf>,
+        master_source: MasterSource,
     ) -> KeyService {
         KeyService {
             meta,
             masters: std::sync::RwLock::new(Masters { current, previous }),
             master_files,
+            master_source,
             loaded: Default::default(),
             opened: Default::default(),
             admin: Default::default(),
         }
+    }
+
+    pub fn master_source(&self) -> &MasterSource {
+        &self.master_source
     }
 
     pub fn master_id(&self) -> String {
@@ -422,10 +429,8 @@ impl KeyService {
     /// (a crash midway loses nothing), then every key version is re-sealed, then the
     /// file keeps only the new key. Objects are not touched.
     pub async fn rotate_master(&self) -> CryptoResult<(String, usize)> {
-        if self.master_files.is_empty() {
-            return Err(CryptoError::MasterNotOurs(
-                "the master key comes from HAFIZ_KMS_MASTER_KEY (or a cluster secret): set the new key there and the old one in HAFIZ_KMS_PREVIOUS_MASTER_KEYS, then restart".into(),
-            ));
+        if let Some(why) = self.master_source.rotation_refusal() {
+            return Err(CryptoError::MasterNotOurs(why));
         }
         let _one = self.admin.lock().await;
         let new = MasterKey::generate();

@@ -162,3 +162,43 @@ mod tests {
         assert_eq!(again.id(), k.id());
     }
 }
+
+/// Where the master key came from: what `GET /v1/kms/status` reports, and what
+/// decides who may replace it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterSource {
+    /// `HAFIZ_KMS_MASTER_KEY`.
+    Environment,
+    /// `--kms-master-key-file`.
+    File,
+    /// Derived from the cluster secret.
+    ClusterSecret,
+    /// Generated on first start, a copy on every metadata drive.
+    Generated,
+    /// An AES-256 key held by a KMIP server.
+    Kmip { endpoint: String, key_id: String },
+}
+
+impl MasterSource {
+    pub fn label(&self) -> &'static str {
+        match self {
+            MasterSource::Environment => "environment",
+            MasterSource::File => "file",
+            MasterSource::ClusterSecret => "cluster-secret",
+            MasterSource::Generated => "generated",
+            MasterSource::Kmip { .. } => "kmip",
+        }
+    }
+
+    /// Why the server cannot replace this key itself, and what the operator does
+    /// instead; None when the server can (its own key files).
+    pub fn rotation_refusal(&self) -> Option<String> {
+        match self {
+            MasterSource::File | MasterSource::Generated => None,
+            MasterSource::Kmip { key_id, .. } => Some(format!(
+                "the master key is KMIP key {key_id}: create a new AES-256 key on the KMIP server, set HAFIZ_KMS_KMIP_KEY_ID to it and add {key_id} to HAFIZ_KMS_KMIP_PREVIOUS_KEY_IDS, then restart"
+            )),
+            _ => Some("the master key comes from HAFIZ_KMS_MASTER_KEY (or a cluster secret): set the new key there and the old one in HAFIZ_KMS_PREVIOUS_MASTER_KEYS, then restart".into()),
+        }
+    }
+}

@@ -179,6 +179,8 @@ pub struct NodeConfig {
     pub replication_targets: Vec<hafiz_replication::TargetSpec>,
     /// The KMS master key file (see `crate::kms`).
     pub kms_master_key_file: Option<std::path::PathBuf>,
+    /// The KMS master key on a KMIP server (see `crate::kms`).
+    pub kms_kmip: Option<crate::kms::KmipMaster>,
 }
 
 /// The node's place in the cluster, as configured.

@@ -228,6 +228,31 @@ struct ServerArgs {
     /// [default: generated in the first system directory]
     #[arg(long, env = "HAFIZ_KMS_MASTER_KEY_FILE")]
     kms_master_key_file: Option<PathBuf>,
+    /// KMIP server (HOST:PORT) holding the KMS master key: an AES-256 key fetched
+    /// at start and kept in memory only (docs/encryption.md)
+    #[arg(long, env = "HAFIZ_KMS_KMIP_ENDPOINT", requires_all = ["kms_kmip_key_id", "kms_kmip_cert", "kms_kmip_key", "kms_kmip_ca"])]
+    kms_kmip_endpoint: Option<String>,
+    /// Unique identifier of the master key on the KMIP server
+    #[arg(long, env = "HAFIZ_KMS_KMIP_KEY_ID", requires = "kms_kmip_endpoint")]
+    kms_kmip_key_id: Option<String>,
+    /// Older master keys on the KMIP server (comma-separated ids): key versions they
+    /// sealed are re-sealed with the current one on start
+    #[arg(
+        long,
+        env = "HAFIZ_KMS_KMIP_PREVIOUS_KEY_IDS",
+        value_delimiter = ',',
+        requires = "kms_kmip_endpoint"
+    )]
+    kms_kmip_previous_key_ids: Vec<String>,
+    /// PEM client certificate Hafiz presents to the KMIP server
+    #[arg(long, env = "HAFIZ_KMS_KMIP_CERT", requires = "kms_kmip_endpoint")]
+    kms_kmip_cert: Option<PathBuf>,
+    /// PEM private key of --kms-kmip-cert
+    #[arg(long, env = "HAFIZ_KMS_KMIP_KEY", requires = "kms_kmip_endpoint")]
+    kms_kmip_key: Option<PathBuf>,
+    /// PEM CA bundle the KMIP server's certificate is verified against
+    #[arg(long, env = "HAFIZ_KMS_KMIP_CA", requires = "kms_kmip_endpoint")]
+    kms_kmip_ca: Option<PathBuf>,
     /// PEM certificate chain (the server's first): TLS on the S3, admin and rpc
     /// listeners, with --tls-key. Reloaded on SIGHUP and when the files change
     #[arg(long, env = "HAFIZ_TLS_CERT", requires = "tls_key")]
@@ -300,6 +325,33 @@ impl ServerArgs {
             tiers: file.tier.clone().unwrap_or_default(),
             notify_targets: file.notify.clone().unwrap_or_default(),
             replication_targets: file.replication_target.clone().unwrap_or_default(),
+            kms_kmip: match (
+                self.kms_kmip_endpoint,
+                self.kms_kmip_key_id,
+                self.kms_kmip_cert,
+                self.kms_kmip_key,
+                self.kms_kmip_ca,
+            ) {
+                (Some(endpoint), Some(key_id), Some(client_cert), Some(client_key), Some(ca)) => {
+                    Some(kms::KmipMaster {
+                        settings: hafiz_crypto::kmip::KmipSettings {
+                            endpoint,
+                            client_cert,
+                            client_key,
+                            ca,
+                            timeout: Duration::from_secs(10),
+                        },
+                        key_id,
+                        previous_key_ids: self
+                            .kms_kmip_previous_key_ids
+                            .into_iter()
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect(),
+                    })
+                }
+                _ => None,
+            },
             kms_master_key_file: self.kms_master_key_file,
             cluster,
             oidc,
@@ -560,17 +612,20 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     dispatcher.install(&jobs);
     let master = kms::master_keys(
         &node.system_dirs,
+        cfg.kms_kmip.as_ref(),
         cfg.kms_master_key_file.as_deref(),
         cfg.cluster
             .secret
             .as_deref()
             .filter(|_| cfg.cluster.peers.len() > 1),
-    )?;
+    )
+    .await?;
     let key_service = Arc::new(hafiz_crypto::KeyService::new(
         Arc::new(replicated.clone()),
         master.current,
         master.previous,
         master.files,
+        master.source,
     ));
     tokio::spawn({
         let kms = key_service.clone();

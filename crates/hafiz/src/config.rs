@@ -160,6 +160,8 @@ pub struct NodeConfig {
     pub allow_ssec_over_http: bool,
     /// The admin API's listener.
     pub admin_address: SocketAddr,
+    /// The web console's listener; None when off.
+    pub console_address: Option<ConsoleAddress>,
     pub storage: StorageConfig,
     pub region: String,
     pub domain: Option<String>,
@@ -181,6 +183,14 @@ pub struct NodeConfig {
     pub kms_master_key_file: Option<std::path::PathBuf>,
     /// The KMS master key on a KMIP server (see `crate::kms`).
     pub kms_kmip: Option<crate::kms::KmipMaster>,
+}
+
+/// Where the console listens: an address the operator gave must be free; the
+/// default one may be taken (another server on this machine).
+#[derive(Debug, Clone, Copy)]
+pub enum ConsoleAddress {
+    Given(SocketAddr),
+    Default(SocketAddr),
 }
 
 /// The node's place in the cluster, as configured.

@@ -150,6 +150,9 @@ struct ServerArgs {
     /// Admin API listener (JSON REST, SigV4 service `hafiz-admin`) [default: 127.0.0.1:9001]
     #[arg(long, env = "HAFIZ_ADMIN_ADDRESS")]
     admin_address: Option<SocketAddr>,
+    /// Web console listener, or `off` [default: 127.0.0.1:9002]
+    #[arg(long, env = "HAFIZ_CONSOLE_ADDRESS")]
+    console_address: Option<String>,
     /// Region reported to clients and checked in signatures [default: us-east-1]
     #[arg(long, env = "HAFIZ_REGION")]
     region: Option<String>,
@@ -359,6 +362,13 @@ impl ServerArgs {
             tls,
             allow_ssec_over_http,
             admin_address,
+            console_address: match self.console_address.as_deref().map(str::trim) {
+                None => Some(config::ConsoleAddress::Default("127.0.0.1:9002".parse()?)),
+                Some("off") | Some("") => None,
+                Some(a) => Some(config::ConsoleAddress::Given(a.parse().with_context(
+                    || format!("--console-address: {a:?} is neither HOST:PORT nor off"),
+                )?)),
+            },
             storage,
             region,
             domain: self.domain.or(file.domain).filter(|d| !d.is_empty()),
@@ -783,30 +793,76 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     tracing::info!(address = %admin_listener.local_addr()?, tls = tls.is_some(), "hafiz admin API listening");
     let server_tls = tls.as_ref().map(|t| &t.server);
     let (admin_stop_tx, admin_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let admin_server = listeners::spawn(
-        admin_listener,
-        server_tls,
-        hafiz_admin::app(admin_state),
-        admin_stop_rx,
-    );
+    let admin_app = hafiz_admin::app(admin_state);
+    let admin_server =
+        listeners::spawn(admin_listener, server_tls, admin_app.clone(), admin_stop_rx);
 
+    let render_metrics = {
+        let meta = meta.clone();
+        move || {
+            prometheus::record_meta(&meta);
+            metrics.render()
+        }
+    };
+    let s3_app = hafiz_s3::app(state);
+    let s3_address = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = listeners::spawn(
         listener,
         server_tls,
         // The peer address is `aws:SourceIp` in policy conditions.
-        hafiz_s3::app(state).route(
+        s3_app.clone().route(
             "/metrics",
             axum::routing::get({
-                let meta = meta.clone();
-                move || {
-                    prometheus::record_meta(&meta);
-                    std::future::ready(metrics.render())
-                }
+                let render = render_metrics.clone();
+                move || std::future::ready(render())
             }),
         ),
         stop_rx,
     );
+    // The console calls the S3 and admin routers in process, signed as its user.
+    let console_listener = match cfg.console_address {
+        Some(config::ConsoleAddress::Given(address)) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (console)"))?,
+        ),
+        // The default port may be another server's on the same machine (several
+        // nodes, tests): the node serves without a console rather than not at all.
+        Some(config::ConsoleAddress::Default(address)) => {
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::warn!(%address, error = %e, "console not started: its default address is taken (set --console-address)");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let console_server = match console_listener {
+        Some(console_listener) => {
+            tracing::info!(address = %console_listener.local_addr()?, tls = tls.is_some(), "hafiz console listening");
+            let backend = hafiz_console::Backend::new(
+                s3_app,
+                admin_app,
+                cfg.region.clone(),
+                s3_address.to_string(),
+                cfg.admin_address.to_string(),
+            );
+            let app = hafiz_console::app(
+                backend,
+                hafiz_console::ConsoleOptions {
+                    tls: tls.is_some(),
+                    ..Default::default()
+                },
+                Some(std::sync::Arc::new(render_metrics)),
+            );
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            Some((listeners::spawn(console_listener, server_tls, app, rx), tx))
+        }
+        None => None,
+    };
     let mut server = server;
     tokio::select! {
         r = &mut server => {
@@ -827,6 +883,10 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         }
     }
     admin_server.abort();
+    if let Some((console, stop)) = console_server {
+        let _ = stop.send(());
+        console.abort();
+    }
     let _ = jobs_stop.send(true);
     cluster.shutdown().await;
     if let Some(audit) = &audit

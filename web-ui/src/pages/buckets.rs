@@ -91,6 +91,7 @@ pub async fn list(State(c): State<Console>, s: Signed, Query(q): Query<Flash>) -
 
 #[derive(Deserialize)]
 pub struct CreateForm {
+    #[serde(default)]
     csrf: String,
     name: String,
     versioning: Option<String>,
@@ -152,6 +153,7 @@ pub async fn create(
 
 #[derive(Deserialize)]
 pub struct DeleteForm {
+    #[serde(default)]
     csrf: String,
     name: String,
 }

@@ -141,6 +141,7 @@ async fn render_users(
 
 #[derive(Deserialize)]
 pub struct UserForm {
+    #[serde(default)]
     csrf: String,
     name: String,
     #[serde(default)]
@@ -190,6 +191,7 @@ pub async fn create_user(
 
 #[derive(Deserialize)]
 pub struct NameForm {
+    #[serde(default)]
     csrf: String,
     name: String,
 }

@@ -712,6 +712,7 @@ pub async fn raw(
 
 #[derive(Deserialize)]
 pub struct DeleteForm {
+    #[serde(default)]
     csrf: String,
     key: String,
     #[serde(default)]

@@ -107,8 +107,14 @@ pub async fn submit(
         )
         .await;
     let next = safe_next(f.next.as_deref());
+    // AccessDenied: the keys are good (the signature checked out) but may not list
+    // buckets; the user may still browse the buckets a policy grants.
+    let checked = match checked {
+        Err(ConsoleError::Api { code, .. }) if code == "AccessDenied" => Ok(()),
+        other => other.map(|_| ()),
+    };
     match checked {
-        Ok(_) => {
+        Ok(()) => {
             let s = c
                 .sessions
                 .create(keys.clone(), keys.access_key.clone(), c.opts.session_ttl);
@@ -145,6 +151,7 @@ pub async fn submit(
 
 #[derive(Deserialize)]
 pub struct CsrfForm {
+    #[serde(default)]
     csrf: String,
 }
 

@@ -11,6 +11,7 @@ Without Chromium these tests fail rather than skip: `.ci/run` installs it."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from admin_client import AdminClient
 from conftest import free_port, make_client, unique_bucket_name, wait_for
 
 from selenium import webdriver
@@ -333,6 +335,59 @@ def test_live_chart_moves_after_traffic(console, browser):
     points = browser.find_element(By.CSS_SELECTOR, "#chart-rate polyline").get_attribute("points")
     assert len(points.split()) >= 2
     shot(browser, "07-metrics")
+
+
+def set_policy_text(browser, text: str) -> None:
+    browser.execute_script("document.getElementById('policy').value = arguments[0];", text)
+
+
+def test_policy_editor_validates_saves_and_checks_principals(console, browser):
+    bucket = unique_bucket_name("pol")
+    s3(console).create_bucket(Bucket=bucket)
+    user = AdminClient(console.admin_endpoint, ROOT_KEY, ROOT_SECRET).ok(
+        "POST", "/v1/users", {"name": f"reader-{uuid.uuid4().hex[:6]}"}, expect=201)
+    sign_in(browser, console)
+    browser.get(f"{console.console}/browse/{bucket}")
+    browser.find_element(By.ID, "policy-link").click()
+    browser.find_element(By.LINK_TEXT, "Public read").click()
+    assert f"arn:aws:s3:::{bucket}/*" in browser.find_element(By.ID, "policy").get_attribute("value")
+
+    # A draft with an error: refused by the server's parser, at its line; nothing saved.
+    set_policy_text(browser, '{\n  "Version": "2012-10-17",\n  "Statement": [\n    {"Effect": "Allow",, }\n  ]\n}')
+    browser.find_element(By.ID, "save-policy").click()
+    assert "MalformedPolicy" in browser.find_element(By.ID, "error").text
+    assert browser.find_element(By.ID, "error-line").text == "Line 4"
+    shot(browser, "09-policy-error")
+    with pytest.raises(Exception):
+        s3(console).get_bucket_policy(Bucket=bucket)
+
+    valid = json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": [user["arn"]]},
+                       "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{bucket}/*"]}],
+    }, indent=2)
+    set_policy_text(browser, valid)
+    browser.find_element(By.ID, "save-policy").click()
+    assert "Saved the bucket policy" in browser.find_element(By.CSS_SELECTOR, ".notice.ok").text
+    saved = json.loads(s3(console).get_bucket_policy(Bucket=bucket)["Policy"])
+    assert saved["Statement"][0]["Action"] in (["s3:GetObject"], "s3:GetObject")
+
+    # The evaluator's answer for the user, and for anyone.
+    def check(principal, action, key):
+        for el, v in (("check-principal", principal), ("check-action", action), ("check-key", key)):
+            f = browser.find_element(By.ID, el)
+            f.clear()
+            f.send_keys(v)
+        browser.find_element(By.ID, "check-button").click()
+        return browser.find_element(By.ID, "verdict")
+
+    v = check(user["name"], "s3:GetObject", "a/b.txt")
+    assert "may " in v.text and "bucket policy allows" in v.text and "ok" in v.get_attribute("class")
+    shot(browser, "10-policy-check")
+    v = check(user["name"], "s3:PutObject", "a/b.txt")
+    assert "may not" in v.text and "err" in v.get_attribute("class")
+    v = check("*", "s3:GetObject", "a/b.txt")
+    assert "says nothing" in v.text
 
 
 def test_sign_out(console, browser):

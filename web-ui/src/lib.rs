@@ -80,6 +80,14 @@ pub fn app(backend: Backend, opts: ConsoleOptions, metrics: Option<MetricsSource
             get(pages::buckets::list).post(pages::buckets::create),
         )
         .route("/buckets/delete", post(pages::buckets::delete))
+        .route(
+            "/buckets/{bucket}/policy",
+            get(pages::policy::page).post(pages::policy::submit),
+        )
+        .route(
+            "/buckets/{bucket}/policy/delete",
+            post(pages::policy::delete),
+        )
         .route("/browse/{bucket}", get(pages::objects::browse))
         .route("/object/{bucket}", get(pages::objects::details))
         .route("/object/{bucket}/delete", post(pages::objects::delete))

@@ -6,6 +6,7 @@ pub mod buckets;
 pub mod identity;
 pub mod metrics;
 pub mod objects;
+pub mod policy;
 pub mod signin;
 pub mod upload;
 

@@ -200,6 +200,40 @@ impl Backend {
             .map_err(ConsoleError::internal)
     }
 
+    /// An unsigned call (STS AssumeRoleWithWebIdentity: its credential is the token
+    /// in the body), read whole.
+    pub async fn unsigned(
+        &self,
+        api: Api,
+        peer: SocketAddr,
+        method: Method,
+        path_and_query: &str,
+        mut headers: HeaderMap,
+        body: Bytes,
+    ) -> ConsoleResult<(HeaderMap, Bytes)> {
+        let (router, host) = match api {
+            Api::S3 => (&self.s3, &self.s3_host),
+            Api::Admin => (&self.admin, &self.admin_host),
+        };
+        headers.insert(
+            http::header::HOST,
+            HeaderValue::from_str(host).map_err(ConsoleError::internal)?,
+        );
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path_and_query)
+            .body(Body::from(body))
+            .map_err(ConsoleError::internal)?;
+        *req.headers_mut() = headers;
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let resp = router
+            .clone()
+            .oneshot(req)
+            .await
+            .map_err(ConsoleError::internal)?;
+        read_whole(api, resp).await
+    }
+
     /// A call whose answer is read whole (listings, JSON documents); a failure
     /// answer becomes [`ConsoleError::Api`] with its code and message.
     pub async fn fetch(
@@ -214,18 +248,23 @@ impl Backend {
         let resp = self
             .call(api, who, method, path_and_query, headers, payload)
             .await?;
-        let status = resp.status();
-        let (parts, body) = resp.into_parts();
-        let bytes = body
-            .collect()
-            .await
-            .map_err(ConsoleError::internal)?
-            .to_bytes();
-        if status.is_success() {
-            return Ok((parts.headers, bytes));
-        }
-        Err(api_error(api, status, &bytes))
+        read_whole(api, resp).await
     }
+}
+
+/// The answer's headers and body; a failure answer becomes [`ConsoleError::Api`].
+async fn read_whole(api: Api, resp: Response<Body>) -> ConsoleResult<(HeaderMap, Bytes)> {
+    let status = resp.status();
+    let (parts, body) = resp.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map_err(ConsoleError::internal)?
+        .to_bytes();
+    if status.is_success() {
+        return Ok((parts.headers, bytes));
+    }
+    Err(api_error(api, status, &bytes))
 }
 
 /// The API's own error answer: S3's XML `<Error>` or the admin API's JSON.

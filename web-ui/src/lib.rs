@@ -30,6 +30,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 
 pub use backend::Backend;
+pub use pages::sso::OidcClient;
 use session::{Session, Sessions};
 
 /// How the console is served.
@@ -38,6 +39,8 @@ pub struct ConsoleOptions {
     /// Served over TLS: cookies are Secure and HSTS is sent.
     pub tls: bool,
     pub session_ttl: Duration,
+    /// Single sign-on by OIDC, when configured.
+    pub oidc: Option<OidcClient>,
 }
 
 impl Default for ConsoleOptions {
@@ -45,6 +48,7 @@ impl Default for ConsoleOptions {
         ConsoleOptions {
             tls: false,
             session_ttl: Duration::from_secs(8 * 3600),
+            oidc: None,
         }
     }
 }
@@ -58,23 +62,35 @@ pub struct Console {
     pub(crate) sessions: Arc<Sessions>,
     pub(crate) opts: ConsoleOptions,
     pub(crate) metrics: Option<MetricsSource>,
+    pub(crate) sso: Option<Arc<pages::sso::Sso>>,
 }
 
 /// The console's router; serve it with `into_make_service_with_connect_info`.
-pub fn app(backend: Backend, opts: ConsoleOptions, metrics: Option<MetricsSource>) -> Router {
+pub fn app(
+    backend: Backend,
+    opts: ConsoleOptions,
+    metrics: Option<MetricsSource>,
+) -> error::ConsoleResult<Router> {
+    let sso = match &opts.oidc {
+        Some(client) => Some(Arc::new(pages::sso::Sso::new(client.clone())?)),
+        None => None,
+    };
     let console = Console {
         backend,
         sessions: Arc::new(Sessions::default()),
         opts,
         metrics,
+        sso,
     };
-    Router::new()
+    Ok(Router::new()
         .route("/", get(|| async { Redirect::to("/buckets") }))
         .route(
             "/signin",
             get(pages::signin::form).post(pages::signin::submit),
         )
         .route("/signout", post(pages::signin::signout))
+        .route("/sso/login", get(pages::sso::login))
+        .route("/sso/callback", get(pages::sso::callback))
         .route(
             "/buckets",
             get(pages::buckets::list).post(pages::buckets::create),
@@ -111,7 +127,7 @@ pub fn app(backend: Backend, opts: ConsoleOptions, metrics: Option<MetricsSource
             console.clone(),
             security::headers,
         ))
-        .with_state(console)
+        .with_state(console))
 }
 
 /// A request from a signed-in user: the session and the browser's address (the

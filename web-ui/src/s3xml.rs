@@ -11,11 +11,26 @@ struct ErrorDoc {
     message: String,
 }
 
-/// `(code, message)` of an S3 `<Error>` document (empty when it is not one).
+/// STS and IAM wrap theirs: `<ErrorResponse><Error>...`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ErrorResponse {
+    #[serde(default)]
+    error: ErrorDoc,
+}
+
+/// `(code, message)` of an S3 `<Error>` (or STS `<ErrorResponse>`) document; empty
+/// when it is neither.
 pub fn error(body: &[u8]) -> (String, String) {
-    let doc: ErrorDoc = std::str::from_utf8(body)
+    let text = std::str::from_utf8(body).unwrap_or("");
+    let doc = quick_xml::de::from_str::<ErrorDoc>(text)
         .ok()
-        .and_then(|s| quick_xml::de::from_str(s).ok())
+        .filter(|d| !d.code.is_empty())
+        .or_else(|| {
+            quick_xml::de::from_str::<ErrorResponse>(text)
+                .ok()
+                .map(|r| r.error)
+        })
         .unwrap_or_default();
     (doc.code, doc.message)
 }
@@ -145,6 +160,31 @@ pub fn upload_id(body: &[u8]) -> Result<String, String> {
     parse::<InitiateMultipart>(body).map(|d| d.upload_id)
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StsResult {
+    credentials: StsCredentials,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StsResponse {
+    #[serde(rename = "AssumeRoleWithWebIdentityResult")]
+    result: StsResult,
+}
+
+/// The credentials of an AssumeRoleWithWebIdentity answer.
+pub fn sts_credentials(body: &[u8]) -> Result<StsCredentials, String> {
+    parse::<StsResponse>(body).map(|r| r.result.credentials)
+}
+
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
     let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
     quick_xml::de::from_str(text).map_err(|e| format!("unexpected S3 answer: {e}"))
@@ -175,5 +215,7 @@ mod tests {
         let (code, msg) = error(b"<Error><Code>NoSuchBucket</Code><Message>gone</Message></Error>");
         assert_eq!((code.as_str(), msg.as_str()), ("NoSuchBucket", "gone"));
         assert_eq!(error(b"not xml"), (String::new(), String::new()));
+        let (code, _) = error(b"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>m</Message></Error></ErrorResponse>");
+        assert_eq!(code, "InvalidIdentityToken");
     }
 }

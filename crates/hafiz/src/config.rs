@@ -162,6 +162,8 @@ pub struct NodeConfig {
     pub admin_address: SocketAddr,
     /// The web console's listener; None when off.
     pub console_address: Option<ConsoleAddress>,
+    /// The console's OIDC single sign-on, when configured.
+    pub console_oidc: Option<hafiz_console::OidcClient>,
     pub storage: StorageConfig,
     pub region: String,
     pub domain: Option<String>,

@@ -153,6 +153,14 @@ struct ServerArgs {
     /// Web console listener, or `off` [default: 127.0.0.1:9002]
     #[arg(long, env = "HAFIZ_CONSOLE_ADDRESS")]
     console_address: Option<String>,
+    /// The console's public URL (its OIDC redirect URI is URL/sso/callback)
+    /// [default: from the request's Host]
+    #[arg(long, env = "HAFIZ_CONSOLE_URL")]
+    console_url: Option<String>,
+    /// OIDC client id of the console: single sign-on against --oidc-issuer (the
+    /// client secret, if the provider wants one, from HAFIZ_CONSOLE_OIDC_CLIENT_SECRET)
+    #[arg(long, env = "HAFIZ_CONSOLE_OIDC_CLIENT_ID", requires = "oidc_issuer")]
+    console_oidc_client_id: Option<String>,
     /// Region reported to clients and checked in signatures [default: us-east-1]
     #[arg(long, env = "HAFIZ_REGION")]
     region: Option<String>,
@@ -324,6 +332,17 @@ impl ServerArgs {
                 self.peers
             },
         )?;
+        let console_oidc = match (self.console_oidc_client_id, &oidc) {
+            (Some(client_id), Some(o)) => Some(hafiz_console::OidcClient {
+                issuer: o.issuer.clone(),
+                client_id,
+                client_secret: std::env::var("HAFIZ_CONSOLE_OIDC_CLIENT_SECRET")
+                    .ok()
+                    .filter(|s| !s.is_empty()),
+                public_url: self.console_url.clone(),
+            }),
+            _ => None,
+        };
         Ok(NodeConfig {
             tiers: file.tier.clone().unwrap_or_default(),
             notify_targets: file.notify.clone().unwrap_or_default(),
@@ -358,6 +377,7 @@ impl ServerArgs {
             kms_master_key_file: self.kms_master_key_file,
             cluster,
             oidc,
+            console_oidc,
             address,
             tls,
             allow_ssec_over_http,
@@ -854,10 +874,12 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
                 backend,
                 hafiz_console::ConsoleOptions {
                     tls: tls.is_some(),
+                    oidc: cfg.console_oidc.clone(),
                     ..Default::default()
                 },
                 Some(std::sync::Arc::new(render_metrics)),
-            );
+            )
+            .context("console")?;
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             Some((listeners::spawn(console_listener, server_tls, app, rx), tx))
         }

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod objects;
 pub mod policy;
 pub mod signin;
+pub mod sso;
 pub mod upload;
 
 use axum::http::StatusCode;

@@ -23,15 +23,19 @@ pub struct SigninQuery {
 }
 
 /// Only a path on this console: never another site (an open redirect).
-fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
         _ => "/buckets".to_string(),
     }
 }
 
-pub async fn form(Query(q): Query<SigninQuery>) -> Response {
+pub async fn form(State(c): State<Console>, Query(q): Query<SigninQuery>) -> Response {
     let next = safe_next(q.next.as_deref());
+    let sso = c.sso.is_some().then(|| {
+        let href = format!("/sso/login?next={}", crate::backend::enc(&next));
+        view! { <p class="sso"><a class="button" id="sso" href=href>"Sign in with single sign-on"</a></p> }
+    });
     let body = view! {
         <section class="signin">
             <h1>"Sign in"</h1>
@@ -41,6 +45,7 @@ pub async fn form(Query(q): Query<SigninQuery>) -> Response {
                 <label>"Secret key" <input name="secret_key" id="secret_key" type="password" autocomplete="current-password" required/></label>
                 <button type="submit" id="signin">"Sign in"</button>
             </form>
+            {sso}
         </section>
     }
     .into_any();

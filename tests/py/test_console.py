@@ -42,10 +42,11 @@ def chromium_paths() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def console(server_factory):
+def console(server_factory, tmp_path_factory):
     port = free_port()
+    audit = tmp_path_factory.mktemp("console-audit")
     server = server_factory.start(access_key=ROOT_KEY, secret_key=ROOT_SECRET,
-                                  extra_args=["--console-address", f"127.0.0.1:{port}"])
+                                  extra_args=["--console-address", f"127.0.0.1:{port}", "--audit-dir", str(audit)])
     server.console = f"http://127.0.0.1:{port}"
     wait_for("the console", lambda: requests.get(server.console + "/signin", timeout=2).ok, timeout=20)
     return server
@@ -179,6 +180,64 @@ def test_listing_pages_and_search(console):
     assert 'class="folder">logs/<' in root and "readme.md" in root
     found = s.get(f"{console.console}/browse/{bucket}?prefix=logs%2F&search=012").text
     assert found.count('<tr class="object">') == 10
+
+
+def test_cluster_page(console):
+    s = http_session(console)
+    r = s.get(console.console + "/cluster")
+    assert r.ok, r.text[-500:]
+    assert re.search(r'id="leader">\d+<', r.text)
+    assert r.text.count('<tr class="member">') == 1
+    assert r.text.count('<tr class="drive">') >= 1 and ">online<" in r.text
+
+
+def test_bucket_settings_quota_and_versioning(console):
+    bucket = unique_bucket_name("set")
+    c = s3(console)
+    c.create_bucket(Bucket=bucket)
+    s = http_session(console)
+    page = s.get(f"{console.console}/buckets/{bucket}/settings").text
+    token = csrf_of(page)
+    r = s.post(f"{console.console}/buckets/{bucket}/settings",
+               data={"csrf": token, "op": "quota", "max_objects": "1", "max_bytes": ""})
+    assert "Quota saved" in r.text
+    c.put_object(Bucket=bucket, Key="one", Body=b"1")
+    with pytest.raises(Exception) as e:
+        c.put_object(Bucket=bucket, Key="two", Body=b"2")
+    assert "QuotaExceeded" in str(e.value)
+    r = s.post(f"{console.console}/buckets/{bucket}/settings",
+               data={"csrf": token, "op": "quota", "max_objects": "lots"})
+    assert "not a whole number" in r.text
+    r = s.post(f"{console.console}/buckets/{bucket}/settings", data={"csrf": token, "op": "quota"})
+    assert "Quota removed" in r.text
+    c.put_object(Bucket=bucket, Key="two", Body=b"2")
+    r = s.post(f"{console.console}/buckets/{bucket}/settings",
+               data={"csrf": token, "op": "versioning", "value": "Enabled"})
+    assert 'id="versioning">Enabled<' in r.text
+    assert c.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+def test_audit_search_and_cloudtrail_export(console):
+    bucket = unique_bucket_name("aud")
+    c = s3(console)
+    c.create_bucket(Bucket=bucket)
+    for i in range(3):
+        c.put_object(Bucket=bucket, Key=f"k{i}", Body=b"x")
+    c.get_object(Bucket=bucket, Key="k0")["Body"].read()
+    s = http_session(console)
+
+    def rows():
+        r = s.get(f"{console.console}/audit", params={"bucket": bucket, "operation": "PutObject"})
+        return r.text.count('<tr class="record">') == 3 and r
+
+    r = wait_for("audit records", rows, timeout=30)
+    assert "GetObject" not in re.sub(r"<input[^>]*>", "", r.text.split('id="audit"')[1])
+    href = re.search(r'id="audit-export" href="([^"]+)"', r.text).group(1).replace("&amp;", "&")
+    doc = s.get(console.console + href).json()
+    assert len(doc["Records"]) == 3 and {x["eventName"] for x in doc["Records"]} == {"PutObject"}
+    assert all(x["requestParameters"]["bucketName"] == bucket for x in doc["Records"])
+    r = s.get(f"{console.console}/audit", params={"from": "yesterday"})
+    assert "not an RFC 3339 time" in r.text
 
 
 # --------------------------------------------------------------------------

@@ -104,6 +104,13 @@ pub fn app(
             "/buckets/{bucket}/policy/delete",
             post(pages::policy::delete),
         )
+        .route(
+            "/buckets/{bucket}/settings",
+            get(pages::settings::page).post(pages::settings::submit),
+        )
+        .route("/cluster", get(pages::cluster::page))
+        .route("/audit", get(pages::audit::page))
+        .route("/audit/export", get(pages::audit::export))
         .route("/browse/{bucket}", get(pages::objects::browse))
         .route("/object/{bucket}", get(pages::objects::details))
         .route("/object/{bucket}/delete", post(pages::objects::delete))

@@ -18,7 +18,7 @@ use crate::error::{ConsoleError, ConsoleResult};
 use crate::session::csrf_ok;
 use crate::{Console, Signed};
 
-async fn admin_json(
+pub(crate) async fn admin_json(
     c: &Console,
     s: &Signed,
     method: Method,

@@ -2,11 +2,14 @@
 //! (`shell`); a failed API call renders the same page with the API's error message.
 
 pub mod assets;
+pub mod audit;
 pub mod buckets;
+pub mod cluster;
 pub mod identity;
 pub mod metrics;
 pub mod objects;
 pub mod policy;
+pub mod settings;
 pub mod signin;
 pub mod sso;
 pub mod upload;
@@ -35,6 +38,8 @@ pub fn shell(
                 <a href="/buckets">"Buckets"</a>
                 <a href="/users">"Identity"</a>
                 <a href="/metrics">"Metrics"</a>
+                <a href="/cluster">"Cluster"</a>
+                <a href="/audit">"Audit"</a>
                 <span class="who" id="who">{who}</span>
                 <form method="post" action="/signout" class="inline">
                     <input type="hidden" name="csrf" value=csrf.clone()/>

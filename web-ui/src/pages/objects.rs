@@ -134,7 +134,11 @@ pub async fn browse(
     let csrf = csrf_field(&s.session);
     let body = view! {
         <h1 class="crumbs">{crumbs}</h1>
-        <p><a id="policy-link" href=format!("/buckets/{}/policy", enc(&bucket))>"Bucket policy"</a></p>
+        <p>
+            <a id="policy-link" href=format!("/buckets/{}/policy", enc(&bucket))>"Bucket policy"</a>
+            " · "
+            <a id="settings-link" href=format!("/buckets/{}/settings", enc(&bucket))>"Settings"</a>
+        </p>
         <form method="get" action=format!("/browse/{}", enc(&bucket)) id="search-form" class="inline">
             <input type="hidden" name="prefix" value=q.prefix.clone()/>
             <input name="search" id="search" placeholder="Search by prefix" value=q.search.clone()/>

@@ -217,6 +217,33 @@ def test_bucket_settings_quota_and_versioning(console):
     assert c.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
 
 
+def test_directory_groups_policies_accounts_rate_limits(console):
+    s = http_session(console)
+    token = csrf_of(s.get(console.console + "/directory").text)
+    url = console.console + "/directory"
+    tag = uuid.uuid4().hex[:6]
+    r = s.post(url, data={"csrf": token, "op": "policy", "name": f"p-{tag}", "document": '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Acton": "s3:*", "Resource": "*"}]}'})
+    assert "MalformedPolicyDocument" in r.text and "Acton" in r.text
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::*"]}]}
+    r = s.post(url, data={"csrf": token, "op": "policy", "name": f"p-{tag}", "document": json.dumps(doc)})
+    assert f"Created the policy p-{tag}" in r.text
+    s.post(url, data={"csrf": token, "op": "account", "name": f"acct-{tag}", "max_bytes": "1048576"})
+    user = f"u-{tag}"
+    s.post(console.console + "/users", data={"csrf": token, "name": user})
+    r = s.post(url, data={"csrf": token, "op": "group", "name": f"g-{tag}", "member": user, "policy": f"p-{tag}"})
+    assert f"Saved the group g-{tag}" in r.text
+    row = re.search(rf'<tr class="group"><td>g-{tag}</td><td>([^<]*)</td><td>([^<]*)</td>', r.text)
+    assert row and row.group(1) == user and row.group(2) == f"p-{tag}"
+    assert re.search(rf'<tr class="account"><td>acct-{tag}</td><td>\d{{12}}</td>', r.text)
+    assert "1.0 MiB" in r.text
+    r = s.post(url, data={"csrf": token, "op": "limit", "scope": "buckets", "name": f"b-{tag}", "rps": "5"})
+    assert re.search(rf'<tr class="limit"><td>buckets</td><td>b-{tag}</td><td>5(\.0)?</td>', r.text)
+    r = s.post(url, data={"csrf": token, "op": "limit", "scope": "buckets", "name": f"b-{tag}"})
+    assert f"b-{tag}</td>" not in r.text.split('id="limits"')[1].split("</table>")[0]
+    r = s.post(url, data={"csrf": token, "op": "limit", "scope": "buckets", "name": "x", "rps": "fast"})
+    assert "not a number" in r.text
+
+
 def test_audit_search_and_cloudtrail_export(console):
     bucket = unique_bucket_name("aud")
     c = s3(console)

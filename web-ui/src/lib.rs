@@ -109,6 +109,10 @@ pub fn app(
             get(pages::settings::page).post(pages::settings::submit),
         )
         .route("/cluster", get(pages::cluster::page))
+        .route(
+            "/directory",
+            get(pages::directory::page).post(pages::directory::submit),
+        )
         .route("/audit", get(pages::audit::page))
         .route("/audit/export", get(pages::audit::export))
         .route("/browse/{bucket}", get(pages::objects::browse))

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod audit;
 pub mod buckets;
 pub mod cluster;
+pub mod directory;
 pub mod identity;
 pub mod metrics;
 pub mod objects;
@@ -36,7 +37,8 @@ pub fn shell(
             <nav>
                 <a class="brand" href="/buckets">"Hafiz"</a>
                 <a href="/buckets">"Buckets"</a>
-                <a href="/users">"Identity"</a>
+                <a href="/users">"Users"</a>
+                <a href="/directory">"Directory"</a>
                 <a href="/metrics">"Metrics"</a>
                 <a href="/cluster">"Cluster"</a>
                 <a href="/audit">"Audit"</a>

@@ -182,6 +182,27 @@ def test_listing_pages_and_search(console):
     assert found.count('<tr class="object">') == 10
 
 
+def test_plain_form_upload_without_script(console):
+    bucket = unique_bucket_name("plain")
+    c = s3(console)
+    c.create_bucket(Bucket=bucket)
+    s = http_session(console)
+    page = s.get(f"{console.console}/browse/{bucket}?prefix=docs%2F").text
+    token = csrf_of(page)
+    assert 'id="plain-upload"' in page
+    body = big_body(3 * 1024 * 1024 + 5)
+    r = s.post(f"{console.console}/upload/{bucket}",
+               files=[("csrf", (None, token)), ("prefix", (None, "docs/")),
+                      ("file", ("report 1.bin", body, "application/x-test"))])
+    assert "Uploaded docs/report 1.bin" in r.text, r.text[-400:]
+    got = c.get_object(Bucket=bucket, Key="docs/report 1.bin")
+    assert got["Body"].read() == body and got["ContentType"] == "application/x-test"
+    r = s.post(f"{console.console}/upload/{bucket}",
+               files=[("csrf", (None, "forged")), ("prefix", (None, "")), ("file", ("x.txt", b"x", "text/plain"))])
+    assert r.status_code == 403
+    assert c.list_objects_v2(Bucket=bucket, Prefix="x.txt")["KeyCount"] == 0
+
+
 def test_cluster_page(console):
     s = http_session(console)
     r = s.get(console.console + "/cluster")

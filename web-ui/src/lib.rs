@@ -109,6 +109,7 @@ pub fn app(
             get(pages::settings::page).post(pages::settings::submit),
         )
         .route("/cluster", get(pages::cluster::page))
+        .route("/cluster/jobs/retry", post(pages::cluster::retry))
         .route(
             "/directory",
             get(pages::directory::page).post(pages::directory::submit),
@@ -120,7 +121,10 @@ pub fn app(
         .route("/object/{bucket}/delete", post(pages::objects::delete))
         .route("/download/{bucket}", get(pages::objects::download))
         .route("/raw/{bucket}", get(pages::objects::raw))
-        .route("/upload/{bucket}", put(pages::upload::put_object))
+        .route(
+            "/upload/{bucket}",
+            put(pages::upload::put_object).post(pages::upload::form_upload),
+        )
         .route("/upload/{bucket}/multipart", post(pages::upload::multipart))
         .route("/upload/{bucket}/part", put(pages::upload::part))
         .route(

@@ -1,14 +1,22 @@
 //! The cluster: nodes and their drives, the Raft group (roles, terms, lag), and the
 //! job engine's queues (admin API GetClusterStatus, ListJobs).
 
-use axum::extract::State;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use leptos::prelude::*;
 use serde_json::Value;
 
+use serde::Deserialize;
+
+use super::buckets::Flash;
 use super::identity::admin_json;
-use super::{Notice, human_size, shell};
+use super::{Notice, csrf_field, human_size, redirect_with, shell};
+use crate::backend::enc;
+use crate::error::ConsoleError;
+use crate::session::csrf_ok;
 use crate::{Console, Signed};
 
 fn s(v: &Value) -> String {
@@ -19,7 +27,41 @@ fn s(v: &Value) -> String {
     }
 }
 
-pub async fn page(State(c): State<Console>, signed: Signed) -> Response {
+#[derive(Deserialize)]
+pub struct RetryForm {
+    #[serde(default)]
+    csrf: String,
+    id: String,
+}
+
+/// Retry a dead job (admin API RetryJob).
+pub async fn retry(
+    State(c): State<Console>,
+    signed: Signed,
+    form: Result<Form<RetryForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form else {
+        return redirect_with(
+            "/cluster",
+            Err(ConsoleError::BadInput("the form is incomplete".into())),
+        );
+    };
+    if !csrf_ok(&signed.session, &f.csrf) {
+        return super::error_page(Some(&signed.session), &ConsoleError::Csrf);
+    }
+    let done = admin_json(
+        &c,
+        &signed,
+        Method::POST,
+        &format!("/v1/jobs/{}/retry", enc(&f.id)),
+        None,
+    )
+    .await
+    .map(|_| format!("Job {} queued again", f.id));
+    redirect_with("/cluster", done)
+}
+
+pub async fn page(State(c): State<Console>, signed: Signed, Query(q): Query<Flash>) -> Response {
     let status = match admin_json(&c, &signed, Method::GET, "/v1/cluster", None).await {
         Ok(v) => v,
         Err(e) => return super::error_page(Some(&signed.session), &e),
@@ -71,6 +113,36 @@ pub async fn page(State(c): State<Console>, signed: Signed) -> Response {
             .collect::<Vec<_>>(),
         Err(_) => Vec::new(),
     };
+    let dead = admin_json(
+        &c,
+        &signed,
+        Method::GET,
+        "/v1/jobs?state=dead&limit=50",
+        None,
+    )
+    .await
+    .ok()
+    .and_then(|j| j["jobs"].as_array().cloned())
+    .unwrap_or_default();
+    let dead_rows = dead
+        .into_iter()
+        .map(|j| {
+            let id = s(&j["id"]);
+            let csrf = csrf_field(&signed.session);
+            view! {
+                <tr class="dead-job">
+                    <td>{id.clone()}</td><td>{s(&j["kind"])}</td><td>{s(&j["attempts"])}</td><td>{s(&j["last_error"])}</td>
+                    <td>
+                        <form method="post" action="/cluster/jobs/retry" class="inline">
+                            {csrf}
+                            <input type="hidden" name="id" value=id/>
+                            <button type="submit" class="retry">"Retry"</button>
+                        </form>
+                    </td>
+                </tr>
+            }
+        })
+        .collect::<Vec<_>>();
     let body = view! {
         <h1>"Cluster"</h1>
         <table class="facts" id="raft">
@@ -86,7 +158,15 @@ pub async fn page(State(c): State<Console>, signed: Signed) -> Response {
         <table id="drives"><thead><tr><th>"Node"</th><th>"Address"</th><th>"State"</th><th>"Set/slot"</th><th>"Path"</th><th>"Drive"</th><th>"Free"</th></tr></thead><tbody>{node_rows}</tbody></table>
         <h2>"Jobs"</h2>
         <table id="jobs"><thead><tr><th>"Kind"</th><th>"State"</th><th>"Count"</th></tr></thead><tbody>{job_rows}</tbody></table>
+        <h2>"Dead letters"</h2>
+        <table id="dead-jobs"><thead><tr><th>"Job"</th><th>"Kind"</th><th>"Attempts"</th><th>"Last error"</th><th></th></tr></thead><tbody>{dead_rows}</tbody></table>
     }
     .into_any();
-    shell("Cluster", Some(&signed.session), Notice::None, body).into_response()
+    shell(
+        "Cluster",
+        Some(&signed.session),
+        Notice::from_query(q.msg, q.err),
+        body,
+    )
+    .into_response()
 }

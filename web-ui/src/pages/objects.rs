@@ -132,6 +132,7 @@ pub async fn browse(
             view! { <a id="next-page" href=href>"Next page →"</a> }
         });
     let csrf = csrf_field(&s.session);
+    let csrf2 = csrf_field(&s.session);
     let body = view! {
         <h1 class="crumbs">{crumbs}</h1>
         <p>
@@ -159,6 +160,12 @@ pub async fn browse(
             </p>
             <ul id="uploads"></ul>
         </section>
+        <form method="post" enctype="multipart/form-data" action=format!("/upload/{}", enc(&bucket)) id="plain-upload">
+            {csrf2}
+            <input type="hidden" name="prefix" value=q.prefix.clone()/>
+            <label>"Upload one file without the script: " <input type="file" name="file" id="plain-file"/></label>
+            <button type="submit" id="plain-upload-button">"Upload"</button>
+        </form>
     }
     .into_any();
     shell(

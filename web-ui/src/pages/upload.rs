@@ -244,3 +244,125 @@ pub async fn part(
         Err(e) => refuse(&e),
     }
 }
+
+/// An upload from the plain form (no script): the file part is spooled to a
+/// temporary file as it arrives (S3 needs the length before the body; the object is
+/// never held in memory), then streamed to PutObject.
+pub async fn form_upload(
+    State(c): State<Console>,
+    s: Signed,
+    Path(bucket): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let back = |prefix: &str| format!("/browse/{}?prefix={}", enc(&bucket), enc(prefix));
+    let boundary = match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(multer::parse_boundary)
+    {
+        Some(Ok(b)) => b,
+        _ => {
+            return super::redirect_with(
+                &back(""),
+                Err(ConsoleError::BadInput("not a multipart form".into())),
+            );
+        }
+    };
+    let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
+    let (mut csrf, mut prefix) = (String::new(), String::new());
+    let spool = std::env::temp_dir().join(format!("hafiz-console-{}", uuid_like()));
+    let result = async {
+        while let Some(mut field) = form
+            .next_field()
+            .await
+            .map_err(|e| ConsoleError::BadInput(e.to_string()))?
+        {
+            match field.name().unwrap_or("") {
+                "csrf" => {
+                    csrf = field
+                        .text()
+                        .await
+                        .map_err(|e| ConsoleError::BadInput(e.to_string()))?
+                }
+                "prefix" => {
+                    prefix = field
+                        .text()
+                        .await
+                        .map_err(|e| ConsoleError::BadInput(e.to_string()))?
+                }
+                "file" => {
+                    // The token comes first in the form: nothing is written without it.
+                    if !csrf_ok(&s.session, &csrf) {
+                        return Err(ConsoleError::Csrf);
+                    }
+                    let name = field
+                        .file_name()
+                        .unwrap_or("")
+                        .rsplit(['/', '\\'])
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
+                    if name.is_empty() {
+                        return Err(ConsoleError::BadInput("choose a file".into()));
+                    }
+                    let content_type = field.content_type().map(|m| m.to_string());
+                    let mut file = tokio::fs::File::create(&spool)
+                        .await
+                        .map_err(ConsoleError::internal)?;
+                    let mut len: u64 = 0;
+                    while let Some(chunk) = field
+                        .chunk()
+                        .await
+                        .map_err(|e| ConsoleError::BadInput(e.to_string()))?
+                    {
+                        len += chunk.len() as u64;
+                        tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                            .await
+                            .map_err(ConsoleError::internal)?;
+                    }
+                    tokio::io::AsyncWriteExt::flush(&mut file)
+                        .await
+                        .map_err(ConsoleError::internal)?;
+                    drop(file);
+                    let key = format!("{prefix}{name}");
+                    let mut h = HeaderMap::new();
+                    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+                    if let Some(ct) = content_type.and_then(|t| HeaderValue::from_str(&t).ok()) {
+                        h.insert(header::CONTENT_TYPE, ct);
+                    }
+                    let reader = tokio::fs::File::open(&spool)
+                        .await
+                        .map_err(ConsoleError::internal)?;
+                    let stream = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
+                    let path = format!("/{}/{}", enc(&bucket), enc_key(&key));
+                    c.backend
+                        .fetch(
+                            Api::S3,
+                            s.caller(),
+                            Method::PUT,
+                            &path,
+                            h,
+                            Payload::Stream(stream),
+                        )
+                        .await?;
+                    return Ok(format!("Uploaded {key}"));
+                }
+                _ => {}
+            }
+        }
+        Err(ConsoleError::BadInput("the form has no file".into()))
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&spool).await;
+    if matches!(result, Err(ConsoleError::Csrf)) {
+        return super::error_page(Some(&s.session), &ConsoleError::Csrf);
+    }
+    super::redirect_with(&back(&prefix), result)
+}
+
+fn uuid_like() -> String {
+    let mut b = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut b);
+    hex::encode(b)
+}

@@ -31,7 +31,7 @@ second_pass_skip=(
   test_acl test_admin_api test_admin_cli test_audit test_audit_webhook test_auth
   test_bucket_notification test_bucket_policy test_iam test_observability test_quota
   test_rate_limit test_s3_conformance_auth test_s3_conformance_misc test_sts_web_identity
-  test_tenants test_tls test_kms_kmip test_console test_console_sso
+  test_tenants test_tls test_kms_kmip test_console test_console_sso test_saml
 )
 deselect=()
 for t in "${second_pass_skip[@]}"; do deselect+=(--deselect "tests/py/$t.py"); done

@@ -28,6 +28,8 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 ARTIFACTS = Path(__file__).resolve().parent / ".artifacts" / "console"
 ROOT_KEY = "CONSOLEROOTKEY000001"
@@ -73,12 +75,28 @@ def shot(drv, name: str) -> Path:
     return path
 
 
+def nav(drv, element) -> None:
+    """Clicks something that loads a page, and waits for the new page: until the old
+    one is gone, a lookup could find the old page's elements."""
+    old = drv.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(drv, 20).until(EC.staleness_of(old))
+
+
+def delete_confirmed(drv) -> None:
+    """Clicks Delete, accepts the confirmation, waits for the next page."""
+    old = drv.find_element(By.TAG_NAME, "html")
+    drv.find_element(By.ID, "delete").click()
+    drv.switch_to.alert.accept()
+    WebDriverWait(drv, 20).until(EC.staleness_of(old))
+
+
 def sign_in(drv, console, key=ROOT_KEY, secret=ROOT_SECRET):
     drv.delete_all_cookies()
     drv.get(console.console + "/signin")
     drv.find_element(By.ID, "access_key").send_keys(key)
     drv.find_element(By.ID, "secret_key").send_keys(secret)
-    drv.find_element(By.ID, "signin").click()
+    nav(drv, drv.find_element(By.ID, "signin"))
 
 
 def http_session(console, key=ROOT_KEY, secret=ROOT_SECRET) -> requests.Session:
@@ -330,10 +348,10 @@ def test_browse_upload_by_drop_preview_download_delete(console, browser):
     assert browser.find_element(By.ID, "who").text == ROOT_KEY
     browser.find_element(By.ID, "bucket-name").send_keys(bucket)
     browser.find_element(By.CSS_SELECTOR, "#create-bucket input[name=versioning]").click()
-    browser.find_element(By.ID, "create").click()
+    nav(browser, browser.find_element(By.ID, "create"))
     assert bucket in browser.find_element(By.ID, "buckets").text
     shot(browser, "02-buckets")
-    browser.find_element(By.LINK_TEXT, bucket).click()
+    nav(browser, browser.find_element(By.LINK_TEXT, bucket))
 
     csv = "name,age\nalice,31\n\"bob, jr\",45\n"
     files = [
@@ -361,16 +379,16 @@ def test_browse_upload_by_drop_preview_download_delete(console, browser):
     assert all(n in names for n in ("people.csv", "data.json", "evil.html", "big.bin"))
 
     # CSV: the first rows as a table.
-    browser.find_element(By.LINK_TEXT, "people.csv").click()
+    nav(browser, browser.find_element(By.LINK_TEXT, "people.csv"))
     cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#preview td")]
     assert cells == ["alice", "31", "bob, jr", "45"]
     shot(browser, "04-preview-csv")
     browser.back()
-    browser.find_element(By.LINK_TEXT, "data.json").click()
+    nav(browser, browser.find_element(By.LINK_TEXT, "data.json"))
     assert '"a": [' in browser.find_element(By.ID, "preview").text
     browser.back()
     # Uploaded HTML is shown as text and never runs.
-    browser.find_element(By.LINK_TEXT, "evil.html").click()
+    nav(browser, browser.find_element(By.LINK_TEXT, "evil.html"))
     assert "<script>window.pwned=1" in browser.find_element(By.ID, "preview").text
     assert browser.execute_script("return window.pwned") is None
     with pytest.raises(NoAlertPresentException):
@@ -387,14 +405,13 @@ def test_browse_upload_by_drop_preview_download_delete(console, browser):
     assert raw.status_code == 415
 
     # Delete, confirmed in the dialog: gone, and (versioned) a delete marker stays.
-    browser.find_element(By.ID, "delete").click()
-    browser.switch_to.alert.accept()
+    delete_confirmed(browser)
     assert "Deleted evil.html" in browser.find_element(By.CSS_SELECTOR, ".notice.ok").text
     assert "evil.html" not in browser.find_element(By.ID, "objects").text
     versions = c.list_object_versions(Bucket=bucket, Prefix="evil.html")
     assert len(versions.get("DeleteMarkers", [])) == 1
     # A dismissed confirmation deletes nothing.
-    browser.find_element(By.LINK_TEXT, "people.csv").click()
+    nav(browser, browser.find_element(By.LINK_TEXT, "people.csv"))
     browser.find_element(By.ID, "delete").click()
     browser.switch_to.alert.dismiss()
     assert c.head_object(Bucket=bucket, Key="people.csv")["ContentLength"] == len(csv)
@@ -405,10 +422,10 @@ def test_users_and_access_keys(console, browser):
     browser.get(console.console + "/users")
     name = f"dev-{uuid.uuid4().hex[:6]}"
     browser.find_element(By.ID, "user-name").send_keys(name)
-    browser.find_element(By.ID, "create-user-button").click()
+    nav(browser, browser.find_element(By.ID, "create-user-button"))
     row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#users tr.user")
                if r.find_element(By.CSS_SELECTOR, "td.name").text == name)
-    row.find_element(By.CSS_SELECTOR, "button.new-key").click()
+    nav(browser, row.find_element(By.CSS_SELECTOR, "button.new-key"))
     ak = browser.find_element(By.ID, "new-access-key").text
     sk = browser.find_element(By.ID, "new-secret-key").text
     shot(browser, "06-new-key")
@@ -455,13 +472,13 @@ def test_policy_editor_validates_saves_and_checks_principals(console, browser):
         "POST", "/v1/users", {"name": f"reader-{uuid.uuid4().hex[:6]}"}, expect=201)
     sign_in(browser, console)
     browser.get(f"{console.console}/browse/{bucket}")
-    browser.find_element(By.ID, "policy-link").click()
-    browser.find_element(By.LINK_TEXT, "Public read").click()
+    nav(browser, browser.find_element(By.ID, "policy-link"))
+    nav(browser, browser.find_element(By.LINK_TEXT, "Public read"))
     assert f"arn:aws:s3:::{bucket}/*" in browser.find_element(By.ID, "policy").get_attribute("value")
 
     # A draft with an error: refused by the server's parser, at its line; nothing saved.
     set_policy_text(browser, '{\n  "Version": "2012-10-17",\n  "Statement": [\n    {"Effect": "Allow",, }\n  ]\n}')
-    browser.find_element(By.ID, "save-policy").click()
+    nav(browser, browser.find_element(By.ID, "save-policy"))
     assert "MalformedPolicy" in browser.find_element(By.ID, "error").text
     assert browser.find_element(By.ID, "error-line").text == "Line 4"
     shot(browser, "09-policy-error")
@@ -474,7 +491,7 @@ def test_policy_editor_validates_saves_and_checks_principals(console, browser):
                        "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{bucket}/*"]}],
     }, indent=2)
     set_policy_text(browser, valid)
-    browser.find_element(By.ID, "save-policy").click()
+    nav(browser, browser.find_element(By.ID, "save-policy"))
     assert "Saved the bucket policy" in browser.find_element(By.CSS_SELECTOR, ".notice.ok").text
     saved = json.loads(s3(console).get_bucket_policy(Bucket=bucket)["Policy"])
     assert saved["Statement"][0]["Action"] in (["s3:GetObject"], "s3:GetObject")
@@ -485,7 +502,7 @@ def test_policy_editor_validates_saves_and_checks_principals(console, browser):
             f = browser.find_element(By.ID, el)
             f.clear()
             f.send_keys(v)
-        browser.find_element(By.ID, "check-button").click()
+        nav(browser, browser.find_element(By.ID, "check-button"))
         return browser.find_element(By.ID, "verdict")
 
     v = check(user["name"], "s3:GetObject", "a/b.txt")
@@ -499,7 +516,7 @@ def test_policy_editor_validates_saves_and_checks_principals(console, browser):
 
 def test_sign_out(console, browser):
     sign_in(browser, console)
-    browser.find_element(By.ID, "signout").click()
+    nav(browser, browser.find_element(By.ID, "signout"))
     assert "/signin" in browser.current_url
     browser.get(console.console + "/buckets")
     assert "/signin" in browser.current_url

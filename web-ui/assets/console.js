@@ -210,4 +210,10 @@ function setupCharts() {
   setInterval(tick, every);
 }
 
-document.addEventListener("DOMContentLoaded", () => { setupDropzone(); setupCharts(); });
+// A form the server means to be sent at once (the SAML request to the IdP).
+function autosubmit() {
+  const f = document.querySelector("form.autosubmit");
+  if (f) f.submit();
+}
+
+document.addEventListener("DOMContentLoaded", () => { setupDropzone(); setupCharts(); autosubmit(); });

@@ -30,6 +30,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 
 pub use backend::Backend;
+pub use pages::saml::SamlSp;
 pub use pages::sso::OidcClient;
 use session::{Session, Sessions};
 
@@ -41,6 +42,8 @@ pub struct ConsoleOptions {
     pub session_ttl: Duration,
     /// Single sign-on by OIDC, when configured.
     pub oidc: Option<OidcClient>,
+    /// Single sign-on by SAML, when configured.
+    pub saml: Option<SamlSp>,
 }
 
 impl Default for ConsoleOptions {
@@ -49,6 +52,7 @@ impl Default for ConsoleOptions {
             tls: false,
             session_ttl: Duration::from_secs(8 * 3600),
             oidc: None,
+            saml: None,
         }
     }
 }
@@ -63,6 +67,7 @@ pub struct Console {
     pub(crate) opts: ConsoleOptions,
     pub(crate) metrics: Option<MetricsSource>,
     pub(crate) sso: Option<Arc<pages::sso::Sso>>,
+    pub(crate) saml: Arc<pages::saml::SamlState>,
 }
 
 /// The console's router; serve it with `into_make_service_with_connect_info`.
@@ -81,6 +86,7 @@ pub fn app(
         opts,
         metrics,
         sso,
+        saml: Default::default(),
     };
     Ok(Router::new()
         .route("/", get(|| async { Redirect::to("/buckets") }))
@@ -91,6 +97,9 @@ pub fn app(
         .route("/signout", post(pages::signin::signout))
         .route("/sso/login", get(pages::sso::login))
         .route("/sso/callback", get(pages::sso::callback))
+        .route("/sso/saml/metadata", get(pages::saml::metadata))
+        .route("/sso/saml/login", get(pages::saml::login))
+        .route("/sso/saml/acs", post(pages::saml::acs))
         .route(
             "/buckets",
             get(pages::buckets::list).post(pages::buckets::create),

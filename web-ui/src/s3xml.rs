@@ -185,6 +185,17 @@ pub fn sts_credentials(body: &[u8]) -> Result<StsCredentials, String> {
     parse::<StsResponse>(body).map(|r| r.result.credentials)
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct SamlResponseDoc {
+    #[serde(rename = "AssumeRoleWithSAMLResult")]
+    result: StsResult,
+}
+
+/// The credentials of an AssumeRoleWithSAML answer.
+pub fn saml_credentials(body: &[u8]) -> Result<StsCredentials, String> {
+    parse::<SamlResponseDoc>(body).map(|r| r.result.credentials)
+}
+
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
     let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
     quick_xml::de::from_str(text).map_err(|e| format!("unexpected S3 answer: {e}"))

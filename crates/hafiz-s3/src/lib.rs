@@ -22,6 +22,7 @@ pub mod router;
 pub mod server;
 mod sse;
 pub mod sts_api;
+pub mod sts_saml;
 pub mod sts_web_identity;
 pub mod timefmt;
 pub mod website;

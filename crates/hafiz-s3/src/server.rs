@@ -58,6 +58,8 @@ pub struct S3State {
     pub limiter: crate::ratelimit::RateLimiter,
     /// Checks tokens for AssumeRoleWithWebIdentity (None: no OIDC provider configured).
     pub web_identity: Option<crate::oidc::WebIdentityVerifier>,
+    /// Checks assertions for AssumeRoleWithSAML (None: no SAML IdP configured).
+    pub saml: Option<crate::sts_saml::SamlConfig>,
     /// More conditions of `/health/ready` (the job engine turning, ...).
     pub ready_checks: Vec<Arc<dyn Fn() -> bool + Send + Sync>>,
     /// Tiers: where transitioned data is read from, restores and promotions.
@@ -600,6 +602,22 @@ async fn iam_request(
             crate::sts_web_identity::ACTION.to_string(),
         ));
         return match crate::sts_web_identity::assume(state, &form, request_id).await {
+            Ok((response, principal)) => {
+                info.principal = Some(principal);
+                response
+            }
+            Err(e) => {
+                info.error = Some((e.code.to_string(), e.message.clone()));
+                crate::sts_api::error(request_id, e)
+            }
+        };
+    }
+    // So is the SAML assertion.
+    if iam_api::action_of(&form) == Some(crate::sts_saml::ACTION)
+        && signed_for.as_deref() != Some("iam")
+    {
+        info.service_action = Some(("sts.amazonaws.com", crate::sts_saml::ACTION.to_string()));
+        return match crate::sts_saml::assume(state, &form, request_id).await {
             Ok((response, principal)) => {
                 info.principal = Some(principal);
                 response

@@ -162,6 +162,8 @@ pub struct NodeConfig {
     pub admin_address: SocketAddr,
     /// The web console's listener; None when off.
     pub console_address: Option<ConsoleAddress>,
+    /// The SAML identity provider (STS AssumeRoleWithSAML, the console's SAML sign-in).
+    pub saml: Option<SamlSettings>,
     /// The console's OIDC single sign-on, when configured.
     pub console_oidc: Option<hafiz_console::OidcClient>,
     pub storage: StorageConfig,
@@ -185,6 +187,21 @@ pub struct NodeConfig {
     pub kms_master_key_file: Option<std::path::PathBuf>,
     /// The KMS master key on a KMIP server (see `crate::kms`).
     pub kms_kmip: Option<crate::kms::KmipMaster>,
+}
+
+/// The SAML identity provider, as configured.
+#[derive(Debug, Clone)]
+pub struct SamlSettings {
+    /// The IdP's signing certificate (PEM).
+    pub cert: String,
+    pub issuer: Option<String>,
+    /// This server's entity id.
+    pub audience: String,
+    /// Where assertions may be addressed.
+    pub recipients: Vec<String>,
+    pub policy_attribute: String,
+    /// The IdP's SSO URL, when the console offers SAML sign-in.
+    pub console_idp_url: Option<String>,
 }
 
 /// Where the console listens: an address the operator gave must be free; the

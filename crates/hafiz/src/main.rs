@@ -234,6 +234,23 @@ struct ServerArgs {
     /// Token claim naming the session's managed policies (comma-separated string or array)
     #[arg(long, env = "HAFIZ_OIDC_POLICY_CLAIM", default_value = "policy")]
     oidc_policy_claim: String,
+    /// PEM certificate of the SAML identity provider: STS AssumeRoleWithSAML (and the
+    /// console's SAML sign-in) accept Responses it signed
+    #[arg(long, env = "HAFIZ_SAML_IDP_CERT")]
+    saml_idp_cert: Option<PathBuf>,
+    /// The SAML IdP's entity id, when the Issuer must be checked
+    #[arg(long, env = "HAFIZ_SAML_IDP_ISSUER", requires = "saml_idp_cert")]
+    saml_idp_issuer: Option<String>,
+    /// This server's SAML entity id (the Audience assertions must name)
+    /// [default: CONSOLE_URL/sso/saml/metadata with --console-url, else urn:hafiz]
+    #[arg(long, env = "HAFIZ_SAML_AUDIENCE", requires = "saml_idp_cert")]
+    saml_audience: Option<String>,
+    /// The SAML attribute naming the session's managed policies
+    #[arg(long, env = "HAFIZ_SAML_POLICY_ATTRIBUTE", default_value = "policy")]
+    saml_policy_attribute: String,
+    /// The IdP's single sign-on URL (HTTP-POST binding): the console's SAML sign-in
+    #[arg(long, env = "HAFIZ_CONSOLE_SAML_IDP_URL", requires_all = ["saml_idp_cert", "console_url"])]
+    console_saml_idp_url: Option<String>,
     /// The KMS master key (base64 or hex of 32 bytes; older keys on the lines after
     /// the first). The key itself may come from HAFIZ_KMS_MASTER_KEY instead
     /// [default: generated in the first system directory]
@@ -343,7 +360,35 @@ impl ServerArgs {
             }),
             _ => None,
         };
+        let saml = match self.saml_idp_cert {
+            Some(path) => {
+                let cert = std::fs::read_to_string(&path)
+                    .with_context(|| format!("--saml-idp-cert {}", path.display()))?;
+                let base = self
+                    .console_url
+                    .as_deref()
+                    .map(|u| u.trim_end_matches('/').to_string());
+                let audience = self.saml_audience.clone().unwrap_or_else(|| match &base {
+                    Some(b) => format!("{b}/sso/saml/metadata"),
+                    None => "urn:hafiz".into(),
+                });
+                let mut recipients = vec![hafiz_s3::sts_saml::AWS_RECIPIENT.to_string()];
+                if let Some(b) = &base {
+                    recipients.push(format!("{b}/sso/saml/acs"));
+                }
+                Some(config::SamlSettings {
+                    cert,
+                    issuer: self.saml_idp_issuer.clone(),
+                    audience,
+                    recipients,
+                    policy_attribute: self.saml_policy_attribute.clone(),
+                    console_idp_url: self.console_saml_idp_url.clone(),
+                })
+            }
+            None => None,
+        };
         Ok(NodeConfig {
+            saml,
             tiers: file.tier.clone().unwrap_or_default(),
             notify_targets: file.notify.clone().unwrap_or_default(),
             replication_targets: file.replication_target.clone().unwrap_or_default(),
@@ -719,6 +764,15 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         limiter: Default::default(),
         audit: audit.clone(),
         web_identity,
+        saml: cfg.saml.as_ref().map(|s| {
+            hafiz_s3::sts_saml::SamlConfig::new(
+                s.cert.clone(),
+                s.issuer.clone(),
+                s.audience.clone(),
+                s.recipients.clone(),
+                s.policy_attribute.clone(),
+            )
+        }),
         ready_checks: vec![{
             let jobs = jobs.clone();
             Arc::new(move || jobs.healthy())
@@ -875,6 +929,21 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
                 hafiz_console::ConsoleOptions {
                     tls: tls.is_some(),
                     oidc: cfg.console_oidc.clone(),
+                    saml: cfg.saml.as_ref().and_then(|sm| {
+                        let idp_url = sm.console_idp_url.clone()?;
+                        let acs_url = sm
+                            .recipients
+                            .iter()
+                            .find(|r| r.ends_with("/sso/saml/acs"))?
+                            .clone();
+                        Some(hafiz_console::SamlSp {
+                            idp_url,
+                            idp_cert_pem: sm.cert.clone(),
+                            idp_issuer: sm.issuer.clone(),
+                            entity_id: sm.audience.clone(),
+                            acs_url,
+                        })
+                    }),
                     ..Default::default()
                 },
                 Some(std::sync::Arc::new(render_metrics)),

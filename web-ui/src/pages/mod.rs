@@ -10,6 +10,7 @@ pub mod identity;
 pub mod metrics;
 pub mod objects;
 pub mod policy;
+pub mod saml;
 pub mod settings;
 pub mod signin;
 pub mod sso;

@@ -32,6 +32,10 @@ pub(crate) fn safe_next(next: Option<&str>) -> String {
 
 pub async fn form(State(c): State<Console>, Query(q): Query<SigninQuery>) -> Response {
     let next = safe_next(q.next.as_deref());
+    let saml = c.opts.saml.is_some().then(|| {
+        let href = format!("/sso/saml/login?next={}", crate::backend::enc(&next));
+        view! { <p class="sso"><a class="button" id="saml" href=href>"Sign in with SAML"</a></p> }
+    });
     let sso = c.sso.is_some().then(|| {
         let href = format!("/sso/login?next={}", crate::backend::enc(&next));
         view! { <p class="sso"><a class="button" id="sso" href=href>"Sign in with single sign-on"</a></p> }
@@ -46,6 +50,7 @@ pub async fn form(State(c): State<Console>, Query(q): Query<SigninQuery>) -> Res
                 <button type="submit" id="signin">"Sign in"</button>
             </form>
             {sso}
+            {saml}
         </section>
     }
     .into_any();

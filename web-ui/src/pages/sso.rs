@@ -22,7 +22,6 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{Api, Keys, enc};
 use crate::error::{ConsoleError, ConsoleResult};
-use crate::session;
 use crate::{Console, Peer};
 
 /// How long a sign-in may take at the provider.
@@ -251,14 +250,7 @@ pub async fn callback(
         Ok((keys, who, next, ttl)) => {
             let s = c.sessions.create(keys, who.clone(), ttl);
             tracing::info!(%who, %peer, "console sign-in by SSO");
-            (
-                [(
-                    header::SET_COOKIE,
-                    session::set_cookie(&s.id, Some(ttl), c.opts.tls),
-                )],
-                Redirect::to(&next),
-            )
-                .into_response()
+            super::saml::landing(&s.id, ttl, c.opts.tls, &next)
         }
         Err(e) => super::redirect_with("/signin", Err(e)),
     }

@@ -255,6 +255,27 @@ def test_bucket_settings_quota_and_versioning(console):
     assert 'id="versioning">Enabled<' in r.text
     assert c.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
 
+    # CORS and lifecycle documents: S3's XML, S3's errors.
+    url = f"{console.console}/buckets/{bucket}/settings"
+    assert "none (an example below)" in r.text
+    cors = ("<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example.com</AllowedOrigin>"
+            "<AllowedMethod>PUT</AllowedMethod></CORSRule></CORSConfiguration>")
+    r = s.post(url, data={"csrf": token, "op": "put-cors", "document": cors})
+    assert "Saved the cors configuration" in r.text
+    assert c.get_bucket_cors(Bucket=bucket)["CORSRules"][0]["AllowedMethods"] == ["PUT"]
+    r = s.post(url, data={"csrf": token, "op": "put-lifecycle", "document": "<LifecycleConfiguration><Rule>"})
+    assert 'id="error"' in r.text and "MalformedXML" in r.text
+    lifecycle = ("<LifecycleConfiguration><Rule><ID>old</ID><Filter><Prefix>tmp/</Prefix></Filter>"
+                 "<Status>Enabled</Status><Expiration><Days>7</Days></Expiration></Rule></LifecycleConfiguration>")
+    r = s.post(url, data={"csrf": token, "op": "put-lifecycle", "document": lifecycle})
+    assert "Saved the lifecycle configuration" in r.text
+    assert c.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["ID"] == "old"
+    r = s.post(url, data={"csrf": token, "op": "delete-cors"})
+    assert "Deleted the cors configuration" in r.text
+    with pytest.raises(Exception) as e:
+        c.get_bucket_cors(Bucket=bucket)
+    assert "NoSuchCORSConfiguration" in str(e.value)
+
 
 def test_directory_groups_policies_accounts_rate_limits(console):
     s = http_session(console)

@@ -477,6 +477,7 @@ def test_live_chart_moves_after_traffic(console, browser):
         time.sleep(0.5)
     assert int(browser.find_element(By.ID, "m-requests").text) > before + 20
     assert float(chart.get_attribute("data-last")) > 0
+    assert browser.find_element(By.ID, "m-heal").text.startswith(("idle", "running", "done", "failed"))
     points = browser.find_element(By.CSS_SELECTOR, "#chart-rate polyline").get_attribute("points")
     assert len(points.split()) >= 2
     shot(browser, "07-metrics")

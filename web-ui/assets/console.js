@@ -189,6 +189,7 @@ function setupCharts() {
       set("m-in_flight", String(m.in_flight));
       set("m-p50_ms", m.p50_ms == null ? "—" : m.p50_ms.toFixed(1) + " ms");
       set("m-p99_ms", m.p99_ms == null ? "—" : m.p99_ms.toFixed(1) + " ms");
+      if (m.heal) set("m-heal", m.heal);
       for (const [name, f] of Object.entries(series)) {
         const svg = document.getElementById("chart-" + name);
         if (!svg || history.length < 2) continue;

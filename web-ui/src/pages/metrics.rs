@@ -132,12 +132,38 @@ fn current(c: &Console) -> Snapshot {
         .unwrap_or_default()
 }
 
-pub async fn data(State(c): State<Console>, _s: Signed) -> Response {
-    Json(current(&c)).into_response()
+/// The heal's progress (admin API GetHealStatus), when the caller may see it.
+async fn heal(c: &Console, s: &Signed) -> Option<serde_json::Value> {
+    super::identity::admin_json(c, s, axum::http::Method::GET, "/v1/heal", None)
+        .await
+        .ok()
+}
+
+fn heal_line(h: &serde_json::Value) -> String {
+    format!(
+        "{}: {} checked, {} damaged, {} rebuilt, {} failed",
+        h["state"].as_str().unwrap_or("unknown"),
+        h["checked"].as_u64().unwrap_or(0),
+        h["damaged"].as_u64().unwrap_or(0),
+        h["rebuilt"].as_u64().unwrap_or(0),
+        h["failed"].as_u64().unwrap_or(0)
+    )
+}
+
+pub async fn data(State(c): State<Console>, s: Signed) -> Response {
+    let mut v = serde_json::to_value(current(&c)).unwrap_or_default();
+    if let Some(h) = heal(&c, &s).await {
+        v["heal"] = serde_json::Value::String(heal_line(&h));
+    }
+    Json(v).into_response()
 }
 
 pub async fn page(State(c): State<Console>, s: Signed) -> Response {
     let m = current(&c);
+    let heal_now = heal(&c, &s)
+        .await
+        .map(|h| heal_line(&h))
+        .unwrap_or_else(|| "—".into());
     let ms = |v: Option<f64>| {
         v.map(|x| format!("{x:.1} ms"))
             .unwrap_or_else(|| "—".into())
@@ -172,6 +198,7 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Response {
             format!("{}", m.drives_healing as u64),
             "healing",
         ),
+        ("Heal", heal_now, "heal"),
     ];
     let rows = facts
         .into_iter()

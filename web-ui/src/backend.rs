@@ -6,19 +6,12 @@
 //! bound elsewhere).
 
 use std::net::SocketAddr;
-use std::time::SystemTime;
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
+use hafiz_sigv4::{Payload as SignedPayload, Signer};
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use http_body_util::BodyExt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -134,51 +127,35 @@ impl Backend {
             http::header::HOST,
             HeaderValue::from_str(host).map_err(ConsoleError::internal)?,
         );
-        let mut settings = SigningSettings::default();
-        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        let identity: Identity = Credentials::new(
+        let signer = Signer::new(
             &keys.access_key,
             &keys.secret_key,
             keys.session_token.clone(),
-            None,
-            "hafiz-console",
-        )
-        .into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(service)
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .map_err(ConsoleError::internal)?
-            .into();
+            &self.region,
+            service,
+        );
         let url = format!("http://{host}{path_and_query}");
-        let signable_body = match &payload {
-            Payload::Empty => SignableBody::Bytes(&[]),
-            Payload::Bytes(b) => SignableBody::Bytes(b),
-            Payload::Stream(_) => SignableBody::UnsignedPayload,
+        let signed_payload = match &payload {
+            Payload::Empty => SignedPayload::Bytes(&[]),
+            Payload::Bytes(b) => SignedPayload::Bytes(b),
+            Payload::Stream(_) => SignedPayload::Unsigned,
         };
         let pairs: Vec<(String, String)> = headers
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
             .collect();
-        let signable = SignableRequest::new(
-            method.as_str(),
-            &url,
-            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            signable_body,
-        )
-        .map_err(ConsoleError::internal)?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(ConsoleError::internal)?
-            .into_parts();
-        for (name, value) in instructions.headers() {
+        let signed = signer
+            .sign(
+                method.as_str(),
+                &url,
+                pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                signed_payload,
+            )
+            .map_err(ConsoleError::internal)?;
+        for (name, value) in signed {
             headers.insert(
                 http::HeaderName::from_bytes(name.as_bytes()).map_err(ConsoleError::internal)?,
-                HeaderValue::from_str(value).map_err(ConsoleError::internal)?,
+                HeaderValue::from_str(&value).map_err(ConsoleError::internal)?,
             );
         }
         let body = match payload {

@@ -13,7 +13,9 @@ use http::StatusCode;
 
 use crate::auth::Caller;
 use crate::error::{AdminError, AdminResult, ErrorBody};
-use crate::model::{Group, Key, KeyStatus, NewGroup, NewPolicy, NewUser, Policy, User, parse};
+use crate::model::{
+    Group, Key, KeyStatus, NewGroup, NewPolicy, NewUser, Policy, PolicyDocument, User, parse,
+};
 use crate::{AdminState, model};
 
 type St = State<Arc<AdminState>>;
@@ -412,6 +414,33 @@ pub async fn get_policy(
     Path(name): Path<String>,
 ) -> AdminResult<Json<Policy>> {
     c.require(&st, "GetPolicy").await?;
+    let p = st.s3.meta.iam_policy(&name).await?.ok_or_else(|| {
+        AdminError::not_found("NoSuchPolicy", format!("The policy {name} does not exist."))
+    })?;
+    Ok(Json(p.into()))
+}
+
+#[utoipa::path(put, path = "/v1/policies/{name}", operation_id = "UpdatePolicy", tag = "policies",
+    params(("name" = String, Path)), request_body = PolicyDocument,
+    responses((status = 200, body = Policy), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_policy(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> AdminResult<Json<Policy>> {
+    c.require(&st, "UpdatePolicy").await?;
+    let req: PolicyDocument = parse(&body)?;
+    let document = model::policy_text(&req.document)?;
+    hafiz_s3::access::validate_identity_policy(&document).map_err(AdminError::MalformedPolicy)?;
+    apply(
+        &st,
+        IamCommand::UpdatePolicyDocument {
+            name: name.clone(),
+            document,
+        },
+    )
+    .await?;
     let p = st.s3.meta.iam_policy(&name).await?.ok_or_else(|| {
         AdminError::not_found("NoSuchPolicy", format!("The policy {name} does not exist."))
     })?;

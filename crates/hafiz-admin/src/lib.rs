@@ -100,7 +100,9 @@ pub fn app(state: Arc<AdminState>) -> Router {
         )
         .route(
             "/v1/policies/{name}",
-            get(iam::get_policy).delete(iam::delete_policy),
+            get(iam::get_policy)
+                .put(iam::update_policy)
+                .delete(iam::delete_policy),
         )
         .route(
             "/v1/buckets",

@@ -137,6 +137,13 @@ pub struct NewPolicy {
     pub document: serde_json::Value,
 }
 
+/// UpdatePolicy's body: the new document.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PolicyDocument {
+    #[schema(value_type = Object)]
+    pub document: serde_json::Value,
+}
+
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
 pub struct Quota {
     pub max_bytes: Option<u64>,

@@ -25,7 +25,7 @@ use crate::{
         iam::attach_user_policy, iam::detach_user_policy,
         iam::list_groups, iam::create_group, iam::get_group, iam::delete_group,
         iam::add_member, iam::remove_member, iam::attach_group_policy, iam::detach_group_policy,
-        iam::list_policies, iam::create_policy, iam::get_policy, iam::delete_policy,
+        iam::list_policies, iam::create_policy, iam::get_policy, iam::update_policy, iam::delete_policy,
         buckets::list_buckets, buckets::create_bucket, buckets::get_bucket, buckets::delete_bucket,
         buckets::put_versioning, buckets::get_quota, buckets::put_quota, buckets::delete_quota,
         buckets::get_policy, buckets::put_policy, buckets::delete_policy,
@@ -42,7 +42,7 @@ use crate::{
     ),
     components(schemas(
         error::ErrorBody, kms::KmsKey, kms::KmsKeyList, kms::NewKmsKey, kms::MasterKeyRotation, kms::KmsStatus, notify::NewTarget, notify::Target, notify::TargetList, replication::NewReplicationTarget, replication::ReplicationTarget, replication::ReplicationTargetList, replication::NewResync, replication::Resync, tiers::NewTier, tiers::Tier, tiers::TierList, jobs::Job, jobs::JobList, jobs::JobCount, jobs::Purged, model::User, model::NewUser, model::Key, model::KeyStatus,
-        model::Group, model::NewGroup, model::Policy, model::NewPolicy, model::Bucket,
+        model::Group, model::NewGroup, model::Policy, model::NewPolicy, model::PolicyDocument, model::Bucket,
         model::NewBucket, model::VersioningStatus, model::Quota, model::Usage, model::Account,
         model::NewAccount, model::RateLimit, model::RateLimitSpec, model::ServerInfo,
         model::DriveCounts, model::ClusterStatus, model::NodeStatus, model::DriveInfo,

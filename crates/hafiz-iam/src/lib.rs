@@ -36,6 +36,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bucket_name;
 mod condition;
 mod context;
 mod error;
@@ -47,6 +48,7 @@ mod validate;
 mod values;
 mod variables;
 
+pub use bucket_name::valid_bucket_name;
 pub use condition::{ConditionBlock, ConditionOperator, OperatorKind, SetQualifier};
 pub use context::{Principal, RequestContext};
 pub use error::PolicyError;

@@ -249,6 +249,12 @@ pub enum IamCommand {
     /// Record the root credentials of a cluster, unless some are recorded already
     /// (the first node to propose its keys sets them for every node).
     SetRootIfAbsent(RootCredentials),
+    /// Replace a managed policy's document (its attachments stay). Last, so logs
+    /// written before it existed still decode.
+    UpdatePolicyDocument {
+        name: String,
+        document: String,
+    },
 }
 
 /// The root user's key pair, cluster-wide.
@@ -459,6 +465,11 @@ pub(crate) fn plan(rows: &dyn IamRows, cmd: IamCommand) -> MetaResult<Vec<IamWri
                 return Err(exists("A policy called", &p.name));
             }
             vec![IamWrite::Policy(p.name.clone(), Some(p))]
+        }
+        C::UpdatePolicyDocument { name, document } => {
+            let mut p = policy(&name)?;
+            p.document = document;
+            vec![IamWrite::Policy(name, Some(p))]
         }
         C::DeletePolicy { name } => {
             let p = policy(&name)?;

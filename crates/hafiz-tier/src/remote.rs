@@ -3,17 +3,11 @@
 //! Bodies stream both ways; copies larger than [`SINGLE_PUT_MAX`] go up as a
 //! multipart upload whose parts are read from the source one range at a time.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use futures_util::StreamExt;
+use hafiz_sigv4::{Payload, Signer};
 use hafiz_storage::{ByteStream, StorageError, StorageResult};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{Method, StatusCode};
@@ -50,8 +44,7 @@ fn remote(msg: impl std::fmt::Display) -> StorageError {
 pub struct S3Client {
     http: reqwest::Client,
     endpoint: String,
-    region: String,
-    identity: Identity,
+    signer: Signer,
 }
 
 impl S3Client {
@@ -70,8 +63,7 @@ impl S3Client {
         Ok(S3Client {
             http,
             endpoint: endpoint.trim_end_matches('/').to_string(),
-            region: region.to_string(),
-            identity: Credentials::new(access_key, secret_key, None, None, "hafiz").into(),
+            signer: Signer::new(access_key, secret_key, None, region, "s3"),
         })
     }
 
@@ -91,19 +83,6 @@ impl S3Client {
 
     /// Sign and send; the payload is declared UNSIGNED (bodies stream).
     pub async fn send(&self, mut req: reqwest::Request) -> StorageResult<reqwest::Response> {
-        let mut settings = SigningSettings::default();
-        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        let params = v4::SigningParams::builder()
-            .identity(&self.identity)
-            .region(&self.region)
-            .name("s3")
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .map_err(remote)?
-            .into();
         let host = req
             .url()
             .host_str()
@@ -119,16 +98,17 @@ impl S3Client {
             }
         }
         let url = req.url().to_string();
-        let signable = SignableRequest::new(
-            req.method().as_str(),
-            &url,
-            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::UnsignedPayload,
-        )
-        .map_err(remote)?;
-        let (instructions, _) = sign(signable, &params).map_err(remote)?.into_parts();
-        for (name, value) in instructions.headers() {
-            let value = reqwest::header::HeaderValue::from_str(value).map_err(remote)?;
+        let signed = self
+            .signer
+            .sign(
+                req.method().as_str(),
+                &url,
+                headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                Payload::Unsigned,
+            )
+            .map_err(remote)?;
+        for (name, value) in signed {
+            let value = reqwest::header::HeaderValue::from_str(&value).map_err(remote)?;
             req.headers_mut().insert(
                 reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(remote)?,
                 value,

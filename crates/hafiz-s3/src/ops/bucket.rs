@@ -12,30 +12,7 @@ use crate::server::{Ctx, empty_response, xml_response};
 use crate::timefmt::{iso8601, now_millis};
 use crate::xml::{self, NS};
 
-/// S3's naming rules for general purpose buckets.
-pub fn valid_bucket_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    if !(3..=63).contains(&b.len()) {
-        return false;
-    }
-    let edge_ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    if !edge_ok(b[0]) || !edge_ok(b[b.len() - 1]) {
-        return false;
-    }
-    if !b.iter().all(|c| edge_ok(*c) || *c == b'.' || *c == b'-') {
-        return false;
-    }
-    if name.contains("..") || name.contains(".-") || name.contains("-.") {
-        return false;
-    }
-    if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        return false;
-    }
-    const BAD_PREFIXES: &[&str] = &["xn--", "sthree-", "amzn-s3-demo-"];
-    const BAD_SUFFIXES: &[&str] = &["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
-    !BAD_PREFIXES.iter().any(|p| name.starts_with(p))
-        && !BAD_SUFFIXES.iter().any(|s| name.ends_with(s))
-}
+pub use hafiz_iam::valid_bucket_name;
 
 pub async fn list_buckets(ctx: Ctx) -> S3Result<Response> {
     let prefix = ctx.query.get("prefix").unwrap_or("");

@@ -4,15 +4,9 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
+use hafiz_sigv4::{Payload, Signer};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use reqwest::blocking::{Client, Response};
@@ -114,8 +108,7 @@ pub fn api_path(segments: &[&str]) -> String {
 pub struct AdminClient {
     http: Client,
     base: String,
-    identity: Identity,
-    region: String,
+    signer: Signer,
 }
 
 impl AdminClient {
@@ -138,15 +131,13 @@ impl AdminClient {
         Ok(AdminClient {
             http,
             base: alias.url.trim_end_matches('/').to_string(),
-            identity: Credentials::new(
+            signer: Signer::new(
                 &alias.access_key,
                 &alias.secret_key,
                 None,
-                None,
-                "hafiz-alias",
-            )
-            .into(),
-            region: alias.region.clone(),
+                &alias.region,
+                SIGNING_SERVICE,
+            ),
         })
     }
 
@@ -271,33 +262,21 @@ impl AdminClient {
         };
         let content_type = (!body.is_empty()).then_some(("content-type", "application/json"));
 
-        let mut settings = SigningSettings::default();
-        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        // Segments are encoded once, by `api_path`; the server checks that form.
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        let params = v4::SigningParams::builder()
-            .identity(&self.identity)
-            .region(&self.region)
-            .name(SIGNING_SERVICE)
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .map_err(|e| AdminError::Signing(e.into()))?
-            .into();
-        let signable = SignableRequest::new(
-            method.as_str(),
-            url,
-            content_type.into_iter(),
-            SignableBody::Bytes(&body),
-        )
-        .map_err(|e| AdminError::Signing(e.into()))?;
-        let (instructions, _signature) = sign(signable, &params)
-            .map_err(|e| AdminError::Signing(e.into()))?
-            .into_parts();
+        let signed = self
+            .signer
+            .sign(
+                method.as_str(),
+                url,
+                content_type.into_iter(),
+                Payload::Bytes(&body),
+            )
+            .map_err(|e| AdminError::Signing(e.into()))?;
 
         let mut req = self.http.request(method, url);
-        for (name, value) in content_type.into_iter().chain(instructions.headers()) {
+        if let Some((name, value)) = content_type {
+            req = req.header(name, value);
+        }
+        for (name, value) in signed {
             req = req.header(name, value);
         }
         let resp = req

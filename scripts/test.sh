@@ -11,7 +11,8 @@ export HAFIZ_REQUIRE_BROWSER=1
 # The notification tests start real brokers (.ci/run installs them).
 export HAFIZ_REQUIRE_BROKERS=1
 
-cargo build -p hafiz
+# The Terraform provider is a binary of its own, next to hafiz (tests/py/test_terraform.py).
+cargo build -p hafiz -p terraform-provider-hafiz
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace
 else
@@ -31,7 +32,7 @@ second_pass_skip=(
   test_acl test_admin_api test_admin_cli test_audit test_audit_webhook test_auth
   test_bucket_notification test_bucket_policy test_iam test_observability test_quota
   test_rate_limit test_s3_conformance_auth test_s3_conformance_misc test_sts_web_identity
-  test_tenants test_tls test_kms_kmip test_console test_console_sso test_saml
+  test_tenants test_tls test_kms_kmip test_console test_console_sso test_saml test_terraform
 )
 deselect=()
 for t in "${second_pass_skip[@]}"; do deselect+=(--deselect "tests/py/$t.py"); done

@@ -78,3 +78,32 @@ pub fn opt_string(s: String) -> Value<String> {
         Value::Value(s)
     }
 }
+
+/// Collections of strings hold `Value`s: in `terraform validate` (and in plans) an
+/// element may be a reference not known yet.
+pub type Strings = Value<Vec<Value<String>>>;
+pub type StringSet = Value<std::collections::BTreeSet<Value<String>>>;
+pub type StringMap = Value<std::collections::BTreeMap<String, Value<String>>>;
+
+/// The known elements.
+pub fn list(v: &Strings) -> Vec<String> {
+    v.iter().flatten().filter_map(|s| known(s).map(str::to_string)).collect()
+}
+
+pub fn to_list(v: Vec<String>) -> Vec<Value<String>> {
+    v.into_iter().map(Value::Value).collect()
+}
+
+/// The known entries.
+pub fn map(v: &StringMap) -> std::collections::BTreeMap<String, String> {
+    v.iter()
+        .flatten()
+        .filter_map(|(k, s)| known(s).map(|s| (k.clone(), s.to_string())))
+        .collect()
+}
+
+pub fn to_map(
+    m: std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, Value<String>> {
+    m.into_iter().map(|(k, v)| (k, Value::Value(v))).collect()
+}

@@ -10,7 +10,7 @@ use tf_provider::{AttributePath, DataSource, Diagnostics};
 
 use crate::resources::iam::{PolicyKind, check_policy};
 use crate::schema::*;
-use crate::state::{invalid, known};
+use crate::state::{Strings, invalid, known, list};
 
 pub struct PolicyDocument;
 
@@ -26,10 +26,10 @@ pub struct DocumentState {
 pub struct StatementBlock {
     pub sid: Value<String>,
     pub effect: Value<String>,
-    pub actions: Value<Vec<String>>,
-    pub not_actions: Value<Vec<String>>,
-    pub resources: Value<Vec<String>>,
-    pub not_resources: Value<Vec<String>>,
+    pub actions: Strings,
+    pub not_actions: Strings,
+    pub resources: Strings,
+    pub not_resources: Strings,
     pub principals: Value<Vec<PrincipalBlock>>,
     pub condition: Value<Vec<ConditionBlock>>,
 }
@@ -38,20 +38,19 @@ pub struct StatementBlock {
 pub struct PrincipalBlock {
     #[serde(rename = "type")]
     pub kind: Value<String>,
-    pub identifiers: Value<Vec<String>>,
+    pub identifiers: Strings,
 }
 
 #[derive(Serialize, Deserialize, Default, Clone)]
 pub struct ConditionBlock {
     pub test: Value<String>,
     pub variable: Value<String>,
-    pub values: Value<Vec<String>>,
+    pub values: Strings,
 }
 
-fn list(v: &Value<Vec<String>>) -> Option<Json> {
-    v.as_ref_option()
-        .filter(|l| !l.is_empty())
-        .map(|l| json!(l))
+fn non_empty(v: &Strings) -> Option<Json> {
+    let l = list(v);
+    (!l.is_empty()).then(|| json!(l))
 }
 
 /// The statement as IAM JSON (lists stay lists: the parser takes both forms).
@@ -67,7 +66,7 @@ fn render(s: &StatementBlock) -> Json {
         ("Resource", &s.resources),
         ("NotResource", &s.not_resources),
     ] {
-        if let Some(l) = list(v) {
+        if let Some(l) = non_empty(v) {
             m.insert(k.into(), l);
         }
     }
@@ -79,7 +78,7 @@ fn render(s: &StatementBlock) -> Json {
         } else {
             let mut by_kind = Map::new();
             for p in &principals {
-                let ids = p.identifiers.as_ref_option().cloned().unwrap_or_default();
+                let ids = list(&p.identifiers);
                 by_kind.insert(known(&p.kind).unwrap_or_default().to_string(), json!(ids));
             }
             Json::Object(by_kind)
@@ -94,7 +93,7 @@ fn render(s: &StatementBlock) -> Json {
                 .entry(known(&c.test).unwrap_or_default().to_string())
                 .or_insert_with(|| Json::Object(Map::new()));
             if let Json::Object(vars) = entry {
-                let values = c.values.as_ref_option().cloned().unwrap_or_default();
+                let values = list(&c.values);
                 vars.insert(
                     known(&c.variable).unwrap_or_default().to_string(),
                     json!(values),

@@ -15,7 +15,10 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 use crate::api::{Api, ApiError, ApiResult, encode};
 use crate::s3xml::{self, *};
 use crate::schema::*;
-use crate::state::{Shared, failed, invalid, known, opt_string, unless_default};
+use crate::state::{
+    Shared, StringMap, Strings, failed, invalid, known, list, map, opt_string, to_list, to_map,
+    unless_default,
+};
 
 pub struct BucketResource(pub Shared);
 
@@ -26,7 +29,7 @@ pub struct BucketState {
     pub name: Value<String>,
     pub account: Value<String>,
     pub force_destroy: Value<bool>,
-    pub tags: Value<BTreeMap<String, String>>,
+    pub tags: StringMap,
     #[serde(with = "value::serde_as_vec")]
     pub versioning: Value<VersioningBlock>,
     #[serde(with = "value::serde_as_vec")]
@@ -54,7 +57,7 @@ pub struct LifecycleBlock {
     pub id: Value<String>,
     pub enabled: Value<bool>,
     pub prefix: Value<String>,
-    pub tags: Value<BTreeMap<String, String>>,
+    pub tags: StringMap,
     pub expiration_days: Value<i64>,
     pub noncurrent_expiration_days: Value<i64>,
     pub abort_incomplete_multipart_days: Value<i64>,
@@ -70,10 +73,10 @@ pub struct TransitionBlock {
 #[derive(Serialize, Deserialize, Default, Clone, PartialEq, Debug)]
 pub struct CorsBlock {
     pub id: Value<String>,
-    pub allowed_methods: Value<Vec<String>>,
-    pub allowed_origins: Value<Vec<String>>,
-    pub allowed_headers: Value<Vec<String>>,
-    pub expose_headers: Value<Vec<String>>,
+    pub allowed_methods: Strings,
+    pub allowed_origins: Strings,
+    pub allowed_headers: Strings,
+    pub expose_headers: Strings,
     pub max_age_seconds: Value<i64>,
 }
 
@@ -235,7 +238,7 @@ fn check_config(diags: &mut Diagnostics, c: &BucketState) {
         }
     }
     for (i, r) in c.cors_rule.iter().flatten().enumerate() {
-        for m in r.allowed_methods.iter().flatten() {
+        for m in list(&r.allowed_methods) {
             if !CORS_METHODS.contains(&m.as_str()) {
                 invalid(
                     diags,
@@ -331,10 +334,8 @@ fn lifecycle_xml(rules: &[LifecycleBlock]) -> String {
     let rules = rules
         .iter()
         .map(|r| {
-            let tags: Vec<Tag> = r
-                .tags
-                .iter()
-                .flatten()
+            let tags: Vec<Tag> = map(&r.tags)
+                .into_iter()
                 .map(|(k, v)| Tag {
                     Key: k.clone(),
                     Value: v.clone(),
@@ -401,7 +402,6 @@ fn lifecycle_xml(rules: &[LifecycleBlock]) -> String {
 }
 
 fn cors_xml(rules: &[CorsBlock]) -> String {
-    let list = |v: &Value<Vec<String>>| v.as_ref_option().cloned().unwrap_or_default();
     let rules = rules
         .iter()
         .map(|r| CorsRule {
@@ -543,7 +543,7 @@ async fn apply_parts(
         put_or_delete(api, bucket, "cors", body).await?;
     }
     if old.tags != new.tags {
-        let tags = new.tags.as_ref_option().cloned().unwrap_or_default();
+        let tags = map(&new.tags);
         let body = (!tags.is_empty()).then(|| tagging_xml(&tags));
         put_or_delete(api, bucket, "tagging", body).await?;
     }
@@ -635,7 +635,7 @@ pub async fn read_bucket(
             }
             None => BTreeMap::new(),
         };
-        unless_default(tags, &prior.tags)
+        unless_default(to_map(tags), &prior.tags)
     };
     let prior_rules: HashMap<String, &LifecycleBlock> = prior
         .lifecycle_rule
@@ -670,10 +670,10 @@ pub async fn read_bucket(
                     let p = priors.get(i).cloned().unwrap_or_default();
                     CorsBlock {
                         id: r.ID.map(Value::Value).unwrap_or(Value::Null),
-                        allowed_methods: Value::Value(r.AllowedMethod),
-                        allowed_origins: Value::Value(r.AllowedOrigin),
-                        allowed_headers: unless_default(r.AllowedHeader, &p.allowed_headers),
-                        expose_headers: unless_default(r.ExposeHeader, &p.expose_headers),
+                        allowed_methods: Value::Value(to_list(r.AllowedMethod)),
+                        allowed_origins: Value::Value(to_list(r.AllowedOrigin)),
+                        allowed_headers: unless_default(to_list(r.AllowedHeader), &p.allowed_headers),
+                        expose_headers: unless_default(to_list(r.ExposeHeader), &p.expose_headers),
                         max_age_seconds: r.MaxAgeSeconds.into(),
                     }
                 })
@@ -700,7 +700,7 @@ fn lifecycle_block(r: LifecycleRule, p: &LifecycleBlock) -> LifecycleBlock {
             Value::Null if p.prefix == Value::Value(String::new()) => Value::Value(String::new()),
             v => v,
         },
-        tags: unless_default(tags, &p.tags),
+        tags: unless_default(to_map(tags), &p.tags),
         expiration_days: r.Expiration.and_then(|e| e.Days).into(),
         noncurrent_expiration_days: r
             .NoncurrentVersionExpiration

@@ -16,7 +16,7 @@ use super::managed::{Managed, changed};
 use crate::api::{Api, ApiError, ApiResult};
 use crate::s3xml::{self, *};
 use crate::schema::*;
-use crate::state::known;
+use crate::state::{Strings, known, list, to_list};
 
 fn text(v: &Value<String>) -> &str {
     known(v).unwrap_or_default()
@@ -443,7 +443,7 @@ pub struct NotificationState {
 pub struct NotificationRuleBlock {
     pub id: Value<String>,
     pub target_arn: Value<String>,
-    pub events: Value<Vec<String>>,
+    pub events: Strings,
     pub filter_prefix: Value<String>,
     pub filter_suffix: Value<String>,
 }
@@ -464,7 +464,7 @@ fn notification_xml(rules: &[NotificationRuleBlock]) -> String {
             NotificationRule {
                 Id: known(&r.id).map(str::to_string),
                 Queue: text(&r.target_arn).to_string(),
-                Event: r.events.as_ref_option().cloned().unwrap_or_default(),
+                Event: list(&r.events),
                 Filter: (!filters.is_empty()).then_some(NotificationFilter {
                     S3Key: S3Key {
                         FilterRule: filters,
@@ -589,7 +589,7 @@ impl Managed for Notification {
                     filter_suffix: f("suffix"),
                     id: r.Id.clone().map(Value::Value).unwrap_or(Value::Null),
                     target_arn: Value::Value(r.Queue.clone()),
-                    events: Value::Value(r.Event.clone()),
+                    events: Value::Value(to_list(r.Event.clone())),
                 }
             })
             .collect();

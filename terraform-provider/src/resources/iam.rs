@@ -14,7 +14,7 @@ use tf_provider::{AttributePath, Diagnostics};
 use super::managed::{Managed, changed};
 use crate::api::{Api, ApiError, ApiResult};
 use crate::schema::*;
-use crate::state::{invalid, known, unless_default};
+use crate::state::{StringSet, invalid, known, unless_default};
 
 /// A string field of an admin API answer.
 pub fn field(v: &Json, k: &str) -> Value<String> {
@@ -353,7 +353,7 @@ pub struct Group;
 pub struct GroupState {
     pub id: Value<String>,
     pub name: Value<String>,
-    pub members: Value<BTreeSet<String>>,
+    pub members: StringSet,
 }
 
 #[async_trait]
@@ -402,13 +402,7 @@ impl Managed for Group {
             .unwrap_or_default();
         let mut s = p.clone();
         s.id = field(&v, "id");
-        sync_members(
-            api,
-            name,
-            &BTreeSet::new(),
-            &p.members.as_ref_option().cloned().unwrap_or_default(),
-        )
-        .await?;
+        sync_members(api, name, &BTreeSet::new(), &known_set(&p.members)).await?;
         Ok(s)
     }
 
@@ -425,19 +419,23 @@ impl Managed for Group {
         Ok(Some(GroupState {
             id: field(&v, "id"),
             name: field(&v, "name"),
-            members: unless_default(members, &s.members),
+            members: unless_default(members.into_iter().map(Value::Value).collect(), &s.members),
         }))
     }
 
     async fn update(&self, api: &Api, prior: &GroupState, p: &GroupState) -> ApiResult<GroupState> {
-        let old = prior.members.as_ref_option().cloned().unwrap_or_default();
-        let new = p.members.as_ref_option().cloned().unwrap_or_default();
+        let old = known_set(&prior.members);
+        let new = known_set(&p.members);
         sync_members(api, name_of(&p.name), &old, &new).await?;
         Ok(p.clone())
     }
 
     async fn delete(&self, api: &Api, s: &GroupState) -> ApiResult<()> {
-        api.admin(Method::DELETE, &["groups", name_of(&s.name)], "", None)
+        // The server refuses to delete a group with members: the members this
+        // resource manages go first.
+        let name = name_of(&s.name);
+        sync_members(api, name, &known_set(&s.members), &BTreeSet::new()).await?;
+        api.admin(Method::DELETE, &["groups", name], "", None)
             .await
             .map(drop)
     }
@@ -448,6 +446,13 @@ impl Managed for Group {
             ..Default::default()
         })
     }
+}
+
+fn known_set(v: &StringSet) -> BTreeSet<String> {
+    v.iter()
+        .flatten()
+        .filter_map(|s| known(s).map(str::to_string))
+        .collect()
 }
 
 async fn sync_members(

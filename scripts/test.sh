@@ -25,14 +25,17 @@ tests/py/run.sh
 # copies, seals, versions, tiers or replicates bytes. Not again: the erasure fault tests
 # and the cluster and deployment checks (they choose their own drive layouts), and the
 # suites whose answers do not depend on where bytes are (authentication, IAM, policies,
-# ACLs, admin API, audit, quotas, rate limits, notifications, TLS), which the first pass
-# covers.
+# ACLs, admin API, audit, quotas, rate limits, notifications, TLS, bucket configuration,
+# listings, tags, retention settings, the aws CLI's wrappers of the same calls, the
+# console, Terraform), which the first pass covers.
 second_pass_skip=(
   test_erasure test_cluster test_deploy test_linearizability_checker test_notifications
   test_acl test_admin_api test_admin_cli test_audit test_audit_webhook test_auth
   test_bucket_notification test_bucket_policy test_iam test_observability test_quota
   test_rate_limit test_s3_conformance_auth test_s3_conformance_misc test_sts_web_identity
   test_tenants test_tls test_kms_kmip test_console test_console_sso test_saml test_terraform
+  test_cli test_boto3_list test_boto3_buckets test_tagging test_kms_admin test_cors_website
+  test_bucket_lifecycle test_object_lock
 )
 deselect=()
 for t in "${second_pass_skip[@]}"; do deselect+=(--deselect "tests/py/$t.py"); done

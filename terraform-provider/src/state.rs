@@ -87,7 +87,10 @@ pub type StringMap = Value<std::collections::BTreeMap<String, Value<String>>>;
 
 /// The known elements.
 pub fn list(v: &Strings) -> Vec<String> {
-    v.iter().flatten().filter_map(|s| known(s).map(str::to_string)).collect()
+    v.iter()
+        .flatten()
+        .filter_map(|s| known(s).map(str::to_string))
+        .collect()
 }
 
 pub fn to_list(v: Vec<String>) -> Vec<Value<String>> {

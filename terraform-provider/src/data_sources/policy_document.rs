@@ -232,3 +232,39 @@ impl DataSource for PolicyDocument {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Strings {
+        Value::Value(v.iter().map(|s| Value::Value(s.to_string())).collect())
+    }
+
+    #[test]
+    fn renders_principals_and_conditions_as_iam_json() {
+        let s = StatementBlock {
+            actions: strings(&["s3:GetObject"]),
+            resources: strings(&["arn:aws:s3:::b/*"]),
+            principals: Value::Value(vec![PrincipalBlock {
+                kind: Value::Value("*".into()),
+                identifiers: strings(&["*"]),
+            }]),
+            condition: Value::Value(vec![ConditionBlock {
+                test: Value::Value("IpAddress".into()),
+                variable: Value::Value("aws:SourceIp".into()),
+                values: strings(&["10.0.0.0/8"]),
+            }]),
+            ..Default::default()
+        };
+        let j = render(&s);
+        assert_eq!(j["Effect"], "Allow");
+        assert_eq!(j["Principal"], "*");
+        assert_eq!(j["Action"], json!(["s3:GetObject"]));
+        assert_eq!(
+            j["Condition"]["IpAddress"]["aws:SourceIp"],
+            json!(["10.0.0.0/8"])
+        );
+        assert!(j.get("NotAction").is_none());
+    }
+}

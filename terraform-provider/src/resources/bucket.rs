@@ -672,7 +672,10 @@ pub async fn read_bucket(
                         id: r.ID.map(Value::Value).unwrap_or(Value::Null),
                         allowed_methods: Value::Value(to_list(r.AllowedMethod)),
                         allowed_origins: Value::Value(to_list(r.AllowedOrigin)),
-                        allowed_headers: unless_default(to_list(r.AllowedHeader), &p.allowed_headers),
+                        allowed_headers: unless_default(
+                            to_list(r.AllowedHeader),
+                            &p.allowed_headers,
+                        ),
                         expose_headers: unless_default(to_list(r.ExposeHeader), &p.expose_headers),
                         max_age_seconds: r.MaxAgeSeconds.into(),
                     }
@@ -1152,9 +1155,101 @@ fn created_state(planned: &BucketState) -> BucketState {
         arn: planned.arn.clone(),
         name: planned.name.clone(),
         account: planned.account.clone(),
-        force_destroy: planned.force_destroy.clone(),
+        force_destroy: planned.force_destroy,
         lifecycle_rule: Value::Value(Vec::new()),
         cors_rule: Value::Value(Vec::new()),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(c: &BucketState) -> Vec<String> {
+        let mut d = Diagnostics::default();
+        check_config(&mut d, c);
+        d.errors
+            .iter()
+            .map(|e| format!("{}: {}", e.attribute, e.summary))
+            .collect()
+    }
+
+    #[test]
+    fn plan_checks_name_the_attribute() {
+        let bad = BucketState {
+            name: Value::Value("Bad_Name".into()),
+            object_lock: Value::Value(LockBlock {
+                mode: Value::Value("GOVERNANCE".into()),
+                days: Value::Value(1),
+                years: Value::Value(1),
+            }),
+            ..Default::default()
+        };
+        let e = errors(&bad);
+        assert!(
+            e.iter()
+                .any(|m| m.contains("name") && m.contains("Invalid bucket name")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.contains("years") && m.contains("Conflicting")),
+            "{e:?}"
+        );
+
+        let fine = BucketState {
+            name: Value::Value("my-bucket".into()),
+            object_lock: Value::Value(LockBlock {
+                mode: Value::Value("COMPLIANCE".into()),
+                years: Value::Value(1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(errors(&fine).is_empty());
+        // A name not known yet (a reference) is checked at plan, not before.
+        let unknown = BucketState {
+            name: Value::Unknown,
+            ..Default::default()
+        };
+        assert!(errors(&unknown).is_empty());
+    }
+
+    #[test]
+    fn lifecycle_filters_take_s3s_three_forms() {
+        let rule = |prefix: Option<&str>, tags: &[(&str, &str)]| LifecycleBlock {
+            id: Value::Value("r".into()),
+            prefix: prefix.map(|p| p.to_string()).into(),
+            tags: if tags.is_empty() {
+                Value::Null
+            } else {
+                Value::Value(to_map(
+                    tags.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ))
+            },
+            expiration_days: Value::Value(1),
+            ..Default::default()
+        };
+        let xml = lifecycle_xml(&[rule(Some("logs/"), &[])]);
+        assert!(
+            xml.contains("<Filter><Prefix>logs/</Prefix></Filter>"),
+            "{xml}"
+        );
+        let xml = lifecycle_xml(&[rule(None, &[("a", "1")])]);
+        assert!(
+            xml.contains("<Filter><Tag><Key>a</Key><Value>1</Value></Tag></Filter>"),
+            "{xml}"
+        );
+        let xml = lifecycle_xml(&[rule(Some("p/"), &[("a", "1"), ("b", "2")])]);
+        assert!(xml.contains("<And><Prefix>p/</Prefix><Tag>"), "{xml}");
+        // And what is written reads back the same.
+        let c: LifecycleConfiguration = from_xml(&xml).unwrap();
+        let back = lifecycle_block(c.Rule.into_iter().next().unwrap(), &rule(None, &[]));
+        assert_eq!(back.prefix, Value::Value("p/".into()));
+        assert_eq!(map(&back.tags).len(), 2);
+        assert_eq!(back.expiration_days, Value::Value(1));
     }
 }

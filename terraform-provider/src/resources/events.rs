@@ -34,7 +34,7 @@ fn refreshed(prior: &Value<String>, v: &Json, k: &str) -> Value<String> {
 fn refreshed_num(prior: &Value<i64>, v: &Json, k: &str) -> Value<i64> {
     match prior {
         Value::Value(_) => v[k].as_i64().into(),
-        other => other.clone(),
+        other => *other,
     }
 }
 

@@ -23,7 +23,7 @@ pub fn field(v: &Json, k: &str) -> Value<String> {
         .unwrap_or(Value::Null)
 }
 
-fn name_of<'a>(v: &'a Value<String>) -> &'a str {
+fn name_of(v: &Value<String>) -> &str {
     known(v).unwrap_or_default()
 }
 

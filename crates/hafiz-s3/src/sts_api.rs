@@ -10,7 +10,7 @@ use hafiz_meta::iam::{AccessKey, IamCommand, Session, WebIdentity};
 use http::{HeaderValue, StatusCode};
 use quick_xml::escape::escape;
 
-use crate::access::Principal;
+use crate::access::{Principal, SessionGrant};
 use crate::iam_api::{IamError, random_id, random_secret};
 use crate::server::S3State;
 use crate::timefmt::{iso8601, now_millis};
@@ -213,4 +213,73 @@ pub(crate) async fn issue_session_key(
         .apply(Command::Iam(IamCommand::CreateSessionKey(key.clone())))
         .await?;
     Ok(key)
+}
+
+/// A federated sign-in's proven identity (a web identity token's or a SAML
+/// assertion's), before any credentials exist.
+pub(crate) struct Federation {
+    /// "web identity" or "SAML": for the log.
+    pub kind: &'static str,
+    pub identity: WebIdentity,
+    pub session_name: String,
+    pub duration: i64,
+    pub policy: Option<String>,
+    /// AccessDenied's message when none of the identity's policies exists.
+    pub refused: String,
+}
+
+/// What AssumeRoleWithWebIdentity and AssumeRoleWithSAML share once the identity is
+/// proven: credentials only when one of its policies exists (refused up front, as
+/// MinIO does: credentials that can do nothing are a misconfiguration the caller
+/// should hear about now), the session key, and the `AssumedRoleUser` and
+/// `Credentials` elements of the answer.
+pub(crate) async fn federated_session(
+    state: &S3State,
+    f: Federation,
+) -> Result<(String, Principal), IamError> {
+    let mut known = false;
+    for name in &f.identity.policies {
+        if state.meta.iam_policy(name).await?.is_some() {
+            known = true;
+            break;
+        }
+    }
+    if !known {
+        tracing::info!(subject = %f.identity.subject, kind = f.kind, "federated sign-in refused: it names no existing policy");
+        return Err(IamError {
+            status: StatusCode::FORBIDDEN,
+            code: "AccessDenied",
+            message: f.refused,
+        });
+    }
+    let key = issue_session_key(
+        state,
+        String::new(),
+        f.duration,
+        f.policy,
+        f.session_name.clone(),
+        Some(f.identity.clone()),
+        None,
+    )
+    .await?;
+    let session = key.session.as_ref().expect("a session key");
+    tracing::info!(subject = %f.identity.subject, access_key_id = %key.access_key_id, policies = ?f.identity.policies, kind = f.kind, "issued federated credentials");
+    let account = &state.owner.account_id;
+    let name = escape(&f.session_name);
+    let elements = format!(
+        "<AssumedRoleUser><Arn>arn:aws:sts::{account}:assumed-role/{}/{name}</Arn><AssumedRoleId>{}:{name}</AssumedRoleId></AssumedRoleUser><Credentials><SessionToken>{}</SessionToken><SecretAccessKey>{}</SecretAccessKey><Expiration>{}</Expiration><AccessKeyId>{}</AccessKeyId></Credentials>",
+        escape(&f.identity.role),
+        key.access_key_id,
+        escape(&session.token),
+        escape(&key.secret_key),
+        iso8601(session.expires),
+        key.access_key_id,
+    );
+    let principal = Principal::Federated {
+        access_key_id: key.access_key_id.clone(),
+        session_name: f.session_name,
+        identity: f.identity,
+        session: SessionGrant { policy: None },
+    };
+    Ok((elements, principal))
 }

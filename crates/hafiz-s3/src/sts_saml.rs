@@ -15,11 +15,12 @@ use http::StatusCode;
 use quick_xml::escape::escape;
 use time::OffsetDateTime;
 
-use crate::access::{Principal, SessionGrant};
+use crate::access::Principal;
 use crate::iam_api::IamError;
 use crate::server::S3State;
-use crate::sts_api::{NS, duration, invalid, issue_session_key, role_name, session_name, xml};
-use crate::timefmt::iso8601;
+use crate::sts_api::{
+    Federation, NS, duration, federated_session, invalid, role_name, session_name, xml,
+};
 
 pub const ACTION: &str = "AssumeRoleWithSAML";
 
@@ -160,25 +161,6 @@ pub async fn assume(
             message: "The SAML assertion has been used already".into(),
         });
     }
-    let policies = saml.policies(&assertion);
-    let mut known = false;
-    for name in &policies {
-        if state.meta.iam_policy(name).await?.is_some() {
-            known = true;
-            break;
-        }
-    }
-    if !known {
-        tracing::info!(subject = %assertion.name_id, attribute = %saml.policy_attribute, "SAML assertion refused: it names no existing policy");
-        return Err(IamError {
-            status: StatusCode::FORBIDDEN,
-            code: "AccessDenied",
-            message: format!(
-                "The SAML assertion's '{}' attribute names no existing managed policy",
-                saml.policy_attribute
-            ),
-        });
-    }
     let role = role_name(field("RoleArn")).to_string();
     // AWS names the session after the RoleSessionName attribute; the subject will do.
     let sanitized: String = assertion
@@ -194,45 +176,32 @@ pub async fn assume(
         .take(64)
         .collect();
     let session_name = session_name(Some(&sanitized))?;
-    let identity = WebIdentity {
-        subject: assertion.name_id.clone(),
-        issuer: assertion.issuer.clone(),
-        role: role.clone(),
-        policies: policies.clone(),
-    };
-    let key = issue_session_key(
+    let attribute = saml.policy_attribute.clone();
+    let refused =
+        format!("The SAML assertion's '{attribute}' attribute names no existing managed policy");
+    let (elements, principal) = federated_session(
         state,
-        String::new(),
-        duration,
-        policy,
-        session_name.clone(),
-        Some(identity.clone()),
-        None,
+        Federation {
+            kind: "SAML",
+            identity: WebIdentity {
+                subject: assertion.name_id.clone(),
+                issuer: assertion.issuer.clone(),
+                role,
+                policies: saml.policies(&assertion),
+            },
+            session_name,
+            duration,
+            policy,
+            refused,
+        },
     )
     .await?;
-    let session = key.session.as_ref().expect("a session key");
-    tracing::info!(subject = %assertion.name_id, access_key_id = %key.access_key_id, ?policies, "issued SAML credentials");
-    let account = &state.owner.account_id;
     let body = format!(
-        "<AssumeRoleWithSAMLResponse xmlns=\"{NS}\"><AssumeRoleWithSAMLResult><Issuer>{}</Issuer><Audience>{}</Audience><AssumedRoleUser><Arn>arn:aws:sts::{account}:assumed-role/{}/{}</Arn><AssumedRoleId>{}:{}</AssumedRoleId></AssumedRoleUser><Credentials><SessionToken>{}</SessionToken><SecretAccessKey>{}</SecretAccessKey><Expiration>{}</Expiration><AccessKeyId>{}</AccessKeyId></Credentials><Subject>{}</Subject><SubjectType>persistent</SubjectType><NameQualifier>{}</NameQualifier></AssumeRoleWithSAMLResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></AssumeRoleWithSAMLResponse>",
+        "<AssumeRoleWithSAMLResponse xmlns=\"{NS}\"><AssumeRoleWithSAMLResult><Issuer>{}</Issuer><Audience>{}</Audience>{elements}<Subject>{}</Subject><SubjectType>persistent</SubjectType><NameQualifier>{}</NameQualifier></AssumeRoleWithSAMLResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></AssumeRoleWithSAMLResponse>",
         escape(&assertion.issuer),
         escape(&saml.audience),
-        escape(&role),
-        escape(&session_name),
-        key.access_key_id,
-        escape(&session_name),
-        escape(&session.token),
-        escape(&key.secret_key),
-        iso8601(session.expires),
-        key.access_key_id,
         escape(&assertion.name_id),
         escape(&assertion.issuer),
     );
-    let principal = Principal::Federated {
-        access_key_id: key.access_key_id.clone(),
-        session_name,
-        identity,
-        session: SessionGrant { policy: None },
-    };
     Ok((xml(StatusCode::OK, body), principal))
 }

@@ -8,12 +8,13 @@ use hafiz_meta::iam::WebIdentity;
 use http::StatusCode;
 use quick_xml::escape::escape;
 
-use crate::access::{Principal, SessionGrant};
+use crate::access::Principal;
 use crate::iam_api::IamError;
 use crate::oidc::WebIdentityError;
 use crate::server::S3State;
-use crate::sts_api::{NS, duration, invalid, issue_session_key, role_name, session_name, xml};
-use crate::timefmt::iso8601;
+use crate::sts_api::{
+    Federation, NS, duration, federated_session, invalid, role_name, session_name, xml,
+};
 
 pub const ACTION: &str = "AssumeRoleWithWebIdentity";
 
@@ -59,65 +60,33 @@ pub async fn assume(
     let session_name = session_name(field("RoleSessionName"))?;
     let policy = crate::sts_api::session_policy(field("Policy"))?;
     let verified = verifier.verify(token).await?;
-    // Refused up front, as MinIO does: credentials that can do nothing are a
-    // misconfiguration the caller should hear about now.
-    let mut known = false;
-    for name in &verified.policies {
-        if state.meta.iam_policy(name).await?.is_some() {
-            known = true;
-            break;
-        }
-    }
-    if !known {
-        tracing::info!(subject = %verified.subject, claim = %verifier.config().policy_claim, "web identity refused: its token names no existing policy");
-        return Err(IamError {
-            status: StatusCode::FORBIDDEN,
-            code: "AccessDenied",
-            message: format!(
-                "The web identity token's '{}' claim names no existing managed policy (no policy)",
-                verifier.config().policy_claim
-            ),
-        });
-    }
     let role = role_name(field("RoleArn")).to_string();
-    let identity = WebIdentity {
-        subject: verified.subject.clone(),
-        issuer: verified.issuer.clone(),
-        role: role.clone(),
-        policies: verified.policies.clone(),
-    };
-    let key = issue_session_key(
+    let claim = verifier.config().policy_claim.clone();
+    let refused = format!(
+        "The web identity token's '{claim}' claim names no existing managed policy (no policy)"
+    );
+    let (elements, principal) = federated_session(
         state,
-        String::new(),
-        duration,
-        policy,
-        session_name.clone(),
-        Some(identity.clone()),
-        None,
+        Federation {
+            kind: "web identity",
+            identity: WebIdentity {
+                subject: verified.subject.clone(),
+                issuer: verified.issuer.clone(),
+                role,
+                policies: verified.policies.clone(),
+            },
+            session_name,
+            duration,
+            policy,
+            refused,
+        },
     )
     .await?;
-    let session = key.session.as_ref().expect("a session key");
-    tracing::info!(subject = %verified.subject, access_key_id = %key.access_key_id, policies = ?verified.policies, "issued web identity credentials");
-    let account = &state.owner.account_id;
     let body = format!(
-        "<AssumeRoleWithWebIdentityResponse xmlns=\"{NS}\"><AssumeRoleWithWebIdentityResult><SubjectFromWebIdentityToken>{}</SubjectFromWebIdentityToken><Audience>{}</Audience><AssumedRoleUser><Arn>arn:aws:sts::{account}:assumed-role/{}/{}</Arn><AssumedRoleId>{}:{}</AssumedRoleId></AssumedRoleUser><Credentials><SessionToken>{}</SessionToken><SecretAccessKey>{}</SecretAccessKey><Expiration>{}</Expiration><AccessKeyId>{}</AccessKeyId></Credentials><Provider>{}</Provider></AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>",
+        "<AssumeRoleWithWebIdentityResponse xmlns=\"{NS}\"><AssumeRoleWithWebIdentityResult><SubjectFromWebIdentityToken>{}</SubjectFromWebIdentityToken><Audience>{}</Audience>{elements}<Provider>{}</Provider></AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>",
         escape(&verified.subject),
         escape(&verified.audience),
-        escape(&role),
-        escape(&session_name),
-        key.access_key_id,
-        escape(&session_name),
-        escape(&session.token),
-        escape(&key.secret_key),
-        iso8601(session.expires),
-        key.access_key_id,
         escape(&verified.issuer),
     );
-    let principal = Principal::Federated {
-        access_key_id: key.access_key_id.clone(),
-        session_name,
-        identity,
-        session: SessionGrant { policy: None },
-    };
     Ok((xml(StatusCode::OK, body), principal))
 }

@@ -13,7 +13,6 @@ use serde::Deserialize;
 use super::{Notice, csrf_field, redirect_with, shell};
 use crate::backend::{Api, Payload, enc};
 use crate::error::ConsoleError;
-use crate::session::csrf_ok;
 use crate::{Console, Signed, s3xml};
 
 #[derive(Deserialize, Default)]
@@ -103,15 +102,10 @@ pub async fn create(
     s: Signed,
     form: Result<Form<CreateForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return redirect_with(
-            "/buckets",
-            Err(ConsoleError::BadInput("the form is incomplete".into())),
-        );
+    let f = match super::posted(&s, form, "/buckets", |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return *answer,
     };
-    if !csrf_ok(&s.session, &f.csrf) {
-        return super::error_page(Some(&s.session), &ConsoleError::Csrf);
-    }
     let name = f.name.trim().to_string();
     let made = async {
         let mut headers = HeaderMap::new();
@@ -163,15 +157,10 @@ pub async fn delete(
     s: Signed,
     form: Result<Form<DeleteForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return redirect_with(
-            "/buckets",
-            Err(ConsoleError::BadInput("the form is incomplete".into())),
-        );
+    let f = match super::posted(&s, form, "/buckets", |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return *answer,
     };
-    if !csrf_ok(&s.session, &f.csrf) {
-        return super::error_page(Some(&s.session), &ConsoleError::Csrf);
-    }
     let done = c
         .backend
         .fetch(

@@ -15,8 +15,6 @@ use super::buckets::Flash;
 use super::identity::admin_json;
 use super::{Notice, csrf_field, human_size, redirect_with, shell};
 use crate::backend::enc;
-use crate::error::ConsoleError;
-use crate::session::csrf_ok;
 use crate::{Console, Signed};
 
 fn s(v: &Value) -> String {
@@ -40,15 +38,10 @@ pub async fn retry(
     signed: Signed,
     form: Result<Form<RetryForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return redirect_with(
-            "/cluster",
-            Err(ConsoleError::BadInput("the form is incomplete".into())),
-        );
+    let f = match super::posted(&signed, form, "/cluster", |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return *answer,
     };
-    if !csrf_ok(&signed.session, &f.csrf) {
-        return super::error_page(Some(&signed.session), &ConsoleError::Csrf);
-    }
     let done = admin_json(
         &c,
         &signed,

@@ -17,7 +17,6 @@ use super::identity::admin_json;
 use super::{Notice, csrf_field, human_size, redirect_with, shell};
 use crate::backend::enc;
 use crate::error::ConsoleError;
-use crate::session::csrf_ok;
 use crate::{Console, Signed};
 
 fn text(v: &Value) -> String {
@@ -300,15 +299,10 @@ pub async fn submit(
     s: Signed,
     form: Result<Form<DirectoryForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return redirect_with(
-            "/directory",
-            Err(ConsoleError::BadInput("the form is incomplete".into())),
-        );
+    let f = match super::posted(&s, form, "/directory", |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return *answer,
     };
-    if !csrf_ok(&s.session, &f.csrf) {
-        return super::error_page(Some(&s.session), &ConsoleError::Csrf);
-    }
     let done = apply(&c, &s, &f).await;
     redirect_with("/directory", done)
 }

@@ -15,7 +15,6 @@ use super::buckets::Flash;
 use super::{Notice, csrf_field, redirect_with, shell};
 use crate::backend::{Api, Payload, enc};
 use crate::error::{ConsoleError, ConsoleResult};
-use crate::session::csrf_ok;
 use crate::{Console, Signed};
 
 pub(crate) async fn admin_json(
@@ -153,15 +152,10 @@ pub async fn create_user(
     s: Signed,
     form: Result<Form<UserForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return redirect_with(
-            "/users",
-            Err(ConsoleError::BadInput("the form is incomplete".into())),
-        );
+    let f = match super::posted(&s, form, "/users", |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return *answer,
     };
-    if !csrf_ok(&s.session, &f.csrf) {
-        return super::error_page(Some(&s.session), &ConsoleError::Csrf);
-    }
     let name = f.name.trim().to_string();
     let done = async {
         admin_json(
@@ -201,15 +195,10 @@ pub async fn delete_user(
     s: Signed,
     form: Result<Form<NameForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return redirect_with(
-            "/users",
-            Err(ConsoleError::BadInput("the form is incomplete".into())),
-        );
+    let f = match super::posted(&s, form, "/users", |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return *answer,
     };
-    if !csrf_ok(&s.session, &f.csrf) {
-        return super::error_page(Some(&s.session), &ConsoleError::Csrf);
-    }
     let done = admin_json(
         &c,
         &s,
@@ -227,15 +216,10 @@ pub async fn create_key(
     s: Signed,
     form: Result<Form<NameForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return redirect_with(
-            "/users",
-            Err(ConsoleError::BadInput("the form is incomplete".into())),
-        );
+    let f = match super::posted(&s, form, "/users", |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return *answer,
     };
-    if !csrf_ok(&s.session, &f.csrf) {
-        return super::error_page(Some(&s.session), &ConsoleError::Csrf);
-    }
     match admin_json(
         &c,
         &s,

@@ -20,8 +20,12 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use leptos::prelude::*;
 
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+
+use crate::Signed;
 use crate::error::ConsoleError;
-use crate::session::Session;
+use crate::session::{Session, csrf_ok};
 
 /// The whole document around a page's body: header, navigation, flash messages.
 pub fn shell(
@@ -153,6 +157,27 @@ pub fn human_size(n: u64) -> String {
 pub fn csrf_field(session: &Session) -> impl IntoView + use<> {
     let token = session.csrf.clone();
     view! { <input type="hidden" name="csrf" value=token/> }
+}
+
+/// A form a signed-in user posted: the form when it is complete and carries the
+/// session's CSRF token; otherwise the answer to send (back to `back` with a
+/// notice, or the CSRF error page).
+pub(crate) fn posted<T>(
+    s: &Signed,
+    form: Result<Form<T>, FormRejection>,
+    back: &str,
+    csrf: impl Fn(&T) -> &str,
+) -> Result<T, Box<Response>> {
+    let Ok(Form(f)) = form else {
+        return Err(Box::new(redirect_with(
+            back,
+            Err(ConsoleError::BadInput("the form is incomplete".into())),
+        )));
+    };
+    if !csrf_ok(&s.session, csrf(&f)) {
+        return Err(Box::new(error_page(Some(&s.session), &ConsoleError::Csrf)));
+    }
+    Ok(f)
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@ use super::{Notice, csrf_field, human_size, redirect_with, shell};
 use crate::backend::{Api, Payload, api_error, enc, enc_key};
 use crate::error::{ConsoleError, ConsoleResult};
 use crate::security::RAW_CSP;
-use crate::session::csrf_ok;
 use crate::{Console, Signed, s3xml};
 
 /// Keys per listing page.
@@ -737,15 +736,10 @@ pub async fn delete(
     Path(bucket): Path<String>,
     form: Result<Form<DeleteForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return redirect_with(
-            &browse_href(&bucket, ""),
-            Err(ConsoleError::BadInput("the form is incomplete".into())),
-        );
+    let f = match super::posted(&s, form, &browse_href(&bucket, ""), |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return *answer,
     };
-    if !csrf_ok(&s.session, &f.csrf) {
-        return super::error_page(Some(&s.session), &ConsoleError::Csrf);
-    }
     let version = Some(f.version_id.as_str()).filter(|v| !v.is_empty());
     let done = c
         .backend

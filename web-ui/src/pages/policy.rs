@@ -337,15 +337,15 @@ pub async fn submit(
     Path(bucket): Path<String>,
     form: Result<Form<PolicyForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return redirect_with(
-            &format!("/buckets/{}/policy", enc(&bucket)),
-            Err(ConsoleError::BadInput("the form is incomplete".into())),
-        );
+    let f = match super::posted(
+        &s,
+        form,
+        &format!("/buckets/{}/policy", enc(&bucket)),
+        |f| &f.csrf,
+    ) {
+        Ok(f) => f,
+        Err(answer) => return *answer,
     };
-    if !csrf_ok(&s.session, &f.csrf) {
-        return super::error_page(Some(&s.session), &ConsoleError::Csrf);
-    }
     let fields = CheckFields {
         principal: f.principal.clone(),
         action: f.action.clone(),

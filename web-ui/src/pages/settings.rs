@@ -20,7 +20,6 @@ use md5::{Digest, Md5};
 
 use crate::backend::{Api, Payload, enc};
 use crate::error::ConsoleError;
-use crate::session::csrf_ok;
 use crate::{Console, Signed};
 
 /// (S3 subresource, the error code S3 answers when there is none, an example).
@@ -203,15 +202,10 @@ pub async fn submit(
     form: Result<Form<SettingsForm>, FormRejection>,
 ) -> Response {
     let back = format!("/buckets/{}/settings", enc(&bucket));
-    let Ok(Form(f)) = form else {
-        return redirect_with(
-            &back,
-            Err(ConsoleError::BadInput("the form is incomplete".into())),
-        );
+    let f = match super::posted(&s, form, &back, |f| &f.csrf) {
+        Ok(f) => f,
+        Err(answer) => return *answer,
     };
-    if !csrf_ok(&s.session, &f.csrf) {
-        return super::error_page(Some(&s.session), &ConsoleError::Csrf);
-    }
     let path = format!("/v1/buckets/{}", enc(&bucket));
     let done = match f.op.as_str() {
         "versioning" => admin_json(

@@ -12,7 +12,6 @@ pub mod cors;
 pub mod error;
 pub mod iam_api;
 pub mod ingest;
-pub mod oidc;
 mod ops;
 mod owners;
 mod post_object;

@@ -57,7 +57,7 @@ pub struct S3State {
     /// Per-key and per-bucket rate limits.
     pub limiter: crate::ratelimit::RateLimiter,
     /// Checks tokens for AssumeRoleWithWebIdentity (None: no OIDC provider configured).
-    pub web_identity: Option<crate::oidc::WebIdentityVerifier>,
+    pub web_identity: Option<hafiz_oidc::WebIdentityVerifier>,
     /// Checks assertions for AssumeRoleWithSAML (None: no SAML IdP configured).
     pub saml: Option<crate::sts_saml::SamlConfig>,
     /// More conditions of `/health/ready` (the job engine turning, ...).

@@ -10,11 +10,11 @@ use quick_xml::escape::escape;
 
 use crate::access::Principal;
 use crate::iam_api::IamError;
-use crate::oidc::WebIdentityError;
 use crate::server::S3State;
 use crate::sts_api::{
     Federation, NS, duration, federated_session, invalid, role_name, session_name, xml,
 };
+use hafiz_oidc::WebIdentityError;
 
 pub const ACTION: &str = "AssumeRoleWithWebIdentity";
 

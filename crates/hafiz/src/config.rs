@@ -175,7 +175,7 @@ pub struct NodeConfig {
     pub lifecycle_interval: String,
     /// None when no audit sink is configured.
     pub audit: Option<hafiz_s3::audit::AuditOptions>,
-    pub oidc: Option<hafiz_s3::oidc::OidcConfig>,
+    pub oidc: Option<hafiz_oidc::OidcConfig>,
     pub cluster: ClusterSettings,
     /// Tiers from the config file.
     pub tiers: Vec<hafiz_tier::TierSpec>,
@@ -274,16 +274,16 @@ pub fn oidc(
     jwks: &str,
     audience: Option<String>,
     policy_claim: String,
-) -> anyhow::Result<hafiz_s3::oidc::OidcConfig> {
+) -> anyhow::Result<hafiz_oidc::OidcConfig> {
     if issuer.is_empty() {
         bail!("--oidc-issuer is empty");
     }
     if policy_claim.is_empty() {
         bail!("--oidc-policy-claim is empty");
     }
-    Ok(hafiz_s3::oidc::OidcConfig {
+    Ok(hafiz_oidc::OidcConfig {
         issuer,
-        jwks: hafiz_s3::oidc::JwksSource::parse(jwks),
+        jwks: hafiz_oidc::JwksSource::parse(jwks),
         audience: audience.filter(|a| !a.is_empty()),
         policy_claim,
     })

@@ -993,23 +993,23 @@ async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
 /// A JWKS file must be readable at startup (a typo should stop the server); a URL
 /// may be down for now and is fetched again when a token arrives.
 async fn web_identity_verifier(
-    oidc: hafiz_s3::oidc::OidcConfig,
-) -> anyhow::Result<hafiz_s3::oidc::WebIdentityVerifier> {
+    oidc: hafiz_oidc::OidcConfig,
+) -> anyhow::Result<hafiz_oidc::WebIdentityVerifier> {
     let issuer = oidc.issuer.clone();
     let source = oidc.jwks.clone();
     if oidc.audience.is_none() {
         // A shared issuer (a realm, Google) signs tokens for many applications.
         tracing::warn!(%issuer, "no --oidc-audience: ID tokens issued to any client of this provider are accepted");
     }
-    let verifier = hafiz_s3::oidc::WebIdentityVerifier::new(oidc)?;
+    let verifier = hafiz_oidc::WebIdentityVerifier::new(oidc)?;
     match (verifier.load_keys().await, &source) {
         (Ok(keys), _) => {
             tracing::info!(%issuer, ?source, keys, "OIDC web identities enabled");
         }
-        (Err(e), hafiz_s3::oidc::JwksSource::File(_)) => {
+        (Err(e), hafiz_oidc::JwksSource::File(_)) => {
             return Err(e).context("cannot load the OIDC provider's keys (--oidc-jwks)");
         }
-        (Err(e), hafiz_s3::oidc::JwksSource::Url(_)) => {
+        (Err(e), hafiz_oidc::JwksSource::Url(_)) => {
             tracing::warn!(%issuer, error = %e, "OIDC web identities enabled, but the provider's keys cannot be fetched yet");
         }
     }

@@ -225,18 +225,55 @@ pub struct Destination {
     pub StorageClass: Option<String>,
 }
 
+/// ListObjectVersions' answer. Versions and delete markers interleave in key order,
+/// so the children are read as one sequence (serde fields cannot take a list whose
+/// items are split by other elements).
 #[derive(Deserialize, Default)]
 pub struct ListVersionsResult {
-    #[serde(default)]
-    pub IsTruncated: bool,
-    #[serde(default)]
-    pub NextKeyMarker: Option<String>,
-    #[serde(default)]
-    pub NextVersionIdMarker: Option<String>,
-    #[serde(default)]
-    pub Version: Vec<ObjectVersion>,
-    #[serde(default)]
-    pub DeleteMarker: Vec<ObjectVersion>,
+    #[serde(rename = "$value", default)]
+    pub entries: Vec<VersionsEntry>,
+}
+
+#[derive(Deserialize)]
+pub enum VersionsEntry {
+    Version(ObjectVersion),
+    DeleteMarker(ObjectVersion),
+    IsTruncated(bool),
+    NextKeyMarker(String),
+    NextVersionIdMarker(String),
+    #[serde(other)]
+    Other,
+}
+
+impl ListVersionsResult {
+    /// Every version and delete marker of the page.
+    pub fn objects(&self) -> Vec<ObjectVersion> {
+        self.entries
+            .iter()
+            .filter_map(|e| match e {
+                VersionsEntry::Version(v) | VersionsEntry::DeleteMarker(v) => Some(ObjectVersion {
+                    Key: v.Key.clone(),
+                    VersionId: v.VersionId.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The markers of the next page, when there is one.
+    pub fn next(&self) -> Option<(String, String)> {
+        let mut truncated = false;
+        let (mut key, mut version) = (String::new(), String::new());
+        for e in &self.entries {
+            match e {
+                VersionsEntry::IsTruncated(t) => truncated = *t,
+                VersionsEntry::NextKeyMarker(k) => key = k.clone(),
+                VersionsEntry::NextVersionIdMarker(v) => version = v.clone(),
+                _ => {}
+            }
+        }
+        truncated.then_some((key, version))
+    }
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -310,6 +347,19 @@ mod tests {
         let back: LifecycleConfiguration = from_xml(&xml).unwrap();
         assert_eq!(back.Rule[0].Expiration.as_ref().unwrap().Days, Some(30));
         assert_eq!(back.Rule[0].Transition[0].StorageClass, "COLD");
+    }
+
+    #[test]
+    fn versions_and_delete_markers_interleave() {
+        let xml = "<ListVersionsResult><Name>b</Name><IsTruncated>true</IsTruncated>\
+            <NextKeyMarker>c</NextKeyMarker><NextVersionIdMarker>v3</NextVersionIdMarker>\
+            <Version><Key>a</Key><VersionId>v1</VersionId><Size>1</Size></Version>\
+            <DeleteMarker><Key>b</Key><VersionId>v2</VersionId></DeleteMarker>\
+            <Version><Key>c</Key><VersionId>v3</VersionId></Version></ListVersionsResult>";
+        let page: ListVersionsResult = from_xml(xml).unwrap();
+        let keys: Vec<_> = page.objects().into_iter().map(|o| o.Key).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        assert_eq!(page.next(), Some(("c".into(), "v3".into())));
     }
 
     #[test]

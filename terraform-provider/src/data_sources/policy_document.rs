@@ -214,7 +214,9 @@ impl DataSource for PolicyDocument {
             }
         }
         let doc = json!({"Version": version, "Statement": statements});
-        let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        // Compact, keys sorted: the form Terraform's jsonencode writes and the form an
+        // imported policy is read back in, so the three compare equal as strings.
+        let text = doc.to_string();
         check_policy(
             diags,
             AttributePath::new("statement"),

@@ -9,7 +9,7 @@ use tf_provider::value::{self, Value};
 use tf_provider::{AttributePath, Diagnostics};
 
 use super::bucket::{QuotaBlock, get_config, quota_block, quota_json};
-use super::iam::{PolicyKind, check_policy, field, get, same_policy};
+use super::iam::{PolicyKind, check_policy, field, get, keep_same_policy, same_policy};
 use super::managed::{Managed, changed};
 use crate::api::{Api, ApiResult};
 use crate::schema::*;
@@ -201,6 +201,10 @@ impl Managed for BucketPolicy {
     fn plan(&self, mut p: BucketPolicyState, _creating: bool) -> BucketPolicyState {
         p.id = p.bucket.clone();
         p
+    }
+
+    fn keep_equivalent(&self, prior: &BucketPolicyState, planned: &mut BucketPolicyState) {
+        keep_same_policy(&prior.policy, &mut planned.policy);
     }
 
     fn replaced(&self, a: &BucketPolicyState, b: &BucketPolicyState) -> Vec<AttributePath> {

@@ -501,8 +501,9 @@ async fn apply_parts(
             Some(v) if v.enabled == Value::Value(true) => Some("Enabled"),
             Some(_) if was_enabled => Some("Suspended"),
             // A block removed from the configuration leaves the bucket as it was but
-            // stops versioning new writes, as AWS's provider does.
-            None if was_enabled => Some("Suspended"),
+            // stops versioning new writes, as AWS's provider does; object lock keeps
+            // versioning on.
+            None if was_enabled && new.object_lock.is_null() => Some("Suspended"),
             _ => None,
         };
         if let Some(status) = status {
@@ -573,6 +574,7 @@ pub async fn read_bucket(
     api: &Api,
     name: &str,
     prior: &BucketState,
+    importing: bool,
 ) -> ApiResult<Option<BucketState>> {
     let info = match api.admin(Method::GET, &["buckets", name], "", None).await {
         Ok(v) => v.unwrap_or_default(),
@@ -595,14 +597,19 @@ pub async fn read_bucket(
     };
     let locked = info["object_lock"].as_bool() == Some(true);
     s.versioning = match info["versioning"].as_str() {
-        // Object lock keeps versioning on: a configuration may leave the block out.
-        Some("Enabled") if locked && prior.versioning.is_null() => Value::Null,
+        // Object lock keeps versioning on: a configuration may leave the block out
+        // (on import, what the server has is shown).
+        Some("Enabled") if locked && prior.versioning.is_null() && !importing => Value::Null,
         Some("Enabled") => Value::Value(VersioningBlock {
             enabled: Value::Value(true),
         }),
-        Some(_) if prior.versioning.is_value() => Value::Value(VersioningBlock {
-            enabled: Value::Value(false),
-        }),
+        // Suspended, or never enabled: `enabled = false` where configured, and a
+        // suspended bucket on import (there is no configuration to compare with yet).
+        status if prior.versioning.is_value() || (importing && status.is_some()) => {
+            Value::Value(VersioningBlock {
+                enabled: Value::Value(false),
+            })
+        }
         _ => Value::Null,
     };
     s.object_lock = if locked {
@@ -748,8 +755,7 @@ async fn empty_bucket(api: &Api, bucket: &str) -> ApiResult<()> {
         let page: ListVersionsResult =
             from_xml(&api.s3(Method::GET, bucket, &q, &[], None).await?.body)
                 .map_err(|what| invalid_answer(bucket, what))?;
-        let objects: Vec<ObjectVersion> =
-            page.Version.into_iter().chain(page.DeleteMarker).collect();
+        let objects = page.objects();
         if !objects.is_empty() {
             let body = s3xml::to_xml(
                 "Delete",
@@ -777,13 +783,10 @@ async fn empty_bucket(api: &Api, bucket: &str) -> ApiResult<()> {
                 });
             }
         }
-        if !page.IsTruncated {
-            break;
+        match page.next() {
+            Some(next) => markers = Some(next),
+            None => break,
         }
-        markers = Some((
-            page.NextKeyMarker.unwrap_or_default(),
-            page.NextVersionIdMarker.unwrap_or_default(),
-        ));
     }
     loop {
         let page: ListUploadsResult = from_xml(
@@ -971,7 +974,7 @@ impl Resource for BucketResource {
     ) -> Option<(BucketState, ValueEmpty)> {
         let api = self.0.api(diags)?;
         let name = known(&state.name).or(known(&state.id))?.to_string();
-        match read_bucket(api, &name, &state).await {
+        match read_bucket(api, &name, &state, false).await {
             Ok(Some(s)) => Some((s, private_state)),
             Ok(None) => None,
             Err(e) => {
@@ -1129,7 +1132,7 @@ impl Resource for BucketResource {
             cors_rule: Value::Value(Vec::new()),
             ..Default::default()
         };
-        match read_bucket(api, &id, &empty).await {
+        match read_bucket(api, &id, &empty, true).await {
             Ok(Some(s)) => Some((s, ValueEmpty::default())),
             Ok(None) => {
                 crate::state::error(

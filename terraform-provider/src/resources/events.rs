@@ -22,19 +22,27 @@ fn text(v: &Value<String>) -> &str {
     known(v).unwrap_or_default()
 }
 
-/// The server's value where the configuration set one; null stays null (the
-/// server's defaults are not the configuration's business).
-fn refreshed(prior: &Value<String>, v: &Json, k: &str) -> Value<String> {
-    match prior {
-        Value::Value(_) => field(v, k),
-        other => other.clone(),
+/// A string the server reports ("" or absent: null).
+fn server_string(v: &Json, k: &str) -> Value<String> {
+    match v[k].as_str() {
+        Some(s) if !s.is_empty() => Value::Value(s.to_string()),
+        _ => Value::Null,
     }
 }
 
-fn refreshed_num(prior: &Value<i64>, v: &Json, k: &str) -> Value<i64> {
+/// A write-only value (a secret): what the state had (null after an import).
+fn kept(prior: &Value<String>) -> Value<String> {
     match prior {
-        Value::Value(_) => v[k].as_i64().into(),
-        other => *other,
+        Value::Value(s) => Value::Value(s.clone()),
+        _ => Value::Null,
+    }
+}
+
+/// A create-only switch: what the state had, else its default.
+fn kept_flag(prior: &Value<bool>, default: bool) -> Value<bool> {
+    match prior {
+        Value::Value(b) => Value::Value(*b),
+        _ => Value::Value(default),
     }
 }
 
@@ -116,7 +124,10 @@ impl Managed for NotifyTarget {
                     optional(string(), "Channel, subject, topic, queue or exchange."),
                 ),
                 ("routing_key", optional(string(), "AMQP routing key.")),
-                ("format", optional(string(), "stream or list.")),
+                (
+                    "format",
+                    defaulted(string(), "stream or list (the server's default: stream)."),
+                ),
                 ("username", optional(string(), "User name for the target.")),
                 (
                     "password",
@@ -126,10 +137,19 @@ impl Managed for NotifyTarget {
                     "hmac_secret",
                     sensitive(optional(string(), "Webhook signing secret.")),
                 ),
-                ("timeout_ms", optional(number(), "Delivery timeout.")),
+                (
+                    "timeout_ms",
+                    defaulted(
+                        number(),
+                        "Delivery timeout (the server's default when unset).",
+                    ),
+                ),
                 (
                     "max_attempts",
-                    optional(number(), "Attempts before an event is dead."),
+                    defaulted(
+                        number(),
+                        "Attempts before an event is dead (the server's default when unset).",
+                    ),
                 ),
                 (
                     "check",
@@ -150,8 +170,22 @@ impl Managed for NotifyTarget {
         if creating {
             p.id = Value::Unknown;
             p.arn = Value::Unknown;
+            if p.format.is_null() {
+                p.format = Value::Unknown;
+            }
+            if p.timeout_ms.is_null() {
+                p.timeout_ms = Value::Unknown;
+            }
+            if p.max_attempts.is_null() {
+                p.max_attempts = Value::Unknown;
+            }
         }
         p
+    }
+
+    fn keep_equivalent(&self, prior: &NotifyTargetState, planned: &mut NotifyTargetState) {
+        // `check` only matters when the target is created.
+        planned.check = prior.check;
     }
 
     fn replaced(&self, a: &NotifyTargetState, b: &NotifyTargetState) -> Vec<AttributePath> {
@@ -200,6 +234,9 @@ impl Managed for NotifyTarget {
         let mut s = p.clone();
         s.arn = field(&v, "arn");
         s.id = s.arn.clone();
+        s.format = field(&v, "format");
+        s.timeout_ms = v["timeout_ms"].as_i64().into();
+        s.max_attempts = v["max_attempts"].as_i64().into();
         Ok(s)
     }
 
@@ -207,22 +244,22 @@ impl Managed for NotifyTarget {
         let Some(v) = get(api, &["notify", "targets", text(&s.arn)]).await? else {
             return Ok(None);
         };
-        let mut out = s.clone();
-        out.arn = field(&v, "arn");
-        out.id = out.arn.clone();
-        out.target_id = field(&v, "id");
-        out.kind = field(&v, "kind");
-        out.endpoint = refreshed(&s.endpoint, &v, "endpoint");
-        out.destination = refreshed(&s.destination, &v, "destination");
-        out.routing_key = refreshed(&s.routing_key, &v, "routing_key");
-        out.format = refreshed(&s.format, &v, "format");
-        out.username = refreshed(&s.username, &v, "username");
-        out.timeout_ms = refreshed_num(&s.timeout_ms, &v, "timeout_ms");
-        out.max_attempts = refreshed_num(&s.max_attempts, &v, "max_attempts");
-        if out.check.is_null() {
-            out.check = Value::Value(true);
-        }
-        Ok(Some(out))
+        Ok(Some(NotifyTargetState {
+            arn: field(&v, "arn"),
+            id: field(&v, "arn"),
+            target_id: field(&v, "id"),
+            kind: field(&v, "kind"),
+            endpoint: server_string(&v, "endpoint"),
+            destination: server_string(&v, "destination"),
+            routing_key: server_string(&v, "routing_key"),
+            format: server_string(&v, "format"),
+            username: server_string(&v, "username"),
+            password: kept(&s.password),
+            hmac_secret: kept(&s.hmac_secret),
+            timeout_ms: v["timeout_ms"].as_i64().into(),
+            max_attempts: v["max_attempts"].as_i64().into(),
+            check: kept_flag(&s.check, true),
+        }))
     }
 
     async fn update(
@@ -295,7 +332,13 @@ impl Managed for ReplicationTarget {
                     required(string(), "The remote S3 endpoint URL."),
                 ),
                 ("bucket", required(string(), "The remote bucket.")),
-                ("region", optional(string(), "The remote region.")),
+                (
+                    "region",
+                    defaulted(
+                        string(),
+                        "The remote region (the server's default when unset).",
+                    ),
+                ),
                 (
                     "access_key",
                     required(string(), "Access key on the remote endpoint."),
@@ -304,7 +347,13 @@ impl Managed for ReplicationTarget {
                     "secret_key",
                     sensitive(required(string(), "Secret key on the remote endpoint.")),
                 ),
-                ("timeout_ms", optional(number(), "Request timeout.")),
+                (
+                    "timeout_ms",
+                    defaulted(
+                        number(),
+                        "Request timeout (the server's default when unset).",
+                    ),
+                ),
                 (
                     "check",
                     defaulted(
@@ -324,8 +373,22 @@ impl Managed for ReplicationTarget {
         if creating {
             p.id = Value::Unknown;
             p.arn = Value::Unknown;
+            if p.region.is_null() {
+                p.region = Value::Unknown;
+            }
+            if p.timeout_ms.is_null() {
+                p.timeout_ms = Value::Unknown;
+            }
         }
         p
+    }
+
+    fn keep_equivalent(
+        &self,
+        prior: &ReplicationTargetState,
+        planned: &mut ReplicationTargetState,
+    ) {
+        planned.check = prior.check;
     }
 
     fn replaced(
@@ -374,6 +437,8 @@ impl Managed for ReplicationTarget {
         let mut s = p.clone();
         s.arn = field(&v, "arn");
         s.id = s.arn.clone();
+        s.region = field(&v, "region");
+        s.timeout_ms = v["timeout_ms"].as_i64().into();
         Ok(s)
     }
 
@@ -385,19 +450,18 @@ impl Managed for ReplicationTarget {
         let Some(v) = get(api, &["replication", "targets", text(&s.arn)]).await? else {
             return Ok(None);
         };
-        let mut out = s.clone();
-        out.arn = field(&v, "arn");
-        out.id = out.arn.clone();
-        out.target_id = field(&v, "id");
-        out.endpoint = field(&v, "endpoint");
-        out.bucket = field(&v, "bucket");
-        out.access_key = field(&v, "access_key");
-        out.region = refreshed(&s.region, &v, "region");
-        out.timeout_ms = refreshed_num(&s.timeout_ms, &v, "timeout_ms");
-        if out.check.is_null() {
-            out.check = Value::Value(true);
-        }
-        Ok(Some(out))
+        Ok(Some(ReplicationTargetState {
+            arn: field(&v, "arn"),
+            id: field(&v, "arn"),
+            target_id: field(&v, "id"),
+            endpoint: field(&v, "endpoint"),
+            bucket: field(&v, "bucket"),
+            region: field(&v, "region"),
+            access_key: field(&v, "access_key"),
+            secret_key: kept(&s.secret_key),
+            timeout_ms: v["timeout_ms"].as_i64().into(),
+            check: kept_flag(&s.check, true),
+        }))
     }
 
     async fn update(

@@ -66,8 +66,20 @@ pub fn check_policy(diags: &mut Diagnostics, at: AttributePath, text: &str, kind
     }
 }
 
+/// The prior policy text when the planned one means the same JSON.
+pub fn keep_same_policy(prior: &Value<String>, planned: &mut Value<String>) {
+    let parse = |v: &Value<String>| known(v).and_then(|t| serde_json::from_str::<Json>(t).ok());
+    if let (Some(a), Some(b)) = (parse(prior), parse(planned))
+        && a == b
+    {
+        *planned = prior.clone();
+    }
+}
+
 /// The configured text when it means the same JSON as the server's document (so
-/// spacing and key order never show as a change), the server's otherwise.
+/// spacing and key order never show as a change), the server's otherwise: compact
+/// with sorted keys, as Terraform's jsonencode and hafiz_policy_document write it,
+/// so an imported policy matches a configuration written either way.
 pub fn same_policy(prior: &Value<String>, server: &Json) -> Value<String> {
     if let Some(p) = known(prior)
         && serde_json::from_str::<Json>(p).ok().as_ref() == Some(server)
@@ -530,6 +542,10 @@ impl Managed for Policy {
             p.id = Value::Unknown;
         }
         p
+    }
+
+    fn keep_equivalent(&self, prior: &PolicyState, planned: &mut PolicyState) {
+        keep_same_policy(&prior.policy, &mut planned.policy);
     }
 
     fn replaced(&self, a: &PolicyState, b: &PolicyState) -> Vec<AttributePath> {

@@ -28,6 +28,11 @@ pub trait Managed: Send + Sync + 'static {
     /// chooses set to unknown.
     fn plan(&self, proposed: Self::State, creating: bool) -> Self::State;
 
+    /// Keeps prior values the configuration only restates: Terraform accepts a planned
+    /// value equal to the prior state in place of a configured one as "functionally
+    /// equivalent" (a policy with other spacing, a create-only setting).
+    fn keep_equivalent(&self, _prior: &Self::State, _planned: &mut Self::State) {}
+
     /// Attributes whose change needs a new object.
     fn replaced(&self, prior: &Self::State, proposed: &Self::State) -> Vec<AttributePath>;
 
@@ -140,11 +145,11 @@ impl<M: Managed> Resource for Adapter<M> {
         self.managed.check(diags, &proposed);
         let replace = self.managed.replaced(&prior, &proposed);
         let creating = !replace.is_empty();
-        Some((
-            self.managed.plan(proposed, creating),
-            private_state,
-            replace,
-        ))
+        let mut planned = self.managed.plan(proposed, creating);
+        if !creating {
+            self.managed.keep_equivalent(&prior, &mut planned);
+        }
+        Some((planned, private_state, replace))
     }
 
     async fn plan_destroy<'a>(

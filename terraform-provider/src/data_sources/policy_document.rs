@@ -217,12 +217,16 @@ impl DataSource for PolicyDocument {
         // Compact, keys sorted: the form Terraform's jsonencode writes and the form an
         // imported policy is read back in, so the three compare equal as strings.
         let text = doc.to_string();
-        check_policy(
-            diags,
-            AttributePath::new("statement"),
-            &text,
-            PolicyKind::Bucket(None),
-        );
+        // The parser's word only where the statements' own checks found nothing: one
+        // mistake, one error, at its attribute.
+        if diags.errors.is_empty() {
+            check_policy(
+                diags,
+                AttributePath::new("statement"),
+                &text,
+                PolicyKind::Bucket(None),
+            );
+        }
         if !diags.errors.is_empty() {
             return None;
         }
